@@ -1,0 +1,221 @@
+//! Ed448 (RFC 8032) identity keys and the Edwards-curve arithmetic the ring signature needs.
+
+use ed448_goldilocks_plus::{
+    CompressedEdwardsY, EdwardsPoint, Scalar, Signature, SigningKey, VerifyingKey, WideScalarBytes,
+};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
+
+use super::CryptoError;
+use crate::secret::Secret;
+
+/// Length of an encoded point (RFC 8032 §5.2.2).
+pub const POINT_LEN: usize = 57;
+/// Length of an encoded scalar (otrv4 SCALAR: 57 bytes little-endian, top byte zero).
+pub const SCALAR_LEN: usize = 57;
+/// Length of an Ed448 signature.
+pub const SIGNATURE_LEN: usize = 114;
+/// Length of an Ed448 secret seed.
+pub const SEED_LEN: usize = 57;
+
+/// A validated Ed448 public point: on the curve, in the prime-order subgroup, not the identity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PublicPoint {
+    bytes: [u8; POINT_LEN],
+    point: EdwardsPoint,
+}
+
+impl core::fmt::Debug for PublicPoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "PublicPoint({:02x}{:02x}..)",
+            self.bytes[0], self.bytes[1]
+        )
+    }
+}
+
+impl PublicPoint {
+    /// Decodes and validates a point (otrv4 "Verifying that a point is on the curve").
+    pub fn from_bytes(bytes: &[u8; POINT_LEN]) -> Result<Self, CryptoError> {
+        let point: Option<EdwardsPoint> = CompressedEdwardsY(*bytes).decompress().into();
+        let point = point.ok_or(CryptoError::InvalidPoint)?;
+        if bool::from(point.ct_eq(&EdwardsPoint::IDENTITY)) {
+            return Err(CryptoError::InvalidPoint);
+        }
+        // Reject non-canonical encodings: the re-encoding must match byte for byte.
+        if point.compress().0 != *bytes {
+            return Err(CryptoError::InvalidPoint);
+        }
+        Ok(PublicPoint {
+            bytes: *bytes,
+            point,
+        })
+    }
+
+    pub(crate) fn from_point(point: EdwardsPoint) -> Self {
+        PublicPoint {
+            bytes: point.compress().0,
+            point,
+        }
+    }
+
+    /// The 57-byte encoding.
+    pub fn as_bytes(&self) -> &[u8; POINT_LEN] {
+        &self.bytes
+    }
+
+    pub(crate) fn point(&self) -> &EdwardsPoint {
+        &self.point
+    }
+}
+
+/// A secret scalar mod q, wiped on drop.
+pub(crate) struct SecretScalar(Scalar);
+
+impl SecretScalar {
+    /// A uniformly random scalar: 114 random bytes reduced mod q (bias < 2^-450).
+    pub(crate) fn random(rng: &mut impl rand_core::CryptoRng) -> Self {
+        let mut wide = WideScalarBytes::default();
+        rng.fill_bytes(&mut wide);
+        let s = Scalar::from_bytes_mod_order_wide(&wide);
+        wide.as_mut_slice().zeroize();
+        SecretScalar(s)
+    }
+
+    pub(crate) fn scalar(&self) -> &Scalar {
+        &self.0
+    }
+
+    pub(crate) fn public(&self) -> PublicPoint {
+        PublicPoint::from_point(EdwardsPoint::GENERATOR * self.0)
+    }
+}
+
+impl Drop for SecretScalar {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// Reduces 114 bytes mod q (used to hash to a scalar without bias).
+pub(crate) fn scalar_from_wide(bytes: &[u8; 114]) -> Scalar {
+    let mut wide = WideScalarBytes::default();
+    wide.copy_from_slice(bytes);
+    Scalar::from_bytes_mod_order_wide(&wide)
+}
+
+/// Encodes a scalar as an otrv4 SCALAR (57 bytes, little-endian).
+pub(crate) fn scalar_to_bytes(s: &Scalar) -> [u8; SCALAR_LEN] {
+    let mut out = [0u8; SCALAR_LEN];
+    out[..56].copy_from_slice(&s.to_bytes());
+    out
+}
+
+/// Decodes a canonical SCALAR (< q); anything else is rejected so encodings are unique.
+///
+/// The top byte is checked here because ed448-goldilocks-plus 0.18.1's
+/// `Scalar::from_canonical_bytes` accepts a non-zero byte 56 (it ORs its two range checks)
+/// and then ignores it, which would make ring signatures malleable.
+pub(crate) fn scalar_from_bytes(bytes: &[u8; SCALAR_LEN]) -> Result<Scalar, CryptoError> {
+    if bytes[SCALAR_LEN - 1] != 0 {
+        return Err(CryptoError::InvalidScalar);
+    }
+    let mut arr = ed448_goldilocks_plus::ScalarBytes::default();
+    arr.copy_from_slice(bytes);
+    Option::<Scalar>::from(Scalar::from_canonical_bytes(&arr)).ok_or(CryptoError::InvalidScalar)
+}
+
+/// A long-term Ed448 signing key. No `Clone` or `Debug`; the seed is wiped on drop
+/// (the wrapped `SigningKey` zeroizes itself too).
+pub struct SigningSecret {
+    key: SigningKey,
+    public: PublicPoint,
+}
+
+impl SigningSecret {
+    /// Generates a new key pair.
+    pub fn generate(rng: &mut impl rand_core::CryptoRng) -> Self {
+        let seed = Secret::<SEED_LEN>::random(rng);
+        Self::from_seed(&seed)
+    }
+
+    /// Rebuilds a key pair from its 57-byte RFC 8032 seed.
+    pub fn from_seed(seed: &Secret<SEED_LEN>) -> Self {
+        let mut bytes = ed448_goldilocks_plus::SecretKey::default();
+        bytes.copy_from_slice(seed.expose());
+        let key = SigningKey::from_bytes(&bytes);
+        bytes.as_mut_slice().zeroize();
+        let public = PublicPoint::from_point(key.verifying_key().to_edwards());
+        SigningSecret { key, public }
+    }
+
+    /// The seed, for storage.
+    pub fn seed(&self) -> Secret<SEED_LEN> {
+        let mut b: [u8; SEED_LEN] = self
+            .key
+            .as_bytes()
+            .as_slice()
+            .try_into()
+            .unwrap_or([0; SEED_LEN]);
+        Secret::from_array(&mut b)
+    }
+
+    /// The public key.
+    pub fn public(&self) -> &PublicPoint {
+        &self.public
+    }
+
+    /// Pure Ed448 signature (RFC 8032, with a context string for domain separation).
+    pub fn sign(&self, context: &[u8], msg: &[u8]) -> Result<[u8; SIGNATURE_LEN], CryptoError> {
+        let sig = self
+            .key
+            .sign_ctx(context, msg)
+            .map_err(|_| CryptoError::ContextTooLong)?;
+        Ok(sig.to_bytes())
+    }
+
+    /// Pure Ed448 signature with an empty context (exactly RFC 8032 §7.4's "Ed448").
+    pub fn sign_raw(&self, msg: &[u8]) -> [u8; SIGNATURE_LEN] {
+        self.key.sign_raw(msg).to_bytes()
+    }
+
+    /// The secret scalar, for the ring signature.
+    pub(crate) fn scalar(&self) -> SecretScalar {
+        SecretScalar(self.key.to_scalar())
+    }
+}
+
+/// Verifies an Ed448 signature with a context string.
+pub fn verify(
+    public: &PublicPoint,
+    context: &[u8],
+    msg: &[u8],
+    sig: &[u8; SIGNATURE_LEN],
+) -> Result<(), CryptoError> {
+    check_s_top_byte(sig)?;
+    let vk = VerifyingKey::from_bytes(public.as_bytes()).map_err(|_| CryptoError::InvalidPoint)?;
+    let sig = Signature::from_bytes(sig).map_err(|_| CryptoError::BadSignature)?;
+    vk.verify_ctx(&sig, context, msg)
+        .map_err(|_| CryptoError::BadSignature)
+}
+
+/// Verifies a pure Ed448 signature with an empty context, accepting any public key that
+/// RFC 8032 accepts (for known-answer tests; protocol keys go through [`PublicPoint`]).
+pub fn verify_raw(public: &[u8; POINT_LEN], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+    check_s_top_byte(sig)?;
+    let vk = VerifyingKey::from_bytes(public).map_err(|_| CryptoError::InvalidPoint)?;
+    let sig = Signature::from_slice(sig).map_err(|_| CryptoError::BadSignature)?;
+    vk.verify_raw(&sig, msg)
+        .map_err(|_| CryptoError::BadSignature)
+}
+
+/// RFC 8032 §5.2.7 requires S < L; since L < 2^446 the last byte of S must be zero. The
+/// wrapped crate (0.18.1) does not check that byte, so a signature with it set would verify:
+/// reject it here to keep signatures non-malleable.
+fn check_s_top_byte(sig: &[u8]) -> Result<(), CryptoError> {
+    match sig.last() {
+        Some(0) if sig.len() == SIGNATURE_LEN => Ok(()),
+        _ => Err(CryptoError::BadSignature),
+    }
+}

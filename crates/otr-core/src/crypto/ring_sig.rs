@@ -1,0 +1,189 @@
+//! The otrv4 ring signature (appendix "Ring Signature Authentication"), over Ed448.
+//!
+//! A signature over a ring {A1, A2, A3} proves knowledge of the secret key of one of the three
+//! points without revealing which. The DAKE uses rings such as {F_peer, H_self, Y_peer}: the
+//! peer, who knows y_peer, could have produced it as well, which makes the DAKE deniable.
+//!
+//! Signing is constant-time in the signer's position: every position is computed both as
+//! "signer" and as "decoy" and the result picked with `subtle` selection.
+
+// Indices here are loop counters below 3 over `[_; 3]` arrays and constant offsets into
+// fixed-size arrays; none comes from input.
+#![allow(clippy::indexing_slicing)]
+
+use ed448_goldilocks_plus::{EdwardsPoint, Scalar};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+use super::CryptoError;
+use super::ed448::{
+    POINT_LEN, PublicPoint, SCALAR_LEN, SecretScalar, scalar_from_bytes, scalar_from_wide,
+    scalar_to_bytes,
+};
+use super::kdf::{Usage, kdf_into};
+
+/// Encoded length: (c1, r1, c2, r2, c3, r3), six 57-byte scalars.
+pub const RING_SIG_LEN: usize = 6 * SCALAR_LEN;
+
+/// The group order q as a 57-byte little-endian SCALAR, absorbed into the challenge as in otrv4.
+const Q_LE: [u8; SCALAR_LEN] = {
+    let be: [u8; 56] = [
+        0x3f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7c, 0xca,
+        0x23, 0xe9, 0xc4, 0x4e, 0xdb, 0x49, 0xae, 0xd6, 0x36, 0x90, 0x21, 0x6c, 0xc2, 0x72, 0x8d,
+        0xc5, 0x8f, 0x55, 0x23, 0x78, 0xc2, 0x92, 0xab, 0x58, 0x44, 0xf3,
+    ];
+    let mut le = [0u8; SCALAR_LEN];
+    let mut i = 0;
+    while i < 56 {
+        le[i] = be[55 - i];
+        i += 1;
+    }
+    le
+};
+
+fn challenge(ring: &[&PublicPoint; 3], t: &[EdwardsPoint; 3], msg: &[u8]) -> Scalar {
+    let g = EdwardsPoint::GENERATOR.compress().0;
+    let t_enc: [[u8; POINT_LEN]; 3] = [t[0].compress().0, t[1].compress().0, t[2].compress().0];
+    let mut wide = [0u8; 114];
+    kdf_into(
+        Usage::RingChallenge,
+        &[
+            &g,
+            &Q_LE,
+            ring[0].as_bytes(),
+            ring[1].as_bytes(),
+            ring[2].as_bytes(),
+            &t_enc[0],
+            &t_enc[1],
+            &t_enc[2],
+            msg,
+        ],
+        &mut wide,
+    );
+    scalar_from_wide(&wide)
+}
+
+/// Signs `msg` for `ring`, which must contain `public` (the signer's key) exactly once.
+pub(crate) fn sign(
+    rng: &mut impl rand_core::CryptoRng,
+    secret: &SecretScalar,
+    public: &PublicPoint,
+    ring: [&PublicPoint; 3],
+    msg: &[u8],
+) -> Result<[u8; RING_SIG_LEN], CryptoError> {
+    let is_signer: [Choice; 3] =
+        core::array::from_fn(|i| ring[i].as_bytes().ct_eq(public.as_bytes()));
+    let count: u8 = is_signer.iter().map(|c| c.unwrap_u8()).sum();
+    if count != 1 {
+        return Err(CryptoError::SignerNotInRing);
+    }
+    let t_nonce: [SecretScalar; 3] = core::array::from_fn(|_| SecretScalar::random(rng));
+    let c_rand: [SecretScalar; 3] = core::array::from_fn(|_| SecretScalar::random(rng));
+    let r_rand: [SecretScalar; 3] = core::array::from_fn(|_| SecretScalar::random(rng));
+
+    let g = EdwardsPoint::GENERATOR;
+    let t_points: [EdwardsPoint; 3] = core::array::from_fn(|i| {
+        let as_signer = g * t_nonce[i].scalar();
+        let as_decoy = g * r_rand[i].scalar() + ring[i].point() * c_rand[i].scalar();
+        EdwardsPoint::conditional_select(&as_decoy, &as_signer, is_signer[i])
+    });
+    let c = challenge(&ring, &t_points, msg);
+
+    let mut sum_decoys = Scalar::ZERO;
+    let mut t_signer = Scalar::ZERO;
+    for i in 0..3 {
+        sum_decoys += Scalar::conditional_select(c_rand[i].scalar(), &Scalar::ZERO, is_signer[i]);
+        t_signer += Scalar::conditional_select(&Scalar::ZERO, t_nonce[i].scalar(), is_signer[i]);
+    }
+    let c_signer = c - sum_decoys;
+    let r_signer = t_signer - c_signer * secret.scalar();
+
+    let mut out = [0u8; RING_SIG_LEN];
+    for i in 0..3 {
+        let ci = Scalar::conditional_select(c_rand[i].scalar(), &c_signer, is_signer[i]);
+        let ri = Scalar::conditional_select(r_rand[i].scalar(), &r_signer, is_signer[i]);
+        let off = 2 * i * SCALAR_LEN;
+        out[off..off + SCALAR_LEN].copy_from_slice(&scalar_to_bytes(&ci));
+        out[off + SCALAR_LEN..off + 2 * SCALAR_LEN].copy_from_slice(&scalar_to_bytes(&ri));
+    }
+    Ok(out)
+}
+
+/// Verifies a ring signature. Non-canonical scalars are rejected.
+pub fn verify(
+    ring: [&PublicPoint; 3],
+    msg: &[u8],
+    sig: &[u8; RING_SIG_LEN],
+) -> Result<(), CryptoError> {
+    let mut cs = [Scalar::ZERO; 3];
+    let mut rs = [Scalar::ZERO; 3];
+    for (i, chunk) in sig.chunks_exact(2 * SCALAR_LEN).enumerate().take(3) {
+        let (c_bytes, r_bytes) = chunk.split_at(SCALAR_LEN);
+        let c_arr: &[u8; SCALAR_LEN] =
+            c_bytes.try_into().map_err(|_| CryptoError::InvalidScalar)?;
+        let r_arr: &[u8; SCALAR_LEN] =
+            r_bytes.try_into().map_err(|_| CryptoError::InvalidScalar)?;
+        cs[i] = scalar_from_bytes(c_arr)?;
+        rs[i] = scalar_from_bytes(r_arr)?;
+    }
+    let g = EdwardsPoint::GENERATOR;
+    let t_points: [EdwardsPoint; 3] = core::array::from_fn(|i| g * rs[i] + ring[i].point() * cs[i]);
+    let c = challenge(&ring, &t_points, msg);
+    if bool::from((cs[0] + cs[1] + cs[2]).ct_eq(&c)) {
+        Ok(())
+    } else {
+        Err(CryptoError::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::test_rng;
+
+    fn keys(rng: &mut impl rand_core::CryptoRng) -> (SecretScalar, PublicPoint) {
+        let s = SecretScalar::random(rng);
+        let p = s.public();
+        (s, p)
+    }
+
+    #[test]
+    fn any_position_signs_and_verifies() {
+        let mut rng = test_rng(1);
+        let (a, pa) = keys(&mut rng);
+        let (_, pb) = keys(&mut rng);
+        let (_, pc) = keys(&mut rng);
+        for ring in [[&pa, &pb, &pc], [&pb, &pa, &pc], [&pb, &pc, &pa]] {
+            let sig = sign(&mut rng, &a, &pa, ring, b"msg").unwrap();
+            verify(ring, b"msg", &sig).unwrap();
+            assert!(verify(ring, b"msh", &sig).is_err());
+            let other = [ring[1], ring[0], ring[2]];
+            assert!(verify(other, b"msg", &sig).is_err());
+        }
+    }
+
+    #[test]
+    fn signer_must_be_in_ring_once() {
+        let mut rng = test_rng(2);
+        let (a, pa) = keys(&mut rng);
+        let (_, pb) = keys(&mut rng);
+        let (_, pc) = keys(&mut rng);
+        let (_, pd) = keys(&mut rng);
+        assert!(sign(&mut rng, &a, &pa, [&pb, &pc, &pd], b"m").is_err());
+        assert!(sign(&mut rng, &a, &pa, [&pa, &pa, &pd], b"m").is_err());
+    }
+
+    #[test]
+    fn tampered_scalar_rejected() {
+        let mut rng = test_rng(3);
+        let (a, pa) = keys(&mut rng);
+        let (_, pb) = keys(&mut rng);
+        let (_, pc) = keys(&mut rng);
+        let sig = sign(&mut rng, &a, &pa, [&pa, &pb, &pc], b"m").unwrap();
+        for i in [0, 60, 200, 341] {
+            let mut bad = sig;
+            bad[i] ^= 1;
+            assert!(verify([&pa, &pb, &pc], b"m", &bad).is_err(), "byte {i}");
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! The interactive DAKE of OTRv4+: Identity → Auth-R → Auth-I.
+//!
+//! It is otrv4's DAKEZ with a post-quantum hybrid key exchange:
+//!
+//! * Classical: X448 ephemeral-ephemeral Diffie-Hellman, authenticated by otrv4's Ed448 ring
+//!   signatures (σ_R over {F_I, H_R, Y_I}, σ_I over {H_I, F_R, Y_R}), which keep it deniable.
+//! * Post-quantum confidentiality: an ephemeral ML-KEM-1024 key from the initiator, encapsulated
+//!   to by the responder.
+//! * Post-quantum authentication, either
+//!   - *full mode*: each side encapsulates to the other's long-term ML-KEM key from its client
+//!     profile (implicit authentication: only the holder of that key derives K), or
+//!   - *PSK mode* (repeat contact): both mix in a resumption PSK derived from the previous
+//!     session's K, which was itself post-quantum authenticated. This saves two ML-KEM
+//!     ciphertexts (3136 bytes) on the wire.
+//! * Key confirmation in Auth-I, so the responder knows the initiator derived K before it sends.
+//!
+//! K binds the whole transcript: instance tags, the advertised versions, both profiles (by
+//! hash), every X448 key, every ML-KEM key and ciphertext, the mode and the PSK identifier.
+//!
+//! The states are transactional: a handler takes `&self` and returns the next state, so a
+//! forged or garbled message leaves the handshake as it was.
+
+#[cfg(test)]
+mod tests;
+mod transcript;
+
+use subtle::ConstantTimeEq;
+
+use crate::crypto::CryptoError;
+use crate::crypto::ed448::{PublicPoint, SecretScalar};
+use crate::crypto::kdf::{Usage, derive, hash};
+use crate::crypto::mlkem::{KemCiphertext, KemKeypair, KemPublic};
+use crate::crypto::ring_sig;
+use crate::crypto::x448::{X448Public, X448Secret};
+use crate::profile::{ClientProfile, LongTermKeys, ProfileError};
+use crate::secret::Secret;
+use crate::wire::codec::DecodeError;
+use crate::wire::dake::{AuthI, AuthR, CONFIRM_LEN, Identity, PSK_ID_LEN, ProfileRef};
+use crate::wire::{Header, MessageType, VERSION_CHAR};
+use transcript::Transcript;
+
+/// Why a DAKE step failed. The handshake state is unchanged when one is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DakeError {
+    /// The message did not parse.
+    #[error("malformed DAKE message: {0}")]
+    Decode(#[from] DecodeError),
+    /// The peer's profile failed validation.
+    #[error("peer profile rejected: {0}")]
+    Profile(#[from] ProfileError),
+    /// A key, ciphertext or signature failed.
+    #[error("DAKE cryptographic check failed: {0}")]
+    Crypto(#[from] CryptoError),
+    /// Instance tags do not match the handshake.
+    #[error("instance tag mismatch")]
+    InstanceTag,
+    /// The initiator saw a different version advertisement from us than we sent.
+    #[error("version advertisement was altered (downgrade attempt)")]
+    Downgrade,
+    /// Auth-R used a PSK we did not offer, or Auth-I's mode differs from Auth-R's.
+    #[error("DAKE mode mismatch")]
+    ModeMismatch,
+    /// The key confirmation in Auth-I did not match.
+    #[error("key confirmation failed")]
+    Confirmation,
+}
+
+/// Which side of the DAKE we were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We sent Identity and Auth-I.
+    Initiator,
+    /// We sent Auth-R.
+    Responder,
+}
+
+/// How the peer was authenticated post-quantumly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Encapsulations to both long-term ML-KEM keys.
+    Full,
+    /// A resumption PSK from the previous session.
+    Psk,
+}
+
+/// A resumption PSK shared with one peer.
+pub struct ResumptionPsk {
+    /// Public identifier, sent in Identity.
+    pub id: [u8; PSK_ID_LEN],
+    /// The secret.
+    pub secret: Secret<32>,
+}
+
+impl ResumptionPsk {
+    #[allow(dead_code)] // used by the session layer to keep a PSK while offering it
+    pub(crate) fn duplicate(&self) -> Self {
+        ResumptionPsk {
+            id: self.id,
+            secret: self.secret.duplicate(),
+        }
+    }
+}
+
+/// Our side of a DAKE: long-term keys, signed profile and instance tag.
+pub struct Local<'a> {
+    /// Long-term secret keys.
+    pub keys: &'a LongTermKeys,
+    /// Our signed profile (must match `keys`).
+    pub profile: &'a ClientProfile,
+    /// Our instance tag.
+    pub tag: u32,
+}
+
+/// What a completed DAKE hands to the double ratchet. Secrets are wiped on drop.
+pub struct DakeOutput {
+    /// Our role.
+    pub role: Role,
+    /// How the peer was post-quantum authenticated.
+    pub mode: Mode,
+    /// Session identifier (shown to users; bound by SMP).
+    pub ssid: [u8; 8],
+    /// The peer's verified profile.
+    pub their_profile: ClientProfile,
+    /// The peer's instance tag.
+    pub their_tag: u32,
+    /// The first root key.
+    pub root: Secret<32>,
+    /// Our DAKE X448 key, which becomes our first ratchet key.
+    pub our_ratchet: X448Secret,
+    /// The peer's DAKE X448 key, its first ratchet key.
+    pub their_ratchet: X448Public,
+    /// The PSK for the next DAKE with this peer.
+    pub next_psk: ResumptionPsk,
+}
+
+/// Initiator state after sending Identity.
+pub struct WaitingAuthR {
+    our_tag: u32,
+    query_versions: Vec<u8>,
+    y_pub: PublicPoint,
+    x: X448Secret,
+    ek: KemKeypair,
+    psk: Option<ResumptionPsk>,
+    known_peer_profile: [u8; 32],
+    profile_by_hash: bool,
+}
+
+/// Responder state after sending Auth-R.
+pub struct WaitingAuthI {
+    transcript: Transcript,
+    sigma_r: Box<[u8; ring_sig::RING_SIG_LEN]>,
+    their_profile: ClientProfile,
+    their_tag: u32,
+    our_tag: u32,
+    y_pub: PublicPoint,
+    x: X448Secret,
+    k_ecdh: Secret<56>,
+    ss_e: Secret<32>,
+    auth1: Secret<32>,
+    mode: Mode,
+}
+
+/// Derives everything the session needs from the transcript and the shared secrets.
+fn finish(
+    th: &[u8; 64],
+    k_ecdh: &Secret<56>,
+    ss_e: &Secret<32>,
+    auth1: &Secret<32>,
+    auth2: Option<&Secret<32>>,
+) -> (Secret<64>, [u8; CONFIRM_LEN]) {
+    let empty: &[u8] = &[];
+    let k: Secret<64> = derive(
+        Usage::SharedSecret,
+        &[
+            th,
+            k_ecdh.expose(),
+            ss_e.expose(),
+            auth1.expose(),
+            auth2.map_or(empty, |s| s.expose()),
+        ],
+    );
+    let confirm = hash(Usage::AuthIConfirm, &[k.expose()]);
+    (k, confirm)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn output(
+    k: &Secret<64>,
+    role: Role,
+    mode: Mode,
+    their_profile: ClientProfile,
+    their_tag: u32,
+    our_ratchet: X448Secret,
+    their_ratchet: X448Public,
+) -> DakeOutput {
+    DakeOutput {
+        role,
+        mode,
+        ssid: hash(Usage::Ssid, &[k.expose()]),
+        their_profile,
+        their_tag,
+        root: derive(Usage::RootInit, &[k.expose()]),
+        our_ratchet,
+        their_ratchet,
+        next_psk: ResumptionPsk {
+            id: hash(Usage::ResumptionPskId, &[k.expose()]),
+            secret: derive(Usage::ResumptionPsk, &[k.expose()]),
+        },
+    }
+}
+
+/// Starts a DAKE as initiator.
+///
+/// `query_versions` is what the peer advertised (empty when starting from a cached profile).
+/// `peer_profile` is the peer's profile if cached (lets the peer send its own by hash);
+/// `we_are_cached` says the peer should have our current profile (we send ours by hash);
+/// `psk` is the resumption PSK shared with this peer, if any.
+pub fn start(
+    rng: &mut impl rand_core::CryptoRng,
+    local: &Local<'_>,
+    query_versions: &[u8],
+    peer_profile: Option<&ClientProfile>,
+    we_are_cached: bool,
+    psk: Option<ResumptionPsk>,
+) -> Result<(WaitingAuthR, Identity), DakeError> {
+    // Y_I only serves as a ring member the responder's σ_R could have been made with by us:
+    // its secret is not needed afterwards.
+    let y_pub = SecretScalar::random(rng).public();
+    let x = X448Secret::generate(rng);
+    let ek = KemKeypair::generate()?;
+    let known_peer_profile = peer_profile.map(|p| *p.hash()).unwrap_or([0; 32]);
+    let state = WaitingAuthR {
+        our_tag: local.tag,
+        query_versions: query_versions.to_vec(),
+        y_pub,
+        x,
+        ek,
+        psk,
+        known_peer_profile,
+        profile_by_hash: we_are_cached,
+    };
+    let msg = state.identity_message(local, 0, we_are_cached);
+    Ok((state, msg))
+}
+
+impl WaitingAuthR {
+    /// The Identity message for this handshake; `full_profile` forces the full profile
+    /// (after the peer sent a Profile-Request).
+    pub fn identity_message(&self, local: &Local<'_>, receiver: u32, by_hash: bool) -> Identity {
+        Identity {
+            header: Header {
+                msg_type: MessageType::Identity,
+                sender: self.our_tag,
+                receiver,
+            },
+            query_versions: self.query_versions.clone(),
+            profile: if by_hash {
+                ProfileRef::Hash(*local.profile.hash())
+            } else {
+                ProfileRef::Full(local.profile.as_bytes().to_vec())
+            },
+            known_peer_profile: self.known_peer_profile,
+            psk_id: self.psk.as_ref().map(|p| p.id),
+            y: *self.y_pub.as_bytes(),
+            x: *self.x.public(),
+            ek: Box::new(*self.ek.public().as_bytes()),
+        }
+    }
+
+    /// Whether our Identity carried our profile by hash.
+    pub fn sent_profile_by_hash(&self) -> bool {
+        self.profile_by_hash
+    }
+
+    /// Switches to sending the full profile (after a Profile-Request).
+    pub fn resend_full(&mut self, local: &Local<'_>) -> Identity {
+        self.profile_by_hash = false;
+        self.identity_message(local, 0, false)
+    }
+
+    /// The value compared to resolve glare (both sides sent Identity): the hash of our
+    /// ephemeral keys. The side with the larger value stays initiator.
+    pub fn glare_key(&self) -> [u8; 32] {
+        glare_key_of(self.y_pub.as_bytes(), self.x.public())
+    }
+
+    /// Handles Auth-R. `their_profile` is the responder's profile, resolved by the caller from
+    /// the message (full) or from its cache (by hash), already verified.
+    pub fn on_auth_r(
+        &self,
+        rng: &mut impl rand_core::CryptoRng,
+        local: &Local<'_>,
+        msg: &AuthR,
+        their_profile: ClientProfile,
+    ) -> Result<(DakeOutput, AuthI), DakeError> {
+        if msg.header.receiver != self.our_tag {
+            return Err(DakeError::InstanceTag);
+        }
+        if their_profile.owner_tag() != msg.header.sender {
+            return Err(ProfileError::InstanceTag.into());
+        }
+        let mode = match (msg.psk_mode(), &self.psk) {
+            (true, Some(_)) => Mode::Psk,
+            (true, None) => return Err(DakeError::ModeMismatch),
+            (false, _) => Mode::Full,
+        };
+        let y_r = PublicPoint::from_bytes(&msg.y)?;
+        let k_ecdh = self.x.diffie_hellman(&msg.x)?;
+        let ss_e = self
+            .ek
+            .decapsulate(&KemCiphertext::from_bytes(msg.ct_ephemeral.as_slice())?)?;
+        let (auth1, mode_part) = match (mode, &self.psk, &msg.ct_initiator) {
+            (Mode::Full, _, Some(ct)) => (
+                local
+                    .keys
+                    .kem()
+                    .decapsulate(&KemCiphertext::from_bytes(ct.as_slice())?)?,
+                ct.to_vec(),
+            ),
+            (Mode::Psk, Some(psk), None) => (psk.secret.duplicate(), psk.id.to_vec()),
+            _ => return Err(DakeError::ModeMismatch),
+        };
+        let transcript = Transcript {
+            tag_i: self.our_tag,
+            tag_r: msg.header.sender,
+            query_versions: self.query_versions.clone(),
+            profile_i: *local.profile.hash(),
+            profile_r: *their_profile.hash(),
+            y_i: *self.y_pub.as_bytes(),
+            x_i: *self.x.public(),
+            ek: Box::new(*self.ek.public().as_bytes()),
+            y_r: msg.y,
+            x_r: msg.x,
+            ct_e: msg.ct_ephemeral.clone(),
+            mode,
+            mode_part,
+        };
+        let t_r = transcript.auth_r_message();
+        ring_sig::verify(
+            [
+                local.profile.forging_key(),
+                their_profile.identity_key(),
+                &self.y_pub,
+            ],
+            &t_r,
+            &msg.sigma,
+        )?;
+
+        let (ct_r, ss_r) = match mode {
+            Mode::Full => {
+                let (ct, ss) = their_profile.kem_key().encapsulate()?;
+                (Some(Box::new(*ct.as_bytes())), Some(ss))
+            }
+            Mode::Psk => (None, None),
+        };
+        let ct_r_bytes: &[u8] = ct_r.as_ref().map_or(&[], |c| c.as_slice());
+        let t_i = transcript.auth_i_message(&msg.sigma, ct_r_bytes);
+        let sigma_i = ring_sig::sign(
+            rng,
+            &local.keys.identity().scalar(),
+            local.keys.identity().public(),
+            [
+                local.keys.identity().public(),
+                their_profile.forging_key(),
+                &y_r,
+            ],
+            &t_i,
+        )?;
+        let th = transcript.transcript_hash(&msg.sigma, ct_r_bytes, &sigma_i);
+        let (k, confirm) = finish(&th, &k_ecdh, &ss_e, &auth1, ss_r.as_ref());
+        let auth_i = AuthI {
+            header: Header {
+                msg_type: MessageType::AuthI,
+                sender: self.our_tag,
+                receiver: msg.header.sender,
+            },
+            ct_responder: ct_r,
+            sigma: Box::new(sigma_i),
+            confirm,
+        };
+        let their_tag = msg.header.sender;
+        let out = output(
+            &k,
+            Role::Initiator,
+            mode,
+            their_profile,
+            their_tag,
+            self.x.duplicate(),
+            msg.x,
+        );
+        Ok((out, auth_i))
+    }
+}
+
+fn glare_key_of(y: &[u8], x: &[u8]) -> [u8; 32] {
+    hash(Usage::IdentityHash, &[y, x])
+}
+
+/// The glare key of a received Identity message.
+pub fn identity_glare_key(msg: &Identity) -> [u8; 32] {
+    glare_key_of(&msg.y, &msg.x)
+}
+
+/// Responds to an Identity message (we become the responder).
+///
+/// `their_profile` is the initiator's profile (resolved and verified by the caller);
+/// `our_advertised` is the version string we advertise in query messages and whitespace tags;
+/// `psk` is the PSK shared with this peer if its id matches the one offered.
+pub fn respond(
+    rng: &mut impl rand_core::CryptoRng,
+    local: &Local<'_>,
+    msg: &Identity,
+    their_profile: ClientProfile,
+    our_advertised: &[u8],
+    psk: Option<&ResumptionPsk>,
+) -> Result<(WaitingAuthI, AuthR), DakeError> {
+    if msg.header.receiver != 0 && msg.header.receiver != local.tag {
+        return Err(DakeError::InstanceTag);
+    }
+    if their_profile.owner_tag() != msg.header.sender {
+        return Err(ProfileError::InstanceTag.into());
+    }
+    // The initiator tells us what it saw us advertise; if that differs from what we sent,
+    // someone altered it in transit.
+    if !msg.query_versions.is_empty() && msg.query_versions != our_advertised {
+        return Err(DakeError::Downgrade);
+    }
+    if !their_profile.versions().contains(&VERSION_CHAR) {
+        return Err(ProfileError::NoCommonVersion.into());
+    }
+    let y_i = PublicPoint::from_bytes(&msg.y)?;
+    let ek = KemPublic::from_bytes(msg.ek.as_slice())?;
+
+    // Y_R only serves as a ring member σ_I could have been made with by us.
+    let y_pub = SecretScalar::random(rng).public();
+    let x = X448Secret::generate(rng);
+    let k_ecdh = x.diffie_hellman(&msg.x)?;
+    let (ct_e, ss_e) = ek.encapsulate()?;
+    let psk = psk.filter(|p| Some(p.id) == msg.psk_id);
+    let (mode, auth1, ct_i, mode_part) = match psk {
+        Some(p) => (Mode::Psk, p.secret.duplicate(), None, p.id.to_vec()),
+        None => {
+            let (ct, ss) = their_profile.kem_key().encapsulate()?;
+            let bytes = ct.as_bytes().to_vec();
+            (Mode::Full, ss, Some(Box::new(*ct.as_bytes())), bytes)
+        }
+    };
+    let transcript = Transcript {
+        tag_i: msg.header.sender,
+        tag_r: local.tag,
+        query_versions: msg.query_versions.clone(),
+        profile_i: *their_profile.hash(),
+        profile_r: *local.profile.hash(),
+        y_i: msg.y,
+        x_i: msg.x,
+        ek: msg.ek.clone(),
+        y_r: *y_pub.as_bytes(),
+        x_r: *x.public(),
+        ct_e: Box::new(*ct_e.as_bytes()),
+        mode,
+        mode_part,
+    };
+    let t_r = transcript.auth_r_message();
+    let sigma_r = ring_sig::sign(
+        rng,
+        &local.keys.identity().scalar(),
+        local.keys.identity().public(),
+        [
+            their_profile.forging_key(),
+            local.keys.identity().public(),
+            &y_i,
+        ],
+        &t_r,
+    )?;
+    let profile = if msg.known_peer_profile.ct_eq(local.profile.hash()).into() {
+        ProfileRef::Hash(*local.profile.hash())
+    } else {
+        ProfileRef::Full(local.profile.as_bytes().to_vec())
+    };
+    let auth_r = AuthR {
+        header: Header {
+            msg_type: MessageType::AuthR,
+            sender: local.tag,
+            receiver: msg.header.sender,
+        },
+        profile,
+        y: *y_pub.as_bytes(),
+        x: *x.public(),
+        ct_ephemeral: Box::new(*ct_e.as_bytes()),
+        ct_initiator: ct_i,
+        sigma: Box::new(sigma_r),
+    };
+    let state = WaitingAuthI {
+        transcript,
+        sigma_r: Box::new(sigma_r),
+        their_tag: msg.header.sender,
+        their_profile,
+        our_tag: local.tag,
+        y_pub,
+        x,
+        k_ecdh,
+        ss_e,
+        auth1,
+        mode,
+    };
+    Ok((state, auth_r))
+}
+
+impl WaitingAuthI {
+    /// The initiator's instance tag.
+    pub fn their_tag(&self) -> u32 {
+        self.their_tag
+    }
+
+    /// Handles Auth-I and completes the DAKE.
+    pub fn on_auth_i(&self, local: &Local<'_>, msg: &AuthI) -> Result<DakeOutput, DakeError> {
+        if msg.header.sender != self.their_tag || msg.header.receiver != self.our_tag {
+            return Err(DakeError::InstanceTag);
+        }
+        let ss_r = match (self.mode, &msg.ct_responder) {
+            (Mode::Full, Some(ct)) => Some(
+                local
+                    .keys
+                    .kem()
+                    .decapsulate(&KemCiphertext::from_bytes(ct.as_slice())?)?,
+            ),
+            (Mode::Psk, None) => None,
+            _ => return Err(DakeError::ModeMismatch),
+        };
+        let ct_r_bytes: &[u8] = msg.ct_responder.as_ref().map_or(&[], |c| c.as_slice());
+        let t_i = self.transcript.auth_i_message(&self.sigma_r, ct_r_bytes);
+        ring_sig::verify(
+            [
+                self.their_profile.identity_key(),
+                local.profile.forging_key(),
+                &self.y_pub,
+            ],
+            &t_i,
+            &msg.sigma,
+        )?;
+        let th = self
+            .transcript
+            .transcript_hash(&self.sigma_r, ct_r_bytes, &msg.sigma);
+        let (k, confirm) = finish(&th, &self.k_ecdh, &self.ss_e, &self.auth1, ss_r.as_ref());
+        if !bool::from(confirm.ct_eq(&msg.confirm)) {
+            return Err(DakeError::Confirmation);
+        }
+        Ok(output(
+            &k,
+            Role::Responder,
+            self.mode,
+            self.their_profile.clone(),
+            self.their_tag,
+            self.x.duplicate(),
+            self.transcript.x_i,
+        ))
+    }
+}

@@ -1,0 +1,320 @@
+//! The double ratchet of OTRv4+: an X448 Diffie-Hellman ratchet (Signal's construction) with
+//! ML-KEM-1024 mixed into the root key every few turns.
+//!
+//! * Every DH ratchet step runs `RK', CK = KDF(RK, DH)`; on a KEM step the ML-KEM shared secret
+//!   and a hash of the encapsulation key and ciphertext join the input.
+//! * KEM steps: when a party starts a new sending chain and owes the peer an answer (the peer
+//!   offered an encapsulation key), it encapsulates and attaches the ciphertext to every message
+//!   of that chain; otherwise, once `kem_every` chains have passed without a KEM step, it offers
+//!   a fresh encapsulation key (attached to every message of that chain). The peer's next chain
+//!   answers. So a post-quantum secret enters the root key at least every `kem_every + 2` turns.
+//! * Each message key (AES-256 key and 96-bit nonce, both derived) is used once.
+//! * Decryption is trial-then-commit: everything is computed on the side, and the state changes
+//!   only after the AEAD tag verified.
+//! * Skipped keys are bounded per chain ([`MAX_SKIP_PER_CHAIN`]) and in total.
+
+mod keys;
+mod skipped;
+
+use crate::crypto::CryptoError;
+use crate::crypto::aead;
+use crate::crypto::mlkem::{KemCiphertext, KemKeypair, KemPublic};
+use crate::crypto::x448::{X448Public, X448Secret};
+use crate::dake::{DakeOutput, Role};
+use crate::limits::MAX_SKIP_PER_CHAIN;
+use crate::secret::Secret;
+use crate::wire::data::{DataMessage, KemField};
+use crate::wire::{Header, MessageType};
+use keys::{MessageKey, chain_step, kem_binding, root_step};
+use skipped::SkippedKeys;
+
+/// Default number of chains between KEM steps.
+pub const DEFAULT_KEM_EVERY: u32 = 3;
+
+/// Why a data message was not accepted. The ratchet state is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RatchetError {
+    /// A primitive failed (for example a low-order ratchet key).
+    #[error("ratchet cryptographic failure: {0}")]
+    Crypto(#[from] CryptoError),
+    /// Instance tags do not belong to this session.
+    #[error("instance tag mismatch")]
+    InstanceTag,
+    /// The message was already received, or its key is gone.
+    #[error("duplicate or expired message")]
+    Duplicate,
+    /// The message would require skipping more keys than allowed.
+    #[error("too many skipped messages")]
+    TooManySkipped,
+    /// A KEM ciphertext arrived but no encapsulation key of ours is outstanding.
+    #[error("unexpected KEM ciphertext")]
+    UnexpectedKemCiphertext,
+    /// The message does not authenticate.
+    #[error("message does not authenticate")]
+    Unreadable,
+    /// The sending chain reached its message-number limit; the session must be re-keyed.
+    #[error("sending chain exhausted")]
+    ChainExhausted,
+}
+
+/// Counters exposed for tests and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RatchetStats {
+    /// DH ratchet steps taken on receipt of a new ratchet key.
+    pub dh_steps: u64,
+    /// Root steps that mixed in an ML-KEM shared secret.
+    pub kem_steps: u64,
+    /// Skipped keys currently stored.
+    pub skipped_keys: usize,
+}
+
+/// Double-ratchet state for one session.
+pub struct Ratchet {
+    our_tag: u32,
+    their_tag: u32,
+    root: Secret<32>,
+    dhs: X448Secret,
+    dhr: X448Public,
+    cks: Secret<32>,
+    ckr: Option<Secret<32>>,
+    ns: u32,
+    nr: u32,
+    pn: u32,
+    send_kem: KemField,
+    kem_pending: Option<KemKeypair>,
+    kem_peer_ek: Option<KemPublic>,
+    chains_since_kem: u32,
+    kem_every: u32,
+    skipped: SkippedKeys,
+    stats: RatchetStats,
+}
+
+/// Derives the keys from position `from` up to `to` of a chain: the skipped keys for
+/// `from..to`, the key for `to`, and the chain key after `to`.
+fn walk(
+    ck: &Secret<32>,
+    from: u32,
+    to: u32,
+    ratchet_key: &X448Public,
+) -> (Vec<(X448Public, u32, MessageKey)>, MessageKey, Secret<32>) {
+    let mut skipped = Vec::with_capacity(to.saturating_sub(from) as usize);
+    let (mut mk, mut next) = chain_step(ck);
+    for i in from..to {
+        skipped.push((*ratchet_key, i, mk));
+        let (m, n) = chain_step(&next);
+        mk = m;
+        next = n;
+    }
+    (skipped, mk, next)
+}
+
+impl Ratchet {
+    /// Starts the ratchet from a completed DAKE.
+    ///
+    /// The initiator already holds the responder's ratchet key (X_R) and sends on
+    /// `KDF(RK0, X448(x_I, X_R))`. The responder receives on that chain and immediately
+    /// ratchets forward with a fresh key, so both can send at once.
+    pub fn new(
+        rng: &mut impl rand_core::CryptoRng,
+        dake: DakeOutput,
+        our_tag: u32,
+        kem_every: u32,
+    ) -> Result<Self, CryptoError> {
+        let dh = dake.our_ratchet.diffie_hellman(&dake.their_ratchet)?;
+        let step = root_step(&dake.root, &dh, None);
+        let (cks, ckr) = match dake.role {
+            Role::Initiator => (step.chain, None),
+            // Placeholder until the send step below replaces it.
+            Role::Responder => (Secret::from_array(&mut [0; 32]), Some(step.chain)),
+        };
+        let mut r = Ratchet {
+            our_tag,
+            their_tag: dake.their_tag,
+            root: step.root,
+            dhs: dake.our_ratchet,
+            dhr: dake.their_ratchet,
+            cks,
+            ckr,
+            ns: 0,
+            nr: 0,
+            pn: 0,
+            send_kem: KemField::None,
+            kem_pending: None,
+            kem_peer_ek: None,
+            chains_since_kem: 0,
+            kem_every,
+            skipped: SkippedKeys::default(),
+            stats: RatchetStats::default(),
+        };
+        if dake.role == Role::Responder {
+            r.send_step(rng)?;
+            r.pn = 0;
+        }
+        Ok(r)
+    }
+
+    /// Counters for tests and diagnostics.
+    pub fn stats(&self) -> RatchetStats {
+        RatchetStats {
+            skipped_keys: self.skipped.len(),
+            ..self.stats
+        }
+    }
+
+    /// The peer's instance tag.
+    pub fn their_tag(&self) -> u32 {
+        self.their_tag
+    }
+
+    /// Starts a new sending chain: fresh X448 key, and the KEM action this chain carries.
+    fn send_step(&mut self, rng: &mut impl rand_core::CryptoRng) -> Result<(), CryptoError> {
+        let new_dhs = X448Secret::generate(rng);
+        let dh = new_dhs.diffie_hellman(&self.dhr)?;
+        let mut kem_secret = None;
+        if let Some(ek) = self.kem_peer_ek.take() {
+            let (ct, ss) = ek.encapsulate()?;
+            let binding = kem_binding(ek.as_bytes(), ct.as_bytes());
+            self.send_kem = KemField::Ciphertext(Box::new(*ct.as_bytes()));
+            kem_secret = Some((ss, binding));
+        } else if self.kem_pending.is_none() && self.chains_since_kem >= self.kem_every {
+            let kp = KemKeypair::generate()?;
+            self.send_kem = KemField::EncapsKey(Box::new(*kp.public().as_bytes()));
+            self.kem_pending = Some(kp);
+        } else {
+            self.send_kem = KemField::None;
+        }
+        let step = root_step(&self.root, &dh, kem_secret.as_ref().map(|(s, b)| (s, b)));
+        if kem_secret.is_some() {
+            self.stats.kem_steps += 1;
+            self.chains_since_kem = 0;
+        } else {
+            self.chains_since_kem = self.chains_since_kem.saturating_add(1);
+        }
+        self.root = step.root;
+        self.cks = step.chain;
+        self.dhs = new_dhs;
+        self.pn = self.ns;
+        self.ns = 0;
+        Ok(())
+    }
+
+    /// Encrypts a payload (`text [NUL TLVs]`) into a data message.
+    pub fn encrypt(&mut self, flags: u8, payload: &[u8]) -> Result<DataMessage, RatchetError> {
+        if self.ns == u32::MAX {
+            return Err(RatchetError::ChainExhausted);
+        }
+        let (mk, next) = chain_step(&self.cks);
+        let mut msg = DataMessage {
+            header: Header {
+                msg_type: MessageType::Data,
+                sender: self.our_tag,
+                receiver: self.their_tag,
+            },
+            flags,
+            pn: self.pn,
+            n: self.ns,
+            ratchet_key: *self.dhs.public(),
+            kem: self.send_kem.clone(),
+            ciphertext: Vec::new(),
+        };
+        let ad = msg.associated_data();
+        msg.ciphertext = aead::seal(&mk.key(), &mk.nonce(), &ad, payload)?;
+        self.cks = next;
+        self.ns += 1;
+        Ok(msg)
+    }
+
+    /// Decrypts a data message; the state changes only if it authenticates.
+    pub fn decrypt(
+        &mut self,
+        rng: &mut impl rand_core::CryptoRng,
+        msg: &DataMessage,
+    ) -> Result<Vec<u8>, RatchetError> {
+        if msg.header.sender != self.their_tag || msg.header.receiver != self.our_tag {
+            return Err(RatchetError::InstanceTag);
+        }
+        let ad = msg.associated_data();
+        let open = |mk: &MessageKey| {
+            aead::open(&mk.key(), &mk.nonce(), &ad, &msg.ciphertext)
+                .map_err(|_| RatchetError::Unreadable)
+        };
+
+        if let Some(mk) = self.skipped.get(&msg.ratchet_key, msg.n) {
+            let pt = open(mk)?;
+            self.skipped.remove(&msg.ratchet_key, msg.n);
+            return Ok(pt);
+        }
+
+        if msg.ratchet_key == self.dhr {
+            let ckr = self.ckr.as_ref().ok_or(RatchetError::Unreadable)?;
+            if msg.n < self.nr {
+                return Err(RatchetError::Duplicate);
+            }
+            if msg.n - self.nr > MAX_SKIP_PER_CHAIN {
+                return Err(RatchetError::TooManySkipped);
+            }
+            let (skipped, mk, next) = walk(ckr, self.nr, msg.n, &self.dhr);
+            let pt = open(&mk)?;
+            self.skipped.extend(skipped);
+            self.ckr = Some(next);
+            self.nr = msg.n + 1;
+            return Ok(pt);
+        }
+
+        // A new ratchet key: the peer started a new chain.
+        if msg.pn.saturating_sub(self.nr) > MAX_SKIP_PER_CHAIN || msg.n > MAX_SKIP_PER_CHAIN {
+            return Err(RatchetError::TooManySkipped);
+        }
+        let old_skipped = match &self.ckr {
+            Some(ckr) if msg.pn > self.nr => {
+                let (mut s, last, _) = walk(ckr, self.nr, msg.pn - 1, &self.dhr);
+                s.push((self.dhr, msg.pn - 1, last));
+                s
+            }
+            _ => Vec::new(),
+        };
+        let peer_ek = match &msg.kem {
+            KemField::EncapsKey(ek) => Some(KemPublic::from_bytes(ek.as_slice())?),
+            _ => None,
+        };
+        let kem = match &msg.kem {
+            KemField::Ciphertext(ct) => {
+                let kp = self
+                    .kem_pending
+                    .as_ref()
+                    .ok_or(RatchetError::UnexpectedKemCiphertext)?;
+                let ct = KemCiphertext::from_bytes(ct.as_slice())?;
+                let ss = kp.decapsulate(&ct)?;
+                Some((ss, kem_binding(kp.public().as_bytes(), ct.as_bytes())))
+            }
+            _ => None,
+        };
+        let dh = self.dhs.diffie_hellman(&msg.ratchet_key)?;
+        let step = root_step(&self.root, &dh, kem.as_ref().map(|(s, b)| (s, b)));
+        let (new_skipped, mk, next) = walk(&step.chain, 0, msg.n, &msg.ratchet_key);
+        let pt = open(&mk)?;
+
+        // Authenticated: commit.
+        self.skipped.extend(old_skipped);
+        self.skipped.extend(new_skipped);
+        self.root = step.root;
+        self.dhr = msg.ratchet_key;
+        self.ckr = Some(next);
+        self.nr = msg.n + 1;
+        self.stats.dh_steps += 1;
+        if kem.is_some() {
+            self.kem_pending = None;
+            self.stats.kem_steps += 1;
+            self.chains_since_kem = 0;
+        }
+        if peer_ek.is_some() {
+            self.kem_peer_ek = peer_ek;
+        }
+        self.send_step(rng)?;
+        Ok(pt)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,307 @@
+//! Encodings of the DAKE messages: Identity, Auth-R, Auth-I and Profile-Request.
+//!
+//! Decoding only parses: keys, profiles and signatures are checked by the DAKE layer.
+
+use super::codec::{DecodeError, Reader, Writer};
+use super::{HEADER_LEN, Header, MessageType};
+use crate::crypto::ed448::POINT_LEN;
+use crate::crypto::mlkem::{CT_LEN, EK_LEN};
+use crate::crypto::ring_sig::RING_SIG_LEN;
+use crate::crypto::x448::X448_LEN;
+use crate::profile::MAX_PROFILE_LEN;
+
+/// Flag: the sender's profile is given by its 32-byte hash (the receiver has it cached).
+pub const FLAG_PROFILE_BY_HASH: u8 = 0x01;
+/// Flag: resumption PSK offered (Identity) or used (Auth-R, Auth-I).
+pub const FLAG_PSK: u8 = 0x02;
+const KNOWN_FLAGS: u8 = FLAG_PROFILE_BY_HASH | FLAG_PSK;
+
+/// Length of a resumption-PSK identifier.
+pub const PSK_ID_LEN: usize = 16;
+/// Length of Auth-I's key-confirmation MAC.
+pub const CONFIRM_LEN: usize = 32;
+
+/// A profile sent in full or by reference.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ProfileRef {
+    /// The full encoding.
+    Full(Vec<u8>),
+    /// The hash of a profile the receiver is expected to have cached.
+    Hash([u8; 32]),
+}
+
+impl ProfileRef {
+    fn flag(&self) -> u8 {
+        match self {
+            ProfileRef::Full(_) => 0,
+            ProfileRef::Hash(_) => FLAG_PROFILE_BY_HASH,
+        }
+    }
+
+    fn write(&self, w: &mut Writer) {
+        match self {
+            ProfileRef::Full(b) => {
+                w.data(b);
+            }
+            ProfileRef::Hash(h) => {
+                w.bytes(h);
+            }
+        }
+    }
+
+    fn read(r: &mut Reader<'_>, flags: u8) -> Result<Self, DecodeError> {
+        if flags & FLAG_PROFILE_BY_HASH != 0 {
+            Ok(ProfileRef::Hash(r.array("profile hash")?))
+        } else {
+            Ok(ProfileRef::Full(
+                r.data(MAX_PROFILE_LEN, "profile")?.to_vec(),
+            ))
+        }
+    }
+}
+
+fn read_flags(r: &mut Reader<'_>) -> Result<u8, DecodeError> {
+    let flags = r.u8("flags")?;
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(DecodeError::InvalidValue("flags"));
+    }
+    Ok(flags)
+}
+
+/// DAKE message 1, sent by the initiator.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Identity {
+    /// Header (type Identity).
+    pub header: Header,
+    /// The version characters the initiator saw the responder advertise (query message or
+    /// whitespace tag), empty when it started from a cached profile. Bound into the transcript
+    /// so a tampered advertisement (a downgrade attempt) is detected by the responder.
+    pub query_versions: Vec<u8>,
+    /// The initiator's client profile.
+    pub profile: ProfileRef,
+    /// Hash of the responder profile the initiator has cached, or zeros.
+    pub known_peer_profile: [u8; 32],
+    /// Resumption PSK identifier, when offered.
+    pub psk_id: Option<[u8; PSK_ID_LEN]>,
+    /// Ephemeral Ed448 point Y_I (ring member for deniability).
+    pub y: [u8; POINT_LEN],
+    /// Ephemeral X448 key X_I.
+    pub x: [u8; X448_LEN],
+    /// Ephemeral ML-KEM-1024 encapsulation key.
+    pub ek: Box<[u8; EK_LEN]>,
+}
+
+impl Identity {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(HEADER_LEN + 2000);
+        self.header.write(&mut w);
+        let flags = self.profile.flag() | if self.psk_id.is_some() { FLAG_PSK } else { 0 };
+        w.u8(flags).short_data(&self.query_versions);
+        self.profile.write(&mut w);
+        w.bytes(&self.known_peer_profile);
+        if let Some(id) = &self.psk_id {
+            w.bytes(id);
+        }
+        w.bytes(&self.y).bytes(&self.x).bytes(self.ek.as_slice());
+        w.into_vec()
+    }
+
+    /// Decodes the message.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = Header::read(&mut r)?;
+        if header.msg_type != MessageType::Identity {
+            return Err(DecodeError::UnknownType);
+        }
+        let flags = read_flags(&mut r)?;
+        let query_versions = r.short_data("query versions")?.to_vec();
+        let profile = ProfileRef::read(&mut r, flags)?;
+        let known_peer_profile = r.array("known peer profile")?;
+        let psk_id = if flags & FLAG_PSK != 0 {
+            Some(r.array("psk id")?)
+        } else {
+            None
+        };
+        let y = r.array("Y")?;
+        let x = r.array("X")?;
+        let ek = Box::new(r.array("ek")?);
+        r.finish()?;
+        Ok(Identity {
+            header,
+            query_versions,
+            profile,
+            known_peer_profile,
+            psk_id,
+            y,
+            x,
+            ek,
+        })
+    }
+}
+
+/// DAKE message 2, sent by the responder.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AuthR {
+    /// Header (type Auth-R).
+    pub header: Header,
+    /// The responder's client profile.
+    pub profile: ProfileRef,
+    /// Ephemeral Ed448 point Y_R.
+    pub y: [u8; POINT_LEN],
+    /// Ephemeral X448 key X_R.
+    pub x: [u8; X448_LEN],
+    /// Encapsulation to the initiator's ephemeral ML-KEM key.
+    pub ct_ephemeral: Box<[u8; CT_LEN]>,
+    /// Encapsulation to the initiator's long-term ML-KEM key (absent in PSK mode).
+    pub ct_initiator: Option<Box<[u8; CT_LEN]>>,
+    /// Ring signature σ_R over the transcript.
+    pub sigma: Box<[u8; RING_SIG_LEN]>,
+}
+
+impl AuthR {
+    /// True when the responder accepted the offered resumption PSK.
+    pub fn psk_mode(&self) -> bool {
+        self.ct_initiator.is_none()
+    }
+
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(HEADER_LEN + 4000);
+        self.header.write(&mut w);
+        let flags = self.profile.flag() | if self.psk_mode() { FLAG_PSK } else { 0 };
+        w.u8(flags);
+        self.profile.write(&mut w);
+        w.bytes(&self.y)
+            .bytes(&self.x)
+            .bytes(self.ct_ephemeral.as_slice());
+        if let Some(ct) = &self.ct_initiator {
+            w.bytes(ct.as_slice());
+        }
+        w.bytes(self.sigma.as_slice());
+        w.into_vec()
+    }
+
+    /// Decodes the message.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = Header::read(&mut r)?;
+        if header.msg_type != MessageType::AuthR {
+            return Err(DecodeError::UnknownType);
+        }
+        let flags = read_flags(&mut r)?;
+        let profile = ProfileRef::read(&mut r, flags)?;
+        let y = r.array("Y")?;
+        let x = r.array("X")?;
+        let ct_ephemeral = Box::new(r.array("ct ephemeral")?);
+        let ct_initiator = if flags & FLAG_PSK == 0 {
+            Some(Box::new(r.array("ct initiator")?))
+        } else {
+            None
+        };
+        let sigma = Box::new(r.array("sigma")?);
+        r.finish()?;
+        Ok(AuthR {
+            header,
+            profile,
+            y,
+            x,
+            ct_ephemeral,
+            ct_initiator,
+            sigma,
+        })
+    }
+}
+
+/// DAKE message 3, sent by the initiator.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AuthI {
+    /// Header (type Auth-I).
+    pub header: Header,
+    /// Encapsulation to the responder's long-term ML-KEM key (absent in PSK mode).
+    pub ct_responder: Option<Box<[u8; CT_LEN]>>,
+    /// Ring signature σ_I over the transcript.
+    pub sigma: Box<[u8; RING_SIG_LEN]>,
+    /// Key confirmation: proves the initiator derived the shared secret.
+    pub confirm: [u8; CONFIRM_LEN],
+}
+
+impl AuthI {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(HEADER_LEN + 2000);
+        self.header.write(&mut w);
+        w.u8(if self.ct_responder.is_none() {
+            FLAG_PSK
+        } else {
+            0
+        });
+        if let Some(ct) = &self.ct_responder {
+            w.bytes(ct.as_slice());
+        }
+        w.bytes(self.sigma.as_slice()).bytes(&self.confirm);
+        w.into_vec()
+    }
+
+    /// Decodes the message.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = Header::read(&mut r)?;
+        if header.msg_type != MessageType::AuthI {
+            return Err(DecodeError::UnknownType);
+        }
+        let flags = read_flags(&mut r)?;
+        if flags & FLAG_PROFILE_BY_HASH != 0 {
+            return Err(DecodeError::InvalidValue("flags"));
+        }
+        let ct_responder = if flags & FLAG_PSK == 0 {
+            Some(Box::new(r.array("ct responder")?))
+        } else {
+            None
+        };
+        let sigma = Box::new(r.array("sigma")?);
+        let confirm = r.array("confirm")?;
+        r.finish()?;
+        Ok(AuthI {
+            header,
+            ct_responder,
+            sigma,
+            confirm,
+        })
+    }
+}
+
+/// Sent by a responder that received an Identity whose profile hash it does not know; the
+/// initiator answers by resending its Identity with the full profile.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ProfileRequest {
+    /// Header (type Profile-Request).
+    pub header: Header,
+    /// The profile hash that could not be resolved.
+    pub unknown_hash: [u8; 32],
+}
+
+impl ProfileRequest {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(HEADER_LEN + 32);
+        self.header.write(&mut w);
+        w.bytes(&self.unknown_hash);
+        w.into_vec()
+    }
+
+    /// Decodes the message.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = Header::read(&mut r)?;
+        if header.msg_type != MessageType::ProfileRequest {
+            return Err(DecodeError::UnknownType);
+        }
+        let unknown_hash = r.array("hash")?;
+        r.finish()?;
+        Ok(ProfileRequest {
+            header,
+            unknown_hash,
+        })
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: what CI runs and what a developer runs before pushing.
+# Installs what the tests need, then runs formatting, lints and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Build prerequisites for the C parts of the crypto crates (pqcrypto: PQClean).
+need_pkgs=()
+command -v cc >/dev/null 2>&1 || need_pkgs+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  sudo_if_needed apt-get update
+  sudo_if_needed apt-get install -y "${need_pkgs[@]}"
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --all-targets
+
+echo "== doc tests"
+cargo test --workspace --doc

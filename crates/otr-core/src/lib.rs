@@ -10,10 +10,12 @@
 
 pub mod crypto;
 pub mod dake;
+pub mod fragment;
 pub mod limits;
 pub mod profile;
 pub mod ratchet;
 pub mod secret;
+pub mod session;
 pub mod wire;
 
 #[cfg(any(test, feature = "test-utils"))]

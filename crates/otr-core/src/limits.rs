@@ -5,8 +5,9 @@
 /// is about 11 KB; this leaves room without letting a peer make us hold megabytes).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
-/// Largest encoded (`?OTR:...`) message text accepted, derived from the binary limit.
-pub const MAX_ENCODED_BYTES: usize = MAX_MESSAGE_BYTES / 3 * 4 + 16;
+/// Largest encoded (`?OTR:...`) message text accepted: enough for the base64 of the
+/// largest binary message plus the envelope.
+pub const MAX_ENCODED_BYTES: usize = 87_400;
 
 /// Skipped message keys kept per receiving chain (the otrv4 spec's max_skip).
 pub const MAX_SKIP_PER_CHAIN: u32 = 1000;
@@ -20,7 +21,7 @@ pub const MAX_INCOMPLETE_PER_PEER: usize = 8;
 /// Fragments one message may be split into.
 pub const MAX_FRAGMENTS_PER_MESSAGE: u16 = 400;
 
-/// Seconds an incomplete fragmented message is kept before it is dropped.
+/// Milliseconds an incomplete fragmented message is kept before it is dropped.
 pub const FRAGMENT_MAX_AGE_MS: u64 = 10 * 60 * 1000;
 
 /// Plaintext messages queued per peer while a handshake runs.

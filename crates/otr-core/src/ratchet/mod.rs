@@ -162,6 +162,42 @@ impl Ratchet {
         }
     }
 
+    /// A digest of the whole ratchet state, so tests can assert that a rejected message
+    /// changed nothing.
+    #[cfg(any(test, feature = "test-utils"))]
+    pub fn state_digest(&self) -> [u8; 32] {
+        use crate::crypto::kdf::{Usage, hash};
+        let counters = [
+            self.ns,
+            self.nr,
+            self.pn,
+            self.chains_since_kem,
+            self.skipped.len() as u32,
+        ];
+        let counters: Vec<u8> = counters.iter().flat_map(|c| c.to_be_bytes()).collect();
+        let ckr: &[u8] = self.ckr.as_ref().map_or(&[], |c| c.expose());
+        let pending: &[u8] = self
+            .kem_pending
+            .as_ref()
+            .map_or(&[], |k| k.public().as_bytes());
+        let peer_ek: &[u8] = self.kem_peer_ek.as_ref().map_or(&[], |k| k.as_bytes());
+        let skipped = self.skipped.digest();
+        hash(
+            Usage::Fingerprint,
+            &[
+                self.root.expose(),
+                self.cks.expose(),
+                ckr,
+                self.dhs.public(),
+                &self.dhr,
+                &counters,
+                pending,
+                peer_ek,
+                &skipped,
+            ],
+        )
+    }
+
     /// The peer's instance tag.
     pub fn their_tag(&self) -> u32 {
         self.their_tag

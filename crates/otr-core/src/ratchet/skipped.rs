@@ -17,6 +17,18 @@ impl SkippedKeys {
         self.entries.len()
     }
 
+    /// A digest of which keys are stored (for state-equality checks in tests).
+    #[cfg(any(test, feature = "test-utils"))]
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        use crate::crypto::kdf::{Usage, hash};
+        let mut ids = Vec::with_capacity(self.entries.len() * 60);
+        for (k, n, _) in &self.entries {
+            ids.extend_from_slice(k);
+            ids.extend_from_slice(&n.to_be_bytes());
+        }
+        hash(Usage::Fingerprint, &[&ids])
+    }
+
     /// Finds a key without removing it.
     pub(crate) fn get(&self, ratchet_key: &X448Public, n: u32) -> Option<&MessageKey> {
         self.entries

@@ -3,6 +3,8 @@
 pub mod codec;
 pub mod dake;
 pub mod data;
+pub mod envelope;
+pub mod query;
 pub mod tlv;
 
 use codec::{DecodeError, Reader, Writer};

@@ -1,0 +1,151 @@
+//! What the account reports to its caller.
+
+use crate::dake::{DakeError, Mode};
+use crate::profile::Fingerprint;
+
+/// A line to send to a peer (already encoded and fragmented to the peer's budget).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Peer identifier (as given by the caller).
+    pub peer: String,
+    /// The text of one PRIVMSG.
+    pub line: String,
+}
+
+/// What became of one received line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// Not OTR at all: pass the original line on unchanged.
+    Plain,
+    /// Plain text with an OTR whitespace tag; show `text` (the tag removed).
+    Tagged {
+        /// The text without the tag.
+        text: String,
+    },
+    /// A decrypted message.
+    Message {
+        /// The message text (UTF-8, may contain anything but NUL).
+        text: String,
+    },
+    /// An OTR protocol message or fragment: nothing to show.
+    Protocol,
+    /// An OTR error message from the peer (unauthenticated).
+    Error {
+        /// The error text.
+        text: String,
+    },
+}
+
+/// Why a session ended locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// The user asked.
+    Requested,
+    /// No traffic for the idle-expiry period.
+    Expired,
+    /// A fatal protocol condition (e.g. an exhausted chain).
+    Protocol,
+}
+
+/// Reports for the caller; poll them with [`crate::session::Account::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A session became private (a DAKE completed).
+    Private {
+        /// Peer.
+        peer: String,
+        /// The peer's instance tag.
+        their_tag: u32,
+        /// The peer's fingerprint.
+        fingerprint: Fingerprint,
+        /// Session id.
+        ssid: [u8; 8],
+        /// How the peer was post-quantum authenticated.
+        mode: Mode,
+        /// True when this replaced an existing private session (re-key).
+        rekey: bool,
+    },
+    /// The peer ended the private session; nothing more can be sent until a new one starts.
+    PeerFinished {
+        /// Peer.
+        peer: String,
+    },
+    /// We ended the session.
+    SessionEnded {
+        /// Peer.
+        peer: String,
+        /// Why.
+        reason: EndReason,
+    },
+    /// A handshake message was rejected.
+    DakeFailed {
+        /// Peer.
+        peer: String,
+        /// Why.
+        error: DakeError,
+    },
+    /// A peer we do not auto-respond to offered (or started) an OTRv4+ session.
+    OfferReceived {
+        /// Peer.
+        peer: String,
+    },
+    /// Queued messages were sent encrypted.
+    QueueReleased {
+        /// Peer.
+        peer: String,
+        /// Messages sent.
+        count: usize,
+    },
+    /// The peer did not answer our query or handshake in time. Queued messages stay queued.
+    NoAnswer {
+        /// Peer.
+        peer: String,
+        /// Messages still queued.
+        queued: usize,
+    },
+    /// Queued messages were discarded without being sent.
+    QueueDropped {
+        /// Peer.
+        peer: String,
+        /// Messages discarded.
+        count: usize,
+    },
+    /// An encrypted message from the peer could not be read.
+    Unreadable {
+        /// Peer.
+        peer: String,
+    },
+}
+
+/// Why a message could not be accepted for sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The queue for this peer is full.
+    #[error("too many messages queued while the session is set up")]
+    QueueFull,
+    /// The message is larger than one data message can carry.
+    #[error("message too long")]
+    TooLong,
+    /// The peer ended the session; finish or restart it first.
+    #[error("the peer ended the private session")]
+    Finished,
+    /// The message contains a NUL byte, which OTR cannot carry.
+    #[error("message contains NUL")]
+    ContainsNul,
+    /// Too many peers are tracked.
+    #[error("too many peers")]
+    TooManyPeers,
+    /// Encryption failed; the session must be restarted.
+    #[error("encryption failed")]
+    Crypto,
+}
+
+/// How a message was handled by [`crate::session::Account::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Encrypted and queued for transmission.
+    Sent,
+    /// Queued until the session is private (a handshake was started if none was running).
+    Queued,
+}

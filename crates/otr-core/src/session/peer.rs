@@ -1,0 +1,111 @@
+//! Per-peer state held by an account.
+
+use std::collections::VecDeque;
+
+use crate::dake::{Mode, ResumptionPsk, WaitingAuthI, WaitingAuthR};
+use crate::fragment::assembler::Assembler;
+use crate::fragment::irc_split::LineJoiner;
+use crate::profile::ClientProfile;
+use crate::ratchet::Ratchet;
+
+/// Handshake progress.
+pub(crate) enum Handshake {
+    /// Nothing running.
+    Idle,
+    /// We sent a query message and wait for the peer's Identity.
+    QuerySent { since: u64 },
+    /// We sent Identity.
+    WaitingAuthR {
+        state: Box<WaitingAuthR>,
+        since: u64,
+    },
+    /// We sent Auth-R.
+    WaitingAuthI {
+        state: Box<WaitingAuthI>,
+        since: u64,
+    },
+}
+
+impl Handshake {
+    pub(crate) fn since(&self) -> Option<u64> {
+        match self {
+            Handshake::Idle => None,
+            Handshake::QuerySent { since }
+            | Handshake::WaitingAuthR { since, .. }
+            | Handshake::WaitingAuthI { since, .. } => Some(*since),
+        }
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        !matches!(self, Handshake::Idle)
+    }
+}
+
+/// An established session.
+pub(crate) struct Established {
+    pub ratchet: Ratchet,
+    pub their_profile: ClientProfile,
+    pub ssid: [u8; 8],
+    pub mode: Mode,
+    pub last_sent: u64,
+    pub last_recv: u64,
+    /// A message arrived after our last send (a heartbeat may be due).
+    pub unanswered: bool,
+}
+
+/// Everything tracked for one peer.
+pub(crate) struct Peer {
+    pub auto_respond: bool,
+    pub budget: Option<usize>,
+    pub joiner: LineJoiner,
+    pub assembler: Assembler,
+    pub handshake: Handshake,
+    pub session: Option<Established>,
+    /// The peer sent a disconnect: we are in FINISHED until the user acts.
+    pub finished: bool,
+    pub queue: VecDeque<String>,
+    pub queued_bytes: usize,
+    pub psk: Option<ResumptionPsk>,
+    /// The peer's most recently verified profile.
+    pub profile: Option<ClientProfile>,
+    /// The peer completed a DAKE with our current profile and so has it cached.
+    pub has_our_profile: bool,
+    pub last_error_reply: Option<u64>,
+    pub last_auto_rekey: Option<u64>,
+    pub last_activity: u64,
+}
+
+impl Peer {
+    pub(crate) fn new(now: u64) -> Self {
+        Peer {
+            auto_respond: false,
+            budget: None,
+            joiner: LineJoiner::new(),
+            assembler: Assembler::new(),
+            handshake: Handshake::Idle,
+            session: None,
+            finished: false,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            psk: None,
+            profile: None,
+            has_our_profile: false,
+            last_error_reply: None,
+            last_auto_rekey: None,
+            last_activity: now,
+        }
+    }
+
+    /// True if nothing worth keeping is held (the peer can be forgotten to bound memory).
+    pub(crate) fn is_disposable(&self) -> bool {
+        self.session.is_none()
+            && !self.handshake.is_running()
+            && self.queue.is_empty()
+            && self.psk.is_none()
+            && self.profile.is_none()
+            && !self.auto_respond
+            && self.budget.is_none()
+            && !self.joiner.is_pending()
+            && self.assembler.incomplete() == 0
+    }
+}

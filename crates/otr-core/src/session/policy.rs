@@ -1,0 +1,37 @@
+//! Tunable behaviour of an account. Plain values: the shell fills them from its config.
+
+use crate::ratchet::DEFAULT_KEM_EVERY;
+
+/// Account-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Sending chains between ML-KEM ratchet steps.
+    pub kem_every: u32,
+    /// After receiving a message and sending nothing for this long, send an empty heartbeat
+    /// so the peer's ratchet advances (forward secrecy for the last received messages).
+    pub heartbeat_ms: u64,
+    /// A session with no traffic in either direction for this long is ended.
+    pub idle_expiry_ms: u64,
+    /// A handshake (or a query awaiting an answer) older than this is abandoned.
+    pub dake_timeout_ms: u64,
+    /// Line budget for fragments when the shell has not set one for a peer.
+    pub default_budget: usize,
+    /// Human-readable text after `?OTRvP?` in query messages.
+    pub query_text: String,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            kem_every: DEFAULT_KEM_EVERY,
+            heartbeat_ms: 60_000,
+            idle_expiry_ms: 6 * 3600 * 1000,
+            dake_timeout_ms: 180_000,
+            default_budget: 400,
+            query_text: "I would like a private conversation using OTRv4+ \
+                         (post-quantum OTR). Your client needs OTRv4+ support, \
+                         for example through the otrbnc IRC bouncer."
+                .to_string(),
+        }
+    }
+}

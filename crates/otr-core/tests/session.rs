@@ -1,0 +1,341 @@
+//! Account-level scenarios: two in-memory accounts exchanging lines as IRC would carry them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use otr_core::dake::Mode;
+use otr_core::profile::LongTermKeys;
+use otr_core::session::{Account, Event, Policy, Received, SendOutcome, State};
+use otr_core::testing::test_rng;
+use rand::rngs::StdRng;
+
+const T0: u64 = 1_800_000_000_000;
+
+struct Net {
+    alice: Account,
+    bob: Account,
+    rng: StdRng,
+    now: u64,
+    /// Every line put on the wire, for audits.
+    wire: Vec<(String, String)>,
+    received_by_alice: Vec<String>,
+    received_by_bob: Vec<String>,
+    events_alice: Vec<Event>,
+    events_bob: Vec<Event>,
+}
+
+fn account(rng: &mut StdRng, tag: u32) -> Account {
+    Account::new(
+        LongTermKeys::generate(rng).unwrap(),
+        tag,
+        Policy::default(),
+        T0,
+    )
+    .unwrap()
+}
+
+impl Net {
+    fn new(seed: u64) -> Self {
+        let mut rng = test_rng(seed);
+        let mut alice = account(&mut rng, 0xA11CE);
+        let mut bob = account(&mut rng, 0xB0B);
+        alice.set_auto_respond("bob", true);
+        bob.set_auto_respond("alice", true);
+        Net {
+            alice,
+            bob,
+            rng,
+            now: T0,
+            wire: Vec::new(),
+            received_by_alice: Vec::new(),
+            received_by_bob: Vec::new(),
+            events_alice: Vec::new(),
+            events_bob: Vec::new(),
+        }
+    }
+
+    /// Delivers every pending transmit until both sides are quiet. Returns bytes moved.
+    fn pump(&mut self) -> usize {
+        let mut bytes = 0;
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.alice.poll_transmit() {
+                assert_eq!(t.peer, "bob");
+                bytes += t.line.len();
+                self.wire.push(("alice".into(), t.line.clone()));
+                if let Received::Message { text } =
+                    self.bob
+                        .handle_incoming(self.now, &mut self.rng, "alice", &t.line)
+                {
+                    self.received_by_bob.push(text);
+                }
+                moved = true;
+            }
+            while let Some(t) = self.bob.poll_transmit() {
+                assert_eq!(t.peer, "alice");
+                bytes += t.line.len();
+                self.wire.push(("bob".into(), t.line.clone()));
+                if let Received::Message { text } =
+                    self.alice
+                        .handle_incoming(self.now, &mut self.rng, "bob", &t.line)
+                {
+                    self.received_by_alice.push(text);
+                }
+                moved = true;
+            }
+            while let Some(e) = self.alice.poll_event() {
+                self.events_alice.push(e);
+            }
+            while let Some(e) = self.bob.poll_event() {
+                self.events_bob.push(e);
+            }
+            if !moved {
+                return bytes;
+            }
+        }
+    }
+
+    fn assert_no_plaintext_on_wire(&self, secrets: &[String]) {
+        for (_, line) in &self.wire {
+            for s in secrets {
+                assert!(!line.contains(s.as_str()), "plaintext leaked: {s}");
+            }
+            assert!(line.len() <= 400, "line over budget: {}", line.len());
+        }
+    }
+}
+
+#[test]
+fn first_message_is_queued_then_delivered_encrypted() {
+    let mut net = Net::new(1);
+    let out = net
+        .alice
+        .send(net.now, &mut net.rng, "bob", "hello bob")
+        .unwrap();
+    assert_eq!(out, SendOutcome::Queued);
+    assert_eq!(net.alice.session_info("bob").state, State::Handshaking);
+    net.pump();
+    assert_eq!(net.received_by_bob, vec!["hello bob"]);
+    assert_eq!(net.alice.session_info("bob").state, State::Encrypted);
+    assert_eq!(net.bob.session_info("alice").state, State::Encrypted);
+    assert_eq!(
+        net.alice.session_info("bob").fingerprint,
+        Some(net.bob.fingerprint())
+    );
+    assert_eq!(
+        net.bob.session_info("alice").fingerprint,
+        Some(net.alice.fingerprint())
+    );
+    assert_eq!(
+        net.alice.session_info("bob").ssid,
+        net.bob.session_info("alice").ssid
+    );
+    net.assert_no_plaintext_on_wire(&["hello bob".into()]);
+    // Both sides report the session; alice reports the queue release.
+    assert!(
+        net.events_alice
+            .iter()
+            .any(|e| matches!(e, Event::Private { .. }))
+    );
+    assert!(
+        net.events_bob
+            .iter()
+            .any(|e| matches!(e, Event::Private { .. }))
+    );
+    assert!(
+        net.events_alice
+            .iter()
+            .any(|e| matches!(e, Event::QueueReleased { count: 1, .. }))
+    );
+}
+
+#[test]
+fn conversation_both_ways_with_long_and_unicode_messages() {
+    let mut net = Net::new(2);
+    let mut sent_a = Vec::new();
+    let mut sent_b = Vec::new();
+    for i in 0..50 {
+        let a = match i {
+            7 => "é ü 漢字 🙂 ".repeat(40),
+            13 => "x".repeat(2000),
+            _ => format!("alice says {i}"),
+        };
+        let b = format!("bob answers {i} ✓");
+        net.alice.send(net.now, &mut net.rng, "bob", &a).unwrap();
+        net.pump();
+        net.bob.send(net.now, &mut net.rng, "alice", &b).unwrap();
+        net.pump();
+        sent_a.push(a);
+        sent_b.push(b);
+    }
+    assert_eq!(net.received_by_bob, sent_a);
+    assert_eq!(net.received_by_alice, sent_b);
+    let mut all = sent_a.clone();
+    all.extend(sent_b.iter().cloned());
+    net.assert_no_plaintext_on_wire(&all);
+}
+
+#[test]
+fn repeat_contact_uses_psk_and_cached_profiles() {
+    let mut net = Net::new(3);
+    net.alice.send(net.now, &mut net.rng, "bob", "one").unwrap();
+    let first = net.pump();
+    net.alice.finish(net.now, &mut net.rng, "bob");
+    net.pump();
+    assert_eq!(net.bob.session_info("alice").state, State::Finished);
+    net.bob.finish(net.now, &mut net.rng, "alice");
+    net.alice.send(net.now, &mut net.rng, "bob", "two").unwrap();
+    let second = net.pump();
+    assert_eq!(net.received_by_bob, vec!["one", "two"]);
+    assert_eq!(net.alice.session_info("bob").mode, Some(Mode::Psk));
+    assert!(
+        second * 4 < first,
+        "repeat contact {second} B vs first {first} B"
+    );
+}
+
+#[test]
+fn glare_resolves_to_one_session() {
+    let mut net = Net::new(4);
+    // Both know each other from a first session, so both start with Identity directly.
+    net.alice
+        .send(net.now, &mut net.rng, "bob", "warm up")
+        .unwrap();
+    net.pump();
+    net.alice.finish(net.now, &mut net.rng, "bob");
+    net.pump();
+    net.bob.finish(net.now, &mut net.rng, "alice");
+    net.pump();
+    net.alice
+        .send(net.now, &mut net.rng, "bob", "from alice")
+        .unwrap();
+    net.bob
+        .send(net.now, &mut net.rng, "alice", "from bob")
+        .unwrap();
+    net.pump();
+    assert!(net.received_by_bob.contains(&"from alice".to_string()));
+    assert_eq!(net.received_by_alice, vec!["from bob"]);
+    assert_eq!(
+        net.alice.session_info("bob").ssid,
+        net.bob.session_info("alice").ssid
+    );
+}
+
+#[test]
+fn restarted_peer_rekeys() {
+    let mut net = Net::new(5);
+    net.alice
+        .send(net.now, &mut net.rng, "bob", "before")
+        .unwrap();
+    net.pump();
+    // Bob restarts: same long-term keys would be loaded from disk in real life; a brand-new
+    // instance (new keys, new tag) is the harder case.
+    net.bob = account(&mut net.rng, 0xB0B2);
+    net.bob.set_auto_respond("alice", true);
+    net.alice
+        .send(net.now, &mut net.rng, "bob", "lost")
+        .unwrap();
+    net.pump();
+    assert!(
+        net.events_bob
+            .iter()
+            .any(|e| matches!(e, Event::Unreadable { .. }))
+    );
+    assert_eq!(net.alice.session_info("bob").state, State::Encrypted);
+    assert_eq!(net.bob.session_info("alice").state, State::Encrypted);
+    assert!(
+        net.events_alice
+            .iter()
+            .any(|e| matches!(e, Event::Private { rekey: true, .. }))
+    );
+    net.alice
+        .send(net.now, &mut net.rng, "bob", "after")
+        .unwrap();
+    net.pump();
+    assert_eq!(
+        net.received_by_bob.last().map(String::as_str),
+        Some("after")
+    );
+}
+
+#[test]
+fn peer_that_never_answers_gets_nothing_in_plaintext() {
+    let mut rng = test_rng(6);
+    let mut alice = account(&mut rng, 0xA11CE);
+    alice.set_auto_respond("carol", true);
+    alice.send(T0, &mut rng, "carol", "secret one").unwrap();
+    alice.send(T0, &mut rng, "carol", "secret two").unwrap();
+    let mut lines = Vec::new();
+    while let Some(t) = alice.poll_transmit() {
+        lines.push(t.line);
+    }
+    assert_eq!(lines.len(), 1, "only the query goes out");
+    assert!(lines[0].starts_with("?OTRvP?"));
+    assert!(!lines[0].contains("secret"));
+    let deadline = alice.poll_timeout().unwrap();
+    alice.handle_timeout(deadline, &mut rng);
+    let mut told = false;
+    while let Some(e) = alice.poll_event() {
+        if let Event::NoAnswer { queued, .. } = e {
+            assert_eq!(queued, 2);
+            told = true;
+        }
+    }
+    assert!(told);
+    assert!(alice.poll_transmit().is_none());
+}
+
+#[test]
+fn stranger_offer_is_reported_not_answered() {
+    let mut rng = test_rng(7);
+    let mut alice = account(&mut rng, 0xA11CE);
+    let r = alice.handle_incoming(T0, &mut rng, "mallory", "?OTRvP? hi");
+    assert_eq!(r, Received::Protocol);
+    assert!(matches!(
+        alice.poll_event(),
+        Some(Event::OfferReceived { .. })
+    ));
+    assert!(alice.poll_transmit().is_none());
+}
+
+#[test]
+fn garbage_flood_keeps_memory_bounded_and_sessions_working() {
+    let mut net = Net::new(8);
+    net.alice.send(net.now, &mut net.rng, "bob", "hi").unwrap();
+    net.pump();
+    let mut rng = test_rng(9);
+    use rand::RngExt;
+    for i in 0..20_000u32 {
+        let line = match i % 5 {
+            0 => format!(
+                "?OTR|{:08x}|{:08x}|00000000,00001,00400,{},",
+                i,
+                0x1234,
+                "A".repeat(300)
+            ),
+            1 => format!("?OTR:{}.", "QUFB".repeat(rng.random_range(1..200))),
+            2 => format!("?OTR|{:x}|1|0,{},{},zz,", i % 50, rng.random_range(1..5), 4),
+            3 => "?OTR:AFA".to_string() + &"B".repeat(400),
+            _ => format!("?OTRvP?{}", "x".repeat(i as usize % 300)),
+        };
+        net.alice
+            .handle_incoming(net.now, &mut net.rng, "mallory", &line);
+        net.alice
+            .handle_incoming(net.now, &mut net.rng, "bob", &line);
+        while net.alice.poll_transmit().is_some() {}
+    }
+    // 8 incomplete messages of at most 87,400 bytes per peer, plus a pending split line.
+    assert!(net.alice.buffered_fragment_bytes() <= 2 * (8 * 87_400 + 87_400));
+    net.alice
+        .handle_timeout(net.now + 11 * 60 * 1000, &mut net.rng);
+    assert!(net.alice.buffered_fragment_bytes() == 0);
+    net.now += 11 * 60 * 1000;
+    net.bob
+        .send(net.now, &mut net.rng, "alice", "still works")
+        .unwrap();
+    net.pump();
+    assert_eq!(net.received_by_alice, vec!["still works"]);
+}

@@ -11,6 +11,8 @@
 pub mod crypto;
 pub mod dake;
 pub mod fragment;
+#[cfg(any(fuzzing, feature = "test-utils"))]
+pub mod fuzzing;
 pub mod limits;
 pub mod profile;
 pub mod ratchet;

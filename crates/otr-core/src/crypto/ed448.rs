@@ -193,7 +193,7 @@ pub fn verify(
     msg: &[u8],
     sig: &[u8; SIGNATURE_LEN],
 ) -> Result<(), CryptoError> {
-    check_s_top_byte(sig)?;
+    check_signature_encoding(sig)?;
     let vk = VerifyingKey::from_bytes(public.as_bytes()).map_err(|_| CryptoError::InvalidPoint)?;
     let sig = Signature::from_bytes(sig).map_err(|_| CryptoError::BadSignature)?;
     vk.verify_ctx(&sig, context, msg)
@@ -203,19 +203,29 @@ pub fn verify(
 /// Verifies a pure Ed448 signature with an empty context, accepting any public key that
 /// RFC 8032 accepts (for known-answer tests; protocol keys go through [`PublicPoint`]).
 pub fn verify_raw(public: &[u8; POINT_LEN], msg: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
-    check_s_top_byte(sig)?;
+    check_signature_encoding(sig)?;
     let vk = VerifyingKey::from_bytes(public).map_err(|_| CryptoError::InvalidPoint)?;
     let sig = Signature::from_slice(sig).map_err(|_| CryptoError::BadSignature)?;
     vk.verify_raw(&sig, msg)
         .map_err(|_| CryptoError::BadSignature)
 }
 
-/// RFC 8032 §5.2.7 requires S < L; since L < 2^446 the last byte of S must be zero. The
-/// wrapped crate (0.18.1) does not check that byte, so a signature with it set would verify:
-/// reject it here to keep signatures non-malleable.
-fn check_s_top_byte(sig: &[u8]) -> Result<(), CryptoError> {
-    match sig.last() {
-        Some(0) if sig.len() == SIGNATURE_LEN => Ok(()),
+/// Enforces the RFC 8032 §5.2.3 / §5.2.7 encoding rules the wrapped crate (0.18.1) skips, so
+/// every signature has exactly one encoding:
+/// * S < L: since L < 2^446 the last byte of S must be zero (the crate ignores that byte);
+/// * R must decode canonically: the crate reads only the top bit of R's last byte and reduces
+///   y mod p, so R is required to re-encode to the same 57 bytes.
+fn check_signature_encoding(sig: &[u8]) -> Result<(), CryptoError> {
+    if sig.len() != SIGNATURE_LEN || sig.last() != Some(&0) {
+        return Err(CryptoError::BadSignature);
+    }
+    let r: [u8; POINT_LEN] = sig
+        .get(..POINT_LEN)
+        .and_then(|r| r.try_into().ok())
+        .ok_or(CryptoError::BadSignature)?;
+    let point: Option<EdwardsPoint> = CompressedEdwardsY(r).decompress_unchecked().into();
+    match point {
+        Some(p) if p.compress().0 == r => Ok(()),
         _ => Err(CryptoError::BadSignature),
     }
 }

@@ -105,11 +105,9 @@ impl KemKeypair {
         Ok(KemKeypair { public, secret })
     }
 
-    /// Rebuilds a key pair from stored bytes.
+    /// Rebuilds a key pair from stored bytes, with the FIPS 203 §7.3 checks.
     pub fn from_parts(public: &[u8], secret: &[u8]) -> Result<Self, CryptoError> {
-        if secret.len() != DK_LEN {
-            return Err(CryptoError::InvalidKemKey);
-        }
+        check_decapsulation_key(secret)?;
         let public = KemPublic::from_bytes(public)?;
         // The expanded key embeds the encapsulation key at offset 1536.
         if secret.get(1536..1536 + EK_LEN) != Some(public.as_bytes().as_slice()) {
@@ -137,8 +135,32 @@ impl KemKeypair {
     }
 }
 
-/// Decapsulates with a raw expanded decapsulation key (for known-answer tests).
+/// FIPS 203 §7.3 decapsulation input check: the length, and that the hash H(ek) stored in the
+/// expanded key (bytes 3136..3168) is SHA3-256 of the embedded encapsulation key
+/// (bytes 1536..3104). pqcrypto does not perform it.
+fn check_decapsulation_key(dk: &[u8]) -> Result<(), CryptoError> {
+    use sha3::{Digest, Sha3_256};
+    if dk.len() != DK_LEN {
+        return Err(CryptoError::InvalidKemKey);
+    }
+    let ek = dk
+        .get(1536..1536 + EK_LEN)
+        .ok_or(CryptoError::InvalidKemKey)?;
+    let stored = dk
+        .get(1536 + EK_LEN..1536 + EK_LEN + 32)
+        .ok_or(CryptoError::InvalidKemKey)?;
+    let computed = Sha3_256::digest(ek);
+    if bool::from(subtle::ConstantTimeEq::ct_eq(computed.as_slice(), stored)) {
+        Ok(())
+    } else {
+        Err(CryptoError::InvalidKemKey)
+    }
+}
+
+/// Decapsulates with a raw expanded decapsulation key (for known-answer tests), after the
+/// FIPS 203 §7.3 input checks.
 pub fn decapsulate_raw(dk: &[u8], ct: &[u8]) -> Result<Secret<SS_LEN>, CryptoError> {
+    check_decapsulation_key(dk)?;
     let sk = mlkem1024::SecretKey::from_bytes(dk).map_err(|_| CryptoError::InvalidKemKey)?;
     let ct =
         mlkem1024::Ciphertext::from_bytes(ct).map_err(|_| CryptoError::InvalidKemCiphertext)?;

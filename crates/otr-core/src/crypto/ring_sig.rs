@@ -81,11 +81,13 @@ pub(crate) fn sign(
     let c_rand: [SecretScalar; 3] = core::array::from_fn(|_| SecretScalar::random(rng));
     let r_rand: [SecretScalar; 3] = core::array::from_fn(|_| SecretScalar::random(rng));
 
+    // T_i = G·u_i + A_i·v_i with (u, v) = (t, 0) at the signer's position and (r_i, c_i)
+    // elsewhere: the same two multiplications at every position, whoever signs.
     let g = EdwardsPoint::GENERATOR;
     let t_points: [EdwardsPoint; 3] = core::array::from_fn(|i| {
-        let as_signer = g * t_nonce[i].scalar();
-        let as_decoy = g * r_rand[i].scalar() + ring[i].point() * c_rand[i].scalar();
-        EdwardsPoint::conditional_select(&as_decoy, &as_signer, is_signer[i])
+        let u = Scalar::conditional_select(r_rand[i].scalar(), t_nonce[i].scalar(), is_signer[i]);
+        let v = Scalar::conditional_select(c_rand[i].scalar(), &Scalar::ZERO, is_signer[i]);
+        g * u + ring[i].point() * v
     });
     let c = challenge(&ring, &t_points, msg);
 

@@ -5,9 +5,10 @@
 //!   and a hash of the encapsulation key and ciphertext join the input.
 //! * KEM steps: when a party starts a new sending chain and owes the peer an answer (the peer
 //!   offered an encapsulation key), it encapsulates and attaches the ciphertext to every message
-//!   of that chain; otherwise, once `kem_every` chains have passed without a KEM step, it offers
-//!   a fresh encapsulation key (attached to every message of that chain). The peer's next chain
-//!   answers. So a post-quantum secret enters the root key at least every `kem_every + 2` turns.
+//!   of that chain; otherwise, once it has started `kem_every` chains since the last completed
+//!   KEM exchange, it offers a fresh encapsulation key (attached to every message of that
+//!   chain). The peer's next chain answers. With both sides talking in turn, a post-quantum
+//!   secret enters the root key every `2 * kem_every + 2` chains.
 //! * Each message key (AES-256 key and 96-bit nonce, both derived) is used once.
 //! * Decryption is trial-then-commit: everything is computed on the side, and the state changes
 //!   only after the AEAD tag verified.

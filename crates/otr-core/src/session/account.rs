@@ -82,6 +82,8 @@ enum Reaction {
     Ignore,
     /// Tell the peer we could not read it (rate-limited).
     ReplyUnreadable,
+    /// The peer authenticated but broke the protocol: drop the session.
+    EndSession,
 }
 
 impl Account {
@@ -628,8 +630,18 @@ impl Account {
                 Err(r) => r,
             },
         };
-        if let Reaction::ReplyUnreadable = reaction {
-            self.reply_unreadable(now_ms, rng, peer);
+        match reaction {
+            Reaction::Ignore => {}
+            Reaction::ReplyUnreadable => self.reply_unreadable(now_ms, rng, peer),
+            Reaction::EndSession => {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.session = None;
+                }
+                self.events.push_back(Event::SessionEnded {
+                    peer: peer.to_string(),
+                    reason: EndReason::Protocol,
+                });
+            }
         }
         Received::Protocol
     }
@@ -943,7 +955,8 @@ impl Account {
             Err(_) => return Err(unreadable),
         };
         s.last_recv = now_ms;
-        let payload = Payload::decode(&plaintext).map_err(|_| Reaction::Ignore)?;
+        // The message authenticated, so malformed contents mean a broken peer, not an attacker.
+        let payload = Payload::decode(&plaintext).map_err(|_| Reaction::EndSession)?;
         let mut disconnected = false;
         for tlv in &payload.tlvs {
             // SMP TLVs (types 2..=7) are reserved for the SMP layer; padding and unknown

@@ -53,6 +53,29 @@ impl PublicPoint {
         })
     }
 
+    /// Decodes a point that only serves as a ring member its sender could sign for (the DAKE's
+    /// ephemeral Y), returning `[4]Y`. Multiplying by the cofactor maps any curve point into
+    /// the prime-order subgroup, and the sender, who knows y, knows the discrete log 4y of the
+    /// result; so this is as good as the full subgroup check here and far cheaper. The
+    /// encoding must still be canonical and the result must not be the identity.
+    pub fn ring_member_from_bytes(bytes: &[u8; POINT_LEN]) -> Result<Self, CryptoError> {
+        let point: Option<EdwardsPoint> = CompressedEdwardsY(*bytes).decompress_unchecked().into();
+        let point = point.ok_or(CryptoError::InvalidPoint)?;
+        if point.compress().0 != *bytes {
+            return Err(CryptoError::InvalidPoint);
+        }
+        Self::from_point(point).cofactor_cleared()
+    }
+
+    /// `[4]P`; fails if that is the identity (P of small order).
+    pub fn cofactor_cleared(&self) -> Result<Self, CryptoError> {
+        let p4 = self.point.double().double();
+        if bool::from(p4.ct_eq(&EdwardsPoint::IDENTITY)) {
+            return Err(CryptoError::InvalidPoint);
+        }
+        Ok(Self::from_point(p4))
+    }
+
     pub(crate) fn from_point(point: EdwardsPoint) -> Self {
         PublicPoint {
             bytes: point.compress().0,
@@ -227,5 +250,34 @@ fn check_signature_encoding(sig: &[u8]) -> Result<(), CryptoError> {
     match point {
         Some(p) if p.compress().0 == r => Ok(()),
         _ => Err(CryptoError::BadSignature),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::test_rng;
+
+    #[test]
+    fn ring_member_decoding() {
+        // The identity (y = 1) and the point of order 2 (y = p - 1) clear to the identity.
+        let mut identity = [0u8; POINT_LEN];
+        identity[0] = 1;
+        assert!(PublicPoint::ring_member_from_bytes(&identity).is_err());
+        let mut order2 = [0xffu8; POINT_LEN];
+        order2[0] = 0xfe;
+        order2[28] = 0xfe;
+        order2[56] = 0;
+        assert!(PublicPoint::ring_member_from_bytes(&order2).is_err());
+        // A valid point decodes to [4]P; a non-canonical encoding (y + p) is rejected.
+        let s = SecretScalar::random(&mut test_rng(1));
+        let p = s.public();
+        let cleared = PublicPoint::ring_member_from_bytes(p.as_bytes()).unwrap();
+        assert_eq!(cleared, p.cofactor_cleared().unwrap());
+        assert_ne!(cleared.as_bytes(), p.as_bytes());
+        let mut bad = *p.as_bytes();
+        bad[56] |= 0x01;
+        assert!(PublicPoint::ring_member_from_bytes(&bad).is_err());
+        assert!(PublicPoint::from_bytes(&bad).is_err());
     }
 }

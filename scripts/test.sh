@@ -18,6 +18,12 @@ fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== the protocol core is sans-IO (no async runtime in its dependency tree)"
+if cargo tree -p otr-core -e normal,build --prefix none | grep -Ei '^(tokio|mio|async-std|smol|async-io) '; then
+  echo "otr-core must not depend on an IO runtime" >&2
+  exit 1
+fi
+
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 

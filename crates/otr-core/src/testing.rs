@@ -90,3 +90,151 @@ pub fn ratchet_pair(seed: u64, kem_every: u32) -> (Ratchet, Ratchet) {
     let rb = Ratchet::new(&mut rng, out_b, b.tag, kem_every).unwrap_or_else(|e| panic!("{e}"));
     (ra, rb)
 }
+
+/// One row of the wire-size table: message name, binary bytes, base64 characters of the
+/// `?OTR:` encoding, and PRIVMSG lines at the given budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeRow {
+    /// Message name.
+    pub name: String,
+    /// Binary length.
+    pub binary: usize,
+    /// Length of the `?OTR:...` encoding.
+    pub encoded: usize,
+    /// Lines after fragmentation.
+    pub lines: usize,
+}
+
+#[allow(clippy::panic)]
+fn size_row(name: &str, bin: &[u8], budget: usize) -> SizeRow {
+    let encoded = crate::wire::envelope::encode(bin);
+    let lines = crate::fragment::fragmenter::fragment(&encoded, budget, 1, 0x1001, 0x2002)
+        .unwrap_or_else(|e| panic!("fragment: {e}"))
+        .len();
+    SizeRow {
+        name: name.to_string(),
+        binary: bin.len(),
+        encoded: encoded.len(),
+        lines,
+    }
+}
+
+/// Runs real DAKEs (first contact, cached profiles without PSK, repeat contact with PSK) and
+/// data messages, and returns their sizes at `budget` bytes per line. Totals are rows named
+/// "<case>: total" with `encoded` = 0.
+#[allow(clippy::panic)]
+pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
+    use crate::dake::ResumptionPsk;
+    use crate::wire::data::KemField;
+    let mut rng = test_rng(1);
+    let a = TestParty::new(&mut rng, 0x1001);
+    let b = TestParty::new(&mut rng, 0x2002);
+    let mut rows = vec![size_row(
+        "client profile (alone)",
+        a.profile.as_bytes(),
+        budget,
+    )];
+    let mut run = |cached: bool,
+                   psk: Option<(ResumptionPsk, ResumptionPsk)>,
+                   label: &str,
+                   rows: &mut Vec<SizeRow>| {
+        let (pa, pb) = match psk {
+            Some((x, y)) => (Some(x), Some(y)),
+            None => (None, None),
+        };
+        let (w, id) = dake::start(
+            &mut rng,
+            &a.local(),
+            b"P",
+            cached.then_some(&b.profile),
+            cached,
+            pa,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (wi, ar) = dake::respond(
+            &mut rng,
+            &b.local(),
+            &id,
+            resolve(&id.profile, &a.profile),
+            b"P",
+            pb.as_ref(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (oa, ai) = w
+            .on_auth_r(&mut rng, &a.local(), &ar, resolve(&ar.profile, &b.profile))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ob = wi
+            .on_auth_i(&b.local(), &ai)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let msgs = [
+            size_row(&format!("{label}: Identity"), &id.encode(), budget),
+            size_row(&format!("{label}: Auth-R"), &ar.encode(), budget),
+            size_row(&format!("{label}: Auth-I"), &ai.encode(), budget),
+        ];
+        rows.push(SizeRow {
+            name: format!("{label}: total"),
+            binary: msgs.iter().map(|r| r.binary).sum(),
+            encoded: 0,
+            lines: msgs.iter().map(|r| r.lines).sum(),
+        });
+        let total = rows.pop();
+        rows.extend(msgs);
+        rows.extend(total);
+        (oa, ob)
+    };
+    let (oa, ob) = run(false, None, "first contact", &mut rows);
+    run(true, None, "cached, no PSK", &mut rows);
+    let (oa2, ob2) = run(
+        true,
+        Some((oa.next_psk, ob.next_psk)),
+        "repeat contact",
+        &mut rows,
+    );
+    let mut ra = Ratchet::new(&mut rng, oa2, a.tag, 0).unwrap_or_else(|e| panic!("{e}"));
+    let mut rb = Ratchet::new(&mut rng, ob2, b.tag, 0).unwrap_or_else(|e| panic!("{e}"));
+    let short = ra.encrypt(0, b"hello").unwrap_or_else(|e| panic!("{e}"));
+    rows.push(size_row("data: 5-byte text", &short.encode(), budget));
+    let long = ra
+        .encrypt(0, &[b'x'; 400])
+        .unwrap_or_else(|e| panic!("{e}"));
+    rows.push(size_row("data: 400-byte text", &long.encode(), budget));
+    rb.decrypt(&mut rng, &long)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let with_ek = rb.encrypt(0, b"hello").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(with_ek.kem, KemField::EncapsKey(_)));
+    rows.push(size_row(
+        "data: 5-byte text + ML-KEM ek",
+        &with_ek.encode(),
+        budget,
+    ));
+    ra.decrypt(&mut rng, &with_ek)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let with_ct = ra.encrypt(0, b"hello").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(with_ct.kem, KemField::Ciphertext(_)));
+    rows.push(size_row(
+        "data: 5-byte text + ML-KEM ct",
+        &with_ct.encode(),
+        budget,
+    ));
+    rows
+}
+
+/// The table as Markdown, in the form docs/PROTOCOL.md §11 carries it.
+pub fn wire_size_markdown(rows: &[SizeRow]) -> String {
+    let mut out = String::new();
+    out.push_str("| message                            | binary | base64 | lines |\n");
+    out.push_str("|------------------------------------|-------:|-------:|------:|\n");
+    for r in rows {
+        if r.encoded == 0 {
+            let name = format!("**{}**", r.name);
+            let bin = format!("**{}**", r.binary);
+            out.push_str(&format!("| {name:<34} | {bin:>6} | | **{}** |\n", r.lines));
+        } else {
+            out.push_str(&format!(
+                "| {:<34} | {:>6} | {:>6} | {:>5} |\n",
+                r.name, r.binary, r.encoded, r.lines
+            ));
+        }
+    }
+    out
+}

@@ -136,3 +136,27 @@ fn skip_cap_is_enforced() {
     b.decrypt(&mut rng, &last.unwrap()).unwrap();
     assert_eq!(b.stats().skipped_keys, MAX_SKIP_PER_CHAIN as usize);
 }
+
+#[test]
+fn global_skipped_cap_evicts_oldest() {
+    use crate::limits::MAX_SKIPPED_KEYS_TOTAL;
+    let (mut a, mut b) = ratchet_pair(15, u32::MAX);
+    let mut rng = test_rng(16);
+    let mut first_of_round = Vec::new();
+    for _ in 0..5 {
+        let msgs: Vec<_> = (0..600).map(|_| a.encrypt(0, b"x").unwrap()).collect();
+        b.decrypt(&mut rng, msgs.last().unwrap()).unwrap();
+        first_of_round.push(msgs[0].clone());
+        // b answers, so a starts a new chain in the next round.
+        let r = b.encrypt(0, b"y").unwrap();
+        a.decrypt(&mut rng, &r).unwrap();
+    }
+    // 5 x 599 keys were skipped; only the newest 2000 are kept.
+    assert_eq!(b.stats().skipped_keys, MAX_SKIPPED_KEYS_TOTAL);
+    assert_eq!(
+        b.decrypt(&mut rng, &first_of_round[0]),
+        Err(RatchetError::Unreadable)
+    );
+    assert_eq!(b.decrypt(&mut rng, &first_of_round[4]).unwrap(), b"x");
+    assert_eq!(b.stats().skipped_keys, MAX_SKIPPED_KEYS_TOTAL - 1);
+}

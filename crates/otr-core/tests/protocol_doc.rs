@@ -1,0 +1,81 @@
+//! docs/PROTOCOL.md must describe what the code does: its message-size table is regenerated
+//! from real DAKEs and data messages and compared line by line, and the constants it states
+//! are checked against the code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use otr_core::testing::{wire_size_markdown, wire_size_table};
+
+fn protocol_md() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROTOCOL.md");
+    std::fs::read_to_string(path).expect("docs/PROTOCOL.md exists")
+}
+
+#[test]
+fn size_table_matches_the_code() {
+    let doc = protocol_md();
+    let table = wire_size_markdown(&wire_size_table(400));
+    for line in table.lines() {
+        assert!(
+            doc.lines().any(|l| l.trim_end() == line.trim_end()),
+            "PROTOCOL.md §11 is stale; expected a row:\n{line}\nRegenerate with the wire_sizes example."
+        );
+    }
+}
+
+#[test]
+fn stated_constants_match_the_code() {
+    let doc = protocol_md();
+    use otr_core::crypto::kdf::Usage;
+    use otr_core::limits;
+    use otr_core::wire::{HEADER_LEN, MessageType, PROTOCOL_VERSION};
+    assert!(doc.contains(&format!("protocol version = 0x{PROTOCOL_VERSION:04X}")));
+    assert_eq!(HEADER_LEN, 11);
+    for (id, name) in [
+        (Usage::Fingerprint, "Fingerprint"),
+        (Usage::ProfileHash, "ProfileHash"),
+        (Usage::DakeTranscript, "DakeTranscript"),
+        (Usage::AuthRMessage, "AuthRMessage"),
+        (Usage::AuthIMessage, "AuthIMessage"),
+        (Usage::SharedSecret, "SharedSecret"),
+        (Usage::Ssid, "Ssid"),
+        (Usage::AuthIConfirm, "AuthIConfirm"),
+        (Usage::ResumptionPsk, "ResumptionPsk"),
+        (Usage::ResumptionPskId, "ResumptionPskId"),
+        (Usage::RootInit, "RootInit"),
+        (Usage::RootStep, "RootStep"),
+        (Usage::ChainNext, "ChainNext"),
+        (Usage::MessageKey, "MessageKey"),
+        (Usage::RingChallenge, "RingChallenge"),
+        (Usage::KemBinding, "KemBinding"),
+        (Usage::IdentityHash, "IdentityHash"),
+    ] {
+        let row = format!("| 0x{:02X} | {name} |", id as u8);
+        assert!(doc.contains(&row), "usage table row missing: {row}");
+    }
+    for (t, n) in [
+        (MessageType::Data, "Data"),
+        (MessageType::Identity, "Identity"),
+        (MessageType::AuthR, "Auth-R"),
+        (MessageType::AuthI, "Auth-I"),
+        (MessageType::ProfileRequest, "Profile-Request"),
+    ] {
+        assert!(
+            doc.contains(&format!("| 0x{:02x} | {n} |", t as u8)),
+            "type row {n}"
+        );
+    }
+    assert_eq!(otr_core::profile::PROFILE_LEN, 9030);
+    assert!(doc.contains("A profile is 9,030 bytes"));
+    assert_eq!(limits::MAX_SKIP_PER_CHAIN, 1000);
+    assert_eq!(limits::MAX_SKIPPED_KEYS_TOTAL, 2000);
+    assert!(doc.contains("At most 1000 skipped keys per chain and 2000 per session"));
+    assert_eq!(limits::MAX_INCOMPLETE_PER_PEER, 8);
+    assert_eq!(limits::MAX_FRAGMENTS_PER_MESSAGE, 400);
+    assert_eq!(limits::MAX_ENCODED_BYTES, 87_400);
+    assert!(doc.contains("8\nincomplete messages (the oldest evicted), 400 fragments per message, 87,400 bytes per message"));
+}

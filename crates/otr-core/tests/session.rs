@@ -339,3 +339,78 @@ fn garbage_flood_keeps_memory_bounded_and_sessions_working() {
     net.pump();
     assert_eq!(net.received_by_alice, vec!["still works"]);
 }
+
+#[test]
+fn strangers_traffic_is_never_buffered() {
+    let mut rng = test_rng(10);
+    let mut alice = account(&mut rng, 0xA11CE);
+    for i in 0..500u32 {
+        let frag = format!(
+            "?OTR|{i:08x}|00000101|00000000,00001,00002,{},",
+            "QUFB".repeat(80)
+        );
+        assert_eq!(
+            alice.handle_incoming(T0, &mut rng, &format!("nick{}", i % 50), &frag),
+            Received::Protocol
+        );
+    }
+    assert_eq!(alice.buffered_fragment_bytes(), 0);
+    let offers = std::iter::from_fn(|| alice.poll_event())
+        .filter(|e| matches!(e, Event::OfferReceived { .. }))
+        .count();
+    assert_eq!(offers, 50, "one offer event per stranger per minute");
+    assert!(
+        alice.poll_transmit().is_none(),
+        "nothing is sent to strangers"
+    );
+}
+
+#[test]
+fn messages_in_flight_across_a_rekey_still_decrypt() {
+    let mut net = Net::new(11);
+    net.alice.send(net.now, &mut net.rng, "bob", "hi").unwrap();
+    net.pump();
+    net.bob
+        .send(net.now, &mut net.rng, "alice", "sent before the re-key")
+        .unwrap();
+    let held: Vec<String> = std::iter::from_fn(|| net.bob.poll_transmit())
+        .map(|t| t.line)
+        .collect();
+    net.alice.start(net.now, &mut net.rng, "bob");
+    net.pump();
+    assert!(
+        net.events_alice
+            .iter()
+            .any(|e| matches!(e, Event::Private { rekey: true, .. }))
+    );
+    let mut got = Vec::new();
+    for line in held {
+        if let Received::Message { text } =
+            net.alice
+                .handle_incoming(net.now, &mut net.rng, "bob", &line)
+        {
+            got.push(text);
+        }
+    }
+    assert_eq!(got, vec!["sent before the re-key"]);
+}
+
+#[test]
+fn queue_behind_a_stalled_rekey_goes_out_on_the_old_session() {
+    let mut net = Net::new(12);
+    net.alice.send(net.now, &mut net.rng, "bob", "hi").unwrap();
+    net.pump();
+    net.alice.start(net.now, &mut net.rng, "bob");
+    while net.alice.poll_transmit().is_some() {} // the Identity is lost
+    assert_eq!(
+        net.alice
+            .send(net.now, &mut net.rng, "bob", "queued")
+            .unwrap(),
+        SendOutcome::Queued
+    );
+    assert!(net.alice.poll_transmit().is_none());
+    net.now = net.alice.poll_timeout().unwrap();
+    net.alice.handle_timeout(net.now, &mut net.rng);
+    net.pump();
+    assert_eq!(net.received_by_bob, vec!["hi", "queued"]);
+}

@@ -25,8 +25,10 @@ use crate::wire::query::{self, Versions};
 use crate::wire::tlv::{Payload, Tlv, types};
 use crate::wire::{Header, MessageType, VERSION_CHAR};
 
-/// Minimum interval between automatic re-keys started by unauthenticated hints (OTR errors).
-const AUTO_REKEY_INTERVAL_MS: u64 = 60_000;
+/// Minimum interval between "offer received" events for one stranger.
+const OFFER_EVENT_INTERVAL_MS: u64 = 60_000;
+/// How long the session replaced by a re-key still decrypts late messages.
+const PREVIOUS_SESSION_GRACE_MS: u64 = 120_000;
 /// Re-sign our profile when less than this much of its lifetime is left.
 const PROFILE_REFRESH_MARGIN_SECS: i64 = 7 * 24 * 3600;
 
@@ -493,8 +495,9 @@ impl Account {
         peer: &str,
         text: &str,
     ) -> Received {
+        // Errors are unauthenticated, so they only inform: the side that lost its session is
+        // the one that starts a new DAKE (see `reply_unreadable`).
         if let Some((_code, message)) = envelope::parse_error(text) {
-            self.on_error_message(now_ms, rng, peer);
             return Received::Error { text: message };
         }
         let looks_otr = text.contains("?OTR");
@@ -512,6 +515,9 @@ impl Account {
                 Received::Plain
             };
         };
+        if !p.is_engaged() {
+            return self.on_stranger_line(now_ms, rng, peer, text);
+        }
         let line = match p.joiner.push(now_ms, text).joined {
             Joined::Pending => return Received::Protocol,
             Joined::Complete(s) | Joined::Passthrough(s) => s,
@@ -540,6 +546,49 @@ impl Account {
         Received::Plain
     }
 
+    /// A peer we neither answer automatically nor talk to: nothing of theirs is buffered or
+    /// processed (memory stays bounded however many nicks send us fragments); an OTR offer or
+    /// any OTR message is reported, at most once a minute.
+    fn on_stranger_line(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        text: &str,
+    ) -> Received {
+        if let Some((v, stripped)) = query::find_whitespace_tag(text) {
+            self.on_offer(now_ms, rng, peer, &v);
+            return Received::Tagged { text: stripped };
+        }
+        let offered = match query::parse_query(text) {
+            Some(v) => v.contains(VERSION_CHAR),
+            None => fragment::is_fragment(text) || envelope::is_encoded(text),
+        };
+        if offered {
+            self.offer_event(now_ms, peer);
+        }
+        if text.contains("?OTR") {
+            Received::Protocol
+        } else {
+            Received::Plain
+        }
+    }
+
+    fn offer_event(&mut self, now_ms: u64, peer: &str) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        if p.last_offer_event
+            .is_some_and(|t| now_ms.saturating_sub(t) < OFFER_EVENT_INTERVAL_MS)
+        {
+            return;
+        }
+        p.last_offer_event = Some(now_ms);
+        self.events.push_back(Event::OfferReceived {
+            peer: peer.to_string(),
+        });
+    }
+
     fn on_offer(
         &mut self,
         now_ms: u64,
@@ -554,9 +603,7 @@ impl Account {
             return;
         };
         if !p.auto_respond {
-            self.events.push_back(Event::OfferReceived {
-                peer: peer.to_string(),
-            });
+            self.offer_event(now_ms, peer);
             return;
         }
         // Already handshaking as initiator: the peer's offer crossed ours; keep going.
@@ -570,24 +617,6 @@ impl Account {
         advertised.extend(v.iter());
         self.refresh_profile(now_ms);
         self.initiate(now_ms, rng, peer, &advertised);
-    }
-
-    fn on_error_message(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng, peer: &str) {
-        // An (unauthenticated) error from a peer we are private with usually means it lost
-        // its session; re-key, but not more than once a minute.
-        let Some(p) = self.peers.get_mut(peer) else {
-            return;
-        };
-        if p.session.is_none() || p.handshake.is_running() || !p.auto_respond {
-            return;
-        }
-        if p.last_auto_rekey
-            .is_some_and(|t| now_ms.saturating_sub(t) < AUTO_REKEY_INTERVAL_MS)
-        {
-            return;
-        }
-        p.last_auto_rekey = Some(now_ms);
-        self.initiate(now_ms, rng, peer, &[]);
     }
 
     fn on_encoded(
@@ -679,7 +708,18 @@ impl Account {
     ) -> Result<Option<ClientProfile>, ProfileError> {
         match r {
             ProfileRef::Full(bytes) => {
-                ClientProfile::decode_and_verify(bytes, ms_to_unix(now_ms)).map(Some)
+                // The same bytes as the verified profile we hold need no second verification.
+                let cached = self
+                    .peers
+                    .get(peer)
+                    .and_then(|p| p.profile.as_ref())
+                    .filter(|pr| {
+                        pr.as_bytes() == bytes.as_slice() && pr.is_valid_at(ms_to_unix(now_ms))
+                    });
+                match cached {
+                    Some(pr) => Ok(Some(pr.clone())),
+                    None => ClientProfile::decode_and_verify(bytes, ms_to_unix(now_ms)).map(Some),
+                }
             }
             ProfileRef::Hash(h) => Ok(self
                 .peers
@@ -705,9 +745,7 @@ impl Account {
         };
         let we_started = p.handshake.is_running() || !p.queue.is_empty();
         if !p.auto_respond && !we_started && p.session.is_none() {
-            self.events.push_back(Event::OfferReceived {
-                peer: peer.to_string(),
-            });
+            self.offer_event(now_ms, peer);
             return Reaction::Ignore;
         }
         // Glare: both sent Identity. The larger glare key stays initiator.
@@ -887,6 +925,7 @@ impl Account {
             return;
         };
         let rekey = p.session.is_some();
+        p.previous = p.session.take().map(|s| (s, now_ms));
         p.session = Some(Established {
             ratchet,
             their_profile: their_profile.clone(),
@@ -901,8 +940,6 @@ impl Account {
         p.psk = Some(next_psk);
         p.profile = Some(their_profile.clone());
         p.has_our_profile = true;
-        let queued: Vec<String> = p.queue.drain(..).collect();
-        p.queued_bytes = 0;
         self.events.push_back(Event::Private {
             peer: peer.to_string(),
             their_tag,
@@ -911,6 +948,16 @@ impl Account {
             mode,
             rekey,
         });
+        self.release_queue(now_ms, rng, peer);
+    }
+
+    /// Sends everything queued for `peer` through its established session.
+    fn release_queue(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng, peer: &str) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let queued: Vec<String> = p.queue.drain(..).collect();
+        p.queued_bytes = 0;
         let count = queued.len();
         for text in queued {
             let payload = Payload {
@@ -952,7 +999,21 @@ impl Account {
         let plaintext = match s.ratchet.decrypt(rng, &msg) {
             Ok(pt) => pt,
             Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
-            Err(_) => return Err(unreadable),
+            Err(_) => {
+                // A message sent on the session a re-key just replaced.
+                let Some((old, _)) = p.previous.as_mut() else {
+                    return Err(unreadable);
+                };
+                match old.ratchet.decrypt(rng, &msg) {
+                    Ok(pt) => {
+                        let payload = Payload::decode(&pt).map_err(|_| Reaction::Ignore)?;
+                        let text = String::from_utf8_lossy(&payload.text).into_owned();
+                        return Ok((!text.is_empty()).then_some(text));
+                    }
+                    Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
+                    Err(_) => return Err(unreadable),
+                }
+            }
         };
         s.last_recv = now_ms;
         // The message authenticated, so malformed contents mean a broken peer, not an attacker.
@@ -991,15 +1052,29 @@ impl Account {
             };
             p.assembler.expire(now_ms);
             let _ = p.joiner.expire(now_ms);
+            if p.previous.as_ref().is_some_and(|(_, since)| {
+                now_ms.saturating_sub(*since) >= PREVIOUS_SESSION_GRACE_MS
+            }) {
+                p.previous = None;
+            }
             if let Some(since) = p.handshake.since()
                 && now_ms.saturating_sub(since) >= self.policy.dake_timeout_ms
             {
                 p.handshake = Handshake::Idle;
-                self.events.push_back(Event::NoAnswer {
-                    peer: peer.clone(),
-                    queued: p.queue.len(),
-                });
+                if p.session.is_some() {
+                    // A re-key that never completed: the current session still works, so what
+                    // was queued behind the re-key goes out through it.
+                    self.release_queue(now_ms, rng, &peer);
+                } else {
+                    self.events.push_back(Event::NoAnswer {
+                        peer: peer.clone(),
+                        queued: p.queue.len(),
+                    });
+                }
             }
+            let Some(p) = self.peers.get_mut(&peer) else {
+                continue;
+            };
             let Some(s) = p.session.as_ref() else {
                 continue;
             };

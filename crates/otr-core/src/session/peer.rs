@@ -71,7 +71,9 @@ pub(crate) struct Peer {
     /// The peer completed a DAKE with our current profile and so has it cached.
     pub has_our_profile: bool,
     pub last_error_reply: Option<u64>,
-    pub last_auto_rekey: Option<u64>,
+    pub last_offer_event: Option<u64>,
+    /// The session a re-key replaced, kept briefly to decrypt messages already in flight.
+    pub previous: Option<(Established, u64)>,
     pub last_activity: u64,
 }
 
@@ -91,14 +93,26 @@ impl Peer {
             profile: None,
             has_our_profile: false,
             last_error_reply: None,
-            last_auto_rekey: None,
+            last_offer_event: None,
+            previous: None,
             last_activity: now,
         }
+    }
+
+    /// True if we talk to this peer: it is answered automatically, or has a session, a
+    /// handshake or queued messages. Only then is its OTR traffic buffered and processed.
+    pub(crate) fn is_engaged(&self) -> bool {
+        self.auto_respond
+            || self.session.is_some()
+            || self.handshake.is_running()
+            || !self.queue.is_empty()
+            || self.previous.is_some()
     }
 
     /// True if nothing worth keeping is held (the peer can be forgotten to bound memory).
     pub(crate) fn is_disposable(&self) -> bool {
         self.session.is_none()
+            && self.previous.is_none()
             && !self.handshake.is_running()
             && self.queue.is_empty()
             && self.psk.is_none()

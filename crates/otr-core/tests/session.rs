@@ -414,3 +414,19 @@ fn queue_behind_a_stalled_rekey_goes_out_on_the_old_session() {
     net.pump();
     assert_eq!(net.received_by_bob, vec!["hi", "queued"]);
 }
+
+#[test]
+fn own_profile_is_resigned_before_it_expires() {
+    let mut net = Net::new(13);
+    let first = net.alice.profile().expiry();
+    // Ten days on, bob (who only responds) still offers a valid profile and the DAKE works.
+    net.now += 10 * 24 * 3600 * 1000;
+    net.bob.handle_timeout(net.now, &mut net.rng);
+    net.alice.handle_timeout(net.now, &mut net.rng);
+    assert!(net.alice.profile().expiry() > first);
+    net.alice
+        .send(net.now, &mut net.rng, "bob", "ten days later")
+        .unwrap();
+    net.pump();
+    assert_eq!(net.received_by_bob, vec!["ten days later"]);
+}

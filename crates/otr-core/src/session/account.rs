@@ -740,6 +740,7 @@ impl Account {
         let Ok(msg) = Identity::decode(bytes) else {
             return Reaction::Ignore;
         };
+        self.refresh_profile(now_ms);
         let Some(p) = self.peers.get(peer) else {
             return Reaction::Ignore;
         };
@@ -1045,6 +1046,7 @@ impl Account {
 
     /// Runs timers: handshake timeouts, heartbeats, idle expiry and fragment expiry.
     pub fn handle_timeout(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng) {
+        self.refresh_profile(now_ms);
         let peers: Vec<String> = self.peers.keys().cloned().collect();
         for peer in peers {
             let Some(p) = self.peers.get_mut(&peer) else {

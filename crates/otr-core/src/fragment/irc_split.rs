@@ -91,17 +91,20 @@ impl Pending {
                 body.bytes().all(is_base64_byte)
             }
             Kind::Fragment => {
+                let at_piece_start = self.commas == FRAGMENT_COMMAS - 1 && self.text.ends_with(',');
                 let body = if let Some(rest) = line.strip_prefix(ENCODED_PREFIX) {
                     // The first piece of a message starts with "?OTR:", right after the
                     // header; anywhere else that is a new message, not a continuation.
-                    let at_piece_start =
-                        self.commas == FRAGMENT_COMMAS - 1 && self.text.ends_with(',');
                     if !at_piece_start {
                         return false;
                     }
                     rest
                 } else if line.starts_with("?OTR") {
-                    return false;
+                    // A split inside the first piece's "?OTR:" leaves e.g. "?OTR" alone.
+                    if !(at_piece_start && ENCODED_PREFIX.starts_with(line)) {
+                        return false;
+                    }
+                    line
                 } else {
                     line
                 };
@@ -282,6 +285,27 @@ mod tests {
 
     fn pending() -> JoinOutcome {
         ok(Joined::Pending)
+    }
+
+    #[test]
+    fn split_inside_the_first_pieces_prefix_rejoins() {
+        // Found by proptest: IRC split a fragment right after its header and again inside
+        // the "?OTR:" that starts its piece.
+        let mut j = LineJoiner::new();
+        assert_eq!(
+            j.push(0, "?OTR|00000007|00000100|00000000,00001,00215,")
+                .joined,
+            Joined::Pending
+        );
+        assert_eq!(j.push(0, "?OTR").joined, Joined::Pending);
+        let out = j.push(0, ":+98wGuBTUUA,");
+        assert_eq!(out.dropped, None);
+        assert_eq!(
+            out.joined,
+            Joined::Complete(
+                "?OTR|00000007|00000100|00000000,00001,00215,?OTR:+98wGuBTUUA,".to_string()
+            )
+        );
     }
 
     #[test]

@@ -70,7 +70,8 @@ fn bench_dake(c: &mut Criterion) {
     let mut g = c.benchmark_group("dake");
     g.sample_size(20);
     g.bench_function("verify_peer_profile", |bench| {
-        bench.iter(|| ClientProfile::decode_and_verify(b.profile.as_bytes(), TEST_NOW_UNIX).unwrap())
+        bench
+            .iter(|| ClientProfile::decode_and_verify(b.profile.as_bytes(), TEST_NOW_UNIX).unwrap())
     });
     g.bench_function("first_contact_both_sides", |bench| {
         bench.iter(|| dake_round(&a, &b, None))

@@ -32,3 +32,6 @@ cargo test --workspace --all-targets
 
 echo "== doc tests"
 cargo test --workspace --doc
+
+echo "== fuzz smoke: every fuzz target for a few seconds (see fuzz/README.md)"
+./scripts/fuzz.sh smoke

@@ -38,6 +38,7 @@ impl<'a> Input<'a> {
         Input { data }
     }
 
+    #[cfg_attr(not(feature = "test-utils"), allow(dead_code))]
     fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
@@ -452,6 +453,7 @@ pub fn irc_split(data: &[u8]) {
 
 /// Builds a binary message from a header and raw body (used by the `interaction` target and
 /// the seed generator).
+#[cfg_attr(not(feature = "test-utils"), allow(dead_code))]
 fn raw_message(header: Header, body: &[u8]) -> Vec<u8> {
     let mut w = Writer::with_capacity(crate::wire::HEADER_LEN + body.len());
     header.write(&mut w);
@@ -460,14 +462,14 @@ fn raw_message(header: Header, body: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(feature = "test-utils")]
-pub use interaction_impl::{interaction, seeds};
+pub use interaction_impl::{account, interaction, seeds};
 
 /// A fuzz target body.
 pub type Target = fn(&[u8]);
 
 /// Every target by name (the names of the binaries in `fuzz/fuzz_targets/`).
 #[cfg(feature = "test-utils")]
-pub const TARGETS: [(&str, Target); 10] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("envelope", envelope),
     ("query", query),
     ("fragment_parse", fragment_parse),
@@ -477,6 +479,7 @@ pub const TARGETS: [(&str, Target); 10] = [
     ("dake_messages", dake_messages),
     ("data_message", data_message),
     ("profile", profile),
+    ("account", account),
     ("interaction", interaction),
 ];
 
@@ -507,6 +510,24 @@ mod interaction_impl {
     /// Peers alice can know: bob and mallory.
     const ALICE_PEERS: usize = 2;
 
+    /// The line budget of [`Policy::default`].
+    const DEFAULT_BUDGET: usize = 400;
+
+    /// Every line an account emits must be one IRC line, and OTR lines must fit the budget.
+    fn check_transmit(line: &str, budget: usize) {
+        assert!(
+            !line.contains(['\r', '\n', '\0']),
+            "transmit would break the IRC line: {line:?}"
+        );
+        if line.starts_with("?OTR:") || line.starts_with("?OTR|") {
+            assert!(
+                line.len() <= budget,
+                "{}-byte line over the {budget}-byte budget",
+                line.len()
+            );
+        }
+    }
+
     /// Long-term keys of alice and bob, generated once per process (generation is slow).
     fn key_bytes() -> &'static [Vec<u8>; 2] {
         static KEYS: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
@@ -523,7 +544,7 @@ mod interaction_impl {
         })
     }
 
-    fn account(i: usize, tag: u32) -> Account {
+    fn new_account(i: usize, tag: u32) -> Account {
         let bytes = key_bytes().get(i).expect("two key sets");
         let keys = LongTermKeys::from_bytes(bytes).expect("cached keys");
         Account::new(keys, tag, Policy::default(), T0).expect("account")
@@ -545,6 +566,9 @@ mod interaction_impl {
         bob_got: HashSet<String>,
         counter: u32,
         restarts: usize,
+        /// Line budgets set for alice → bob and bob → alice.
+        alice_budget: usize,
+        bob_budget: usize,
         /// Every line put on the wire, when recording seeds.
         record: Option<Vec<String>>,
     }
@@ -552,8 +576,8 @@ mod interaction_impl {
     impl World {
         fn new(record: bool) -> Self {
             let mut w = World {
-                alice: account(0, ALICE_TAG),
-                bob: account(1, BOB_TAG),
+                alice: new_account(0, ALICE_TAG),
+                bob: new_account(1, BOB_TAG),
                 rng: test_rng(0x5EED),
                 now: T0,
                 in_flight: VecDeque::new(),
@@ -563,6 +587,8 @@ mod interaction_impl {
                 bob_got: HashSet::new(),
                 counter: 0,
                 restarts: 0,
+                alice_budget: DEFAULT_BUDGET,
+                bob_budget: DEFAULT_BUDGET,
                 record: record.then(Vec::new),
             };
             w.alice.set_auto_respond("bob", true);
@@ -632,6 +658,7 @@ mod interaction_impl {
         /// the memory bounds.
         fn settle(&mut self) {
             while let Some(t) = self.alice.poll_transmit() {
+                check_transmit(&t.line, self.alice_budget);
                 if t.peer == "bob" {
                     self.deliver_to_bob(&t.line);
                 }
@@ -652,6 +679,7 @@ mod interaction_impl {
         fn collect_bob(&mut self) {
             while let Some(t) = self.bob.poll_transmit() {
                 assert_eq!(t.peer, "alice");
+                check_transmit(&t.line, self.bob_budget);
                 if self.in_flight.len() >= MAX_IN_FLIGHT {
                     self.in_flight.pop_front();
                 }
@@ -659,15 +687,9 @@ mod interaction_impl {
             }
         }
 
-        /// Delivers everything in flight, in order, until the network is quiet.
+        /// Delivers everything in flight, in order, until the network is quiet (a ping-pong
+        /// that never converges would show up as a fuzzer timeout).
         fn flush(&mut self) {
-            for _ in 0..64 {
-                let Some(line) = self.in_flight.pop_front() else {
-                    return;
-                };
-                self.deliver_to_alice("bob", &line);
-            }
-            // A ping-pong that does not converge would show up as a timeout; bound it anyway.
             while let Some(line) = self.in_flight.pop_front() {
                 self.deliver_to_alice("bob", &line);
             }
@@ -898,10 +920,12 @@ mod interaction_impl {
                     1 => {
                         let b = 60 + usize::from(input.u16() % 2000);
                         self.bob.set_budget("alice", b);
+                        self.bob_budget = b;
                     }
                     2 => {
                         let b = 60 + usize::from(input.u16() % 2000);
                         self.alice.set_budget("bob", b);
+                        self.alice_budget = b;
                     }
                     3 if self.restarts < MAX_RESTARTS => {
                         self.restarts += 1;
@@ -939,6 +963,48 @@ mod interaction_impl {
         }
     }
 
+    /// Target `account`: a fresh account (no session; it auto-responds to "bob" only) fed
+    /// lines from bob, mallory and carol. Records are separated by `\n`; each starts with a
+    /// control byte: bits 0-1 pick the sender (3 = run timers instead), bits 2-7 the time
+    /// step in seconds. Cheap (no DAKE unless the input carries a valid Identity), so it
+    /// explores routing, line joining, reassembly, envelopes, offers and errors quickly.
+    /// Checked: nothing decrypts, every reply is one IRC line within budget, memory and the
+    /// peer table stay bounded.
+    pub fn account(data: &[u8]) {
+        let mut alice = new_account(0, ALICE_TAG);
+        alice.set_auto_respond("bob", true);
+        let mut rng = test_rng(0xACC0);
+        let mut now = T0;
+        let peers = ["bob", "mallory", "carol"];
+        for rec in data.split(|&b| b == b'\n').take(512) {
+            let (ctl, text) = rec.split_first().map_or((0, &[][..]), |(c, t)| (*c, t));
+            now = now.saturating_add(u64::from(ctl >> 2) * 1000);
+            match peers.get(usize::from(ctl & 3)) {
+                Some(peer) => {
+                    let line = String::from_utf8_lossy(text);
+                    let got = alice.handle_incoming(now, &mut rng, peer, &line);
+                    assert!(
+                        !matches!(got, Received::Message { .. }),
+                        "decrypted without a session"
+                    );
+                    if let Received::Error { text } = &got {
+                        assert!(text.len() <= envelope::MAX_ERROR_MESSAGE_BYTES);
+                    }
+                }
+                None => alice.handle_timeout(now, &mut rng),
+            }
+            while let Some(t) = alice.poll_transmit() {
+                check_transmit(&t.line, DEFAULT_BUDGET);
+            }
+            while alice.poll_event().is_some() {}
+            assert!(alice.peer_count() <= peers.len());
+            let per_peer = fragment::assembler::MAX_INCOMPLETE
+                * fragment::assembler::MAX_MESSAGE_BYTES
+                + fragment::irc_split::MAX_PENDING_BYTES;
+            assert!(alice.buffered_fragment_bytes() <= peers.len() * per_peer);
+        }
+    }
+
     /// Target `interaction`: a private session between two accounts, then the input as a
     /// program of network events (see the opcodes in `World::op`): attacker lines to alice
     /// from "bob" and "mallory" and to bob, delivery, reordering, replay, loss, tampering,
@@ -965,6 +1031,7 @@ mod interaction_impl {
         // A real conversation, with every kind of line on the wire.
         let mut w = World::new(true);
         w.bob.set_budget("alice", 300);
+        w.bob_budget = 300;
         for k in 0..6 {
             w.bob_sends(k);
             w.flush();
@@ -987,7 +1054,8 @@ mod interaction_impl {
         for line in &wire {
             if fragment::is_fragment(line) {
                 fragments.push(line.clone());
-                if let Ok(p) = asm.push(0, line, 0)
+                let to = fragment::parse_fragment(line).map_or(0, |f| f.receiver_tag);
+                if let Ok(p) = asm.push(0, line, to)
                     && let Some(m) = p.complete
                 {
                     encoded.push(m);
@@ -1013,7 +1081,18 @@ mod interaction_impl {
                 v.push(bin);
             }
         }
-        let [mut data, dake] = by_type;
+        let [mut data, mut dake] = by_type;
+        dake.push(
+            crate::wire::dake::ProfileRequest {
+                header: Header {
+                    msg_type: MessageType::ProfileRequest,
+                    sender: BOB_TAG,
+                    receiver: ALICE_TAG,
+                },
+                unknown_hash: [7; 32],
+            }
+            .encode(),
+        );
         data.truncate(12);
         let profile = w.alice.profile().as_bytes().to_vec();
 
@@ -1124,6 +1203,38 @@ mod interaction_impl {
             raw_line("?OTR|00000001|00000b0b|000a11ce,00001,00002,?OTR:AAAA,", 0),
         ];
 
+        // Account programs: bob's lines (query, then his half of a DAKE), garbage from others.
+        let mut account_seeds = Vec::new();
+        let mut prog = Vec::new();
+        for line in wire.iter().filter(|l| !l.is_empty()).take(40) {
+            if !prog.is_empty() {
+                prog.push(b'\n');
+            }
+            prog.push(0u8);
+            prog.extend_from_slice(line.as_bytes());
+        }
+        account_seeds.push(prog);
+        let mut mixed = Vec::new();
+        for (ctl, line) in [
+            (1u8, "?OTRvP?".to_owned()),
+            (0, format!("hi{tag}")),
+            (
+                2,
+                "?OTR|00000001|00000100|00000000,00001,00002,?OTR:AAAA,".to_owned(),
+            ),
+            (0x0b, "?OTR:AAAA".to_owned()),
+            (0x08, "BBBB.".to_owned()),
+            (0xfb, String::new()),
+            (0, envelope::format_error("ERROR_1", "x")),
+        ] {
+            if !mixed.is_empty() {
+                mixed.push(b'\n');
+            }
+            mixed.push(ctl);
+            mixed.extend_from_slice(line.as_bytes());
+        }
+        account_seeds.push(mixed);
+
         vec![
             ("envelope", envelope_seeds),
             ("query", texts),
@@ -1155,6 +1266,7 @@ mod interaction_impl {
             ("dake_messages", dake),
             ("data_message", data),
             ("profile", vec![profile]),
+            ("account", account_seeds),
             ("interaction", interaction),
         ]
     }

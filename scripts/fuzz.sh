@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Fuzzes otr-core's decoders and session state machine with cargo-fuzz (libFuzzer) on the
+# STABLE toolchain. See fuzz/README.md.
+#
+#   scripts/fuzz.sh <target> [seconds]   fuzz one target (default 600 s)
+#   scripts/fuzz.sh all [seconds]        every target in turn, one process at a time
+#   scripts/fuzz.sh smoke [seconds]      CI smoke: every target briefly (default 12 s each)
+#   scripts/fuzz.sh seeds                regenerate fuzz/seeds/ from otr_core::fuzzing::seeds()
+#   scripts/fuzz.sh list                 list targets
+#
+# Stable works because we build with `--sanitizer none`: cargo-fuzz then passes only stable
+# `-C` flags (SanitizerCoverage instrumentation + `--cfg fuzzing`), no `-Z` flags, and needs no
+# RUSTC_BOOTSTRAP. `--debug-assertions` turns on overflow checks and debug_assert!s.
+#
+# Corpora grow in fuzz/corpus/<target>/ (git-ignored); the committed seeds in fuzz/seeds/ are
+# read as a second corpus directory. Crashes land in fuzz/artifacts/<target>/, logs in
+# fuzz/artifacts/logs/<target>.log. Exit status is non-zero if any target crashed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile account interaction)
+BUILD_FLAGS=(--sanitizer none --debug-assertions)
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+
+max_len() {
+  case "$1" in
+    envelope | assembler | irc_split) echo 131072 ;;  # up to the 87,400-byte encoded limit and past it
+    account | interaction) echo 65536 ;;
+    dake_messages | data_message) echo 32768 ;;       # Auth-R with a full profile is ~12.6 KB
+    tlv | profile) echo 20000 ;;                      # 16 KiB plaintext limit; 9 KB profiles
+    *) echo 8192 ;;                                   # query, fragment_parse: single lines
+  esac
+}
+
+usage() {
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+
+ensure_cargo_fuzz() {
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+  fi
+}
+
+build() {
+  echo "== cargo fuzz build ${BUILD_FLAGS[*]} $*"
+  cargo fuzz build "${BUILD_FLAGS[@]}" "$@"
+}
+
+# run_target <target> <seconds>: runs the binary built by `build` (so a long `all` run fuzzes one
+# snapshot of the code even if the sources change meanwhile); appends a row to $SUMMARY;
+# returns non-zero on a crash.
+run_target() {
+  local t="$1" secs="$2"
+  local bin="fuzz/target/$TRIPLE/release/$t"
+  local corpus="fuzz/corpus/$t" seeds="fuzz/seeds/$t" log="fuzz/artifacts/logs/$t.log"
+  mkdir -p "$corpus" "fuzz/artifacts/$t" "fuzz/artifacts/logs"
+  local dirs=("$corpus")
+  [ -d "$seeds" ] && dirs+=("$seeds")
+  echo "== fuzz $t for ${secs}s (max_len $(max_len "$t")), log: $log"
+  local start rc=0
+  start=$(date +%s)
+  {
+    echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- crates/otr-core 2>/dev/null || echo ' +local changes')"
+    "$bin" -artifact_prefix="fuzz/artifacts/$t/" -max_total_time="$secs" \
+      -max_len="$(max_len "$t")" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 "${dirs[@]}"
+  } >"$log" 2>&1 || rc=$?
+  local elapsed=$(($(date +%s) - start))
+  local execs rate status cov ft corp
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  status=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
+  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$status")
+  ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$status")
+  corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$status")
+  local result=ok
+  if [ "$rc" -ne 0 ]; then
+    result="FAILED (exit $rc)"
+    echo "!! $t failed; from its log:"
+    grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written|out-of-memory|timeout' "$log" | head -20 || true
+    echo "   reproduce: $bin <artifact>; minimise: cargo fuzz tmin ${BUILD_FLAGS[*]} $t <artifact>"
+  fi
+  printf '%-15s %6s %10s %8s %6s %7s %6s  %s\n' "$t" "$elapsed" "${execs:-?}" "${rate:-?}" \
+    "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result" | tee -a "$SUMMARY"
+  [ "$rc" -eq 0 ]
+}
+
+run_many() {
+  local secs="$1"
+  shift
+  SUMMARY=$(mktemp)
+  local failed=0
+  for t in "$@"; do
+    run_target "$t" "$secs" || failed=1
+  done
+  echo
+  echo "== summary"
+  printf '%-15s %6s %10s %8s %6s %7s %6s  %s\n' target secs execs exec/s cov ft corpus result
+  cat "$SUMMARY"
+  rm -f "$SUMMARY"
+  if [ "$failed" -ne 0 ]; then
+    echo "!! at least one target failed; inputs are in fuzz/artifacts/<target>/" >&2
+    return 1
+  fi
+}
+
+[ $# -ge 1 ] || usage
+cmd="$1"
+case "$cmd" in
+  -h | --help | help) usage ;;
+  list) printf '%s\n' "${TARGETS[@]}" ;;
+  seeds)
+    echo "== regenerating fuzz/seeds/"
+    cargo run --release --manifest-path fuzz/Cargo.toml --example write_seeds -- fuzz/seeds
+    ;;
+  smoke)
+    ensure_cargo_fuzz
+    build
+    run_many "${2:-12}" "${TARGETS[@]}"
+    ;;
+  all)
+    ensure_cargo_fuzz
+    build
+    run_many "${2:-600}" "${TARGETS[@]}"
+    ;;
+  *)
+    found=0
+    for t in "${TARGETS[@]}"; do [ "$t" = "$cmd" ] && found=1; done
+    [ "$found" -eq 1 ] || { echo "unknown target '$cmd'; try: scripts/fuzz.sh list" >&2; exit 2; }
+    ensure_cargo_fuzz
+    build "$cmd"
+    run_many "${2:-600}" "$cmd"
+    ;;
+esac

@@ -430,3 +430,29 @@ fn own_profile_is_resigned_before_it_expires() {
     net.pump();
     assert_eq!(net.received_by_bob, vec!["ten days later"]);
 }
+
+#[test]
+fn session_follows_a_nick_change() {
+    let mut net = Net::new(14);
+    net.alice.send(net.now, &mut net.rng, "bob", "hi").unwrap();
+    net.pump();
+    let ssid = net.alice.session_info("bob").ssid;
+    // Bob is now "robert" on IRC; alice's side follows (bob's side sees alice unchanged).
+    assert!(net.alice.rename_peer("bob", "robert"));
+    assert_eq!(net.alice.session_info("robert").ssid, ssid);
+    assert_eq!(net.alice.session_info("bob").state, State::Plaintext);
+    net.alice
+        .send(net.now, &mut net.rng, "robert", "after the nick change")
+        .unwrap();
+    let t = net.alice.poll_transmit().unwrap();
+    assert_eq!(t.peer, "robert");
+    let r = net
+        .bob
+        .handle_incoming(net.now, &mut net.rng, "alice", &t.line);
+    assert_eq!(
+        r,
+        Received::Message {
+            text: "after the nick change".into()
+        }
+    );
+}

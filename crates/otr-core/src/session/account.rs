@@ -169,6 +169,31 @@ impl Account {
         }
     }
 
+    /// The peer changed its nick: its session, handshake, queue and cached profile follow it.
+    /// If state already exists under the new name, the renamed peer's state replaces it only
+    /// when the old name had a session or handshake (the live conversation wins). Returns
+    /// whether anything moved.
+    pub fn rename_peer(&mut self, old: &str, new: &str) -> bool {
+        if old == new {
+            return false;
+        }
+        let Some(p) = self.peers.remove(old) else {
+            return false;
+        };
+        let live = p.session.is_some() || p.handshake.is_running();
+        match self.peers.get(new) {
+            Some(existing) if !live && !existing.is_disposable() => {
+                // Keep what the new name already had; the old entry held nothing live.
+                self.peers.insert(old.to_string(), p);
+                false
+            }
+            _ => {
+                self.peers.insert(new.to_string(), p);
+                true
+            }
+        }
+    }
+
     /// Status of a peer.
     pub fn session_info(&self, peer: &str) -> SessionInfo {
         let Some(p) = self.peers.get(peer) else {

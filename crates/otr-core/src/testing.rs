@@ -192,15 +192,28 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
     );
     let mut ra = Ratchet::new(&mut rng, oa2, a.tag, 0).unwrap_or_else(|e| panic!("{e}"));
     let mut rb = Ratchet::new(&mut rng, ob2, b.tag, 0).unwrap_or_else(|e| panic!("{e}"));
-    let short = ra.encrypt(0, b"hello").unwrap_or_else(|e| panic!("{e}"));
+    // Payloads padded as an Account sends them (default 32-byte blocks).
+    let pad = |text: &[u8]| {
+        crate::wire::tlv::Payload {
+            text: text.to_vec(),
+            tlvs: Vec::new(),
+        }
+        .padded(crate::session::Policy::default().pad_block)
+        .encode()
+    };
+    let short = ra
+        .encrypt(0, &pad(b"hello"))
+        .unwrap_or_else(|e| panic!("{e}"));
     rows.push(size_row("data: 5-byte text", &short.encode(), budget));
     let long = ra
-        .encrypt(0, &[b'x'; 400])
+        .encrypt(0, &pad(&[b'x'; 400]))
         .unwrap_or_else(|e| panic!("{e}"));
     rows.push(size_row("data: 400-byte text", &long.encode(), budget));
     rb.decrypt(&mut rng, &long)
         .unwrap_or_else(|e| panic!("{e}"));
-    let with_ek = rb.encrypt(0, b"hello").unwrap_or_else(|e| panic!("{e}"));
+    let with_ek = rb
+        .encrypt(0, &pad(b"hello"))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(with_ek.kem, KemField::EncapsKey(_)));
     rows.push(size_row(
         "data: 5-byte text + ML-KEM ek",
@@ -209,7 +222,9 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
     ));
     ra.decrypt(&mut rng, &with_ek)
         .unwrap_or_else(|e| panic!("{e}"));
-    let with_ct = ra.encrypt(0, b"hello").unwrap_or_else(|e| panic!("{e}"));
+    let with_ct = ra
+        .encrypt(0, &pad(b"hello"))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(with_ct.kem, KemField::Ciphertext(_)));
     rows.push(size_row(
         "data: 5-byte text + ML-KEM ct",

@@ -311,7 +311,7 @@ impl Account {
         flags: u8,
         payload: &Payload,
     ) -> Result<(), SendError> {
-        let encoded = payload.encode();
+        let encoded = payload.padded(self.policy.pad_block).encode();
         if encoded.len() > MAX_PLAINTEXT_BYTES {
             return Err(SendError::TooLong);
         }

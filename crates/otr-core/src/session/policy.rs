@@ -18,6 +18,9 @@ pub struct Policy {
     pub default_budget: usize,
     /// Human-readable text after `?OTRvP?` in query messages.
     pub query_text: String,
+    /// Pad every message payload with a padding TLV to a multiple of this many bytes, so the
+    /// ciphertext length reveals the plaintext length only to this granularity (0: no padding).
+    pub pad_block: usize,
 }
 
 impl Default for Policy {
@@ -32,6 +35,7 @@ impl Default for Policy {
                          (post-quantum OTR). Your client needs OTRv4+ support, \
                          for example through the otrbnc IRC bouncer."
                 .to_string(),
+            pad_block: 32,
         }
     }
 }

@@ -60,6 +60,22 @@ impl Payload {
         w.into_vec()
     }
 
+    /// This payload with a padding TLV appended so its encoding is a multiple of `block`
+    /// bytes (`block` 0: unchanged).
+    pub fn padded(&self, block: usize) -> Payload {
+        let mut padded = self.clone();
+        if block == 0 {
+            return padded;
+        }
+        // A padding TLV costs its 4-byte header, plus the NUL separator if it is the first TLV.
+        let base = self.encode().len() + 4 + usize::from(self.tlvs.is_empty());
+        padded.tlvs.push(Tlv {
+            tlv_type: types::PADDING,
+            value: vec![0; (block - base % block) % block],
+        });
+        padded
+    }
+
     /// Decodes a plaintext. The text ends at the first NUL; malformed TLV data is an error
     /// (the message authenticated, so the peer is broken rather than an attacker).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -111,6 +127,25 @@ mod tests {
         };
         assert_eq!(plain.encode(), b"no tlvs");
         assert_eq!(Payload::decode(b"no tlvs").unwrap(), plain);
+    }
+
+    #[test]
+    fn padding_rounds_payloads_up() {
+        for len in [0usize, 1, 26, 27, 28, 31, 32, 100, 400] {
+            let p = Payload {
+                text: vec![b'x'; len],
+                tlvs: vec![],
+            };
+            let padded = p.padded(32).encode();
+            assert_eq!(padded.len() % 32, 0, "text of {len}");
+            assert!(padded.len() >= len + 5 && padded.len() < len + 5 + 32);
+            assert_eq!(Payload::decode(&padded).unwrap().text, p.text);
+        }
+        let p = Payload {
+            text: b"hi".to_vec(),
+            tlvs: vec![],
+        };
+        assert_eq!(p.padded(0).encode(), b"hi");
     }
 
     #[test]

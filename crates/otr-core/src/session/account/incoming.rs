@@ -1,0 +1,540 @@
+//! Receiving: routing a line to reassembly, the DAKE or the ratchet, and the reactions.
+
+use super::*;
+
+impl Account {
+    /// Handles one line of text received from `peer` (a PRIVMSG body).
+    pub fn handle_incoming(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        text: &str,
+    ) -> Received {
+        // Errors are unauthenticated, so they only inform: the side that lost its session is
+        // the one that starts a new DAKE (see `reply_unreadable`).
+        if let Some((_code, message)) = envelope::parse_error(text) {
+            return Received::Error { text: message };
+        }
+        let looks_otr = text.contains("?OTR");
+        if !looks_otr
+            && !text.contains(query::WHITESPACE_TAG_BASE)
+            && !self.peers.get(peer).is_some_and(|p| p.joiner.is_pending())
+        {
+            return Received::Plain;
+        }
+        let our_tag = self.tag;
+        let Some(p) = self.peer_mut(peer, now_ms) else {
+            return if looks_otr {
+                Received::Protocol
+            } else {
+                Received::Plain
+            };
+        };
+        if !p.is_engaged() {
+            return self.on_stranger_line(now_ms, rng, peer, text);
+        }
+        let line = match p.joiner.push(now_ms, text).joined {
+            Joined::Pending => return Received::Protocol,
+            Joined::Complete(s) | Joined::Passthrough(s) => s,
+        };
+        if fragment::is_fragment(&line) {
+            let pushed = p.assembler.push(now_ms, &line, our_tag);
+            return match pushed {
+                Ok(pushed) => match pushed.complete {
+                    Some(m) => self.on_encoded(now_ms, rng, peer, &m),
+                    None => Received::Protocol,
+                },
+                Err(_) => Received::Protocol,
+            };
+        }
+        if envelope::is_encoded(&line) {
+            return self.on_encoded(now_ms, rng, peer, &line);
+        }
+        if let Some(v) = query::parse_query(&line) {
+            self.on_offer(now_ms, rng, peer, &v);
+            return Received::Protocol;
+        }
+        if let Some((v, stripped)) = query::find_whitespace_tag(&line) {
+            self.on_offer(now_ms, rng, peer, &v);
+            return Received::Tagged { text: stripped };
+        }
+        Received::Plain
+    }
+
+    /// A peer we neither answer automatically nor talk to: nothing of theirs is buffered or
+    /// processed (memory stays bounded however many nicks send us fragments); an OTR offer or
+    /// any OTR message is reported, at most once a minute.
+    pub(super) fn on_stranger_line(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        text: &str,
+    ) -> Received {
+        if let Some((v, stripped)) = query::find_whitespace_tag(text) {
+            self.on_offer(now_ms, rng, peer, &v);
+            return Received::Tagged { text: stripped };
+        }
+        let offered = match query::parse_query(text) {
+            Some(v) => v.contains(VERSION_CHAR),
+            None => fragment::is_fragment(text) || envelope::is_encoded(text),
+        };
+        if offered {
+            self.offer_event(now_ms, peer);
+        }
+        if text.contains("?OTR") {
+            Received::Protocol
+        } else {
+            Received::Plain
+        }
+    }
+
+    pub(super) fn offer_event(&mut self, now_ms: u64, peer: &str) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        if p.last_offer_event
+            .is_some_and(|t| now_ms.saturating_sub(t) < OFFER_EVENT_INTERVAL_MS)
+        {
+            return;
+        }
+        p.last_offer_event = Some(now_ms);
+        self.events.push_back(Event::OfferReceived {
+            peer: peer.to_string(),
+        });
+    }
+
+    pub(super) fn on_offer(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        v: &Versions,
+    ) {
+        if !v.contains(VERSION_CHAR) {
+            return;
+        }
+        let Some(p) = self.peers.get(peer) else {
+            return;
+        };
+        if !p.auto_respond {
+            self.offer_event(now_ms, peer);
+            return;
+        }
+        // Already handshaking as initiator: the peer's offer crossed ours; keep going.
+        if matches!(
+            p.handshake,
+            Handshake::WaitingAuthR { .. } | Handshake::WaitingAuthI { .. }
+        ) {
+            return;
+        }
+        let mut advertised = Vec::new();
+        advertised.extend(v.iter());
+        self.refresh_profile(now_ms);
+        self.initiate(now_ms, rng, peer, &advertised);
+    }
+
+    pub(super) fn on_encoded(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        encoded: &str,
+    ) -> Received {
+        let Ok(bytes) = envelope::decode(encoded) else {
+            return Received::Protocol;
+        };
+        let Ok(header) = Header::peek(&bytes) else {
+            return Received::Protocol;
+        };
+        if header.receiver != 0 && header.receiver != self.tag {
+            // otrv4 discards messages for other instances of the same account. On IRC a nick
+            // is one connection, so data for another tag means we restarted and lost the
+            // session: say so (the peer re-keys), unless the sender asked for silence.
+            if header.msg_type == MessageType::Data {
+                let quiet = DataMessage::decode(&bytes)
+                    .map_or(true, |m| m.flags & FLAG_IGNORE_UNREADABLE != 0);
+                if !quiet {
+                    self.reply_unreadable(now_ms, rng, peer);
+                }
+            }
+            return Received::Protocol;
+        }
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.last_activity = now_ms;
+        }
+        let reaction = match header.msg_type {
+            MessageType::Identity => self.on_identity(now_ms, rng, peer, &bytes),
+            MessageType::AuthR => self.on_auth_r(now_ms, rng, peer, &bytes),
+            MessageType::AuthI => self.on_auth_i(now_ms, rng, peer, &bytes),
+            MessageType::ProfileRequest => self.on_profile_request(now_ms, rng, peer, &bytes),
+            MessageType::Data => match self.on_data(now_ms, rng, peer, &bytes) {
+                Ok(Some(text)) => return Received::Message { text },
+                Ok(None) => Reaction::Ignore,
+                Err(r) => r,
+            },
+        };
+        match reaction {
+            Reaction::Ignore => {}
+            Reaction::ReplyUnreadable => self.reply_unreadable(now_ms, rng, peer),
+            Reaction::EndSession => {
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.session = None;
+                }
+                self.events.push_back(Event::SessionEnded {
+                    peer: peer.to_string(),
+                    reason: EndReason::Protocol,
+                });
+            }
+        }
+        Received::Protocol
+    }
+
+    pub(super) fn reply_unreadable(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+    ) {
+        self.events.push_back(Event::Unreadable {
+            peer: peer.to_string(),
+        });
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        if p.last_error_reply
+            .is_some_and(|t| now_ms.saturating_sub(t) < ERROR_REPLY_INTERVAL_MS)
+        {
+            return;
+        }
+        p.last_error_reply = Some(now_ms);
+        let restart = p.auto_respond && p.session.is_none() && !p.handshake.is_running();
+        self.transmits.push_back(Transmit {
+            peer: peer.to_string(),
+            line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
+        });
+        // We have no session the peer's message belongs to (e.g. we restarted): re-key.
+        if restart {
+            self.initiate(now_ms, rng, peer, &[]);
+        }
+    }
+
+    /// Resolves a profile sent in full or by hash. `Ok(None)` means "unknown hash".
+    pub(super) fn resolve_profile(
+        &self,
+        peer: &str,
+        r: &ProfileRef,
+        now_ms: u64,
+    ) -> Result<Option<ClientProfile>, ProfileError> {
+        match r {
+            ProfileRef::Full(bytes) => {
+                // The same bytes as the verified profile we hold need no second verification.
+                let cached = self
+                    .peers
+                    .get(peer)
+                    .and_then(|p| p.profile.as_ref())
+                    .filter(|pr| {
+                        pr.as_bytes() == bytes.as_slice() && pr.is_valid_at(ms_to_unix(now_ms))
+                    });
+                match cached {
+                    Some(pr) => Ok(Some(pr.clone())),
+                    None => ClientProfile::decode_and_verify(bytes, ms_to_unix(now_ms)).map(Some),
+                }
+            }
+            ProfileRef::Hash(h) => Ok(self
+                .peers
+                .get(peer)
+                .and_then(|p| p.profile.as_ref())
+                .filter(|pr| pr.hash() == h && pr.is_valid_at(ms_to_unix(now_ms)))
+                .cloned()),
+        }
+    }
+
+    pub(super) fn on_identity(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        bytes: &[u8],
+    ) -> Reaction {
+        let Ok(msg) = Identity::decode(bytes) else {
+            return Reaction::Ignore;
+        };
+        self.refresh_profile(now_ms);
+        let Some(p) = self.peers.get(peer) else {
+            return Reaction::Ignore;
+        };
+        let we_started = p.handshake.is_running() || !p.queue.is_empty();
+        if !p.auto_respond && !we_started && p.session.is_none() {
+            self.offer_event(now_ms, peer);
+            return Reaction::Ignore;
+        }
+        // Glare: both sent Identity. The larger glare key stays initiator.
+        if let Handshake::WaitingAuthR { state, .. } = &p.handshake
+            && state.glare_key() > dake::identity_glare_key(&msg)
+        {
+            return Reaction::Ignore;
+        }
+        let their_profile = match self.resolve_profile(peer, &msg.profile, now_ms) {
+            Ok(Some(pr)) => pr,
+            Ok(None) => {
+                if let ProfileRef::Hash(h) = msg.profile {
+                    let req = ProfileRequest {
+                        header: Header {
+                            msg_type: MessageType::ProfileRequest,
+                            sender: self.tag,
+                            receiver: msg.header.sender,
+                        },
+                        unknown_hash: h,
+                    };
+                    self.transmit(rng, peer, &req.encode(), msg.header.sender);
+                }
+                return Reaction::Ignore;
+            }
+            Err(e) => {
+                self.dake_failed(peer, DakeError::Profile(e));
+                return Reaction::Ignore;
+            }
+        };
+        let psk = self
+            .peers
+            .get(peer)
+            .and_then(|p| p.psk.as_ref().map(ResumptionPsk::duplicate));
+        let advertised = [VERSION_CHAR];
+        match dake::respond(
+            rng,
+            &self.local(),
+            &msg,
+            their_profile.clone(),
+            &advertised,
+            psk.as_ref(),
+        ) {
+            Ok((state, auth_r)) => {
+                self.transmit(rng, peer, &auth_r.encode(), msg.header.sender);
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.profile = Some(their_profile);
+                    p.handshake = Handshake::WaitingAuthI {
+                        state: Box::new(state),
+                        since: now_ms,
+                    };
+                }
+            }
+            Err(e) => self.dake_failed(peer, e),
+        }
+        Reaction::Ignore
+    }
+
+    pub(super) fn on_profile_request(
+        &mut self,
+        _now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        bytes: &[u8],
+    ) -> Reaction {
+        let Ok(msg) = ProfileRequest::decode(bytes) else {
+            return Reaction::Ignore;
+        };
+        if msg.unknown_hash != *self.profile.hash() {
+            return Reaction::Ignore;
+        }
+        let local_profile = self.profile.clone();
+        let local = Local {
+            keys: &self.keys,
+            profile: &local_profile,
+            tag: self.tag,
+        };
+        let Some(p) = self.peers.get_mut(peer) else {
+            return Reaction::Ignore;
+        };
+        p.has_our_profile = false;
+        let Handshake::WaitingAuthR { state, .. } = &mut p.handshake else {
+            return Reaction::Ignore;
+        };
+        if !state.sent_profile_by_hash() {
+            return Reaction::Ignore;
+        }
+        let identity = state.resend_full(&local);
+        self.transmit(rng, peer, &identity.encode(), 0);
+        Reaction::Ignore
+    }
+
+    pub(super) fn on_auth_r(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        bytes: &[u8],
+    ) -> Reaction {
+        let Ok(msg) = AuthR::decode(bytes) else {
+            return Reaction::Ignore;
+        };
+        let their_profile = match self.resolve_profile(peer, &msg.profile, now_ms) {
+            Ok(Some(pr)) => pr,
+            Ok(None) => return Reaction::Ignore,
+            Err(e) => {
+                self.dake_failed(peer, DakeError::Profile(e));
+                return Reaction::Ignore;
+            }
+        };
+        let local = self.local();
+        let Some(Handshake::WaitingAuthR { state, .. }) =
+            self.peers.get(peer).map(|p| &p.handshake)
+        else {
+            return Reaction::Ignore;
+        };
+        match state.on_auth_r(rng, &local, &msg, their_profile) {
+            Ok((out, auth_i)) => {
+                let receiver = out.their_tag;
+                self.transmit(rng, peer, &auth_i.encode(), receiver);
+                self.established(now_ms, rng, peer, out);
+            }
+            Err(e) => self.dake_failed(peer, e),
+        }
+        Reaction::Ignore
+    }
+
+    pub(super) fn on_auth_i(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        bytes: &[u8],
+    ) -> Reaction {
+        let Ok(msg) = AuthI::decode(bytes) else {
+            return Reaction::Ignore;
+        };
+        let local = self.local();
+        let Some(Handshake::WaitingAuthI { state, .. }) =
+            self.peers.get(peer).map(|p| &p.handshake)
+        else {
+            return Reaction::Ignore;
+        };
+        match state.on_auth_i(&local, &msg) {
+            Ok(out) => self.established(now_ms, rng, peer, out),
+            Err(e) => self.dake_failed(peer, e),
+        }
+        Reaction::Ignore
+    }
+
+    pub(super) fn dake_failed(&mut self, peer: &str, error: DakeError) {
+        self.events.push_back(Event::DakeFailed {
+            peer: peer.to_string(),
+            error,
+        });
+    }
+
+    pub(super) fn established(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        out: DakeOutput,
+    ) {
+        let kem_every = self.policy.kem_every;
+        let tag = self.tag;
+        let their_profile = out.their_profile.clone();
+        let (ssid, mode, their_tag) = (out.ssid, out.mode, out.their_tag);
+        let next_psk = out.next_psk.duplicate();
+        let ratchet = match Ratchet::new(rng, out, tag, kem_every) {
+            Ok(r) => r,
+            Err(e) => {
+                self.dake_failed(peer, DakeError::Crypto(e));
+                return;
+            }
+        };
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let rekey = p.session.is_some();
+        p.previous = p.session.take().map(|s| (s, now_ms));
+        p.session = Some(Established {
+            ratchet,
+            their_profile: their_profile.clone(),
+            ssid,
+            mode,
+            last_sent: now_ms,
+            last_recv: now_ms,
+            unanswered: false,
+        });
+        p.handshake = Handshake::Idle;
+        p.finished = false;
+        p.psk = Some(next_psk);
+        p.profile = Some(their_profile.clone());
+        p.has_our_profile = true;
+        self.events.push_back(Event::Private {
+            peer: peer.to_string(),
+            their_tag,
+            fingerprint: *their_profile.fingerprint(),
+            ssid,
+            mode,
+            rekey,
+        });
+        self.release_queue(now_ms, rng, peer);
+    }
+
+    pub(super) fn on_data(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        bytes: &[u8],
+    ) -> Result<Option<String>, Reaction> {
+        let msg = DataMessage::decode(bytes).map_err(|_| Reaction::Ignore)?;
+        let quiet = msg.flags & FLAG_IGNORE_UNREADABLE != 0;
+        let unreadable = if quiet {
+            Reaction::Ignore
+        } else {
+            Reaction::ReplyUnreadable
+        };
+        let Some(p) = self.peers.get_mut(peer) else {
+            return Err(Reaction::Ignore);
+        };
+        let Some(s) = p.session.as_mut() else {
+            return Err(unreadable);
+        };
+        let plaintext = match s.ratchet.decrypt(rng, &msg) {
+            Ok(pt) => pt,
+            Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
+            Err(_) => {
+                // A message sent on the session a re-key just replaced.
+                let Some((old, _)) = p.previous.as_mut() else {
+                    return Err(unreadable);
+                };
+                match old.ratchet.decrypt(rng, &msg) {
+                    Ok(pt) => {
+                        let payload = Payload::decode(&pt).map_err(|_| Reaction::Ignore)?;
+                        let text = String::from_utf8_lossy(&payload.text).into_owned();
+                        return Ok((!text.is_empty()).then_some(text));
+                    }
+                    Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
+                    Err(_) => return Err(unreadable),
+                }
+            }
+        };
+        s.last_recv = now_ms;
+        // The message authenticated, so malformed contents mean a broken peer, not an attacker.
+        let payload = Payload::decode(&plaintext).map_err(|_| Reaction::EndSession)?;
+        let mut disconnected = false;
+        for tlv in &payload.tlvs {
+            // SMP TLVs (types 2..=7) are reserved for the SMP layer; padding and unknown
+            // types are skipped.
+            if tlv.tlv_type == types::DISCONNECTED {
+                disconnected = true;
+            }
+        }
+        if disconnected {
+            p.session = None;
+            p.finished = true;
+            self.events.push_back(Event::PeerFinished {
+                peer: peer.to_string(),
+            });
+        } else if !payload.text.is_empty() {
+            s.unanswered = true;
+        }
+        if payload.text.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(String::from_utf8_lossy(&payload.text).into_owned()))
+    }
+}

@@ -1,0 +1,287 @@
+//! The account: one local identity talking to many peers. It routes every received line to
+//! the peer's fragment reassembly, handshake or session, and queues transmits and events.
+
+use std::collections::{HashMap, VecDeque};
+
+mod incoming;
+mod outgoing;
+mod timers;
+
+use super::event::{EndReason, Event, Received, SendError, SendOutcome, Transmit};
+use super::peer::{Established, Handshake, Peer};
+use super::policy::Policy;
+use crate::crypto::CryptoError;
+use crate::dake::{self, DakeError, DakeOutput, Local, ResumptionPsk};
+use crate::fragment::irc_split::Joined;
+use crate::fragment::{self, fragmenter};
+use crate::limits::{
+    ERROR_REPLY_INTERVAL_MS, MAX_PEERS, MAX_PLAINTEXT_BYTES, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES,
+};
+use crate::profile::{
+    ClientProfile, DEFAULT_PROFILE_LIFETIME_SECS, Fingerprint, LongTermKeys, ProfileError,
+};
+use crate::ratchet::{Ratchet, RatchetError};
+use crate::wire::codec::DecodeError;
+use crate::wire::dake::{AuthI, AuthR, Identity, ProfileRef, ProfileRequest};
+use crate::wire::data::{DataMessage, FLAG_IGNORE_UNREADABLE};
+use crate::wire::envelope;
+use crate::wire::query::{self, Versions};
+use crate::wire::tlv::{Payload, Tlv, types};
+use crate::wire::{Header, MessageType, VERSION_CHAR};
+
+/// Minimum interval between "offer received" events for one stranger.
+const OFFER_EVENT_INTERVAL_MS: u64 = 60_000;
+/// How long the session replaced by a re-key still decrypts late messages.
+const PREVIOUS_SESSION_GRACE_MS: u64 = 120_000;
+/// Re-sign our profile when less than this much of its lifetime is left.
+const PROFILE_REFRESH_MARGIN_SECS: i64 = 7 * 24 * 3600;
+
+/// The privacy state of a peer, as otrv4 names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No session.
+    Plaintext,
+    /// A handshake is running (messages are queued).
+    Handshaking,
+    /// A private session is established.
+    Encrypted,
+    /// The peer ended the session.
+    Finished,
+}
+
+/// A snapshot of one peer's session, for status displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// State.
+    pub state: State,
+    /// The peer's fingerprint (once a profile has been verified).
+    pub fingerprint: Option<Fingerprint>,
+    /// Session id (while encrypted).
+    pub ssid: Option<[u8; 8]>,
+    /// The peer's instance tag (while encrypted).
+    pub their_tag: Option<u32>,
+    /// Post-quantum authentication mode of the current session.
+    pub mode: Option<dake::Mode>,
+    /// Messages queued for the peer.
+    pub queued: usize,
+}
+
+/// One local OTRv4+ identity and its sessions with every peer.
+pub struct Account {
+    keys: LongTermKeys,
+    profile: ClientProfile,
+    tag: u32,
+    policy: Policy,
+    peers: HashMap<String, Peer>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+fn ms_to_unix(now_ms: u64) -> i64 {
+    i64::try_from(now_ms / 1000).unwrap_or(i64::MAX)
+}
+
+/// Why an incoming OTR message was dropped, and what to do about it (rustls-style mapping of
+/// an error to its wire reaction).
+enum Reaction {
+    /// Drop silently.
+    Ignore,
+    /// Tell the peer we could not read it (rate-limited).
+    ReplyUnreadable,
+    /// The peer authenticated but broke the protocol: drop the session.
+    EndSession,
+}
+
+impl Account {
+    /// Creates an account. `tag` is this instance's tag (>= 0x100); the profile is signed now.
+    pub fn new(
+        keys: LongTermKeys,
+        tag: u32,
+        policy: Policy,
+        now_ms: u64,
+    ) -> Result<Self, CryptoError> {
+        let tag = tag.max(crate::wire::MIN_INSTANCE_TAG);
+        let profile = ClientProfile::sign(
+            &keys,
+            tag,
+            ms_to_unix(now_ms) + DEFAULT_PROFILE_LIFETIME_SECS,
+        )?;
+        Ok(Account {
+            keys,
+            profile,
+            tag,
+            policy,
+            peers: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// Our instance tag.
+    pub fn instance_tag(&self) -> u32 {
+        self.tag
+    }
+
+    /// Our fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        *self.profile.fingerprint()
+    }
+
+    /// Our current signed profile.
+    pub fn profile(&self) -> &ClientProfile {
+        &self.profile
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn local(&self) -> Local<'_> {
+        Local {
+            keys: &self.keys,
+            profile: &self.profile,
+            tag: self.tag,
+        }
+    }
+
+    fn peer_mut(&mut self, peer: &str, now: u64) -> Option<&mut Peer> {
+        if !self.peers.contains_key(peer) {
+            if self.peers.len() >= MAX_PEERS {
+                self.peers.retain(|_, p| !p.is_disposable());
+                if self.peers.len() >= MAX_PEERS {
+                    return None;
+                }
+            }
+            self.peers.insert(peer.to_string(), Peer::new(now));
+        }
+        self.peers.get_mut(peer)
+    }
+
+    /// Whether to answer OTRv4+ offers from this peer by starting a handshake (the shell sets
+    /// this for opted-in peers). Offers from other peers raise [`Event::OfferReceived`].
+    pub fn set_auto_respond(&mut self, peer: &str, on: bool) {
+        if let Some(p) = self.peer_mut(peer, 0) {
+            p.auto_respond = on;
+        }
+    }
+
+    /// The largest line (bytes of PRIVMSG text) the peer's server path allows.
+    pub fn set_budget(&mut self, peer: &str, bytes: usize) {
+        if let Some(p) = self.peer_mut(peer, 0) {
+            p.budget = Some(bytes);
+        }
+    }
+
+    /// The peer changed its nick: its session, handshake, queue and cached profile follow it.
+    /// If state already exists under the new name, the renamed peer's state replaces it only
+    /// when the old name had a session or handshake (the live conversation wins). Returns
+    /// whether anything moved.
+    pub fn rename_peer(&mut self, old: &str, new: &str) -> bool {
+        if old == new {
+            return false;
+        }
+        let Some(p) = self.peers.remove(old) else {
+            return false;
+        };
+        let live = p.session.is_some() || p.handshake.is_running();
+        match self.peers.get(new) {
+            Some(existing) if !live && !existing.is_disposable() => {
+                // Keep what the new name already had; the old entry held nothing live.
+                self.peers.insert(old.to_string(), p);
+                false
+            }
+            _ => {
+                self.peers.insert(new.to_string(), p);
+                true
+            }
+        }
+    }
+
+    /// Status of a peer.
+    pub fn session_info(&self, peer: &str) -> SessionInfo {
+        let Some(p) = self.peers.get(peer) else {
+            return SessionInfo {
+                state: State::Plaintext,
+                fingerprint: None,
+                ssid: None,
+                their_tag: None,
+                mode: None,
+                queued: 0,
+            };
+        };
+        let state = if p.finished {
+            State::Finished
+        } else if p.session.is_some() {
+            State::Encrypted
+        } else if p.handshake.is_running() {
+            State::Handshaking
+        } else {
+            State::Plaintext
+        };
+        SessionInfo {
+            state,
+            fingerprint: p
+                .session
+                .as_ref()
+                .map(|s| *s.their_profile.fingerprint())
+                .or_else(|| p.profile.as_ref().map(|pr| *pr.fingerprint())),
+            ssid: p.session.as_ref().map(|s| s.ssid),
+            their_tag: p.session.as_ref().map(|s| s.ratchet.their_tag()),
+            mode: p.session.as_ref().map(|s| s.mode),
+            queued: p.queue.len(),
+        }
+    }
+
+    /// The next line to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Account::handle_timeout`] should next be called (milliseconds, same clock as
+    /// `now_ms` everywhere).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let mut next: Option<u64> = None;
+        let mut consider = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
+        for p in self.peers.values() {
+            if let Some(since) = p.handshake.since() {
+                consider(since.saturating_add(self.policy.dake_timeout_ms));
+            }
+            if let Some(s) = &p.session {
+                if s.unanswered {
+                    consider(s.last_recv.saturating_add(self.policy.heartbeat_ms));
+                }
+                consider(
+                    s.last_sent
+                        .max(s.last_recv)
+                        .saturating_add(self.policy.idle_expiry_ms),
+                );
+            }
+            if let Some(t) = p.assembler.next_expiry() {
+                consider(t);
+            }
+            if let Some(t) = p.joiner.next_expiry() {
+                consider(t);
+            }
+        }
+        next
+    }
+
+    /// Memory held in fragment buffers across all peers (for tests and diagnostics).
+    pub fn buffered_fragment_bytes(&self) -> usize {
+        self.peers
+            .values()
+            .map(|p| p.assembler.buffered_bytes() + p.joiner.pending_bytes())
+            .sum()
+    }
+
+    /// Number of peers tracked.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+}

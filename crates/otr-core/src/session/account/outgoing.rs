@@ -1,0 +1,275 @@
+//! Sending: encryption, fragmentation, queueing, starting and ending sessions.
+
+use super::*;
+
+impl Account {
+    /// Encodes, fragments and queues a binary OTR message for `peer`.
+    pub(super) fn transmit(
+        &mut self,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        bin: &[u8],
+        receiver: u32,
+    ) {
+        let encoded = envelope::encode(bin);
+        let budget = self
+            .peers
+            .get(peer)
+            .and_then(|p| p.budget)
+            .unwrap_or(self.policy.default_budget);
+        let mut id = [0u8; 4];
+        rng.fill_bytes(&mut id);
+        match fragmenter::fragment(&encoded, budget, u32::from_be_bytes(id), self.tag, receiver) {
+            Ok(lines) => {
+                for line in lines {
+                    self.transmits.push_back(Transmit {
+                        peer: peer.to_string(),
+                        line,
+                    });
+                }
+            }
+            // Only an absurdly small budget gets here; there is no way to send, so nothing is.
+            Err(_) => self.events.push_back(Event::DakeFailed {
+                peer: peer.to_string(),
+                error: DakeError::Decode(DecodeError::LengthOutOfRange("line budget")),
+            }),
+        }
+    }
+
+    pub(super) fn send_payload(
+        &mut self,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        now: u64,
+        flags: u8,
+        payload: &Payload,
+    ) -> Result<(), SendError> {
+        let encoded = payload.padded(self.policy.pad_block).encode();
+        if encoded.len() > MAX_PLAINTEXT_BYTES {
+            return Err(SendError::TooLong);
+        }
+        let (msg, receiver) = {
+            let Some(s) = self.peers.get_mut(peer).and_then(|p| p.session.as_mut()) else {
+                return Err(SendError::Crypto);
+            };
+            let msg = s
+                .ratchet
+                .encrypt(flags, &encoded)
+                .map_err(|_| SendError::Crypto)?;
+            s.last_sent = now;
+            s.unanswered = false;
+            (msg, s.ratchet.their_tag())
+        };
+        self.transmit(rng, peer, &msg.encode(), receiver);
+        Ok(())
+    }
+
+    /// Sends `text` privately to `peer`. Without a private session it is queued (never sent
+    /// in the clear) and a handshake is started if none is running.
+    pub fn send(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        text: &str,
+    ) -> Result<SendOutcome, SendError> {
+        if text.as_bytes().contains(&0) {
+            return Err(SendError::ContainsNul);
+        }
+        if text.len() > MAX_PLAINTEXT_BYTES - 64 {
+            return Err(SendError::TooLong);
+        }
+        let p = self.peer_mut(peer, now_ms).ok_or(SendError::TooManyPeers)?;
+        if p.finished {
+            return Err(SendError::Finished);
+        }
+        p.last_activity = now_ms;
+        if p.session.is_some() && !p.handshake.is_running() {
+            let payload = Payload {
+                text: text.as_bytes().to_vec(),
+                tlvs: Vec::new(),
+            };
+            self.send_payload(rng, peer, now_ms, 0, &payload)?;
+            return Ok(SendOutcome::Sent);
+        }
+        if p.queue.len() >= MAX_QUEUED_MESSAGES || p.queued_bytes + text.len() > MAX_QUEUED_BYTES {
+            return Err(SendError::QueueFull);
+        }
+        p.queue.push_back(text.to_string());
+        p.queued_bytes += text.len();
+        if !p.handshake.is_running() {
+            self.start(now_ms, rng, peer);
+        }
+        Ok(SendOutcome::Queued)
+    }
+
+    /// Starts (or restarts) a private session with `peer`: a handshake directly when the
+    /// peer's profile is known, otherwise a query message.
+    pub fn start(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng, peer: &str) {
+        self.refresh_profile(now_ms);
+        let now_unix = ms_to_unix(now_ms);
+        let Some(p) = self.peer_mut(peer, now_ms) else {
+            return;
+        };
+        p.finished = false;
+        let known = p
+            .profile
+            .as_ref()
+            .is_some_and(|pr| pr.is_valid_at(now_unix));
+        if known {
+            self.initiate(now_ms, rng, peer, &[]);
+        } else {
+            let v = Versions::ours();
+            let line = query::format_query(&v, &self.policy.query_text);
+            self.transmits.push_back(Transmit {
+                peer: peer.to_string(),
+                line,
+            });
+            if let Some(p) = self.peers.get_mut(peer) {
+                p.handshake = Handshake::QuerySent { since: now_ms };
+            }
+        }
+    }
+
+    /// Sends an Identity message (we become the DAKE initiator).
+    pub(super) fn initiate(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        query_versions: &[u8],
+    ) {
+        let Some(p) = self.peers.get(peer) else {
+            return;
+        };
+        let peer_profile = p
+            .profile
+            .clone()
+            .filter(|pr| pr.is_valid_at(ms_to_unix(now_ms)));
+        let we_are_cached = p.has_our_profile && peer_profile.is_some();
+        let psk = p.psk.as_ref().map(ResumptionPsk::duplicate);
+        let result = dake::start(
+            rng,
+            &self.local(),
+            query_versions,
+            peer_profile.as_ref(),
+            we_are_cached,
+            psk,
+        );
+        match result {
+            Ok((state, identity)) => {
+                self.transmit(rng, peer, &identity.encode(), 0);
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.handshake = Handshake::WaitingAuthR {
+                        state: Box::new(state),
+                        since: now_ms,
+                    };
+                }
+            }
+            Err(error) => self.events.push_back(Event::DakeFailed {
+                peer: peer.to_string(),
+                error,
+            }),
+        }
+    }
+
+    /// Ends the private session with `peer` (sends a disconnect if one is established) and
+    /// drops anything queued. Returns to plaintext.
+    pub fn finish(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng, peer: &str) {
+        self.end_session(now_ms, rng, peer, EndReason::Requested);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.finished = false;
+            p.handshake = Handshake::Idle;
+            let dropped = p.queue.len();
+            p.queue.clear();
+            p.queued_bytes = 0;
+            if dropped > 0 {
+                self.events.push_back(Event::QueueDropped {
+                    peer: peer.to_string(),
+                    count: dropped,
+                });
+            }
+        }
+    }
+
+    /// Ends every session (for shutdown).
+    pub fn finish_all(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng) {
+        let peers: Vec<String> = self.peers.keys().cloned().collect();
+        for peer in peers {
+            self.finish(now_ms, rng, &peer);
+        }
+    }
+
+    pub(super) fn end_session(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        reason: EndReason,
+    ) {
+        let has_session = self.peers.get(peer).is_some_and(|p| p.session.is_some());
+        if !has_session {
+            return;
+        }
+        let payload = Payload {
+            text: Vec::new(),
+            tlvs: vec![Tlv {
+                tlv_type: types::DISCONNECTED,
+                value: Vec::new(),
+            }],
+        };
+        let _ = self.send_payload(rng, peer, now_ms, FLAG_IGNORE_UNREADABLE, &payload);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.session = None;
+        }
+        self.events.push_back(Event::SessionEnded {
+            peer: peer.to_string(),
+            reason,
+        });
+    }
+
+    pub(super) fn refresh_profile(&mut self, now_ms: u64) {
+        let now = ms_to_unix(now_ms);
+        if self.profile.expiry() - now > PROFILE_REFRESH_MARGIN_SECS {
+            return;
+        }
+        if let Ok(p) =
+            ClientProfile::sign(&self.keys, self.tag, now + DEFAULT_PROFILE_LIFETIME_SECS)
+        {
+            self.profile = p;
+            for peer in self.peers.values_mut() {
+                peer.has_our_profile = false;
+            }
+        }
+    }
+
+    /// Sends everything queued for `peer` through its established session.
+    pub(super) fn release_queue(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+    ) {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let queued: Vec<String> = p.queue.drain(..).collect();
+        p.queued_bytes = 0;
+        let count = queued.len();
+        for text in queued {
+            let payload = Payload {
+                text: text.into_bytes(),
+                tlvs: Vec::new(),
+            };
+            if self.send_payload(rng, peer, now_ms, 0, &payload).is_err() {
+                break;
+            }
+        }
+        if count > 0 {
+            self.events.push_back(Event::QueueReleased {
+                peer: peer.to_string(),
+                count,
+            });
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Timers: handshake timeouts, heartbeats, idle expiry, fragment expiry.
+
+use super::*;
+
+impl Account {
+    /// Runs timers: handshake timeouts, heartbeats, idle expiry and fragment expiry.
+    pub fn handle_timeout(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng) {
+        self.refresh_profile(now_ms);
+        let peers: Vec<String> = self.peers.keys().cloned().collect();
+        for peer in peers {
+            let Some(p) = self.peers.get_mut(&peer) else {
+                continue;
+            };
+            p.assembler.expire(now_ms);
+            let _ = p.joiner.expire(now_ms);
+            if p.previous.as_ref().is_some_and(|(_, since)| {
+                now_ms.saturating_sub(*since) >= PREVIOUS_SESSION_GRACE_MS
+            }) {
+                p.previous = None;
+            }
+            if let Some(since) = p.handshake.since()
+                && now_ms.saturating_sub(since) >= self.policy.dake_timeout_ms
+            {
+                p.handshake = Handshake::Idle;
+                if p.session.is_some() {
+                    // A re-key that never completed: the current session still works, so what
+                    // was queued behind the re-key goes out through it.
+                    self.release_queue(now_ms, rng, &peer);
+                } else {
+                    self.events.push_back(Event::NoAnswer {
+                        peer: peer.clone(),
+                        queued: p.queue.len(),
+                    });
+                }
+            }
+            let Some(p) = self.peers.get_mut(&peer) else {
+                continue;
+            };
+            let Some(s) = p.session.as_ref() else {
+                continue;
+            };
+            let idle_since = s.last_sent.max(s.last_recv);
+            if now_ms.saturating_sub(idle_since) >= self.policy.idle_expiry_ms {
+                self.end_session(now_ms, rng, &peer, EndReason::Expired);
+                continue;
+            }
+            if s.unanswered && now_ms.saturating_sub(s.last_recv) >= self.policy.heartbeat_ms {
+                let heartbeat = Payload::default();
+                let _ = self.send_payload(rng, &peer, now_ms, FLAG_IGNORE_UNREADABLE, &heartbeat);
+            }
+        }
+        self.peers.retain(|_, p| !p.is_disposable());
+    }
+}

@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh <target> [seconds]   fuzz one target (default 600 s)
 #   scripts/fuzz.sh all [seconds]        every target in turn, one process at a time
-#   scripts/fuzz.sh smoke [seconds]      CI smoke: every target briefly (default 12 s each)
+#   scripts/fuzz.sh smoke [seconds]      CI smoke: every target briefly (default 10 s each)
 #   scripts/fuzz.sh seeds                regenerate fuzz/seeds/ from otr_core::fuzzing::seeds()
 #   scripts/fuzz.sh list                 list targets
 #
@@ -45,7 +45,10 @@ ensure_cargo_fuzz() {
 }
 
 build() {
-  echo "== cargo fuzz build ${BUILD_FLAGS[*]} $*"
+  # What is being built, for the logs: the commit, and whether otr-core had local changes.
+  BUILT_FROM="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  git diff --quiet HEAD -- crates/otr-core fuzz 2>/dev/null || BUILT_FROM+=" +local changes"
+  echo "== cargo fuzz build ${BUILD_FLAGS[*]} $* (at $BUILT_FROM)"
   cargo fuzz build "${BUILD_FLAGS[@]}" "$@"
 }
 
@@ -63,7 +66,7 @@ run_target() {
   local start rc=0
   start=$(date +%s)
   {
-    echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- crates/otr-core 2>/dev/null || echo ' +local changes')"
+    echo "# $(date -u +%FT%TZ) fuzzing $t as built at $BUILT_FROM"
     "$bin" -artifact_prefix="fuzz/artifacts/$t/" -max_total_time="$secs" \
       -max_len="$(max_len "$t")" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 "${dirs[@]}"
   } >"$log" 2>&1 || rc=$?
@@ -118,7 +121,7 @@ case "$cmd" in
   smoke)
     ensure_cargo_fuzz
     build
-    run_many "${2:-12}" "${TARGETS[@]}"
+    run_many "${2:-10}" "${TARGETS[@]}"
     ;;
   all)
     ensure_cargo_fuzz

@@ -180,7 +180,19 @@ pub fn tlv(data: &[u8]) {
     } else {
         assert_eq!(enc, data, "Payload encoding is not canonical");
     }
-    assert_eq!(Payload::decode(&enc), Ok(p), "Payload round trip");
+    assert_eq!(Payload::decode(&enc).as_ref(), Ok(&p), "Payload round trip");
+    // Padding (what the session layer does to every payload it sends) keeps the contents and
+    // rounds the length up to the block.
+    if p.tlvs.len() < MAX_TLVS {
+        for block in [1, 7, 32, 256] {
+            let padded = p.padded(block).encode();
+            assert_eq!(padded.len() % block, 0, "padding to {block}");
+            assert!(padded.len() < enc.len() + 5 + block);
+            let back = Payload::decode(&padded).expect("padded payload decodes");
+            assert_eq!(back.text, p.text);
+            assert_eq!(back.tlvs.get(..p.tlvs.len()), Some(&p.tlvs[..]));
+        }
+    }
 }
 
 /// Target `profile`: [`UncheckedProfile::parse`] and [`ClientProfile::decode_and_verify`].
@@ -423,14 +435,15 @@ pub fn irc_split(data: &[u8]) {
     } else {
         encoded
     };
-    // Cut points: sorted, distinct, each piece but the last at least 5 bytes long so that it
-    // is recognisable (a 4-byte "?OTR" piece is not, by design).
+    // Cut points: sorted and distinct; the first piece at least 5 bytes long so that it is
+    // recognisable as the start of an OTR message (a line "?OTR" alone is not, by design).
     let mut points: Vec<usize> = cuts.into_iter().map(|c| c % line.len()).collect();
     points.sort_unstable();
     let mut pieces = Vec::new();
     let mut start = 0;
     for p in points {
-        if p >= start + 5 && line.len() - p >= 1 {
+        let min = if start == 0 { 5 } else { 1 };
+        if p >= start + min {
             pieces.push(line.get(start..p).expect("ASCII"));
             start = p;
         }

@@ -1,9 +1,158 @@
 //! otrbnc: a transparent IRC bouncer with in-line OTRv4+.
 
-fn main() {
-    println!(
-        "otrbnc {}: the OTRv4+ protocol core is built (crates/otr-core); \
-         the IRC proxy is not implemented yet.",
-        env!("CARGO_PKG_VERSION")
-    );
+mod bouncer;
+mod cli;
+mod config;
+mod downstream;
+mod identity;
+mod irc;
+mod network;
+mod password;
+mod upstream;
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::HashPassword => hash_password(),
+        Command::CheckConfig => match load(cli.config.as_deref()) {
+            Ok((config, source)) => {
+                println!(
+                    "{source}: OK ({} network(s): {})",
+                    config.networks.len(),
+                    config
+                        .networks
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("otrbnc: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Fingerprint => {
+            eprintln!(
+                "otrbnc: this version keeps no identity on disk: a new OTR key is generated at \
+                 each start. See the running bouncer's fingerprint with: /msg *otr fingerprint"
+            );
+            ExitCode::from(2)
+        }
+        Command::Run => run(cli.config.as_deref()),
+    }
+}
+
+/// Reads the config: the given file, else the default path if it exists, else the embedded
+/// defaults (with a one-time password printed on stderr).
+fn load(path: Option<&std::path::Path>) -> Result<(Config, String), String> {
+    if let Some(p) = path {
+        return Config::load(p)
+            .map(|c| (c, p.display().to_string()))
+            .map_err(|e| format!("{}: {e}", p.display()));
+    }
+    if let Some(p) = config::default_path()
+        && p.exists()
+    {
+        return Config::load(&p)
+            .map(|c| (c, p.display().to_string()))
+            .map_err(|e| format!("{}: {e}", p.display()));
+    }
+    let mut config = Config::embedded();
+    config::apply_env(&mut config, |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+    if config.listen.password_hash.is_none() {
+        let mut bytes = [0u8; 12];
+        rand::fill(&mut bytes);
+        let pw = hex::encode(bytes);
+        config.listen.password_hash = Some(password::hash(&pw)?);
+        eprintln!(
+            "otrbnc: no config file; using embedded defaults (see config/otrbnc.example.toml).\n\
+             otrbnc: point your IRC client at {} with the server password:\n\
+             otrbnc:     {}/libera:{pw}\n\
+             otrbnc: (a new password is made at each start until you write a config file)",
+            config.listen.address, config.listen.user
+        );
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok((config, "embedded defaults".to_string()))
+}
+
+fn run(path: Option<&std::path::Path>) -> ExitCode {
+    let (config, source) = match load(path) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("otrbnc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    tracing::info!(config = %source, version = env!("CARGO_PKG_VERSION"), "starting");
+    tracing::info!("generating the OTR identity (Ed448, ML-KEM-1024, ML-DSA-87)");
+    let identity = match identity::Identity::generate() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("otrbnc: cannot generate the OTR identity: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(fingerprint = %identity.fingerprint().to_display(), "identity ready");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("otrbnc: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bouncer::run(config, identity)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("otrbnc: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn hash_password() -> ExitCode {
+    let stdin = std::io::stdin();
+    if std::io::IsTerminal::is_terminal(&stdin) {
+        eprintln!("Password (input is shown; pipe it in to avoid that):");
+    }
+    let mut line = String::new();
+    if stdin.lock().read_line(&mut line).is_err() {
+        eprintln!("otrbnc: cannot read the password");
+        return ExitCode::FAILURE;
+    }
+    let pw = line.trim_end_matches(['\r', '\n']);
+    if pw.is_empty() {
+        eprintln!("otrbnc: empty password refused");
+        return ExitCode::from(2);
+    }
+    match password::hash(pw) {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("otrbnc: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,157 @@
+//! The running bouncer: the listener, the networks, and an orderly shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::network::{self, NetMsg, NetworkHandle};
+use crate::password::Verifier;
+
+/// How long shutdown waits for every network to say goodbye.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What client connections share.
+pub struct Hub {
+    /// The login name.
+    pub user: String,
+    /// The password check.
+    pub verifier: Arc<Verifier>,
+    networks: BTreeMap<String, NetworkHandle>,
+}
+
+impl Hub {
+    /// The network a client asked for; with one network the name may be left out.
+    pub fn select_network(&self, name: Option<&str>) -> Result<NetworkHandle, String> {
+        match name {
+            Some(n) => self.networks.get(n).cloned().ok_or_else(|| {
+                format!(
+                    "Unknown network {n:?}; configured: {}",
+                    self.networks.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            }),
+            None if self.networks.len() == 1 => self
+                .networks
+                .values()
+                .next()
+                .cloned()
+                .ok_or_else(|| "no network configured".to_string()),
+            None => Err(format!(
+                "Select a network: PASS {}/<network>:<password> (configured: {})",
+                self.user,
+                self.networks.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+}
+
+/// Errors that stop otrbnc from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        /// Address.
+        addr: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Something else (identity, password hash, network set-up).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(config: Config, identity: Identity) -> Result<(), StartError> {
+    let hash = config
+        .listen
+        .password_hash
+        .clone()
+        .ok_or_else(|| StartError::Setup("listen.password_hash is not set".into()))?;
+    let verifier = Arc::new(Verifier::new(hash).map_err(StartError::Setup)?);
+    let listener = TcpListener::bind(&config.listen.address)
+        .await
+        .map_err(|error| StartError::Listen {
+            addr: config.listen.address.clone(),
+            error,
+        })?;
+    let mut networks = BTreeMap::new();
+    for (name, net) in &config.networks {
+        let handle = network::spawn(name.clone(), net.clone(), config.otr.clone(), &identity)
+            .map_err(StartError::Setup)?;
+        networks.insert(name.clone(), handle);
+    }
+    let hub = Arc::new(Hub {
+        user: config.listen.user.clone(),
+        verifier,
+        networks,
+    });
+    tracing::info!(address = %config.listen.address, networks = hub.networks.len(), "listening");
+    let limit = Arc::new(Semaphore::new(config.listen.max_clients));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _addr) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    tracing::warn!("too many clients; connection refused");
+                    drop(stream);
+                    continue;
+                };
+                let hub = hub.clone();
+                tokio::spawn(async move {
+                    crate::downstream::serve(stream, hub).await;
+                    drop(permit);
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    tracing::info!("shutting down: ending private conversations");
+    let mut waits = Vec::new();
+    for handle in hub.networks.values() {
+        let (done, wait) = oneshot::channel();
+        if handle.tx.send(NetMsg::Shutdown { done }).await.is_ok() {
+            waits.push(wait);
+        }
+    }
+    let all = futures_util::future::join_all(waits);
+    if tokio::time::timeout(SHUTDOWN_TIMEOUT, all).await.is_err() {
+        tracing::warn!("some networks did not finish shutting down in time");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

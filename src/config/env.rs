@@ -1,0 +1,71 @@
+//! Environment overrides, for containers: secrets and addresses without editing the file.
+//!
+//! | variable | key |
+//! |---|---|
+//! | `OTRBNC_LISTEN` | `listen.address` |
+//! | `OTRBNC_USER` | `listen.user` |
+//! | `OTRBNC_PASSWORD_HASH` | `listen.password_hash` |
+//! | `OTRBNC_DATA_DIR` | `data.dir` |
+//! | `OTRBNC_LOG` | `log.level` |
+//! | `OTRBNC_NET_<NAME>_HOST`, `_PORT`, `_NICK`, `_SERVER_PASSWORD`, `_SASL_PASSWORD` | `networks.<name>.*` |
+//!
+//! `<NAME>` is the network name upper-cased with `-` and `.` as `_`.
+
+use super::{Config, ConfigError};
+
+/// The variable prefix for one network's overrides.
+pub fn network_prefix(name: &str) -> String {
+    let up: String = name
+        .chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect();
+    format!("OTRBNC_NET_{up}_")
+}
+
+/// Applies overrides read through `get` (so tests need not touch the process environment).
+pub fn apply_env(
+    config: &mut Config,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Some(v) = get("OTRBNC_LISTEN") {
+        config.listen.address = v;
+    }
+    if let Some(v) = get("OTRBNC_USER") {
+        config.listen.user = v;
+    }
+    if let Some(v) = get("OTRBNC_PASSWORD_HASH") {
+        config.listen.password_hash = Some(v);
+    }
+    if let Some(v) = get("OTRBNC_DATA_DIR") {
+        config.data.dir = Some(v.into());
+    }
+    if let Some(v) = get("OTRBNC_LOG") {
+        config.log.level = v;
+    }
+    for (name, net) in config.networks.iter_mut() {
+        let p = network_prefix(name);
+        if let Some(v) = get(&format!("{p}HOST")) {
+            net.host = v;
+        }
+        if let Some(v) = get(&format!("{p}PORT")) {
+            let port = v.parse().map_err(|_| ConfigError::Invalid {
+                key: format!("{p}PORT"),
+                reason: format!("{v:?} is not a port number"),
+            })?;
+            net.port = Some(port);
+        }
+        if let Some(v) = get(&format!("{p}NICK")) {
+            net.nick = Some(v);
+        }
+        if let Some(v) = get(&format!("{p}SERVER_PASSWORD")) {
+            net.server_password = Some(v);
+        }
+        if let Some(v) = get(&format!("{p}SASL_PASSWORD")) {
+            net.sasl_password = Some(v);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,354 @@
+//! The configuration file (TOML), its defaults and its validation.
+//!
+//! Unknown keys are errors (`deny_unknown_fields`), and every check names the key it is about,
+//! so a typo never silently falls back to a default. `config/otrbnc.example.toml` documents
+//! every key; `otrbnc check-config` runs everything here without starting.
+
+mod env;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use env::apply_env;
+pub use validate::ConfigError;
+
+/// The default listen address: loopback only, the IRC port.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:6667";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where clients connect and how they log in.
+    #[serde(default)]
+    pub listen: Listen,
+    /// Where state is kept.
+    #[serde(default)]
+    pub data: Data,
+    /// Logging.
+    #[serde(default)]
+    pub log: Log,
+    /// OTR defaults for every network.
+    #[serde(default)]
+    pub otr: Otr,
+    /// Upstream networks by name (the name clients select with `PASS user/name:password`).
+    #[serde(default)]
+    pub networks: BTreeMap<String, Network>,
+}
+
+/// `[listen]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// `host:port`; loopback by default.
+    #[serde(default = "default_listen")]
+    pub address: String,
+    /// The login name in `PASS user/network:password`.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// Argon2id PHC string from `otrbnc hash-password`. Required unless no config file is used.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Most clients attached at once (all networks).
+    #[serde(default = "default_max_clients")]
+    pub max_clients: usize,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            address: default_listen(),
+            user: default_user(),
+            password_hash: None,
+            max_clients: default_max_clients(),
+        }
+    }
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Data {
+    /// State directory (default: the user's data dir, e.g. `~/.local/share/otrbnc`).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// A `tracing` filter: `info`, `debug`, `otrbnc=debug,info`, …
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: default_log_level(),
+        }
+    }
+}
+
+/// `[otr]`: behaviour for opted-in nicks and OTR timing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Otr {
+    /// Send nothing in plaintext to an opted-in nick (messages wait for the private session).
+    #[serde(default = "yes")]
+    pub require_encryption: bool,
+    /// Let NOTICEs to opted-in nicks through in clear (otherwise refused with a `*otr` notice).
+    #[serde(default)]
+    pub allow_plain_notice: bool,
+    /// Let CTCP requests other than ACTION through in clear to opted-in nicks.
+    #[serde(default)]
+    pub allow_plain_ctcp: bool,
+    /// Answer OTRv4+ offers from nicks that are not opted in (otherwise they are announced).
+    #[serde(default)]
+    pub accept_strangers: bool,
+    /// Prefix for plaintext received from an opted-in nick.
+    #[serde(default = "default_plain_marker")]
+    pub plaintext_marker: String,
+    /// A handshake or query without an answer after this many seconds is given up.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
+    /// Send a heartbeat this long after the last received message when we sent nothing.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_secs: u64,
+    /// End a session idle this long.
+    #[serde(default = "default_idle")]
+    pub idle_expiry_secs: u64,
+    /// Warn in `*otr` when the upstream send queue delays messages by more than this.
+    #[serde(default = "default_queue_warn")]
+    pub queue_warn_secs: u64,
+    /// Messages and notices kept for playback while no client is attached.
+    #[serde(default = "default_playback")]
+    pub playback_lines: usize,
+}
+
+impl Default for Otr {
+    fn default() -> Self {
+        Otr {
+            require_encryption: true,
+            allow_plain_notice: false,
+            allow_plain_ctcp: false,
+            accept_strangers: false,
+            plaintext_marker: default_plain_marker(),
+            handshake_timeout_secs: default_handshake_timeout(),
+            heartbeat_secs: default_heartbeat(),
+            idle_expiry_secs: default_idle(),
+            queue_warn_secs: default_queue_warn(),
+            playback_lines: default_playback(),
+        }
+    }
+}
+
+/// How the upstream connection is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TLS over TCP (the default).
+    Tls,
+    /// Plain TCP: only when asked for by name.
+    Plain,
+}
+
+/// SASL mechanisms for upstream authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SaslMechanism {
+    /// Account name and password.
+    Plain,
+    /// The TLS client certificate.
+    External,
+}
+
+/// `[networks.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Server host name.
+    pub host: String,
+    /// Server port (default 6697 with TLS, 6667 plain).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `tls` (default) or `plain`.
+    #[serde(default = "default_transport")]
+    pub transport: Transport,
+    /// Server name expected in the certificate (default: `host`).
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
+    /// Extra CA certificates (PEM) to trust besides the built-in web roots.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Accept only certificates whose SHA-256 (of the DER leaf) is listed; hex, `:` allowed.
+    #[serde(default)]
+    pub tls_pin_sha256: Vec<String>,
+    /// Client certificate and key (PEM) for SASL EXTERNAL / CertFP.
+    #[serde(default)]
+    pub tls_client_cert: Option<PathBuf>,
+    /// Key for `tls_client_cert`.
+    #[serde(default)]
+    pub tls_client_key: Option<PathBuf>,
+    /// Nick to register with. Without it the upstream connects when the first client
+    /// attaches, with that client's nick, user name and real name.
+    #[serde(default)]
+    pub nick: Option<String>,
+    /// User name (ident); default: the nick.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Real name.
+    #[serde(default)]
+    pub realname: Option<String>,
+    /// Server password (`PASS`).
+    #[serde(default)]
+    pub server_password: Option<String>,
+    /// SASL mechanism.
+    #[serde(default)]
+    pub sasl_mechanism: Option<SaslMechanism>,
+    /// SASL PLAIN account name (default: the nick).
+    #[serde(default)]
+    pub sasl_username: Option<String>,
+    /// SASL PLAIN password.
+    #[serde(default)]
+    pub sasl_password: Option<String>,
+    /// Seconds per line once the burst is spent (token bucket refill).
+    #[serde(default = "default_flood_interval")]
+    pub flood_interval_secs: f64,
+    /// Lines that can be sent at once.
+    #[serde(default = "default_flood_burst")]
+    pub flood_burst: u32,
+    /// Nicks whose private messages go through OTR.
+    #[serde(default)]
+    pub otr_nicks: Vec<String>,
+    /// Reconnect backoff bounds (seconds); jitter is added.
+    #[serde(default = "default_reconnect_min")]
+    pub reconnect_min_secs: u64,
+    /// Upper bound of the reconnect backoff.
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_secs: u64,
+}
+
+impl Network {
+    /// The port, defaulted by transport.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.transport {
+            Transport::Tls => 6697,
+            Transport::Plain => 6667,
+        })
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_string()
+}
+fn default_user() -> String {
+    "otrbnc".to_string()
+}
+fn default_max_clients() -> usize {
+    32
+}
+fn default_log_level() -> String {
+    "info".to_string()
+}
+fn default_plain_marker() -> String {
+    "[NOT ENCRYPTED] ".to_string()
+}
+fn default_handshake_timeout() -> u64 {
+    180
+}
+fn default_heartbeat() -> u64 {
+    60
+}
+fn default_idle() -> u64 {
+    6 * 3600
+}
+fn default_queue_warn() -> u64 {
+    30
+}
+fn default_playback() -> usize {
+    500
+}
+fn default_transport() -> Transport {
+    Transport::Tls
+}
+fn default_flood_interval() -> f64 {
+    2.0
+}
+fn default_flood_burst() -> u32 {
+    5
+}
+fn default_reconnect_min() -> u64 {
+    5
+}
+fn default_reconnect_max() -> u64 {
+    600
+}
+
+/// Where the config file lives when `--config` is not given.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("otrbnc").join("otrbnc.toml"))
+}
+
+impl Config {
+    /// Parses and validates a config file's text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Reads, parses, applies environment overrides and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            error: e.to_string(),
+        })?;
+        let mut config = Config::parse(&text)?;
+        apply_env(&mut config, |k| std::env::var(k).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded defaults used when no config file exists: loopback listener, one TLS
+    /// network (Libera.Chat) that connects with the first client's nick.
+    pub fn embedded() -> Config {
+        let mut networks = BTreeMap::new();
+        networks.insert(
+            "libera".to_string(),
+            Network {
+                host: "irc.libera.chat".to_string(),
+                port: None,
+                transport: Transport::Tls,
+                tls_server_name: None,
+                tls_ca_file: None,
+                tls_pin_sha256: Vec::new(),
+                tls_client_cert: None,
+                tls_client_key: None,
+                nick: None,
+                username: None,
+                realname: None,
+                server_password: None,
+                sasl_mechanism: None,
+                sasl_username: None,
+                sasl_password: None,
+                flood_interval_secs: default_flood_interval(),
+                flood_burst: default_flood_burst(),
+                otr_nicks: Vec::new(),
+                reconnect_min_secs: default_reconnect_min(),
+                reconnect_max_secs: default_reconnect_max(),
+            },
+        );
+        Config {
+            networks,
+            ..Config::default()
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Checks that name the offending key and say why.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::{Config, Network, SaslMechanism, Transport};
+
+/// A configuration problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {error}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: String,
+    },
+    /// Not valid TOML, an unknown key or a value of the wrong type (toml names the key).
+    #[error("{0}")]
+    Syntax(String),
+    /// A value that parses but is not acceptable.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// Dotted path of the key, e.g. `networks.libera.port`.
+        key: String,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Whether `nick` is something an IRC server could accept as a nick (RFC 2812 plus the
+/// characters modern servers allow); used for config values and `*otr` arguments.
+pub fn is_valid_nick(nick: &str) -> bool {
+    let Some(first) = nick.chars().next() else {
+        return false;
+    };
+    nick.len() <= 64
+        && !first.is_ascii_digit()
+        && !matches!(first, '#' | '&' | '$' | ':' | '*' | '-')
+        && nick
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "[]\\`_^{|}-".contains(c))
+}
+
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Parses a certificate pin: 32 bytes as hex, colons and case ignored.
+pub fn parse_pin(pin: &str) -> Option<[u8; 32]> {
+    let clean: String = pin.chars().filter(|c| *c != ':').collect();
+    let bytes = hex::decode(clean).ok()?;
+    bytes.try_into().ok()
+}
+
+impl Config {
+    /// Checks every value; the first problem is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen
+            .address
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("listen.address", format!("not host:port ({e})")))?;
+        if !is_valid_name(&self.listen.user) {
+            return Err(invalid(
+                "listen.user",
+                "1-32 characters from A-Z a-z 0-9 _ . -",
+            ));
+        }
+        match &self.listen.password_hash {
+            None => {
+                return Err(invalid(
+                    "listen.password_hash",
+                    "required: create one with `otrbnc hash-password`",
+                ));
+            }
+            Some(h) => crate::password::check_hash_format(h)
+                .map_err(|e| invalid("listen.password_hash", e))?,
+        }
+        if self.listen.max_clients == 0 || self.listen.max_clients > 1024 {
+            return Err(invalid("listen.max_clients", "must be 1..=1024"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                "not a log filter (try \"info\" or \"debug\")",
+            ));
+        }
+        let otr = &self.otr;
+        if !(5..=3600).contains(&otr.handshake_timeout_secs) {
+            return Err(invalid("otr.handshake_timeout_secs", "must be 5..=3600"));
+        }
+        if !(1..=86_400).contains(&otr.heartbeat_secs) {
+            return Err(invalid("otr.heartbeat_secs", "must be 1..=86400"));
+        }
+        if otr.idle_expiry_secs < 60 {
+            return Err(invalid("otr.idle_expiry_secs", "must be at least 60"));
+        }
+        if otr.playback_lines > 100_000 {
+            return Err(invalid("otr.playback_lines", "at most 100000"));
+        }
+        if otr.plaintext_marker.contains(['\r', '\n', '\0']) {
+            return Err(invalid("otr.plaintext_marker", "no line breaks or NUL"));
+        }
+        for (name, net) in &self.networks {
+            if !is_valid_name(name) {
+                return Err(invalid(
+                    format!("networks.{name}"),
+                    "network names are 1-32 characters from A-Z a-z 0-9 _ . -",
+                ));
+            }
+            validate_network(name, net)?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("networks.{name}.{k}");
+    if net.host.is_empty() || net.host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(invalid(key("host"), "a host name or address"));
+    }
+    if net.port == Some(0) {
+        return Err(invalid(key("port"), "must be 1..=65535"));
+    }
+    let tls = net.transport == Transport::Tls;
+    for (k, set) in [
+        ("tls_server_name", net.tls_server_name.is_some()),
+        ("tls_ca_file", net.tls_ca_file.is_some()),
+        ("tls_pin_sha256", !net.tls_pin_sha256.is_empty()),
+        ("tls_client_cert", net.tls_client_cert.is_some()),
+        ("tls_client_key", net.tls_client_key.is_some()),
+    ] {
+        if set && !tls {
+            return Err(invalid(key(k), "only with transport = \"tls\""));
+        }
+    }
+    for pin in &net.tls_pin_sha256 {
+        if parse_pin(pin).is_none() {
+            return Err(invalid(
+                key("tls_pin_sha256"),
+                format!("{pin:?} is not a SHA-256 in hex (64 hex digits)"),
+            ));
+        }
+    }
+    if net.tls_client_cert.is_some() != net.tls_client_key.is_some() {
+        return Err(invalid(
+            key("tls_client_cert"),
+            "tls_client_cert and tls_client_key go together",
+        ));
+    }
+    for (k, v) in [
+        ("tls_ca_file", &net.tls_ca_file),
+        ("tls_client_cert", &net.tls_client_cert),
+        ("tls_client_key", &net.tls_client_key),
+    ] {
+        if let Some(p) = v
+            && !p.is_file()
+        {
+            return Err(invalid(
+                key(k),
+                format!("{} is not a readable file", p.display()),
+            ));
+        }
+    }
+    if let Some(n) = &net.nick
+        && !is_valid_nick(n)
+    {
+        return Err(invalid(key("nick"), format!("{n:?} is not a valid nick")));
+    }
+    for (k, v) in [
+        ("username", &net.username),
+        ("realname", &net.realname),
+        ("server_password", &net.server_password),
+        ("sasl_username", &net.sasl_username),
+        ("sasl_password", &net.sasl_password),
+    ] {
+        if let Some(v) = v
+            && (v.is_empty() || v.contains(['\r', '\n', '\0']))
+        {
+            return Err(invalid(
+                key(k),
+                "must be non-empty, without line breaks or NUL",
+            ));
+        }
+    }
+    if net
+        .username
+        .as_ref()
+        .is_some_and(|u| u.contains([' ', '@']))
+    {
+        return Err(invalid(key("username"), "no spaces or @"));
+    }
+    match net.sasl_mechanism {
+        Some(SaslMechanism::Plain) if net.sasl_password.is_none() => {
+            return Err(invalid(key("sasl_password"), "required for SASL PLAIN"));
+        }
+        Some(SaslMechanism::External) if net.tls_client_cert.is_none() || !tls => {
+            return Err(invalid(
+                key("sasl_mechanism"),
+                "EXTERNAL needs transport = \"tls\" and tls_client_cert / tls_client_key",
+            ));
+        }
+        _ => {}
+    }
+    if !net.flood_interval_secs.is_finite() || !(0.0..=60.0).contains(&net.flood_interval_secs) {
+        return Err(invalid(
+            key("flood_interval_secs"),
+            "must be 0..=60 (0 disables pacing)",
+        ));
+    }
+    if !(1..=100).contains(&net.flood_burst) {
+        return Err(invalid(key("flood_burst"), "must be 1..=100"));
+    }
+    for n in &net.otr_nicks {
+        if !is_valid_nick(n) {
+            return Err(invalid(
+                key("otr_nicks"),
+                format!("{n:?} is not a valid nick"),
+            ));
+        }
+    }
+    if net.reconnect_min_secs == 0 || net.reconnect_min_secs > net.reconnect_max_secs {
+        return Err(invalid(
+            key("reconnect_min_secs"),
+            "must be at least 1 and at most reconnect_max_secs",
+        ));
+    }
+    Ok(())
+}

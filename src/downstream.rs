@@ -1,0 +1,311 @@
+//! A client connection: registration with otrbnc (PASS, NICK, USER, CAP), login, then
+//! relaying lines between the socket and the selected network's task.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::bouncer::Hub;
+use crate::irc::codec::{Frame, LineCodec};
+use crate::irc::{Line, build};
+use crate::network::{CLIENT_QUEUE, ClientCaps, NetMsg};
+
+/// Capabilities otrbnc offers its clients.
+pub const OFFERED_CAPS: &str = "echo-message server-time";
+/// Time allowed to register.
+const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Delay before a wrong password is answered (slows down guessing).
+const FAILURE_DELAY: Duration = Duration::from_secs(1);
+/// Lines accepted before registration completes.
+const MAX_REGISTRATION_LINES: usize = 50;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a client sent while registering.
+#[derive(Debug, Default)]
+struct Registration {
+    pass: Option<String>,
+    nick: Option<String>,
+    user: Option<String>,
+    realname: Option<String>,
+    cap_negotiating: bool,
+    caps: ClientCaps,
+}
+
+/// How a client selects its network and proves who it is.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Login {
+    /// User name (optional in the PASS forms without one).
+    pub user: Option<String>,
+    /// Network name, if given.
+    pub network: Option<String>,
+    /// Password.
+    pub password: String,
+}
+
+/// Parses ZNC-style credentials: `PASS user/network:password`, `PASS network:password`,
+/// `PASS password` with `USER user/network`.
+pub fn parse_login(pass: &str, user_param: Option<&str>) -> Login {
+    let (ident, password) = match pass.split_once(':') {
+        Some((ident, pw)) => (Some(ident), pw.to_string()),
+        None => (None, pass.to_string()),
+    };
+    let ident = ident.or(user_param);
+    let (user, network) = match ident {
+        Some(id) => match id.split_once('/') {
+            Some((u, n)) => (Some(u.to_string()), Some(n.to_string())),
+            None if user_param.is_some() && ident == user_param => (Some(id.to_string()), None),
+            None => (None, Some(id.to_string())),
+        },
+        None => (None, None),
+    };
+    Login {
+        user: user.filter(|u| !u.is_empty()),
+        network: network.filter(|n| !n.is_empty()),
+        password,
+    }
+}
+
+/// Serves one client connection to the end.
+pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let mut reader = FramedRead::new(rd, LineCodec::default());
+    let mut writer = FramedWrite::new(wr, LineCodec::default());
+    let reg = match tokio::time::timeout(REGISTRATION_TIMEOUT, register(&mut reader, &mut writer))
+        .await
+    {
+        Ok(Some(reg)) => reg,
+        Ok(None) => return,
+        Err(_) => {
+            let _ = writer
+                .send(Bytes::from_static(b"ERROR :Registration timed out\r\n"))
+                .await;
+            return;
+        }
+    };
+    let nick = reg.nick.clone().unwrap_or_default();
+    let Some(pass) = reg.pass.as_deref() else {
+        let _ = refuse(
+            &mut writer,
+            &nick,
+            "Password required: PASS <user>/<network>:<password>",
+        )
+        .await;
+        return;
+    };
+    let login = parse_login(pass, reg.user.as_deref());
+    let ok_user = login.user.as_deref().is_none_or(|u| u == hub.user);
+    let password = login.password.clone();
+    let verifier = hub.verifier.clone();
+    let ok_pw = tokio::task::spawn_blocking(move || verifier.verify(password.as_bytes()))
+        .await
+        .unwrap_or(false);
+    if !(ok_user && ok_pw) {
+        tracing::info!("a client failed to log in");
+        tokio::time::sleep(FAILURE_DELAY).await;
+        let _ = refuse(&mut writer, &nick, "Password incorrect").await;
+        return;
+    }
+    let network = match hub.select_network(login.network.as_deref()) {
+        Ok(n) => n,
+        Err(msg) => {
+            let _ = refuse(&mut writer, &nick, &msg).await;
+            return;
+        }
+    };
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
+    let attach = NetMsg::Attach {
+        id,
+        tx,
+        caps: reg.caps,
+        nick: nick.clone(),
+        user: reg
+            .user
+            .clone()
+            .unwrap_or_else(|| nick.clone())
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        realname: reg.realname.clone().unwrap_or_else(|| nick.clone()),
+    };
+    if network.tx.send(attach).await.is_err() {
+        return;
+    }
+    let write_task = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            if writer.send(line).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut overlong = 0u32;
+    loop {
+        tokio::select! {
+            frame = reader.next() => match frame {
+                Some(Ok(Frame::Line(line))) => {
+                    if network.tx.send(NetMsg::FromClient { id, line }).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Frame::Overlong(_))) => {
+                    overlong += 1;
+                    tracing::debug!(overlong, "dropped an overlong line from a client");
+                }
+                _ => break,
+            },
+            // The network dropped this client (QUIT, or it could not keep up).
+            _ = closed(&write_task) => break,
+        }
+    }
+    let _ = network.tx.send(NetMsg::Detach { id }).await;
+    write_task.abort();
+}
+
+async fn closed(task: &tokio::task::JoinHandle<()>) {
+    while !task.is_finished() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn refuse<W>(
+    writer: &mut FramedWrite<W, LineCodec>,
+    nick: &str,
+    why: &str,
+) -> std::io::Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let target = if nick.is_empty() { "*" } else { nick };
+    writer
+        .send(build::message(Some("otrbnc"), "464", target, why))
+        .await?;
+    writer
+        .send(Bytes::from(format!("ERROR :Closing link: {why}\r\n")))
+        .await?;
+    writer.close().await
+}
+
+/// Reads registration lines until NICK and USER are in and CAP negotiation (if started) has
+/// ended. Returns None when the client left.
+async fn register<R, W>(
+    reader: &mut FramedRead<R, LineCodec>,
+    writer: &mut FramedWrite<W, LineCodec>,
+) -> Option<Registration>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut reg = Registration::default();
+    for _ in 0..MAX_REGISTRATION_LINES {
+        let Some(Ok(Frame::Line(raw))) = reader.next().await else {
+            return None;
+        };
+        let Some(line) = Line::parse(&raw) else {
+            continue;
+        };
+        let nick = reg.nick.clone().unwrap_or_else(|| "*".to_string());
+        match line.command.to_ascii_uppercase().as_slice() {
+            b"PASS" => reg.pass = line.param_str(0),
+            b"NICK" => reg.nick = line.param_str(0),
+            b"USER" => {
+                reg.user = line.param_str(0);
+                reg.realname = line.param_str(3);
+            }
+            b"CAP" => {
+                let sub = line.param_str(0).unwrap_or_default().to_ascii_uppercase();
+                match sub.as_str() {
+                    "LS" => {
+                        reg.cap_negotiating = true;
+                        let l = format!(":otrbnc CAP {nick} LS :{OFFERED_CAPS}\r\n");
+                        writer.send(Bytes::from(l)).await.ok()?;
+                    }
+                    "REQ" => {
+                        reg.cap_negotiating = true;
+                        let asked = line.param_str(1).unwrap_or_default();
+                        let caps: Vec<&str> = asked.split(' ').filter(|c| !c.is_empty()).collect();
+                        let known = caps
+                            .iter()
+                            .all(|c| OFFERED_CAPS.split(' ').any(|o| o == *c));
+                        let verb = if known { "ACK" } else { "NAK" };
+                        if known {
+                            for c in &caps {
+                                match *c {
+                                    "echo-message" => reg.caps.echo_message = true,
+                                    "server-time" => reg.caps.server_time = true,
+                                    _ => {}
+                                }
+                            }
+                        }
+                        let l = format!(":otrbnc CAP {nick} {verb} :{asked}\r\n");
+                        writer.send(Bytes::from(l)).await.ok()?;
+                    }
+                    "END" => reg.cap_negotiating = false,
+                    _ => {}
+                }
+            }
+            b"PING" => {
+                let token = line.param_str(0).unwrap_or_default();
+                writer
+                    .send(build::message(Some("otrbnc"), "PONG", "otrbnc", &token))
+                    .await
+                    .ok()?;
+            }
+            b"QUIT" => return None,
+            _ => {}
+        }
+        if reg.nick.is_some() && reg.user.is_some() && !reg.cap_negotiating {
+            return Some(reg);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_forms() {
+        assert_eq!(
+            parse_login("alice/libera:pw", None),
+            Login {
+                user: Some("alice".into()),
+                network: Some("libera".into()),
+                password: "pw".into()
+            }
+        );
+        assert_eq!(
+            parse_login("libera:pw:with:colons", None),
+            Login {
+                user: None,
+                network: Some("libera".into()),
+                password: "pw:with:colons".into()
+            }
+        );
+        assert_eq!(
+            parse_login("pw", Some("alice/libera")),
+            Login {
+                user: Some("alice".into()),
+                network: Some("libera".into()),
+                password: "pw".into()
+            }
+        );
+        assert_eq!(
+            parse_login("pw", None),
+            Login {
+                user: None,
+                network: None,
+                password: "pw".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! The clients attached to one network, fan-out to them, and playback for when none is.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// Identifies one client connection (unique for the process lifetime).
+pub type ClientId = u64;
+
+/// Capabilities a client negotiated with otrbnc.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCaps {
+    /// `echo-message`: the client wants its own messages echoed (as plaintext).
+    pub echo_message: bool,
+    /// `server-time`: played-back lines carry a `time` tag.
+    pub server_time: bool,
+}
+
+/// One attached client: where its lines go.
+#[derive(Debug)]
+pub struct Client {
+    /// Lines to the client; bounded, a client that cannot keep up is dropped.
+    pub tx: mpsc::Sender<Bytes>,
+    /// What it negotiated.
+    pub caps: ClientCaps,
+}
+
+/// Attached clients and the playback buffer.
+#[derive(Debug)]
+pub struct Clients {
+    clients: BTreeMap<ClientId, Client>,
+    playback: VecDeque<(u64, Bytes)>,
+    playback_max: usize,
+}
+
+impl Clients {
+    /// An empty set; at most `playback_max` lines kept while detached.
+    pub fn new(playback_max: usize) -> Clients {
+        Clients {
+            clients: BTreeMap::new(),
+            playback: VecDeque::new(),
+            playback_max,
+        }
+    }
+
+    /// Adds a client.
+    pub fn attach(&mut self, id: ClientId, client: Client) {
+        self.clients.insert(id, client);
+    }
+
+    /// Removes a client; returns whether it was attached.
+    pub fn detach(&mut self, id: ClientId) -> bool {
+        self.clients.remove(&id).is_some()
+    }
+
+    /// Number attached.
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Whether none is attached.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
+    /// A client's capabilities.
+    pub fn caps(&self, id: ClientId) -> Option<ClientCaps> {
+        self.clients.get(&id).map(|c| c.caps)
+    }
+
+    /// Ids of attached clients.
+    pub fn ids(&self) -> Vec<ClientId> {
+        self.clients.keys().copied().collect()
+    }
+
+    /// Sends to one client; a full or closed channel drops the client.
+    pub fn send_to(&mut self, id: ClientId, line: Bytes) {
+        let failed = match self.clients.get(&id) {
+            Some(c) => c.tx.try_send(line).is_err(),
+            None => false,
+        };
+        if failed {
+            tracing::warn!("a client could not keep up and was disconnected");
+            self.clients.remove(&id);
+        }
+    }
+
+    /// Sends to every client.
+    pub fn broadcast(&mut self, line: &Bytes) {
+        for id in self.ids() {
+            self.send_to(id, line.clone());
+        }
+    }
+
+    /// Sends to every client except `except`, filtered by `want`.
+    pub fn broadcast_where(
+        &mut self,
+        line: &Bytes,
+        except: Option<ClientId>,
+        want: impl Fn(ClientCaps) -> bool,
+    ) {
+        let ids: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(id, c)| Some(**id) != except && want(c.caps))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.send_to(id, line.clone());
+        }
+    }
+
+    /// Sends to every client, or keeps the line for playback when none is attached.
+    pub fn broadcast_or_keep(&mut self, line: Bytes, now_ms: u64) {
+        if self.clients.is_empty() {
+            if self.playback_max == 0 {
+                return;
+            }
+            if self.playback.len() >= self.playback_max {
+                self.playback.pop_front();
+            }
+            self.playback.push_back((now_ms, line));
+        } else {
+            self.broadcast(&line);
+        }
+    }
+
+    /// Takes the playback buffer (lines with the time they arrived).
+    pub fn take_playback(&mut self) -> Vec<(u64, Bytes)> {
+        self.playback.drain(..).collect()
+    }
+}
+
+/// `@time=...` for a line played back to a client with `server-time`.
+pub fn with_time_tag(line: &Bytes, ms: u64) -> Bytes {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    let stamp = format!(
+        "@time={y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z ",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        ms % 1000
+    );
+    let mut out = Vec::with_capacity(stamp.len() + line.len());
+    out.extend_from_slice(stamp.as_bytes());
+    out.extend_from_slice(line);
+    Bytes::from(out)
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_tag_format() {
+        let l = with_time_tag(
+            &Bytes::from_static(b":a PRIVMSG b :c\r\n"),
+            1_700_000_000_123,
+        );
+        assert_eq!(
+            &l[..],
+            b"@time=2023-11-14T22:13:20.123Z :a PRIVMSG b :c\r\n"
+        );
+    }
+
+    #[test]
+    fn playback_is_bounded() {
+        let mut c = Clients::new(3);
+        for i in 0..10u64 {
+            c.broadcast_or_keep(Bytes::from(format!("{i}")), i);
+        }
+        let p = c.take_playback();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.first().map(|(t, _)| *t), Some(7));
+    }
+
+    #[tokio::test]
+    async fn slow_clients_are_dropped() {
+        let mut c = Clients::new(0);
+        let (tx, _rx) = mpsc::channel(2);
+        c.attach(
+            1,
+            Client {
+                tx,
+                caps: ClientCaps::default(),
+            },
+        );
+        for _ in 0..3 {
+            c.broadcast(&Bytes::from_static(b"x"));
+        }
+        assert!(c.is_empty());
+    }
+}

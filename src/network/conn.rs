@@ -1,0 +1,75 @@
+//! One upstream connection as a task: connect, then read lines into the network's channel
+//! and write the lines the network hands it. The network task owns all state; this task owns
+//! only the socket.
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+
+use super::NetMsg;
+use crate::config::Network;
+use crate::irc::codec::{Frame, LineCodec};
+use crate::upstream::transport;
+
+/// Lines waiting to be written to the socket (the pacer sits before this).
+pub const WRITE_QUEUE: usize = 256;
+
+/// Connects and runs until the connection ends; reports to `events` tagged with `generation`.
+pub async fn run(
+    net: Network,
+    generation: u64,
+    events: mpsc::Sender<NetMsg>,
+    mut lines: mpsc::Receiver<Bytes>,
+) {
+    let stream = match transport::connect(&net).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = events
+                .send(NetMsg::UpClosed {
+                    generation,
+                    reason: e.to_string(),
+                })
+                .await;
+            return;
+        }
+    };
+    if events
+        .send(NetMsg::UpConnected { generation })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut framed = Framed::new(stream, LineCodec::default());
+    let reason = loop {
+        tokio::select! {
+            frame = framed.next() => match frame {
+                Some(Ok(Frame::Line(line))) => {
+                    if events.send(NetMsg::UpLine { generation, line }).await.is_err() {
+                        break "shutting down".to_string();
+                    }
+                }
+                Some(Ok(Frame::Overlong(n))) => {
+                    tracing::warn!(bytes = n, "dropped an overlong line from the server");
+                }
+                Some(Err(e)) => break format!("read error: {e}"),
+                None => break "connection closed by the server".to_string(),
+            },
+            out = lines.recv() => match out {
+                Some(line) => {
+                    if let Err(e) = framed.send(line).await {
+                        break format!("write error: {e}");
+                    }
+                }
+                // The network dropped its sender: it wants this connection closed.
+                None => {
+                    let _ = framed.flush().await;
+                    let _ = framed.close().await;
+                    break "closed".to_string();
+                }
+            },
+        }
+    };
+    let _ = events.send(NetMsg::UpClosed { generation, reason }).await;
+}

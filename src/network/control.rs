@@ -1,0 +1,318 @@
+//! `*otr` commands. Output goes only to the clients (never upstream).
+
+use otr_core::session::State;
+
+use super::{ClientId, Net, now_ms};
+use crate::config::validate::is_valid_nick;
+
+/// Command, arguments, description (the `help` table).
+const COMMANDS: &[(&str, &str, &str)] = &[
+    ("help", "[command]", "this list, or help for one command"),
+    (
+        "status",
+        "[nick]",
+        "privacy level, fingerprints and instance tags (all opted-in nicks without an argument)",
+    ),
+    (
+        "start",
+        "<nick>",
+        "start (or refresh) a private conversation",
+    ),
+    (
+        "finish",
+        "<nick|*>",
+        "end the private conversation; drops messages still queued",
+    ),
+    (
+        "enable",
+        "<nick>",
+        "opt a nick in: messages to it are encrypted, never sent in clear",
+    ),
+    (
+        "disable",
+        "<nick>",
+        "opt a nick out: messages to it pass in clear again",
+    ),
+    (
+        "trust",
+        "<nick>",
+        "trust the nick's current fingerprint (after comparing it over another channel)",
+    ),
+    (
+        "distrust",
+        "<nick>",
+        "stop trusting the nick's current fingerprint",
+    ),
+    ("fingerprint", "", "your own fingerprint"),
+    (
+        "policy",
+        "[name on|off]",
+        "show or change: allow_plain_notice, allow_plain_ctcp, accept_strangers",
+    ),
+    (
+        "forget",
+        "<nick>",
+        "forget trust and keys seen for a nick and end its session",
+    ),
+];
+
+/// Splits arguments shell-style: whitespace separates, double quotes group, `\"` escapes.
+pub fn split_args(input: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_quotes = false;
+    let mut has = false;
+    let mut chars = input.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if in_quotes => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '"' => {
+                in_quotes = !in_quotes;
+                has = true;
+            }
+            c if c.is_whitespace() && !in_quotes => {
+                if has || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    has = false;
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if has || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+impl Net {
+    /// Runs one `*otr` command line from client `id`.
+    pub(super) fn control(&mut self, id: ClientId, input: &str) {
+        let args = split_args(input);
+        let Some(cmd) = args.first().map(|c| c.to_ascii_lowercase()) else {
+            return self.control(id, "help");
+        };
+        let arg = args.get(1).map(String::as_str);
+        let cmd = match cmd.as_str() {
+            "st" | "info" => "status".to_string(),
+            "?" => "help".to_string(),
+            other => other.to_string(),
+        };
+        let needs_nick = [
+            "start", "finish", "enable", "disable", "trust", "distrust", "forget",
+        ];
+        if needs_nick.contains(&cmd.as_str()) {
+            let Some(nick) = arg else {
+                return self.usage(id, &cmd);
+            };
+            if !(is_valid_nick(nick) || cmd == "finish" && nick == "*") {
+                return self.reply(id, &format!("{nick:?} is not a valid nick."));
+            }
+        }
+        match (cmd.as_str(), arg) {
+            ("help", None) => {
+                self.reply(
+                    id,
+                    "otrbnc *otr commands (also: /otr <command> or /znc *otr <command>):",
+                );
+                for (c, a, d) in COMMANDS {
+                    self.reply(id, &format!("  {c} {a} — {d}"));
+                }
+            }
+            ("help", Some(c)) => self.usage(id, &c.to_ascii_lowercase()),
+            ("status", None) => self.status_all(id),
+            ("status", Some(nick)) => self.status_one(id, nick),
+            ("start", Some(nick)) => {
+                let key = self.irc.fold(nick);
+                if !self.otr.is_opted(&self.irc, nick) {
+                    self.otr.enable(&self.irc, nick);
+                    self.reply(id, &format!("OTR enabled for {nick}."));
+                }
+                let mut rng = rand::rng();
+                self.otr.account.start(now_ms(), &mut rng, &key);
+                self.reply(id, &format!("Starting a private conversation with {nick}…"));
+                self.otr_drain();
+            }
+            ("finish", Some("*")) => {
+                self.otr_finish_all();
+                self.reply(id, "Ended every private conversation on this network.");
+            }
+            ("finish", Some(nick)) => {
+                let key = self.irc.fold(nick);
+                let info = self.otr.account.session_info(&key);
+                let mut rng = rand::rng();
+                self.otr.account.finish(now_ms(), &mut rng, &key);
+                self.otr_drain();
+                if info.state == State::Plaintext && info.queued == 0 {
+                    self.reply(id, &format!("No private conversation with {nick} to end."));
+                }
+            }
+            ("enable", Some(nick)) => {
+                if self.otr.enable(&self.irc, nick) {
+                    self.reply(
+                        id,
+                        &format!("OTR enabled for {nick}: messages to {nick} are now encrypted and never sent in clear. The first one starts the session."),
+                    );
+                } else {
+                    self.reply(id, &format!("OTR was already enabled for {nick}."));
+                }
+            }
+            ("disable", Some(nick)) => {
+                let key = self.irc.fold(nick);
+                if self.otr.disable(&self.irc, nick) {
+                    let mut rng = rand::rng();
+                    self.otr.account.finish(now_ms(), &mut rng, &key);
+                    self.otr_drain();
+                    self.reply(id, &format!("OTR disabled for {nick}: messages to {nick} are sent in clear from now on."));
+                } else {
+                    self.reply(id, &format!("OTR was not enabled for {nick}."));
+                }
+            }
+            ("trust" | "distrust", Some(nick)) => {
+                let key = self.irc.fold(nick);
+                let Some(fp) = self.otr.account.session_info(&key).fingerprint else {
+                    return self.reply(id, &format!("No fingerprint known for {nick} yet: start a private conversation first."));
+                };
+                if cmd == "trust" {
+                    self.otr.trust(&key, &fp);
+                    self.reply(
+                        id,
+                        &format!("You now trust {nick}'s fingerprint {}.", fp.to_display()),
+                    );
+                } else {
+                    self.otr.distrust(&key, &fp);
+                    self.reply(
+                        id,
+                        &format!(
+                            "You no longer trust {nick}'s fingerprint {}.",
+                            fp.to_display()
+                        ),
+                    );
+                }
+            }
+            ("forget", Some(nick)) => {
+                let key = self.irc.fold(nick);
+                self.otr.forget(&key);
+                let mut rng = rand::rng();
+                self.otr.account.finish(now_ms(), &mut rng, &key);
+                self.otr_drain();
+                self.reply(id, &format!("Forgot the keys and trust for {nick}."));
+            }
+            ("fingerprint", _) => {
+                let fp = self.otr.account.fingerprint();
+                let tag = self.otr.account.instance_tag();
+                self.reply(id, &format!("Your fingerprint: {}", fp.to_display()));
+                self.reply(id, &format!("Instance tag: {tag:08x}. The identity is ephemeral: a new key is made at each start."));
+            }
+            ("policy", None) => {
+                let p = format!(
+                    "require_encryption {} · allow_plain_notice {} · allow_plain_ctcp {} · accept_strangers {}",
+                    on_off(self.otr.require_encryption),
+                    on_off(self.otr.allow_plain_notice),
+                    on_off(self.otr.allow_plain_ctcp),
+                    on_off(self.otr.accept_strangers)
+                );
+                self.reply(id, &p);
+            }
+            ("policy", Some(name)) => {
+                let value = match args.get(2).map(|v| v.to_ascii_lowercase()).as_deref() {
+                    Some("on" | "yes" | "true") => true,
+                    Some("off" | "no" | "false") => false,
+                    _ => return self.usage(id, "policy"),
+                };
+                let slot = match name {
+                    "allow_plain_notice" => &mut self.otr.allow_plain_notice,
+                    "allow_plain_ctcp" => &mut self.otr.allow_plain_ctcp,
+                    "accept_strangers" => &mut self.otr.accept_strangers,
+                    _ => return self.usage(id, "policy"),
+                };
+                *slot = value;
+                self.reply(id, &format!("{name} is now {}.", on_off(value)));
+            }
+            _ => self.reply(id, &format!("Unknown command {cmd:?}. Type: help")),
+        }
+    }
+
+    fn usage(&mut self, id: ClientId, cmd: &str) {
+        match COMMANDS.iter().find(|(c, _, _)| *c == cmd) {
+            Some((c, a, d)) => self.reply(id, &format!("Usage: {c} {a} — {d}")),
+            None => self.reply(id, &format!("Unknown command {cmd:?}. Type: help")),
+        }
+    }
+
+    fn status_all(&mut self, id: ClientId) {
+        let fp = self.otr.account.fingerprint();
+        self.reply(id, &format!("Your fingerprint: {}", fp.to_display()));
+        let nicks = self.otr.opted_nicks();
+        if nicks.is_empty() {
+            return self.reply(
+                id,
+                "No nick is opted in. To encrypt messages to a nick: enable <nick>",
+            );
+        }
+        for nick in nicks {
+            self.status_one(id, &nick);
+        }
+    }
+
+    fn status_one(&mut self, id: ClientId, nick: &str) {
+        let key = self.irc.fold(nick);
+        let info = self.otr.account.session_info(&key);
+        let opted = self.otr.is_opted(&self.irc, nick);
+        let lvl = level_text(self.otr.level_of(&key), info.state);
+        let mut text = format!(
+            "{nick}: {lvl}{}",
+            if opted { "" } else { " (OTR not enabled)" }
+        );
+        if info.queued > 0 {
+            text.push_str(&format!(", {} message(s) queued", info.queued));
+        }
+        if let Some(tag) = info.their_tag {
+            text.push_str(&format!(", their instance tag {tag:08x}"));
+        }
+        self.reply(id, &text);
+        if let Some(fp) = info.fingerprint {
+            let trust = if self.otr.is_trusted(&key, &fp) {
+                "trusted"
+            } else {
+                "not verified"
+            };
+            self.reply(
+                id,
+                &format!("  {nick}'s fingerprint: {} ({trust})", fp.to_display()),
+            );
+        }
+    }
+}
+
+fn level_text(lvl: &'static str, state: State) -> String {
+    match state {
+        State::Handshaking => format!("{lvl} (handshake running)"),
+        _ => lvl.to_string(),
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_a_shell() {
+        assert_eq!(
+            split_args("authq bob \"what is it?\" x"),
+            vec!["authq", "bob", "what is it?", "x"]
+        );
+        assert_eq!(split_args("  a   b "), vec!["a", "b"]);
+        assert_eq!(split_args("a \"\" b"), vec!["a", "", "b"]);
+        assert_eq!(split_args("\"say \\\"hi\\\"\""), vec!["say \"hi\""]);
+        assert!(split_args("").is_empty());
+    }
+}

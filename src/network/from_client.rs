@@ -1,0 +1,175 @@
+//! Lines from an attached client: control commands, OTR for opted-in nicks, local answers
+//! (PING, CAP, QUIT), and byte-exact forwarding of everything else.
+
+use bytes::Bytes;
+
+use super::{ClientId, Net};
+use crate::irc::{Line, build};
+
+impl Net {
+    pub(super) fn on_client_line(&mut self, id: ClientId, raw: Bytes) {
+        let Some(line) = Line::parse(&raw) else {
+            return;
+        };
+        let cmd = line.command.to_ascii_uppercase();
+        match cmd.as_slice() {
+            b"PING" => {
+                let token = line.param_str(0).unwrap_or_default();
+                let server = if self.irc.server.is_empty() {
+                    "otrbnc".to_string()
+                } else {
+                    self.irc.server.clone()
+                };
+                let pong = build::message(Some(&server), "PONG", &server, &token);
+                self.clients.send_to(id, pong);
+            }
+            // The bouncer keeps the upstream; a client leaving only detaches.
+            b"QUIT" => {
+                self.clients.detach(id);
+            }
+            b"PONG" | b"PASS" | b"USER" => {}
+            b"CAP" => self.client_cap(id, &line),
+            // `/otr ...` and `/znc *otr ...` reach us as raw commands.
+            b"OTR" => {
+                let args = rest_after_command(&raw);
+                self.control(id, &args);
+            }
+            b"ZNC" => {
+                let args = rest_after_command(&raw);
+                match args.split_once(' ') {
+                    Some((module, rest)) if module.eq_ignore_ascii_case("*otr") => {
+                        self.control(id, rest)
+                    }
+                    _ => self.reply(id, "Only *otr is available here: ZNC *otr <command>"),
+                }
+            }
+            b"PRIVMSG" | b"NOTICE" => self.client_message(id, &raw, &line),
+            _ => {
+                if !self.irc.registered {
+                    self.reply(
+                        id,
+                        "Not connected to the server yet; the command was NOT sent.",
+                    );
+                    return;
+                }
+                self.send_paced(vec![raw.clone()]);
+            }
+        }
+    }
+
+    fn client_cap(&mut self, id: ClientId, line: &Line<'_>) {
+        // Capabilities were negotiated at registration; later changes are answered but
+        // not supported (no cap-notify).
+        let sub = line.param_str(0).unwrap_or_default().to_ascii_uppercase();
+        let nick = self.irc.nick.clone();
+        let text = match sub.as_str() {
+            "LS" => format!(
+                ":otrbnc CAP {nick} LS :{}\r\n",
+                crate::downstream::OFFERED_CAPS
+            ),
+            "LIST" => {
+                let caps = self.clients.caps(id).unwrap_or_default();
+                let mut list = Vec::new();
+                if caps.echo_message {
+                    list.push("echo-message");
+                }
+                if caps.server_time {
+                    list.push("server-time");
+                }
+                format!(":otrbnc CAP {nick} LIST :{}\r\n", list.join(" "))
+            }
+            "REQ" => format!(
+                ":otrbnc CAP {nick} NAK :{}\r\n",
+                line.param_str(1).unwrap_or_default()
+            ),
+            _ => return,
+        };
+        self.clients.send_to(id, Bytes::from(text));
+    }
+
+    fn client_message(&mut self, id: ClientId, raw: &Bytes, line: &Line<'_>) {
+        let notice = line.is("NOTICE");
+        let (Some(targets), Some(text)) = (line.param_str(0), line.param(1)) else {
+            self.send_paced(vec![raw.clone()]);
+            return;
+        };
+        let targets: Vec<&str> = targets.split(',').filter(|t| !t.is_empty()).collect();
+        let control = |t: &str| t.starts_with('*');
+        let any_special = targets
+            .iter()
+            .any(|t| control(t) || (!self.irc.is_channel(t) && self.otr.is_opted(&self.irc, t)));
+        if !any_special {
+            if !self.irc.registered {
+                self.reply(
+                    id,
+                    "Not connected to the server yet; the message was NOT sent.",
+                );
+                return;
+            }
+            if self.send_paced(vec![raw.clone()]) {
+                self.echo(id, line.command, line.param_str(0).as_deref(), text);
+            }
+            return;
+        }
+        let text_str = String::from_utf8_lossy(text).into_owned();
+        for target in targets {
+            if target.eq_ignore_ascii_case("*otr") {
+                if !notice {
+                    self.control(id, &text_str);
+                }
+            } else if control(target) {
+                if !notice {
+                    self.reply(id, &format!("{target} does not exist here; try *otr."));
+                }
+            } else if !self.irc.is_channel(target) && self.otr.is_opted(&self.irc, target) {
+                self.otr_send(id, target, &text_str, notice);
+            } else {
+                let cmd = if notice { "NOTICE" } else { "PRIVMSG" };
+                let line = build::message(None, cmd, target, &text_str);
+                if self.send_paced(vec![line]) {
+                    self.echo(id, line_command(notice), Some(target), text);
+                }
+            }
+        }
+    }
+
+    /// Shows a sent message (as plaintext) to the other clients, and to the sender when it
+    /// negotiated echo-message.
+    pub(super) fn echo(
+        &mut self,
+        from: ClientId,
+        command: &[u8],
+        target: Option<&str>,
+        text: &[u8],
+    ) {
+        let Some(target) = target else { return };
+        let prefix = self.irc.prefix();
+        let cmd = String::from_utf8_lossy(command).to_ascii_uppercase();
+        let text = String::from_utf8_lossy(text);
+        let line = build::message(Some(&prefix), &cmd, target, &text);
+        self.clients.broadcast_where(&line, Some(from), |_| true);
+        if self.clients.caps(from).is_some_and(|c| c.echo_message) {
+            self.clients.send_to(from, line);
+        }
+    }
+}
+
+fn line_command(notice: bool) -> &'static [u8] {
+    if notice { b"NOTICE" } else { b"PRIVMSG" }
+}
+
+/// The text after the command word (for `OTR args…` and `ZNC *otr args…`).
+fn rest_after_command(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(crate::irc::line::trim_eol(raw)).into_owned();
+    let s = s.trim_start();
+    let s = match s.strip_prefix('@') {
+        Some(r) => r.split_once(' ').map(|x| x.1).unwrap_or_default(),
+        None => s,
+    };
+    let s = match s.strip_prefix(':') {
+        Some(r) => r.split_once(' ').map(|x| x.1).unwrap_or_default(),
+        None => s,
+    };
+    let rest = s.split_once(' ').map(|x| x.1).unwrap_or_default().trim();
+    rest.strip_prefix(':').unwrap_or(rest).to_string()
+}

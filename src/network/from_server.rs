@@ -1,0 +1,227 @@
+//! Lines from the server: registration, state tracking, and private messages that concern
+//! OTR. Everything else is forwarded to the clients as the exact bytes received.
+
+use bytes::Bytes;
+
+use super::{Net, now_ms};
+use crate::config::SaslMechanism;
+use crate::irc::Line;
+use crate::upstream::sasl;
+
+/// Capabilities otrbnc asks the server for (only those that do not change the lines clients
+/// get; `sasl` is added when configured).
+const WANTED_CAPS: &[&str] = &[];
+
+impl Net {
+    pub(super) fn on_server_line(&mut self, raw: Bytes) {
+        let Some(line) = Line::parse(&raw) else {
+            return;
+        };
+        let cmd = line.command.to_ascii_uppercase();
+        match cmd.as_slice() {
+            b"PING" => {
+                let mut pong = b"PONG".to_vec();
+                if let Some(rest) = raw.get(4..) {
+                    pong.extend_from_slice(rest);
+                }
+                self.send_now(Bytes::from(pong));
+                return;
+            }
+            b"CAP" => return self.on_cap(&line),
+            b"AUTHENTICATE" => return self.on_authenticate(&line),
+            b"900" | b"901" => {}
+            b"903" => {
+                self.reg.sasl_pending = false;
+                self.send_now(Bytes::from_static(b"CAP END\r\n"));
+                tracing::info!(network = %self.name, "SASL authentication succeeded");
+                return;
+            }
+            b"902" | b"904" | b"905" | b"906" | b"907" | b"908" => {
+                if self.reg.sasl_pending {
+                    self.reg.sasl_pending = false;
+                    self.send_now(Bytes::from_static(b"CAP END\r\n"));
+                    let why = line
+                        .params
+                        .last()
+                        .map(|p| String::from_utf8_lossy(p).into_owned());
+                    tracing::warn!(network = %self.name, "SASL authentication failed");
+                    self.notify(&format!(
+                        "SASL authentication to {} failed: {}",
+                        self.name,
+                        why.unwrap_or_default()
+                    ));
+                }
+                return;
+            }
+            // Nick in use during registration: try another.
+            b"433" | b"432" if !self.irc.registered => {
+                self.reg.nick_tries += 1;
+                let base = self.want_nick.clone().unwrap_or_else(|| "otrbnc".into());
+                let nick = format!("{base}{}", "_".repeat(self.reg.nick_tries as usize));
+                if self.reg.nick_tries <= 5 {
+                    self.irc.nick = nick.clone();
+                    self.send_now(crate::irc::build::command(None, &["NICK", &nick]));
+                }
+                return;
+            }
+            _ => {}
+        }
+
+        let was_registered = self.irc.registered;
+        let old_nick = self.irc.nick.clone();
+        // Someone else's nick change: an OTR session follows it (before the state forgets).
+        if cmd == b"NICK"
+            && let (Some(src), Some(new)) = (line.source_nick(), line.param_str(0))
+        {
+            let src = String::from_utf8_lossy(src).into_owned();
+            if !self.irc.is_me(&src) {
+                self.otr_nick_change(&src, &new);
+            }
+        }
+        self.irc.observe(&raw, &line);
+        if self.irc.nick != old_nick {
+            self.otr.update_budgets(&self.irc);
+        }
+        if !was_registered && self.irc.registered {
+            self.on_registered();
+        }
+        if cmd == b"005" {
+            self.otr.refold(&self.irc);
+        }
+
+        match cmd.as_slice() {
+            b"PRIVMSG" | b"NOTICE" if self.private_from_server(&raw, &line) => return,
+            b"401" => self.otr_no_such_nick(&line),
+            _ => {}
+        }
+        // Registration numerics reach clients attached before registration completed;
+        // clients attached later get them from the stored burst.
+        self.clients.broadcast(&raw);
+    }
+
+    fn on_registered(&mut self) {
+        tracing::info!(network = %self.name, "registered");
+        self.otr.update_budgets(&self.irc);
+        // Rejoin the channels clients were in before a reconnect.
+        let chans: Vec<String> = self.rejoin.drain(..).collect();
+        for ch in chans {
+            let line = crate::irc::build::command(None, &["JOIN", &ch]);
+            self.send_paced(vec![line]);
+        }
+    }
+
+    fn on_cap(&mut self, line: &Line<'_>) {
+        let sub = line.param(1).unwrap_or_default().to_ascii_uppercase();
+        match sub.as_slice() {
+            b"LS" => {
+                // `CAP * LS * :caps` continues, `CAP * LS :caps` ends.
+                let more = line.params.len() >= 4 && line.param(2) == Some(b"*");
+                if let Some(list) = line.params.last() {
+                    self.reg.caps_offered.extend(
+                        String::from_utf8_lossy(list)
+                            .split(' ')
+                            .filter(|s| !s.is_empty())
+                            .map(|s| s.split('=').next().unwrap_or_default().to_string()),
+                    );
+                }
+                if more || self.irc.registered {
+                    return;
+                }
+                let mut want: Vec<&str> = WANTED_CAPS
+                    .iter()
+                    .copied()
+                    .filter(|c| self.reg.caps_offered.iter().any(|o| o == c))
+                    .collect();
+                if self.cfg.sasl_mechanism.is_some() {
+                    if self.reg.caps_offered.iter().any(|o| o == "sasl") {
+                        want.push("sasl");
+                    } else {
+                        self.notify(&format!(
+                            "{} does not offer SASL; continuing without it.",
+                            self.name
+                        ));
+                    }
+                }
+                if want.is_empty() {
+                    self.send_now(Bytes::from_static(b"CAP END\r\n"));
+                } else {
+                    let req = format!("CAP REQ :{}\r\n", want.join(" "));
+                    self.send_now(Bytes::from(req));
+                }
+            }
+            b"ACK" => {
+                let acked = line
+                    .params
+                    .last()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .unwrap_or_default();
+                if acked.split(' ').any(|c| c == "sasl") && !self.irc.registered {
+                    let mech = match self.cfg.sasl_mechanism {
+                        Some(SaslMechanism::External) => "EXTERNAL",
+                        _ => "PLAIN",
+                    };
+                    self.reg.sasl_pending = true;
+                    self.send_now(Bytes::from(format!("AUTHENTICATE {mech}\r\n")));
+                } else if !self.irc.registered {
+                    self.send_now(Bytes::from_static(b"CAP END\r\n"));
+                }
+            }
+            b"NAK" if !self.irc.registered => {
+                self.send_now(Bytes::from_static(b"CAP END\r\n"));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_authenticate(&mut self, line: &Line<'_>) {
+        if !self.reg.sasl_pending || line.param(0) != Some(b"+") {
+            return;
+        }
+        let lines = match self.cfg.sasl_mechanism {
+            Some(SaslMechanism::External) => sasl::external_lines(),
+            _ => {
+                let user = self
+                    .cfg
+                    .sasl_username
+                    .clone()
+                    .unwrap_or_else(|| self.irc.nick.clone());
+                let pass = self.cfg.sasl_password.clone().unwrap_or_default();
+                sasl::plain_lines(&user, &pass)
+            }
+        };
+        for l in lines {
+            self.send_now(Bytes::from(l));
+        }
+    }
+
+    /// A PRIVMSG or NOTICE from the server. Returns true when it was handled here (and
+    /// must not be forwarded as is).
+    fn private_from_server(&mut self, raw: &Bytes, line: &Line<'_>) -> bool {
+        let (Some(src), Some(target), Some(text)) =
+            (line.source_nick(), line.param_str(0), line.param(1))
+        else {
+            return false;
+        };
+        let src = String::from_utf8_lossy(src).into_owned();
+        if self.irc.is_me(&src) {
+            // An echo of our own message (self-message / echo-message servers): the
+            // ciphertext of an OTR message is never shown.
+            return text.starts_with(b"?OTR");
+        }
+        if !self.irc.is_me(&target) {
+            return false;
+        }
+        if line.is("NOTICE") {
+            return self.otr_notice_from(&src, raw, line);
+        }
+        let handled = self.otr_privmsg_from(&src, raw, line, text);
+        if !handled {
+            // A private message to us: keep it for playback when nobody is attached.
+            if self.clients.is_empty() {
+                self.clients.broadcast_or_keep(raw.clone(), now_ms());
+                return true;
+            }
+        }
+        handled
+    }
+}

@@ -1,0 +1,496 @@
+//! One network: a single task owns its upstream connection, IRC state, attached clients,
+//! OTR account and send queue (no locks; everything arrives as a [`NetMsg`]).
+
+mod clients;
+mod conn;
+mod control;
+mod from_client;
+mod from_server;
+mod otr;
+mod state;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use clients::{Client, Clients};
+pub use clients::{ClientCaps, ClientId};
+use otr::OtrState;
+use state::IrcState;
+
+use crate::config::{self, Network as NetConfig};
+use crate::identity::Identity;
+use crate::irc::build;
+use crate::upstream::pacer::Pacer;
+
+/// Capacity of a network's inbox.
+const INBOX: usize = 1024;
+/// Lines buffered towards one client before it counts as stuck.
+pub const CLIENT_QUEUE: usize = 8192;
+/// The source of `*otr` messages.
+pub const CONTROL_SOURCE: &str = "*otr!otr@otrbnc";
+/// How long shutdown waits for the goodbye lines to be written.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+
+/// Everything a network task reacts to.
+#[derive(Debug)]
+pub enum NetMsg {
+    /// A client finished registration with otrbnc and selected this network.
+    Attach {
+        /// Its id.
+        id: ClientId,
+        /// Where its lines go.
+        tx: mpsc::Sender<Bytes>,
+        /// Its capabilities.
+        caps: ClientCaps,
+        /// The nick it asked for.
+        nick: String,
+        /// Its USER name and real name (used when the network has no configured nick).
+        user: String,
+        /// Real name.
+        realname: String,
+    },
+    /// A line from a client.
+    FromClient {
+        /// Which client.
+        id: ClientId,
+        /// The exact bytes.
+        line: Bytes,
+    },
+    /// A client went away.
+    Detach {
+        /// Which client.
+        id: ClientId,
+    },
+    /// The upstream TCP/TLS connection is up.
+    UpConnected {
+        /// Which connection attempt.
+        generation: u64,
+    },
+    /// A line from the server.
+    UpLine {
+        /// Which connection attempt.
+        generation: u64,
+        /// The exact bytes.
+        line: Bytes,
+    },
+    /// The connection (attempt) ended.
+    UpClosed {
+        /// Which connection attempt.
+        generation: u64,
+        /// Why, for the user.
+        reason: String,
+    },
+    /// End sessions, say goodbye and stop.
+    Shutdown {
+        /// Signalled when done.
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A handle to a running network task.
+#[derive(Debug, Clone)]
+pub struct NetworkHandle {
+    /// Its inbox.
+    pub tx: mpsc::Sender<NetMsg>,
+}
+
+/// Connection progress.
+#[derive(Debug)]
+enum Link {
+    /// Not connected; connect at this time (None: wait for a client to supply a nick).
+    Down { retry_at: Option<Instant> },
+    /// A connection attempt or connection is running.
+    Up {
+        tx: mpsc::Sender<Bytes>,
+        connected: bool,
+    },
+}
+
+/// Registration progress with the server.
+#[derive(Debug, Default)]
+struct Registration {
+    /// CAP LS lines so far.
+    caps_offered: Vec<String>,
+    /// Waiting for the SASL exchange to end.
+    sasl_pending: bool,
+    /// Nick attempts made (433 handling).
+    nick_tries: u32,
+}
+
+/// The network task's state.
+pub struct Net {
+    name: String,
+    cfg: NetConfig,
+    otr_cfg: config::Otr,
+    /// Nick, user and real name to register with.
+    want_nick: Option<String>,
+    want_user: String,
+    want_realname: String,
+    link: Link,
+    generation: u64,
+    backoff: Duration,
+    reg: Registration,
+    irc: IrcState,
+    clients: Clients,
+    pacer: Pacer,
+    last_queue_warning: Option<Instant>,
+    /// Channels to join again after a reconnect.
+    rejoin: Vec<String>,
+    otr: OtrState,
+    inbox: mpsc::Sender<NetMsg>,
+}
+
+/// Milliseconds since the Unix epoch (the clock the OTR core runs on).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Starts a network task.
+pub fn spawn(
+    name: String,
+    cfg: NetConfig,
+    otr_cfg: config::Otr,
+    identity: &Identity,
+) -> Result<NetworkHandle, String> {
+    let (tx, rx) = mpsc::channel(INBOX);
+    let otr = OtrState::new(identity, &otr_cfg, &cfg.otr_nicks)?;
+    let now = Instant::now();
+    let net = Net {
+        want_nick: cfg.nick.clone(),
+        want_user: cfg
+            .username
+            .clone()
+            .or_else(|| cfg.nick.clone())
+            .unwrap_or_else(|| "otrbnc".to_string()),
+        want_realname: cfg.realname.clone().unwrap_or_else(|| "otrbnc".to_string()),
+        link: Link::Down {
+            retry_at: cfg.nick.is_some().then_some(now),
+        },
+        generation: 0,
+        backoff: Duration::from_secs(cfg.reconnect_min_secs),
+        reg: Registration::default(),
+        irc: IrcState::new(cfg.nick.as_deref().unwrap_or("*")),
+        clients: Clients::new(otr_cfg.playback_lines),
+        pacer: Pacer::new(
+            Duration::from_secs_f64(cfg.flood_interval_secs),
+            cfg.flood_burst,
+            now,
+        ),
+        last_queue_warning: None,
+        rejoin: Vec::new(),
+        otr,
+        inbox: tx.clone(),
+        name,
+        cfg,
+        otr_cfg,
+    };
+    tokio::spawn(net.run(rx));
+    Ok(NetworkHandle { tx })
+}
+
+impl Net {
+    async fn run(mut self, mut rx: mpsc::Receiver<NetMsg>) {
+        loop {
+            let deadline = self.next_deadline();
+            let msg = tokio::select! {
+                m = rx.recv() => m,
+                _ = sleep_until(deadline) => {
+                    self.on_timer();
+                    self.flush();
+                    continue;
+                }
+            };
+            let Some(msg) = msg else { return };
+            match msg {
+                NetMsg::Shutdown { done } => {
+                    self.shutdown().await;
+                    let _ = done.send(());
+                    return;
+                }
+                other => self.handle(other),
+            }
+            self.flush();
+        }
+    }
+
+    fn handle(&mut self, msg: NetMsg) {
+        match msg {
+            NetMsg::Attach {
+                id,
+                tx,
+                caps,
+                nick,
+                user,
+                realname,
+            } => self.attach(id, tx, caps, nick, user, realname),
+            NetMsg::FromClient { id, line } => self.on_client_line(id, line),
+            NetMsg::Detach { id } => {
+                if self.clients.detach(id) {
+                    tracing::info!(network = %self.name, clients = self.clients.len(), "client detached");
+                }
+            }
+            NetMsg::UpConnected { generation } if generation == self.generation => {
+                self.on_connected()
+            }
+            NetMsg::UpLine { generation, line } if generation == self.generation => {
+                self.on_server_line(line)
+            }
+            NetMsg::UpClosed { generation, reason } if generation == self.generation => {
+                self.on_closed(&reason)
+            }
+            // Stale reports from an earlier connection.
+            NetMsg::UpConnected { .. } | NetMsg::UpLine { .. } | NetMsg::UpClosed { .. } => {}
+            NetMsg::Shutdown { .. } => {}
+        }
+    }
+
+    /// The earliest moment something is due: a reconnect, the pacer, an OTR timer.
+    fn next_deadline(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut next = self.pacer.next_ready(now);
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        if let Link::Down { retry_at: Some(t) } = self.link {
+            consider(t);
+        }
+        if let Some(t) = self.otr.account.poll_timeout() {
+            let wait = t.saturating_sub(now_ms());
+            consider(now + Duration::from_millis(wait));
+        }
+        next
+    }
+
+    fn on_timer(&mut self) {
+        let now = Instant::now();
+        if let Link::Down { retry_at: Some(t) } = self.link
+            && t <= now
+        {
+            self.connect();
+        }
+        if self
+            .otr
+            .account
+            .poll_timeout()
+            .is_some_and(|t| t <= now_ms())
+        {
+            self.otr_timeout();
+        }
+    }
+
+    fn connect(&mut self) {
+        let Some(nick) = self.want_nick.clone() else {
+            self.link = Link::Down { retry_at: None };
+            return;
+        };
+        self.generation += 1;
+        self.reg = Registration::default();
+        self.irc = IrcState::new(&nick);
+        let (tx, rx) = mpsc::channel(conn::WRITE_QUEUE);
+        self.link = Link::Up {
+            tx,
+            connected: false,
+        };
+        tracing::info!(network = %self.name, host = %self.cfg.host, port = self.cfg.port(), "connecting");
+        tokio::spawn(conn::run(
+            self.cfg.clone(),
+            self.generation,
+            self.inbox.clone(),
+            rx,
+        ));
+    }
+
+    fn on_connected(&mut self) {
+        if let Link::Up { connected, .. } = &mut self.link {
+            *connected = true;
+        }
+        tracing::info!(network = %self.name, "connected; registering");
+        self.backoff = Duration::from_secs(self.cfg.reconnect_min_secs);
+        let nick = self.irc.nick.clone();
+        self.send_now(Bytes::from_static(b"CAP LS 302\r\n"));
+        if let Some(pass) = self.cfg.server_password.clone() {
+            self.send_now(build::command(None, &["PASS", &pass]));
+        }
+        self.send_now(build::command(None, &["NICK", &nick]));
+        let user = self.want_user.clone();
+        let realname = self.want_realname.clone();
+        let line = format!(
+            "USER {} 0 * :{}\r\n",
+            user.replace([' ', '\r', '\n', '\0'], "_"),
+            realname.replace(['\r', '\n', '\0'], " ")
+        );
+        self.send_now(Bytes::from(line));
+    }
+
+    fn on_closed(&mut self, reason: &str) {
+        let was_registered = self.irc.registered;
+        let dropped = self.pacer.clear();
+        if was_registered {
+            self.rejoin = self.irc.channels.values().map(|c| c.name.clone()).collect();
+        }
+        self.irc.registered = false;
+        let jitter = rand::random_range(0.0..0.25);
+        let wait = self.backoff.mul_f64(1.0 + jitter);
+        self.backoff = (self.backoff * 2).min(Duration::from_secs(self.cfg.reconnect_max_secs));
+        self.link = Link::Down {
+            retry_at: Some(Instant::now() + wait),
+        };
+        tracing::warn!(network = %self.name, %reason, retry_secs = wait.as_secs(), "upstream connection ended");
+        let mut text = format!(
+            "Disconnected from {} ({reason}); reconnecting in {} s.",
+            self.name,
+            wait.as_secs()
+        );
+        if dropped > 0 {
+            text.push_str(&format!(
+                " {dropped} queued line(s) to the server were not sent."
+            ));
+        }
+        if was_registered || !self.clients.is_empty() {
+            self.notify(&text);
+        }
+    }
+
+    /// Writes a line to the server now, bypassing the pacer (registration, PONG).
+    fn send_now(&mut self, line: Bytes) {
+        if let Link::Up { tx, .. } = &self.link
+            && tx.try_send(line).is_err()
+        {
+            tracing::warn!(network = %self.name, "upstream write queue full; line dropped");
+        }
+    }
+
+    /// Queues lines for the server through the pacer, kept together.
+    fn send_paced(&mut self, lines: Vec<Bytes>) -> bool {
+        if self.pacer.push_group(lines).is_err() {
+            self.notify("The send queue to the server is full: a message was NOT sent.");
+            return false;
+        }
+        true
+    }
+
+    /// Moves lines the pacer allows to the connection, and warns when the queue is slow.
+    fn flush(&mut self) {
+        let connected = matches!(
+            self.link,
+            Link::Up {
+                connected: true,
+                ..
+            }
+        ) && self.irc.registered;
+        if !connected {
+            return;
+        }
+        let now = Instant::now();
+        while let Some(line) = self.pacer.pop(now) {
+            self.send_now(line);
+        }
+        let delay = self.pacer.delay();
+        if delay > Duration::from_secs(self.otr_cfg.queue_warn_secs)
+            && self
+                .last_queue_warning
+                .is_none_or(|t| now.duration_since(t) > Duration::from_secs(60))
+        {
+            self.last_queue_warning = Some(now);
+            let lines = self.pacer.len();
+            self.notify(&format!(
+                "Flood protection: {lines} line(s) queued for the server, about {} s of delay.",
+                delay.as_secs()
+            ));
+        }
+    }
+
+    /// A `*otr` message to every client (kept for playback when none is attached).
+    fn notify(&mut self, text: &str) {
+        let nick = self.irc.nick.clone();
+        for piece in build::sanitize_lines(text, build::CLIENT_TEXT_MAX) {
+            let line = build::message(Some(CONTROL_SOURCE), "PRIVMSG", &nick, &piece);
+            self.clients.broadcast_or_keep(line, now_ms());
+        }
+    }
+
+    /// A `*otr` message to one client.
+    fn reply(&mut self, id: ClientId, text: &str) {
+        let nick = self.irc.nick.clone();
+        for piece in build::sanitize_lines(text, build::CLIENT_TEXT_MAX) {
+            let line = build::message(Some(CONTROL_SOURCE), "PRIVMSG", &nick, &piece);
+            self.clients.send_to(id, line);
+        }
+    }
+
+    fn attach(
+        &mut self,
+        id: ClientId,
+        tx: mpsc::Sender<Bytes>,
+        caps: ClientCaps,
+        nick: String,
+        user: String,
+        realname: String,
+    ) {
+        self.clients.attach(id, Client { tx, caps });
+        tracing::info!(network = %self.name, clients = self.clients.len(), "client attached");
+        if self.want_nick.is_none() {
+            // No configured identity: the first client's registration is used upstream.
+            self.want_nick = Some(nick.clone());
+            self.want_user = user;
+            self.want_realname = realname;
+            self.irc.nick = nick;
+            self.connect();
+        }
+        if self.irc.registered {
+            for line in self.irc.welcome_burst() {
+                self.clients.send_to(id, line);
+            }
+            // Fresh member lists come from the server (sent to every client; harmless).
+            let names: Vec<Bytes> = self
+                .irc
+                .channels
+                .values()
+                .map(|c| build::command(None, &["NAMES", &c.name]))
+                .collect();
+            if !names.is_empty() {
+                self.send_paced(names);
+            }
+        } else {
+            let text = format!("Connecting to {}…", self.name);
+            self.reply(id, &text);
+        }
+        for (ms, line) in self.clients.take_playback() {
+            let line = if caps.server_time {
+                clients::with_time_tag(&line, ms)
+            } else {
+                line
+            };
+            self.clients.send_to(id, line);
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        self.otr_finish_all();
+        let mut lines = self.pacer.drain_all();
+        lines.push(Bytes::from_static(b"QUIT :otrbnc shutting down\r\n"));
+        if let Link::Up {
+            tx,
+            connected: true,
+        } = &self.link
+        {
+            for line in lines {
+                let _ = tokio::time::timeout(SHUTDOWN_FLUSH, tx.send(line)).await;
+            }
+        }
+        // Give the writer a moment to put the goodbye on the wire.
+        let link = std::mem::replace(&mut self.link, Link::Down { retry_at: None });
+        drop(link);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,542 @@
+//! The OTR side of a network: which nicks are opted in, the account that runs their
+//! sessions, and the translation between IRC lines and the account's inputs and outputs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use bytes::Bytes;
+use otr_core::profile::Fingerprint;
+use otr_core::session::{
+    Account, EndReason, Event, Policy, Received, SendError, SendOutcome, State,
+};
+
+use super::state::IrcState;
+use super::{ClientId, Net, now_ms};
+use crate::config;
+use crate::identity::Identity;
+use crate::irc::{Line, build, ctcp};
+
+/// OTR state of one network.
+pub struct OtrState {
+    /// The account (one identity, many peers), keyed by folded nick.
+    pub account: Account,
+    /// Opted-in nicks: folded → as typed / last seen.
+    opted: BTreeMap<String, String>,
+    /// Current spelling of peers' nicks, for PRIVMSG targets.
+    display: HashMap<String, String>,
+    /// Fingerprints trusted by hand, per folded nick.
+    trusted: HashMap<String, BTreeSet<[u8; 56]>>,
+    /// The last fingerprint seen per folded nick (to announce key changes).
+    seen: HashMap<String, Fingerprint>,
+    /// Runtime policy toggles.
+    pub allow_plain_notice: bool,
+    /// Let other CTCP through in clear.
+    pub allow_plain_ctcp: bool,
+    /// Answer strangers' offers.
+    pub accept_strangers: bool,
+    /// Never send plaintext to opted-in nicks.
+    pub require_encryption: bool,
+    /// Prefix for plaintext from opted-in nicks.
+    pub marker: String,
+}
+
+/// The privacy level shown to the user (pidgin's names).
+pub fn level(state: State, trusted: bool) -> &'static str {
+    match state {
+        State::Plaintext | State::Handshaking => "plaintext",
+        State::Encrypted if trusted => "private",
+        State::Encrypted => "unverified",
+        State::Finished => "finished",
+    }
+}
+
+impl OtrState {
+    /// The state for a network.
+    pub fn new(identity: &Identity, cfg: &config::Otr, nicks: &[String]) -> Result<Self, String> {
+        let policy = Policy {
+            heartbeat_ms: cfg.heartbeat_secs * 1000,
+            idle_expiry_ms: cfg.idle_expiry_secs * 1000,
+            dake_timeout_ms: cfg.handshake_timeout_secs * 1000,
+            ..Policy::default()
+        };
+        let mut account = identity.account(policy, now_ms())?;
+        let fold = |n: &str| crate::irc::CaseMapping::default().fold(n);
+        let opted: BTreeMap<String, String> = nicks.iter().map(|n| (fold(n), n.clone())).collect();
+        for k in opted.keys() {
+            account.set_auto_respond(k, true);
+        }
+        Ok(OtrState {
+            account,
+            display: opted.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            opted,
+            trusted: HashMap::new(),
+            seen: HashMap::new(),
+            allow_plain_notice: cfg.allow_plain_notice,
+            allow_plain_ctcp: cfg.allow_plain_ctcp,
+            accept_strangers: cfg.accept_strangers,
+            require_encryption: cfg.require_encryption,
+            marker: cfg.plaintext_marker.clone(),
+        })
+    }
+
+    /// Whether `nick` is opted in.
+    pub fn is_opted(&self, irc: &IrcState, nick: &str) -> bool {
+        self.opted.contains_key(&irc.fold(nick))
+    }
+
+    /// Opted-in nicks as typed.
+    pub fn opted_nicks(&self) -> Vec<String> {
+        self.opted.values().cloned().collect()
+    }
+
+    /// Opts a nick in.
+    pub fn enable(&mut self, irc: &IrcState, nick: &str) -> bool {
+        let k = irc.fold(nick);
+        self.account.set_auto_respond(&k, true);
+        self.account.set_budget(&k, irc.budget_for(nick));
+        self.display.insert(k.clone(), nick.to_string());
+        self.opted.insert(k, nick.to_string()).is_none()
+    }
+
+    /// Opts a nick out (its session, if any, is left to the caller to end).
+    pub fn disable(&mut self, irc: &IrcState, nick: &str) -> bool {
+        let k = irc.fold(nick);
+        if !self.accept_strangers {
+            self.account.set_auto_respond(&k, false);
+        }
+        self.opted.remove(&k).is_some()
+    }
+
+    /// Re-folds keys once the server's CASEMAPPING is known.
+    pub fn refold(&mut self, irc: &IrcState) {
+        self.opted = self
+            .opted
+            .values()
+            .map(|n| (irc.fold(n), n.clone()))
+            .collect();
+        for k in self.opted.keys() {
+            self.account.set_auto_respond(k, true);
+        }
+        self.update_budgets(irc);
+    }
+
+    /// Recomputes every opted-in peer's fragment budget from our current prefix.
+    pub fn update_budgets(&mut self, irc: &IrcState) {
+        for (k, nick) in &self.opted {
+            self.account.set_budget(k, irc.budget_for(nick));
+        }
+    }
+
+    /// The nick to address a peer by.
+    pub fn display(&self, key: &str) -> String {
+        self.display
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    }
+
+    /// Whether the fingerprint is trusted for the peer.
+    pub fn is_trusted(&self, key: &str, fp: &Fingerprint) -> bool {
+        self.trusted.get(key).is_some_and(|s| s.contains(&fp.0))
+    }
+
+    /// Marks a fingerprint trusted.
+    pub fn trust(&mut self, key: &str, fp: &Fingerprint) -> bool {
+        self.trusted
+            .entry(key.to_string())
+            .or_default()
+            .insert(fp.0)
+    }
+
+    /// Removes trust in a fingerprint.
+    pub fn distrust(&mut self, key: &str, fp: &Fingerprint) -> bool {
+        self.trusted.get_mut(key).is_some_and(|s| s.remove(&fp.0))
+    }
+
+    /// Forgets trust and seen keys for a peer.
+    pub fn forget(&mut self, key: &str) {
+        self.trusted.remove(key);
+        self.seen.remove(key);
+    }
+
+    /// The privacy level of a peer now.
+    pub fn level_of(&self, key: &str) -> &'static str {
+        let info = self.account.session_info(key);
+        let trusted = info
+            .fingerprint
+            .as_ref()
+            .is_some_and(|fp| self.is_trusted(key, fp));
+        level(info.state, trusted)
+    }
+}
+
+impl Net {
+    /// A message typed by a client to an opted-in nick.
+    pub(super) fn otr_send(&mut self, id: ClientId, target: &str, text: &str, notice: bool) {
+        let key = self.irc.fold(target);
+        self.otr.display.insert(key.clone(), target.to_string());
+        let plain_ok = !self.otr.require_encryption;
+        let body = match ctcp::parse(text) {
+            Some(c) if c.command.eq_ignore_ascii_case("ACTION") && !notice => {
+                format!("{}{}", ctcp::ME_PREFIX, c.args)
+            }
+            Some(c) => {
+                if self.otr.allow_plain_ctcp || plain_ok {
+                    self.forward_plain(id, target, text, notice);
+                } else {
+                    self.reply(
+                        id,
+                        &format!(
+                            "CTCP {} to {target} was NOT sent: {target} is opted in to OTR and CTCP cannot be encrypted. To send CTCP in clear: policy allow_plain_ctcp on",
+                            c.command
+                        ),
+                    );
+                }
+                return;
+            }
+            None if notice => {
+                if self.otr.allow_plain_notice || plain_ok {
+                    self.forward_plain(id, target, text, notice);
+                } else {
+                    self.reply(
+                        id,
+                        &format!(
+                            "NOTICE to {target} was NOT sent: {target} is opted in to OTR and notices are not encrypted. To allow them in clear: policy allow_plain_notice on"
+                        ),
+                    );
+                }
+                return;
+            }
+            None => text.to_string(),
+        };
+        let mut rng = rand::rng();
+        match self.otr.account.send(now_ms(), &mut rng, &key, &body) {
+            Ok(outcome) => {
+                if outcome == SendOutcome::Queued {
+                    let info = self.otr.account.session_info(&key);
+                    if info.queued == 1 {
+                        self.reply(
+                            id,
+                            &format!(
+                                "Starting a private conversation with {target}; your message is queued and will be sent encrypted once it is private."
+                            ),
+                        );
+                    }
+                }
+                self.echo(id, b"PRIVMSG", Some(target), text.as_bytes());
+            }
+            Err(e) => {
+                let why = match e {
+                    SendError::Finished => format!(
+                        "{target} ended the private conversation. Your message was NOT sent. Type: start {target} (new session) or finish {target}"
+                    ),
+                    other => format!("Your message to {target} was NOT sent: {other}."),
+                };
+                self.reply(id, &why);
+            }
+        }
+        self.otr_drain();
+    }
+
+    fn forward_plain(&mut self, id: ClientId, target: &str, text: &str, notice: bool) {
+        let cmd = if notice { "NOTICE" } else { "PRIVMSG" };
+        let line = build::message(None, cmd, target, text);
+        if self.send_paced(vec![line]) {
+            self.echo(id, cmd.as_bytes(), Some(target), text.as_bytes());
+        }
+    }
+
+    /// A private PRIVMSG from `src`. Returns true when handled (not to be forwarded as is).
+    pub(super) fn otr_privmsg_from(
+        &mut self,
+        src: &str,
+        raw: &Bytes,
+        line: &Line<'_>,
+        text: &[u8],
+    ) -> bool {
+        let key = self.irc.fold(src);
+        let opted = self.otr.opted.contains_key(&key);
+        let Ok(text) = std::str::from_utf8(text) else {
+            // Not UTF-8, so not OTR.
+            return opted && self.deliver_marked(raw, line, &String::from_utf8_lossy(text));
+        };
+        if text.starts_with('\u{1}') && !text.contains("?OTR") {
+            // CTCP in clear: ACTION from an opted-in nick is plaintext and marked.
+            if opted
+                && let Some(c) = ctcp::parse(text)
+                && c.command.eq_ignore_ascii_case("ACTION")
+            {
+                let marked = ctcp::action(&format!("{}{}", self.otr.marker, c.args));
+                return self.deliver_text(line, &marked, false);
+            }
+            return false;
+        }
+        if opted {
+            self.otr.display.insert(key.clone(), src.to_string());
+        }
+        let mut rng = rand::rng();
+        let received = self
+            .otr
+            .account
+            .handle_incoming(now_ms(), &mut rng, &key, text);
+        let received_kind = std::mem::discriminant(&received);
+        tracing::debug!(peer = %src, ?received_kind, "private message from an opted-in or OTR peer");
+        let handled = match received {
+            Received::Plain => opted && self.deliver_marked(raw, line, text),
+            Received::Tagged { text: shown } => {
+                if opted {
+                    self.deliver_marked(raw, line, &shown)
+                } else {
+                    self.deliver_text(line, &shown, true)
+                }
+            }
+            Received::Message { text: decrypted } => {
+                let shown = match decrypted.strip_prefix(ctcp::ME_PREFIX) {
+                    Some(action) => ctcp::action(action),
+                    None => decrypted,
+                };
+                self.deliver_text(line, &shown, true)
+            }
+            Received::Protocol => true,
+            Received::Error { text } => {
+                let who = self.otr.display(&key);
+                self.notify(&format!("OTR error from {who}: {text}"));
+                true
+            }
+        };
+        self.otr_drain();
+        handled
+    }
+
+    /// A private NOTICE. OTR never travels in notices; plaintext from opted-in nicks is
+    /// marked. Returns true when handled.
+    pub(super) fn otr_notice_from(&mut self, src: &str, raw: &Bytes, line: &Line<'_>) -> bool {
+        let key = self.irc.fold(src);
+        if !self.otr.opted.contains_key(&key) {
+            return false;
+        }
+        let text = String::from_utf8_lossy(line.param(1).unwrap_or_default()).into_owned();
+        if text.starts_with('\u{1}') {
+            return false;
+        }
+        self.deliver_marked(raw, line, &text)
+    }
+
+    fn deliver_marked(&mut self, _raw: &Bytes, line: &Line<'_>, text: &str) -> bool {
+        let marked = format!("{}{}", self.otr.marker, text);
+        self.deliver_text(line, &marked, false)
+    }
+
+    /// Shows text from the line's source to the clients, rebuilt so that it cannot carry
+    /// more than one IRC line per piece.
+    fn deliver_text(&mut self, line: &Line<'_>, text: &str, _decrypted: bool) -> bool {
+        let source = String::from_utf8_lossy(line.source.unwrap_or_default()).into_owned();
+        let cmd = String::from_utf8_lossy(line.command).to_ascii_uppercase();
+        let me = self.irc.nick.clone();
+        // A CTCP must stay one line: strip its inner line breaks rather than split it.
+        let pieces = if text.starts_with('\u{1}') {
+            vec![text.replace(['\r', '\n', '\0'], " ")]
+        } else {
+            build::sanitize_lines(text, build::CLIENT_TEXT_MAX)
+        };
+        let now = now_ms();
+        for piece in pieces {
+            let out = build::message(Some(&source), &cmd, &me, &piece);
+            self.clients.broadcast_or_keep(out, now);
+        }
+        true
+    }
+
+    /// Sends what the account produced and tells the user about its events.
+    pub(super) fn otr_drain(&mut self) {
+        let mut group: Vec<Bytes> = Vec::new();
+        let mut group_peer: Option<String> = None;
+        while let Some(t) = self.otr.account.poll_transmit() {
+            if group_peer.as_deref() != Some(t.peer.as_str()) && !group.is_empty() {
+                let lines = std::mem::take(&mut group);
+                self.send_paced(lines);
+            }
+            let nick = self.otr.display(&t.peer);
+            tracing::debug!(peer = %nick, bytes = t.line.len(), "OTR line queued");
+            group.push(build::message(None, "PRIVMSG", &nick, &t.line));
+            group_peer = Some(t.peer);
+        }
+        if !group.is_empty() {
+            self.send_paced(group);
+        }
+        while let Some(ev) = self.otr.account.poll_event() {
+            self.otr_event(ev);
+        }
+    }
+
+    /// Status text in the conversation with the peer, marked `[otr]`.
+    fn in_conversation(&mut self, key: &str, text: &str) {
+        let nick = self.otr.display(key);
+        let me = self.irc.nick.clone();
+        let line = build::message(
+            Some(&format!("{nick}!otr@otrbnc")),
+            "PRIVMSG",
+            &me,
+            &format!("[otr] {text}"),
+        );
+        self.clients.broadcast_or_keep(line, now_ms());
+    }
+
+    fn otr_event(&mut self, ev: Event) {
+        match ev {
+            Event::Private {
+                peer,
+                fingerprint,
+                rekey,
+                mode,
+                ..
+            } => {
+                let nick = self.otr.display(&peer);
+                let changed = self
+                    .otr
+                    .seen
+                    .insert(peer.clone(), fingerprint)
+                    .is_some_and(|old| old != fingerprint);
+                let trusted = self.otr.is_trusted(&peer, &fingerprint);
+                if changed {
+                    self.notify(&format!(
+                        "WARNING: {nick}'s key CHANGED. This can mean {nick} reinstalled or restarted an ephemeral identity, or that someone is impersonating {nick}. The conversation is unverified until you verify the new fingerprint: {}",
+                        fingerprint.to_display()
+                    ));
+                    self.in_conversation(
+                        &peer,
+                        &format!("WARNING: {nick}'s key changed; unverified."),
+                    );
+                }
+                let lvl = if trusted {
+                    "private (verified)"
+                } else {
+                    "private but unverified"
+                };
+                let what = if rekey { "re-keyed" } else { "started" };
+                tracing::debug!(peer = %nick, ?mode, "session private");
+                self.notify(&format!("Private conversation with {nick} {what}: {lvl}."));
+                if !trusted && !changed {
+                    self.notify(&format!(
+                        "{nick}'s fingerprint: {}. Compare it with {nick} over another channel, then: trust {nick}",
+                        fingerprint.to_display()
+                    ));
+                }
+                self.in_conversation(&peer, &format!("Private conversation {what} ({lvl})."));
+            }
+            Event::PeerFinished { peer } => {
+                let nick = self.otr.display(&peer);
+                self.notify(&format!(
+                    "{nick} ended the private conversation. Messages to {nick} are NOT sent until you type: start {nick} (new session) or finish {nick}"
+                ));
+                self.in_conversation(&peer, &format!("{nick} ended the private conversation."));
+            }
+            Event::SessionEnded { peer, reason } => {
+                let nick = self.otr.display(&peer);
+                let why = match reason {
+                    EndReason::Requested => "as requested",
+                    EndReason::Expired => "after being idle",
+                    EndReason::Protocol => "because of a protocol error",
+                };
+                self.notify(&format!("Private conversation with {nick} ended {why}."));
+                self.in_conversation(&peer, "Private conversation ended.");
+            }
+            Event::DakeFailed { peer, error } => {
+                let nick = self.otr.display(&peer);
+                tracing::debug!(peer = %nick, %error, "handshake failed");
+                self.notify(&format!("OTR handshake with {nick} failed: {error}"));
+            }
+            Event::OfferReceived { peer } => {
+                let nick = self.otr.display(&peer);
+                if self.otr.accept_strangers {
+                    self.otr.account.set_auto_respond(&peer, true);
+                    let mut rng = rand::rng();
+                    self.otr.account.start(now_ms(), &mut rng, &peer);
+                    self.notify(&format!(
+                        "{nick} offers a private conversation; accepting (accept_strangers is on)."
+                    ));
+                } else {
+                    self.notify(&format!(
+                        "{nick} wants a private (OTRv4+) conversation. To accept: enable {nick}"
+                    ));
+                }
+            }
+            Event::QueueReleased { peer, count } => {
+                tracing::debug!(peer = %self.otr.display(&peer), count, "queued messages sent");
+            }
+            Event::NoAnswer { peer, queued } => {
+                let nick = self.otr.display(&peer);
+                self.notify(&format!(
+                    "{nick} did not answer the request for a private conversation (no OTRv4+ on their side?). {queued} message(s) are still queued and were NOT sent. Retry: start {nick}; drop them: finish {nick}"
+                ));
+            }
+            Event::QueueDropped { peer, count } => {
+                let nick = self.otr.display(&peer);
+                self.notify(&format!(
+                    "{count} queued message(s) to {nick} were dropped and NOT sent."
+                ));
+            }
+            Event::Unreadable { peer } => {
+                let nick = self.otr.display(&peer);
+                self.notify(&format!(
+                    "A message from {nick} could not be decrypted (lost session state on one side?). A new session is being set up."
+                ));
+            }
+        }
+    }
+
+    /// A peer changed nick: opt-in, display name and session follow.
+    pub(super) fn otr_nick_change(&mut self, old: &str, new: &str) {
+        let (ko, kn) = (self.irc.fold(old), self.irc.fold(new));
+        let moved = self.otr.account.rename_peer(&ko, &kn);
+        if self.otr.opted.remove(&ko).is_some() {
+            self.otr.opted.insert(kn.clone(), new.to_string());
+            self.otr.account.set_auto_respond(&kn, true);
+            self.otr.account.set_budget(&kn, self.irc.budget_for(new));
+            if let Some(t) = self.otr.trusted.remove(&ko) {
+                self.otr.trusted.insert(kn.clone(), t);
+            }
+            if let Some(s) = self.otr.seen.remove(&ko) {
+                self.otr.seen.insert(kn.clone(), s);
+            }
+            self.otr.display.insert(kn, new.to_string());
+            let follow = if moved {
+                " The private conversation follows."
+            } else {
+                ""
+            };
+            self.notify(&format!(
+                "{old} is now known as {new}; OTR is now enabled for {new}.{follow}"
+            ));
+        }
+    }
+
+    /// ERR_NOSUCHNICK: tell the user when OTR traffic was waiting for that nick.
+    pub(super) fn otr_no_such_nick(&mut self, line: &Line<'_>) {
+        let Some(nick) = line.param_str(1) else {
+            return;
+        };
+        let key = self.irc.fold(&nick);
+        if !self.otr.opted.contains_key(&key) {
+            return;
+        }
+        let info = self.otr.account.session_info(&key);
+        if info.queued > 0 || info.state == State::Handshaking {
+            self.notify(&format!(
+                "{nick} is not on the network. {} queued message(s) were NOT sent; they stay queued until {nick} answers (finish {nick} drops them).",
+                info.queued
+            ));
+        }
+    }
+
+    pub(super) fn otr_timeout(&mut self) {
+        let mut rng = rand::rng();
+        self.otr.account.handle_timeout(now_ms(), &mut rng);
+        self.otr_drain();
+    }
+
+    pub(super) fn otr_finish_all(&mut self) {
+        let mut rng = rand::rng();
+        self.otr.account.finish_all(now_ms(), &mut rng);
+        self.otr_drain();
+    }
+}

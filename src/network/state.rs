@@ -1,0 +1,342 @@
+//! What otrbnc remembers about its upstream registration: enough to welcome a client that
+//! attaches later (registration numerics, MOTD, channels and topics) and to size fragments.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::irc::{CaseMapping, Line, build};
+
+/// Most MOTD lines kept for replay.
+const MAX_MOTD_LINES: usize = 500;
+/// Most ISUPPORT lines kept.
+const MAX_ISUPPORT_LINES: usize = 50;
+/// Most channels tracked.
+pub const MAX_CHANNELS: usize = 1000;
+
+/// One joined channel.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    /// The name as the server spelt it.
+    pub name: String,
+    /// Current topic.
+    pub topic: Option<Vec<u8>>,
+}
+
+/// Registration and channel state of the upstream connection.
+#[derive(Debug, Default)]
+pub struct IrcState {
+    /// The server's name (source of its numerics).
+    pub server: String,
+    /// Our current nick.
+    pub nick: String,
+    /// `user@host` as others see it, once known.
+    pub userhost: Option<String>,
+    /// The case mapping in force.
+    pub casemap: CaseMapping,
+    /// Channel prefixes (`CHANTYPES`).
+    pub chantypes: String,
+    /// Longest host name the server allows (`HOSTLEN`), for the budget when ours is unknown.
+    pub hostlen: Option<usize>,
+    /// 001-004 lines as received.
+    welcome: Vec<Bytes>,
+    /// 005 lines as received.
+    isupport: Vec<Bytes>,
+    /// 375/372/376 or 422.
+    motd: Vec<Bytes>,
+    motd_done: bool,
+    /// Joined channels by folded name.
+    pub channels: BTreeMap<String, Channel>,
+    /// Whether 001 arrived on the current connection.
+    pub registered: bool,
+}
+
+impl IrcState {
+    /// Fresh state for a new connection (keeps nothing from the last one but the nick).
+    pub fn new(nick: &str) -> IrcState {
+        IrcState {
+            nick: nick.to_string(),
+            chantypes: "#&".to_string(),
+            ..IrcState::default()
+        }
+    }
+
+    /// Folds a nick or channel name by the server's case mapping.
+    pub fn fold(&self, s: &str) -> String {
+        self.casemap.fold(s)
+    }
+
+    /// Whether `target` names a channel.
+    pub fn is_channel(&self, target: &str) -> bool {
+        target
+            .chars()
+            .next()
+            .is_some_and(|c| self.chantypes.contains(c))
+    }
+
+    /// Whether `nick` is ours.
+    pub fn is_me(&self, nick: &str) -> bool {
+        self.fold(nick) == self.fold(&self.nick)
+    }
+
+    /// Our full prefix, `nick!user@host`, if known.
+    pub fn prefix(&self) -> String {
+        match &self.userhost {
+            Some(uh) => format!("{}!{}", self.nick, uh),
+            None => self.nick.clone(),
+        }
+    }
+
+    /// Length of `:nick!user@host ` as the server will prepend it to our messages.
+    pub fn prefix_len(&self) -> usize {
+        match &self.userhost {
+            Some(uh) => 1 + self.nick.len() + 1 + uh.len() + 1,
+            // Unknown: assume the longest user (10 + `~`) and host the server allows.
+            None => 1 + self.nick.len() + 1 + 11 + 1 + self.hostlen.unwrap_or(63) + 1,
+        }
+    }
+
+    /// The fragment budget for a PRIVMSG to `target`: what fits in 512 bytes after the
+    /// server prepends our prefix, minus a safety margin.
+    pub fn budget_for(&self, target: &str) -> usize {
+        const MARGIN: usize = 10;
+        let fixed = self.prefix_len() + "PRIVMSG ".len() + target.len() + " :".len() + 2;
+        512usize.saturating_sub(fixed + MARGIN).max(64)
+    }
+
+    /// Records what a server line tells us. Returns true when the line is part of the
+    /// registration burst that we store for later clients.
+    pub fn observe(&mut self, raw: &Bytes, line: &Line<'_>) {
+        let cmd = line.command;
+        match cmd {
+            b"001" => {
+                self.registered = true;
+                self.server = String::from_utf8_lossy(line.source.unwrap_or_default()).into_owned();
+                if let Some(n) = line.param_str(0) {
+                    self.nick = n;
+                }
+                // "Welcome to the ... network nick!user@host": learn our prefix.
+                if let Some(last) = line
+                    .params
+                    .last()
+                    .and_then(|t| t.rsplit(|&b| b == b' ').next())
+                    && let Some(bang) = last.iter().position(|&b| b == b'!')
+                    && last.contains(&b'@')
+                {
+                    self.userhost = last
+                        .get(bang + 1..)
+                        .map(|s| String::from_utf8_lossy(s).into_owned());
+                }
+                self.welcome.clear();
+                self.welcome.push(raw.clone());
+            }
+            b"002" | b"003" | b"004" => self.welcome.push(raw.clone()),
+            b"005" => {
+                if self.isupport.len() < MAX_ISUPPORT_LINES {
+                    self.isupport.push(raw.clone());
+                }
+                let n = line.params.len();
+                for tok in line.params.iter().take(n.saturating_sub(1)).skip(1) {
+                    let tok = String::from_utf8_lossy(tok);
+                    let (k, v) = tok.split_once('=').unwrap_or((&tok, ""));
+                    match k {
+                        "CASEMAPPING" => self.casemap = CaseMapping::from_isupport(v),
+                        "CHANTYPES" => self.chantypes = v.to_string(),
+                        "HOSTLEN" => self.hostlen = v.parse().ok(),
+                        _ => {}
+                    }
+                }
+            }
+            b"375" => {
+                self.motd.clear();
+                self.motd_done = false;
+                self.motd.push(raw.clone());
+            }
+            b"372" if !self.motd_done && self.motd.len() < MAX_MOTD_LINES => {
+                self.motd.push(raw.clone())
+            }
+            b"376" | b"422" => {
+                if cmd == b"422" {
+                    self.motd.clear();
+                }
+                self.motd.push(raw.clone());
+                self.motd_done = true;
+            }
+            // RPL_HOSTHIDDEN: our visible host changed.
+            b"396" => {
+                if let (Some(host), Some(uh)) = (line.param_str(1), self.userhost.clone()) {
+                    let user = uh.split('@').next().unwrap_or_default().to_string();
+                    self.userhost = Some(format!("{user}@{host}"));
+                }
+            }
+            b"332" => {
+                if let (Some(ch), Some(topic)) = (line.param_str(1), line.param(2)) {
+                    let key = self.fold(&ch);
+                    if let Some(c) = self.channels.get_mut(&key) {
+                        c.topic = Some(topic.to_vec());
+                    }
+                }
+            }
+            _ => self.observe_command(line),
+        }
+    }
+
+    fn observe_command(&mut self, line: &Line<'_>) {
+        let Some(src) = line
+            .source_nick()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+        else {
+            return;
+        };
+        let me = self.is_me(&src);
+        if line.is("JOIN") && me {
+            if let Some(ch) = line.param_str(0) {
+                // Our own JOIN carries our full prefix: learn it.
+                if let Some(uh) = line.source.and_then(|s| {
+                    s.iter()
+                        .position(|&b| b == b'!')
+                        .and_then(|i| s.get(i + 1..))
+                }) {
+                    self.userhost = Some(String::from_utf8_lossy(uh).into_owned());
+                }
+                if self.channels.len() < MAX_CHANNELS {
+                    let key = self.fold(&ch);
+                    self.channels.entry(key).or_insert(Channel {
+                        name: ch,
+                        topic: None,
+                    });
+                }
+            }
+        } else if line.is("PART") && me {
+            if let Some(ch) = line.param_str(0) {
+                self.channels.remove(&self.fold(&ch));
+            }
+        } else if line.is("KICK") {
+            if let (Some(ch), Some(who)) = (line.param_str(0), line.param_str(1))
+                && self.is_me(&who)
+            {
+                self.channels.remove(&self.fold(&ch));
+            }
+        } else if line.is("NICK") && me {
+            if let Some(new) = line.param_str(0) {
+                self.nick = new;
+            }
+        } else if line.is("TOPIC") {
+            if let (Some(ch), Some(topic)) = (line.param_str(0), line.param(1)) {
+                let key = self.fold(&ch);
+                if let Some(c) = self.channels.get_mut(&key) {
+                    c.topic = (!topic.is_empty()).then(|| topic.to_vec());
+                }
+            }
+        } else if line.is("CHGHOST")
+            && me
+            && let (Some(u), Some(h)) = (line.param_str(0), line.param_str(1))
+        {
+            self.userhost = Some(format!("{u}@{h}"));
+        }
+    }
+
+    /// The lines that welcome a client attaching now: registration numerics, ISUPPORT and
+    /// MOTD with our current nick, then a JOIN and the topic of every channel.
+    pub fn welcome_burst(&self) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for raw in self.welcome.iter().chain(&self.isupport).chain(&self.motd) {
+            out.push(replace_first_param(raw, &self.nick));
+        }
+        let prefix = self.prefix();
+        for ch in self.channels.values() {
+            out.push(build::command(Some(&prefix), &["JOIN", &ch.name]));
+            if let Some(topic) = &ch.topic {
+                let mut l =
+                    format!(":{} 332 {} {} :", self.server, self.nick, ch.name).into_bytes();
+                l.extend_from_slice(topic);
+                l.extend_from_slice(b"\r\n");
+                out.push(Bytes::from(l));
+            }
+        }
+        out
+    }
+}
+
+/// The line with its first parameter (the target nick of a numeric) replaced.
+pub fn replace_first_param(raw: &Bytes, new: &str) -> Bytes {
+    let Some(line) = Line::parse(raw) else {
+        return raw.clone();
+    };
+    let Some(first) = line.param(0) else {
+        return raw.clone();
+    };
+    if first == new.as_bytes() {
+        return raw.clone();
+    }
+    let start = (first.as_ptr() as usize).saturating_sub(raw.as_ptr() as usize);
+    let end = start + first.len();
+    let (Some(head), Some(tail)) = (raw.get(..start), raw.get(end..)) else {
+        return raw.clone();
+    };
+    let mut out = Vec::with_capacity(raw.len() + new.len());
+    out.extend_from_slice(head);
+    out.extend_from_slice(new.as_bytes());
+    out.extend_from_slice(tail);
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(s: &mut IrcState, raw: &'static [u8]) {
+        let b = Bytes::from_static(raw);
+        let l = Line::parse(raw).unwrap();
+        s.observe(&b, &l);
+    }
+
+    #[test]
+    fn learns_registration_and_channels() {
+        let mut s = IrcState::new("alice");
+        feed(&mut s, b":irc.test 001 alice :Welcome to the Internet Relay Network alice!~alice@localhost\r\n");
+        feed(
+            &mut s,
+            b":irc.test 005 alice CASEMAPPING=ascii CHANTYPES=#& :are supported\r\n",
+        );
+        feed(&mut s, b":irc.test 422 alice :MOTD File is missing\r\n");
+        feed(&mut s, b":alice!~alice@localhost JOIN #Chan\r\n");
+        feed(&mut s, b":irc.test 332 alice #chan :the topic\r\n");
+        assert_eq!(s.userhost.as_deref(), Some("~alice@localhost"));
+        assert_eq!(s.casemap, CaseMapping::Ascii);
+        assert!(s.is_channel("#x") && !s.is_channel("bob"));
+        feed(&mut s, b":alice!~alice@localhost NICK alice2\r\n");
+        let burst = s.welcome_burst();
+        let text: Vec<String> = burst
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        assert!(
+            text.first()
+                .unwrap()
+                .starts_with(":irc.test 001 alice2 :Welcome"),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(&":alice2!~alice@localhost JOIN #Chan\r\n".to_string()),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(&":irc.test 332 alice2 #Chan :the topic\r\n".to_string()),
+            "{text:?}"
+        );
+        feed(&mut s, b":op!x@y KICK #chan alice2 :bye\r\n");
+        assert!(s.channels.is_empty());
+    }
+
+    #[test]
+    fn budget_uses_the_real_prefix() {
+        let mut s = IrcState::new("alice");
+        let unknown = s.budget_for("bob");
+        s.userhost = Some("~alice@localhost".into());
+        let known = s.budget_for("bob");
+        assert!(known > unknown);
+        // 512 = budget + ":alice!~alice@localhost " + "PRIVMSG bob :" + CRLF + margin.
+        assert_eq!(known + 24 + 13 + 2 + 10, 512);
+    }
+}

@@ -15,6 +15,23 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   sudo_if_needed apt-get install -y "${need_pkgs[@]}"
 fi
 
+# End-to-end tests (tests/e2e): a private ngircd per test; irssi and tmux to drive a real client.
+e2e_pkgs=()
+command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || e2e_pkgs+=(ngircd)
+command -v irssi >/dev/null 2>&1 || e2e_pkgs+=(irssi)
+command -v tmux >/dev/null 2>&1 || e2e_pkgs+=(tmux)
+if [ "${#e2e_pkgs[@]}" -gt 0 ]; then
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "${e2e_pkgs[@]}"
+  if [[ " ${e2e_pkgs[*]} " == *" ngircd "* ]]; then
+    # Debian's package starts a system ngircd on port 6667 (otrbnc's default): stop it and
+    # keep it from starting at boot. The tests start their own servers. No init system: fine.
+    sudo_if_needed service ngircd stop >/dev/null 2>&1 || true
+    sudo_if_needed systemctl disable ngircd >/dev/null 2>&1 || true
+    sudo_if_needed update-rc.d ngircd disable >/dev/null 2>&1 || true
+  fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

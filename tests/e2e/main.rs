@@ -1,0 +1,19 @@
+//! End-to-end tests: real ngircd, real otrbnc processes, scripted clients and wire auditors.
+//!
+//! Every test starts its own ngircd (and bouncers) on free ports, so tests run in parallel.
+//! Without ngircd installed the tests print "skipped" and pass, unless `OTRBNC_REQUIRE_E2E=1`
+//! (CI) makes that a failure. Tests named `long_*` take a minute or more
+//! (`cargo test --test e2e -- --skip long_` leaves them out).
+
+// Test code: a failed expectation is a panic with a message. clippy.toml allows these inside
+// #[test] functions only, and the harness in support/ is ordinary code to clippy.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod support;
+
+mod harness_selftest;

@@ -1,0 +1,136 @@
+//! The end-to-end harness: a private ngircd per test, a wire auditor between each upstream and
+//! the server, scripted IRC clients, the otrbnc launcher and a scripted raw OTR peer.
+
+#![allow(dead_code)]
+
+pub mod auditor;
+pub mod client;
+pub mod ngircd;
+pub mod otrbnc;
+pub mod otrpeer;
+pub mod scenario;
+
+use std::time::Duration;
+
+/// Environment variable that turns "ngircd is not installed" from a skip into a failure
+/// (CI sets it).
+pub const REQUIRE_ENV: &str = "OTRBNC_REQUIRE_E2E";
+
+/// Whether the tools the e2e tests need are present. Returns `false` (after printing a
+/// "skipped" line) when they are not and `OTRBNC_REQUIRE_E2E` is unset; panics when it is set.
+pub fn e2e_available(test: &str) -> bool {
+    if ngircd::installed() {
+        return true;
+    }
+    if std::env::var_os(REQUIRE_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+        panic!(
+            "{test}: ngircd is not installed (looked for `ngircd` in PATH, /usr/sbin and /usr/local/sbin) \
+             and {REQUIRE_ENV} is set; install it with `apt-get install ngircd` or run ./scripts/test.sh"
+        );
+    }
+    eprintln!("{test}: skipped: ngircd not installed (set {REQUIRE_ENV}=1 to make this a failure)");
+    false
+}
+
+/// Returns early from a test (with a "skipped" line) when ngircd is missing, or fails it when
+/// `OTRBNC_REQUIRE_E2E=1`.
+#[macro_export]
+macro_rules! require_e2e {
+    () => {
+        if !$crate::support::e2e_available(module_path!()) {
+            return;
+        }
+    };
+}
+
+/// Seconds as a `Duration` (short to write in tests).
+pub const fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released at once: a small race remains, which the
+/// launchers handle by retrying with another port).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// `setpriv` (util-linux) if present: children are started through
+/// `setpriv --pdeathsig KILL` so that they die with the test process even when it is killed
+/// without running destructors.
+pub fn setpriv() -> Option<&'static str> {
+    static P: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *P.get_or_init(|| {
+        ["/usr/bin/setpriv", "/bin/setpriv"].into_iter().find(|p| {
+            std::process::Command::new(p)
+                .args(["--pdeathsig", "KILL", "true"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    })
+}
+
+/// A `Command` for `program`, wrapped in `setpriv --pdeathsig KILL` when available.
+pub fn command(program: &std::path::Path) -> std::process::Command {
+    match setpriv() {
+        Some(sp) => {
+            let mut c = std::process::Command::new(sp);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(program);
+            c
+        }
+        None => std::process::Command::new(program),
+    }
+}
+
+/// The last `n` lines of a text, for failure messages.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    lines[start..].join("\n")
+}
+
+/// Bytes shown readably (lossy UTF-8, control characters escaped), cut to `max` characters.
+pub fn show(bytes: &[u8], max: usize) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i >= max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Where `needle` occurs in `hay`.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A random lowercase hex token of `n` characters (distinctive substrings for the auditor).
+pub fn token(n: usize) -> String {
+    let mut bytes = vec![0u8; n.div_ceil(2)];
+    rand::fill(&mut bytes[..]);
+    let mut s = hex::encode(bytes);
+    s.truncate(n);
+    s
+}

@@ -1,0 +1,501 @@
+//! Launches the otrbnc binary with a generated configuration in a tempdir.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::ngircd::read_lossy;
+
+/// The listener password every test bouncer uses.
+pub const PASSWORD: &str = "e2e-secret-pw";
+/// The network name in every test bouncer's config (`PASS user/test:password`).
+pub const NETWORK: &str = "test";
+
+/// The otrbnc binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_otrbnc"))
+}
+
+/// The Argon2id PHC string of [`PASSWORD`], computed once per process (the crate's default
+/// cost, as `otrbnc hash-password` uses).
+pub fn password_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt = SaltString::encode_b64(b"otrbnc-e2e-salt!").expect("salt");
+        argon2::Argon2::default()
+            .hash_password(PASSWORD.as_bytes(), &salt)
+            .expect("argon2 hash")
+            .to_string()
+    })
+}
+
+/// A TOML basic string.
+pub fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// What to put in one bouncer's configuration.
+#[derive(Debug, Clone)]
+pub struct BncConfig {
+    /// A label for messages and the tempdir name (e.g. "alice").
+    pub label: String,
+    /// `[listen] user`: the login name in `PASS user/network:password`.
+    pub login_user: String,
+    /// The upstream server (usually an auditor's address).
+    pub upstream: SocketAddr,
+    /// `nick` of the network.
+    pub nick: String,
+    /// `username` of the network.
+    pub username: String,
+    /// `realname` of the network.
+    pub realname: String,
+    /// `otr_nicks`.
+    pub otr_nicks: Vec<String>,
+    /// `flood_interval_secs` (None: the bouncer's default).
+    pub flood_interval_secs: Option<f64>,
+    /// `flood_burst` (None: the bouncer's default).
+    pub flood_burst: Option<u32>,
+    /// `[otr] handshake_timeout_secs` (None: the bouncer's default).
+    pub handshake_timeout_secs: Option<u64>,
+    /// `[log] level`.
+    pub log_level: String,
+    /// Raw TOML appended to `[otr]`.
+    pub otr_extra: String,
+    /// Raw TOML appended to the network section.
+    pub network_extra: String,
+}
+
+impl BncConfig {
+    /// A bouncer whose upstream registers as `nick` and connects to `upstream`, with no
+    /// pacing (`flood_interval_secs = 0`) and a 30 s handshake timeout.
+    pub fn new(nick: &str, upstream: SocketAddr) -> BncConfig {
+        let mut realname = nick.to_string();
+        if let Some(f) = realname.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+        BncConfig {
+            label: nick.to_string(),
+            login_user: nick.to_string(),
+            upstream,
+            nick: nick.to_string(),
+            username: nick.to_string(),
+            realname,
+            otr_nicks: Vec::new(),
+            flood_interval_secs: Some(0.0),
+            flood_burst: Some(5),
+            handshake_timeout_secs: Some(30),
+            log_level: "debug".to_string(),
+            otr_extra: String::new(),
+            network_extra: String::new(),
+        }
+    }
+
+    /// With these opted-in nicks.
+    pub fn otr_nicks(mut self, nicks: &[&str]) -> BncConfig {
+        self.otr_nicks = nicks.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// With the bouncer's default pacing (no `flood_*` keys written).
+    pub fn default_pacing(mut self) -> BncConfig {
+        self.flood_interval_secs = None;
+        self.flood_burst = None;
+        self
+    }
+
+    /// With this pacing.
+    pub fn pacing(mut self, interval_secs: f64, burst: u32) -> BncConfig {
+        self.flood_interval_secs = Some(interval_secs);
+        self.flood_burst = Some(burst);
+        self
+    }
+
+    /// With this handshake timeout.
+    pub fn handshake_timeout(mut self, secs: u64) -> BncConfig {
+        self.handshake_timeout_secs = Some(secs);
+        self
+    }
+
+    /// Appends raw TOML to `[otr]`.
+    pub fn otr_toml(mut self, toml: &str) -> BncConfig {
+        self.otr_extra.push_str(toml);
+        self.otr_extra.push('\n');
+        self
+    }
+
+    /// Appends raw TOML to the network section.
+    pub fn network_toml(mut self, toml: &str) -> BncConfig {
+        self.network_extra.push_str(toml);
+        self.network_extra.push('\n');
+        self
+    }
+
+    /// The `PASS` argument that logs in: `user/network:password`.
+    pub fn pass(&self) -> String {
+        format!("{}/{NETWORK}:{PASSWORD}", self.login_user)
+    }
+
+    /// The configuration file text.
+    pub fn toml(&self, listen_port: u16, data_dir: &Path) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "[listen]");
+        let _ = writeln!(
+            t,
+            "address = {}",
+            toml_str(&format!("127.0.0.1:{listen_port}"))
+        );
+        let _ = writeln!(t, "user = {}", toml_str(&self.login_user));
+        let _ = writeln!(t, "password_hash = {}", toml_str(password_hash()));
+        let _ = writeln!(t, "\n[data]");
+        let _ = writeln!(t, "dir = {}", toml_str(&data_dir.display().to_string()));
+        let _ = writeln!(t, "\n[log]");
+        let _ = writeln!(t, "level = {}", toml_str(&self.log_level));
+        let _ = writeln!(t, "\n[otr]");
+        if let Some(s) = self.handshake_timeout_secs {
+            let _ = writeln!(t, "handshake_timeout_secs = {s}");
+        }
+        t.push_str(&self.otr_extra);
+        let _ = writeln!(t, "\n[networks.{NETWORK}]");
+        let _ = writeln!(t, "host = {}", toml_str(&self.upstream.ip().to_string()));
+        let _ = writeln!(t, "port = {}", self.upstream.port());
+        let _ = writeln!(t, "transport = \"plain\"");
+        let _ = writeln!(t, "nick = {}", toml_str(&self.nick));
+        let _ = writeln!(t, "username = {}", toml_str(&self.username));
+        let _ = writeln!(t, "realname = {}", toml_str(&self.realname));
+        if let Some(i) = self.flood_interval_secs {
+            let _ = writeln!(t, "flood_interval_secs = {i:?}");
+        }
+        if let Some(b) = self.flood_burst {
+            let _ = writeln!(t, "flood_burst = {b}");
+        }
+        let nicks: Vec<String> = self.otr_nicks.iter().map(|n| toml_str(n)).collect();
+        let _ = writeln!(t, "otr_nicks = [{}]", nicks.join(", "));
+        t.push_str(&self.network_extra);
+        t
+    }
+}
+
+/// A running otrbnc, killed on drop (its tempdir and log are kept and printed if the test
+/// panics).
+pub struct OtrBnc {
+    cfg: BncConfig,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    config_path: PathBuf,
+    log_path: PathBuf,
+    port: u16,
+    starts: usize,
+}
+
+impl OtrBnc {
+    /// Writes the configuration, starts `otrbnc --config <path>` and waits until it listens.
+    pub async fn start(cfg: BncConfig) -> OtrBnc {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("otrbnc-e2e-{}-", cfg.label))
+            .tempdir()
+            .expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("mkdir data");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700));
+        }
+        for d in ["home", "xdg-config", "xdg-data", "xdg-state"] {
+            std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
+        }
+        let config_path = dir.path().join("otrbnc.toml");
+        let log_path = dir.path().join("otrbnc.log");
+        let mut bnc = OtrBnc {
+            cfg,
+            child: None,
+            dir,
+            config_path,
+            log_path,
+            port: 0,
+            starts: 0,
+        };
+        let mut last = String::new();
+        for _ in 0..3 {
+            bnc.port = super::free_port();
+            let text = bnc.cfg.toml(bnc.port, &data);
+            std::fs::write(&bnc.config_path, text).expect("write config");
+            bnc.spawn();
+            match bnc.wait_listening(Duration::from_secs(30)).await {
+                Ok(()) => return bnc,
+                Err(e) => {
+                    let log = bnc.log();
+                    bnc.kill();
+                    // Only a port taken between choosing and binding is worth another try.
+                    if !log.to_ascii_lowercase().contains("in use") {
+                        panic!(
+                            "otrbnc {}: {e}\nconfig {}:\n{}\n--- log {} ---\n{}",
+                            bnc.cfg.label,
+                            bnc.config_path.display(),
+                            read_lossy(&bnc.config_path),
+                            bnc.log_path.display(),
+                            super::tail(&log, 60)
+                        );
+                    }
+                    last = e;
+                }
+            }
+        }
+        panic!(
+            "otrbnc {}: could not start after 3 ports: {last}",
+            bnc.cfg.label
+        );
+    }
+
+    fn spawn(&mut self) {
+        self.starts += 1;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open log");
+        let _ = writeln!(
+            log,
+            "=== e2e harness: start #{} of {} --config {} ===",
+            self.starts,
+            binary().display(),
+            self.config_path.display()
+        );
+        let mut cmd = super::command(&binary());
+        cmd.arg("--config")
+            .arg(&self.config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log fd"))
+            .stderr(log);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("OTRBNC_") {
+                cmd.env_remove(&k);
+            }
+        }
+        let d = self.dir.path();
+        cmd.env_remove("RUST_LOG")
+            .env("HOME", d.join("home"))
+            .env("XDG_CONFIG_HOME", d.join("xdg-config"))
+            .env("XDG_DATA_HOME", d.join("xdg-data"))
+            .env("XDG_STATE_HOME", d.join("xdg-state"))
+            .env("NO_COLOR", "1")
+            .env("RUST_BACKTRACE", "1");
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", binary().display()));
+        self.child = Some(child);
+    }
+
+    async fn wait_listening(&mut self, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                return Err(format!("exited before listening ({status})"));
+            }
+            if !listening_addrs(self.port).is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "not listening on port {} after {limit:?}",
+                    self.port
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The client listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The client listener's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &BncConfig {
+        &self.cfg
+    }
+
+    /// The `PASS` argument that logs in.
+    pub fn pass(&self) -> String {
+        self.cfg.pass()
+    }
+
+    /// The configuration file.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The log file (stdout and stderr of every start, appended).
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        read_lossy(&self.log_path)
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is running.
+    pub fn is_alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Resident set size in KiB (`VmRSS` from `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.pid()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Sends SIGTERM and waits up to 10 s for the process to exit. Returns its exit status,
+    /// or `None` if it did not exit in time (it is then killed).
+    pub async fn stop_graceful(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = child.id().to_string();
+        let _ = std::process::Command::new("sh")
+            .args(["-c", "kill -TERM \"$1\"", "sh", &pid])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the process (gracefully if it is running) and starts it again with the same
+    /// configuration, data directory and port; waits until it listens.
+    pub async fn restart(&mut self) {
+        if self.child.is_some() {
+            let status = self.stop_graceful().await;
+            assert!(
+                status.is_some(),
+                "otrbnc {} did not exit within 10 s of SIGTERM; log {}:\n{}",
+                self.cfg.label,
+                self.log_path.display(),
+                super::tail(&self.log(), 40)
+            );
+        }
+        self.spawn();
+        if let Err(e) = self.wait_listening(Duration::from_secs(30)).await {
+            panic!(
+                "otrbnc {} after restart: {e}\n--- log {} ---\n{}",
+                self.cfg.label,
+                self.log_path.display(),
+                super::tail(&self.log(), 60)
+            );
+        }
+    }
+
+    /// Kills the process at once (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OtrBnc {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!(
+                "--- otrbnc {}: log kept at {} (config {}), last lines: ---\n{}",
+                self.cfg.label,
+                self.log_path.display(),
+                self.config_path.display(),
+                super::tail(&self.log(), 60)
+            );
+        }
+    }
+}
+
+/// Local addresses with a TCP socket listening on `port` (from `/proc/net/tcp` and
+/// `/proc/net/tcp6`).
+pub fn listening_addrs(port: u16) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state)) = (cols.get(1), cols.get(3)) else {
+                continue;
+            };
+            if *state != "0A" {
+                continue;
+            }
+            let Some((ip_hex, port_hex)) = local.split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(port_hex, 16).ok() != Some(port) {
+                continue;
+            }
+            if let Some(ip) = parse_proc_ip(ip_hex, v6) {
+                out.push(ip);
+            }
+        }
+    }
+    out
+}
+
+fn parse_proc_ip(hex: &str, v6: bool) -> Option<IpAddr> {
+    // The kernel prints each 32-bit word in host (little-endian) order.
+    let words: Vec<u32> = (0..hex.len() / 8)
+        .map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
+        .collect::<Option<Vec<_>>>()?;
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    if v6 {
+        let b: [u8; 16] = bytes.try_into().ok()?;
+        Some(IpAddr::V6(Ipv6Addr::from(b)))
+    } else {
+        let b: [u8; 4] = bytes.try_into().ok()?;
+        Some(IpAddr::V4(Ipv4Addr::from(b)))
+    }
+}

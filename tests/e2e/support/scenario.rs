@@ -1,0 +1,123 @@
+//! Common set-ups: one ngircd with bouncers whose upstreams go through their own auditors.
+
+use std::time::Duration;
+
+use super::auditor::Auditor;
+use super::client::{Client, Login};
+use super::ngircd::{Ngircd, NgircdOpts};
+use super::otrbnc::{BncConfig, OtrBnc};
+
+/// How long an upstream may take to connect and register after otrbnc starts.
+pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts an auditor towards `ngircd` and a bouncer whose upstream goes through it (the
+/// config's `upstream` is replaced by the auditor's address), and waits until the upstream
+/// registered (the auditor saw `001`).
+pub async fn bouncer(ngircd: &Ngircd, cfg: BncConfig) -> (Auditor, OtrBnc) {
+    let aud = Auditor::start_labeled(ngircd.addr(), &format!("auditor for {}", cfg.label)).await;
+    let mut cfg = cfg;
+    cfg.upstream = aud.addr();
+    let bnc = OtrBnc::start(cfg).await;
+    aud.wait_registered(REGISTER_TIMEOUT).await;
+    (aud, bnc)
+}
+
+/// Attaches a client (no capabilities) to a bouncer with its login, using the upstream nick.
+pub async fn attach(bnc: &OtrBnc) -> Client {
+    attach_with(bnc, &[]).await
+}
+
+/// Attaches a client requesting `caps`.
+pub async fn attach_with(bnc: &OtrBnc, caps: &[&str]) -> Client {
+    let login = Login::new(Some(&bnc.pass()), &bnc.config().nick).caps(caps);
+    Client::connect_with(bnc.addr(), login).await
+}
+
+/// Two bouncers on one ngircd: alice (opted in to bob) and bob (opted in to alice).
+pub struct Pair {
+    /// The server.
+    pub ngircd: Ngircd,
+    /// Alice's upstream wire.
+    pub aud_a: Auditor,
+    /// Bob's upstream wire.
+    pub aud_b: Auditor,
+    /// Alice's bouncer.
+    pub a: OtrBnc,
+    /// Bob's bouncer.
+    pub b: OtrBnc,
+}
+
+impl Pair {
+    /// Starts ngircd with `ng` and both bouncers; `tweak` adjusts each bouncer's config
+    /// (defaults: no pacing, 30 s handshake timeout).
+    pub async fn start(ng: NgircdOpts, tweak: impl Fn(BncConfig) -> BncConfig) -> Pair {
+        let ngircd = Ngircd::start(ng).await;
+        let ca = tweak(BncConfig::new("alice", ngircd.addr()).otr_nicks(&["bob"]));
+        let cb = tweak(BncConfig::new("bob", ngircd.addr()).otr_nicks(&["alice"]));
+        let (aud_a, a) = bouncer(&ngircd, ca).await;
+        let (aud_b, b) = bouncer(&ngircd, cb).await;
+        Pair {
+            ngircd,
+            aud_a,
+            aud_b,
+            a,
+            b,
+        }
+    }
+
+    /// The usual fast set-up: no ngircd penalties, no pacing.
+    pub async fn fast() -> Pair {
+        Self::start(NgircdOpts::no_penalties(), |c| c).await
+    }
+
+    /// A client on alice's bouncer.
+    pub async fn attach_a(&self) -> Client {
+        attach(&self.a).await
+    }
+
+    /// A client on bob's bouncer.
+    pub async fn attach_b(&self) -> Client {
+        attach(&self.b).await
+    }
+
+    /// Asserts that neither auditor saw any of `needles` in either direction.
+    #[track_caller]
+    pub fn assert_absent(&self, needles: &[&[u8]]) {
+        self.aud_a.assert_absent(needles);
+        self.aud_b.assert_absent(needles);
+    }
+}
+
+/// Every PRIVMSG (or NOTICE) line an auditor saw going to the server addressed to `target`:
+/// `(exact line, text)`.
+pub fn sent_to(aud: &Auditor, command: &str, target: &str) -> Vec<(Vec<u8>, String)> {
+    aud.msgs_to_server()
+        .into_iter()
+        .filter(|m| m.command == command && m.target().eq_ignore_ascii_case(target))
+        .map(|m| {
+            let t = m.text().to_string();
+            (m.raw, t)
+        })
+        .collect()
+}
+
+/// Panics unless every PRIVMSG and NOTICE the auditor saw going to `peer` carries OTR
+/// (text starting with `?OTR`) and every line to the server is at most 512 bytes.
+#[track_caller]
+pub fn assert_only_otr_to(aud: &Auditor, peer: &str) {
+    for cmd in ["PRIVMSG", "NOTICE"] {
+        for (raw, text) in sent_to(aud, cmd, peer) {
+            assert!(
+                text.starts_with("?OTR"),
+                "a {cmd} to {peer} without OTR went upstream: {}",
+                super::show(&raw, 300)
+            );
+        }
+    }
+    let max = aud.max_line_len_to_server();
+    assert!(
+        max <= 512,
+        "a line of {max} bytes (> 512 with CRLF) went upstream: {}",
+        super::show(&aud.longest_line_to_server().unwrap_or_default(), 600)
+    );
+}

@@ -1,22 +1,13 @@
 //! otrbnc: a transparent IRC bouncer with in-line OTRv4+.
 
-mod bouncer;
-mod cli;
-mod config;
-mod downstream;
-mod identity;
-mod irc;
-mod network;
-mod password;
-mod upstream;
-
 use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
-use config::Config;
+use otrbnc::cli::{Cli, Command};
+use otrbnc::config::{self, Config};
+use otrbnc::{bouncer, identity, password};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -352,3 +352,6 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../config/otrbnc.example.toml");
+
+fn parse_ok(text: &str) -> Config {
+    let c = Config::parse(text).unwrap();
+    c.validate().unwrap();
+    c
+}
+
+fn error_of(text: &str) -> String {
+    match Config::parse(text).and_then(|c| c.validate().map(|_| c)) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const MINIMAL: &str = r#"
+[listen]
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$I6bsJxUswI8LzyYEYCIaHw$8uDgfszmpHv4kmswwv6sz4Budw2V68xudbnuMyglNQ0"
+[networks.test]
+host = "127.0.0.1"
+transport = "plain"
+"#;
+
+#[test]
+fn the_example_is_valid_and_documents_every_key() {
+    let c = parse_ok(EXAMPLE);
+    assert_eq!(c.listen.address, DEFAULT_LISTEN);
+    let net = c.networks.get("libera").unwrap();
+    assert_eq!(net.port(), 6697);
+    assert_eq!(net.otr_nicks, vec!["bob".to_string()]);
+    // Every key of the structs appears in the example (commented or not).
+    for key in [
+        "address",
+        "user",
+        "password_hash",
+        "max_clients",
+        "dir",
+        "level",
+        "require_encryption",
+        "allow_plain_notice",
+        "allow_plain_ctcp",
+        "accept_strangers",
+        "plaintext_marker",
+        "handshake_timeout_secs",
+        "heartbeat_secs",
+        "idle_expiry_secs",
+        "queue_warn_secs",
+        "playback_lines",
+        "host",
+        "port",
+        "transport",
+        "tls_server_name",
+        "tls_ca_file",
+        "tls_pin_sha256",
+        "tls_client_cert",
+        "tls_client_key",
+        "nick",
+        "username",
+        "realname",
+        "server_password",
+        "sasl_mechanism",
+        "sasl_username",
+        "sasl_password",
+        "flood_interval_secs",
+        "flood_burst",
+        "otr_nicks",
+        "reconnect_min_secs",
+        "reconnect_max_secs",
+    ] {
+        assert!(EXAMPLE.contains(&format!("{key} =")), "example lacks {key}");
+    }
+}
+
+#[test]
+fn defaults_are_safe() {
+    let c = parse_ok(MINIMAL);
+    assert!(c.listen.address.starts_with("127.0.0.1:"));
+    assert!(c.otr.require_encryption);
+    assert!(!c.otr.allow_plain_notice && !c.otr.allow_plain_ctcp && !c.otr.accept_strangers);
+    let net = c.networks.get("test").unwrap();
+    assert_eq!(net.port(), 6667);
+    assert!(net.flood_interval_secs >= 1.0 && net.flood_burst <= 9);
+    // TLS unless plain is asked for by name.
+    let tls = parse_ok(&MINIMAL.replace("transport = \"plain\"\n", ""));
+    assert_eq!(tls.networks.get("test").unwrap().transport, Transport::Tls);
+}
+
+#[test]
+fn unknown_keys_are_errors_that_name_the_key() {
+    let e = error_of(&format!("{MINIMAL}flood_brust = 3\n"));
+    assert!(e.contains("flood_brust"), "{e}");
+    let e = error_of(&MINIMAL.replace("[listen]", "[listen]\nadress = \"x\""));
+    assert!(e.contains("adress"), "{e}");
+}
+
+#[test]
+fn bad_values_name_the_key_and_why() {
+    let cases = [
+        (
+            MINIMAL.replace("[listen]", "[listen]\naddress = \"localhost\""),
+            "listen.address",
+        ),
+        (
+            MINIMAL.replace("host = \"127.0.0.1\"", "host = \"\""),
+            "networks.test.host",
+        ),
+        (format!("{MINIMAL}port = 0\n"), "networks.test.port"),
+        (
+            format!("{MINIMAL}flood_burst = 0\n"),
+            "networks.test.flood_burst",
+        ),
+        (
+            format!("{MINIMAL}flood_interval_secs = -1.0\n"),
+            "networks.test.flood_interval_secs",
+        ),
+        (
+            format!("{MINIMAL}otr_nicks = [\"b ob\"]\n"),
+            "networks.test.otr_nicks",
+        ),
+        (format!("{MINIMAL}nick = \"#chan\"\n"), "networks.test.nick"),
+        (
+            format!("{MINIMAL}tls_pin_sha256 = [\"00\"]\n"),
+            "networks.test.tls_pin_sha256",
+        ),
+        (
+            format!("{MINIMAL}sasl_mechanism = \"plain\"\n"),
+            "networks.test.sasl_password",
+        ),
+        (
+            format!("{MINIMAL}sasl_mechanism = \"external\"\n"),
+            "networks.test.sasl_mechanism",
+        ),
+        (
+            MINIMAL.replace("$argon2id$", "$argon2i$"),
+            "listen.password_hash",
+        ),
+        (
+            MINIMAL.replace("[networks.test]", "[networks.\"bad name\"]"),
+            "networks.bad name",
+        ),
+        (
+            MINIMAL.replace(
+                "[networks.test]",
+                "[otr]\nhandshake_timeout_secs = 1\n[networks.test]",
+            ),
+            "otr.handshake_timeout_secs",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = error_of(&text);
+        assert!(e.starts_with(key) || e.contains(key), "{key}: {e}");
+    }
+    let no_hash = MINIMAL.replace("password_hash", "user = \"x\"\n#");
+    assert!(error_of(&no_hash).contains("listen.password_hash"));
+}
+
+#[test]
+fn environment_overrides() {
+    let mut c = Config::parse(MINIMAL).unwrap();
+    let env = |k: &str| match k {
+        "OTRBNC_LISTEN" => Some("127.0.0.1:7000".to_string()),
+        "OTRBNC_NET_TEST_PORT" => Some("6999".to_string()),
+        "OTRBNC_NET_TEST_SASL_PASSWORD" => Some("s3cret".to_string()),
+        _ => None,
+    };
+    apply_env(&mut c, env).unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.listen.address, "127.0.0.1:7000");
+    let net = c.networks.get("test").unwrap();
+    assert_eq!(net.port, Some(6999));
+    assert_eq!(net.sasl_password.as_deref(), Some("s3cret"));
+    let mut c = Config::parse(MINIMAL).unwrap();
+    let e = apply_env(&mut c, |k| {
+        (k == "OTRBNC_NET_TEST_PORT").then(|| "x".to_string())
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("OTRBNC_NET_TEST_PORT"));
+}
+
+#[test]
+fn embedded_defaults_validate_once_a_password_is_set() {
+    let mut c = Config::embedded();
+    assert!(c.validate().is_err());
+    c.listen.password_hash = Some(crate::password::hash("pw").unwrap());
+    c.validate().unwrap();
+    assert_eq!(c.networks.get("libera").unwrap().transport, Transport::Tls);
+}

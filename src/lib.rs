@@ -1,0 +1,13 @@
+//! otrbnc: a transparent IRC bouncer that runs private messages to opted-in nicks through
+//! OTRv4+ (crates/otr-core). This library is the async shell: config, listener, clients,
+//! upstream connections and the per-network task; `main.rs` is the command line.
+
+pub mod bouncer;
+pub mod cli;
+pub mod config;
+pub mod downstream;
+pub mod identity;
+pub mod irc;
+pub mod network;
+pub mod password;
+pub mod upstream;

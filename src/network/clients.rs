@@ -24,6 +24,9 @@ pub struct Client {
     pub tx: mpsc::Sender<Bytes>,
     /// What it negotiated.
     pub caps: ClientCaps,
+    /// It has seen a registration burst (001…MOTD) and must not get another one when the
+    /// upstream reconnects.
+    pub welcomed: bool,
 }
 
 /// Attached clients and the playback buffer.
@@ -98,12 +101,12 @@ impl Clients {
         &mut self,
         line: &Bytes,
         except: Option<ClientId>,
-        want: impl Fn(ClientCaps) -> bool,
+        want: impl Fn(&Client) -> bool,
     ) {
         let ids: Vec<ClientId> = self
             .clients
             .iter()
-            .filter(|(id, c)| Some(**id) != except && want(c.caps))
+            .filter(|(id, c)| Some(**id) != except && want(c))
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -123,6 +126,13 @@ impl Clients {
             self.playback.push_back((now_ms, line));
         } else {
             self.broadcast(&line);
+        }
+    }
+
+    /// Marks every attached client as welcomed.
+    pub fn mark_welcomed(&mut self) {
+        for c in self.clients.values_mut() {
+            c.welcomed = true;
         }
     }
 
@@ -200,6 +210,7 @@ mod tests {
             Client {
                 tx,
                 caps: ClientCaps::default(),
+                welcomed: false,
             },
         );
         for _ in 0..3 {

@@ -81,6 +81,9 @@ impl Net {
         self.irc.observe(&raw, &line);
         if self.irc.nick != old_nick {
             self.otr.update_budgets(&self.irc);
+            if self.irc.registered && cmd == b"NICK" {
+                self.client_nick = self.irc.nick.clone();
+            }
         }
         if !was_registered && self.irc.registered {
             self.on_registered();
@@ -94,13 +97,27 @@ impl Net {
             b"401" => self.otr_no_such_nick(&line),
             _ => {}
         }
-        // Registration numerics reach clients attached before registration completed;
-        // clients attached later get them from the stored burst.
+        // The registration burst goes only to clients that have not had one (those attached
+        // while connecting); the others already know, and get a NICK if ours changed.
+        if is_registration_numeric(&cmd) {
+            self.clients.broadcast_where(&raw, None, |c| !c.welcomed);
+            if cmd == b"376" || cmd == b"422" {
+                self.clients.mark_welcomed();
+            }
+            return;
+        }
         self.clients.broadcast(&raw);
     }
 
     fn on_registered(&mut self) {
         tracing::info!(network = %self.name, "registered");
+        if self.irc.nick != self.client_nick {
+            // Clients still use the nick of the last connection: tell them.
+            let line =
+                crate::irc::build::command(Some(&self.client_nick), &["NICK", &self.irc.nick]);
+            self.clients.broadcast_where(&line, None, |c| c.welcomed);
+        }
+        self.client_nick = self.irc.nick.clone();
         self.otr.update_budgets(&self.irc);
         // Rejoin the channels clients were in before a reconnect.
         let chans: Vec<String> = self.rejoin.drain(..).collect();
@@ -224,4 +241,28 @@ impl Net {
         }
         handled
     }
+}
+
+/// Numerics of the registration burst (welcome, ISUPPORT, LUSERS, MOTD).
+fn is_registration_numeric(cmd: &[u8]) -> bool {
+    matches!(
+        cmd,
+        b"001"
+            | b"002"
+            | b"003"
+            | b"004"
+            | b"005"
+            | b"250"
+            | b"251"
+            | b"252"
+            | b"253"
+            | b"254"
+            | b"255"
+            | b"265"
+            | b"266"
+            | b"375"
+            | b"372"
+            | b"376"
+            | b"422"
+    )
 }

@@ -136,6 +136,8 @@ pub struct Net {
     clients: Clients,
     pacer: Pacer,
     last_queue_warning: Option<Instant>,
+    /// The nick clients know us by (changes reach them as NICK lines).
+    client_nick: String,
     /// Channels to join again after a reconnect.
     rejoin: Vec<String>,
     otr: OtrState,
@@ -183,6 +185,7 @@ pub fn spawn(
         ),
         last_queue_warning: None,
         rejoin: Vec::new(),
+        client_nick: cfg.nick.clone().unwrap_or_default(),
         otr,
         inbox: tx.clone(),
         name,
@@ -430,7 +433,8 @@ impl Net {
         user: String,
         realname: String,
     ) {
-        self.clients.attach(id, Client { tx, caps });
+        let welcomed = self.irc.registered;
+        self.clients.attach(id, Client { tx, caps, welcomed });
         tracing::info!(network = %self.name, clients = self.clients.len(), "client attached");
         if self.want_nick.is_none() {
             // No configured identity: the first client's registration is used upstream.

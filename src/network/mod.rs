@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use clients::{Client, Clients};
 pub use clients::{ClientCaps, ClientId};
+pub use control::split_args;
 use otr::OtrState;
 use state::IrcState;
 

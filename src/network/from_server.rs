@@ -111,6 +111,7 @@ impl Net {
 
     fn on_registered(&mut self) {
         tracing::info!(network = %self.name, "registered");
+        self.last_close_reason = None;
         if self.irc.nick != self.client_nick {
             // Clients still use the nick of the last connection: tell them.
             let line =

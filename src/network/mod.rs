@@ -139,6 +139,8 @@ pub struct Net {
     last_queue_warning: Option<Instant>,
     /// The nick clients know us by (changes reach them as NICK lines).
     client_nick: String,
+    /// Why the last connection ended (repeats are not announced again).
+    last_close_reason: Option<String>,
     /// Channels to join again after a reconnect.
     rejoin: Vec<String>,
     otr: OtrState,
@@ -186,6 +188,7 @@ pub fn spawn(
         ),
         last_queue_warning: None,
         rejoin: Vec::new(),
+        last_close_reason: None,
         client_nick: cfg.nick.clone().unwrap_or_default(),
         otr,
         inbox: tx.clone(),
@@ -353,9 +356,11 @@ impl Net {
                 " {dropped} queued line(s) to the server were not sent."
             ));
         }
-        if was_registered || !self.clients.is_empty() {
+        // Repeated failures for the same reason are told once.
+        if self.last_close_reason.as_deref() != Some(reason) {
             self.notify(&text);
         }
+        self.last_close_reason = Some(reason.to_string());
     }
 
     /// Writes a line to the server now, bypassing the pacer (registration, PONG).

@@ -1,0 +1,141 @@
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+use crate::fake::FakeServer;
+use crate::{Bouncer, TestClient};
+
+fn network(port: u16, extra: &str) -> String {
+    format!(
+        "host = \"127.0.0.1\"\nport = {port}\ntransport = \"plain\"\nnick = \"alice\"\n\
+         reconnect_min_secs = 1\nreconnect_max_secs = 2\n{extra}"
+    )
+}
+
+#[tokio::test]
+async fn sasl_plain_then_registration() {
+    let server = FakeServer::bind().await;
+    let _b = Bouncer::start(&network(
+        server.port,
+        "sasl_mechanism = \"plain\"\nsasl_username = \"acct\"\nsasl_password = \"s3cret\"",
+    ))
+    .await;
+    let mut c = server.accept().await;
+    assert_eq!(c.line(10).await.as_deref(), Some("CAP LS 302"));
+    c.send(":srv CAP * LS :multi-prefix sasl=PLAIN,EXTERNAL\r\n")
+        .await;
+    c.expect("CAP REQ :sasl").await;
+    c.send(":srv CAP * ACK :sasl\r\n").await;
+    c.expect("AUTHENTICATE PLAIN").await;
+    c.send("AUTHENTICATE +\r\n").await;
+    let auth = c.expect("AUTHENTICATE ").await;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(auth.trim_start_matches("AUTHENTICATE "))
+        .unwrap();
+    assert_eq!(payload, b"acct\0acct\0s3cret");
+    c.send(":srv 900 alice alice!~u@host acct :You are now logged in\r\n:srv 903 alice :SASL authentication successful\r\n").await;
+    c.expect("CAP END").await;
+    // NICK and USER went out before CAP END, as the IRCv3 flow allows.
+    assert!(
+        c.received.iter().any(|l| l == "NICK alice"),
+        "{:?}",
+        c.received
+    );
+    c.welcome("alice").await;
+}
+
+#[tokio::test]
+async fn sasl_failure_is_reported_and_registration_continues() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(
+        server.port,
+        "sasl_mechanism = \"plain\"\nsasl_password = \"wrong\"",
+    ))
+    .await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :sasl\r\n").await;
+    c.expect("CAP REQ :sasl").await;
+    c.send(":srv CAP * ACK :sasl\r\n").await;
+    c.expect("AUTHENTICATE PLAIN").await;
+    c.send("AUTHENTICATE +\r\n").await;
+    c.expect("AUTHENTICATE ").await;
+    c.send(":srv 904 alice :SASL authentication failed\r\n")
+        .await;
+    c.expect("CAP END").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    // The failure was kept for the client that attaches later.
+    client
+        .expect("SASL authentication to test failed", 10)
+        .await;
+}
+
+#[tokio::test]
+async fn without_sasl_cap_negotiation_ends_at_once_and_nick_collisions_are_resolved() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(server.port, "")).await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :multi-prefix\r\n").await;
+    c.expect("CAP END").await;
+    c.send(":srv 433 * alice :Nickname is already in use\r\n")
+        .await;
+    c.expect("NICK alice_").await;
+    c.send(":srv 001 alice_ :Welcome alice_!~u@host\r\n:srv 422 alice_ :No MOTD\r\n")
+        .await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    let welcome = client.expect(" 001 ", 10).await;
+    assert!(welcome.starts_with(":srv 001 alice_ "), "{welcome}");
+}
+
+#[tokio::test]
+async fn ping_passes_a_full_send_queue() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(
+        server.port,
+        "flood_interval_secs = 30.0\nflood_burst = 1",
+    ))
+    .await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 422 ", 10).await;
+    client
+        .send("PRIVMSG #a :one\r\nPRIVMSG #a :two\r\nPRIVMSG #a :three\r\n")
+        .await;
+    c.expect("PRIVMSG #a :one").await;
+    // "two" and "three" wait 30 s each; a PING must not.
+    let t = Instant::now();
+    c.send("PING :tok\r\n").await;
+    let pong = c.expect("PONG").await;
+    assert_eq!(pong, "PONG :tok");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(
+        !c.received.iter().any(|l| l.contains("two")),
+        "{:?}",
+        c.received
+    );
+}
+
+#[tokio::test]
+async fn reconnects_rejoin_channels_and_tell_the_client() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(server.port, "flood_interval_secs = 0.0")).await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 422 ", 10).await;
+    client.send("JOIN #room\r\n").await;
+    c.expect("JOIN #room").await;
+    c.send(":alice!~u@host JOIN #room\r\n").await;
+    client.expect("JOIN #room", 10).await;
+    drop(c);
+    client.expect("Disconnected from test", 10).await;
+    let mut c2 = server.accept().await;
+    c2.send(":srv CAP * LS :\r\n").await;
+    c2.welcome("alice").await;
+    c2.expect("JOIN #room").await;
+    // The already-welcomed client does not get a second registration burst.
+    assert!(client.try_expect(" 001 ", 2).await.is_err());
+}

@@ -1,0 +1,158 @@
+//! TLS upstream: verification against a CA file, pinning, refusal, and the post-quantum
+//! hybrid key exchange offered by default.
+
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
+use tokio_rustls::TlsAcceptor;
+
+use crate::fake::{Conn, FakeServer};
+use crate::{Bouncer, TestClient, write};
+
+/// A CA and a leaf certificate for "localhost" signed by it.
+struct Pki {
+    ca_pem: String,
+    leaf_der: CertificateDer<'static>,
+    leaf_key: PrivateKeyDer<'static>,
+}
+
+fn pki() -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    Pki {
+        ca_pem: ca_cert.pem(),
+        leaf_der: leaf.der().clone(),
+        leaf_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    }
+}
+
+fn acceptor(pki: &Pki) -> TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![pki.leaf_der.clone()], pki.leaf_key.clone_key())
+        .unwrap();
+    TlsAcceptor::from(Arc::new(config))
+}
+
+fn network(port: u16, extra: &str) -> String {
+    format!(
+        "host = \"127.0.0.1\"\nport = {port}\ntransport = \"tls\"\nnick = \"alice\"\n\
+         reconnect_min_secs = 1\nreconnect_max_secs = 2\n{extra}"
+    )
+}
+
+/// Accepts one TLS connection; Err when the handshake fails.
+async fn accept_tls(
+    server: &FakeServer,
+    acceptor: &TlsAcceptor,
+) -> Result<Conn<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>, String> {
+    let (tcp, _) = server.listener.accept().await.unwrap();
+    acceptor
+        .accept(tcp)
+        .await
+        .map(Conn::new)
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn verified_against_a_ca_file_with_the_hybrid_pq_key_exchange() {
+    let pki = pki();
+    let server = FakeServer::bind().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(dir.path(), "ca.pem", &pki.ca_pem);
+    let b = Bouncer::start(&network(
+        server.port,
+        &format!(
+            "tls_server_name = \"localhost\"\ntls_ca_file = \"{}\"",
+            ca.display()
+        ),
+    ))
+    .await;
+    let mut c = accept_tls(&server, &acceptor(&pki)).await.unwrap();
+    {
+        let (_, session) = c.io_ref().get_ref();
+        let group = session.negotiated_key_exchange_group().unwrap().name();
+        assert_eq!(format!("{group:?}"), "X25519MLKEM768");
+        assert_eq!(
+            session.protocol_version(),
+            Some(rustls::ProtocolVersion::TLSv1_3)
+        );
+    }
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 001 alice", 10).await;
+}
+
+#[tokio::test]
+async fn an_unknown_issuer_is_refused_and_the_user_is_told() {
+    let pki = pki();
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(server.port, "tls_server_name = \"localhost\"")).await;
+    let err = accept_tls(&server, &acceptor(&pki)).await.err();
+    assert!(err.is_some(), "the handshake must fail without the CA");
+    let mut client = TestClient::connect(b.port, "alice").await;
+    let notice = client.expect("Disconnected from test", 10).await;
+    assert!(
+        notice.contains("TLS") && notice.to_lowercase().contains("issuer"),
+        "{notice}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_name_is_refused() {
+    let pki = pki();
+    let server = FakeServer::bind().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write(dir.path(), "ca.pem", &pki.ca_pem);
+    // The certificate is for "localhost"; the name checked defaults to the host, 127.0.0.1.
+    let _b = Bouncer::start(&network(
+        server.port,
+        &format!("tls_ca_file = \"{}\"", ca.display()),
+    ))
+    .await;
+    assert!(accept_tls(&server, &acceptor(&pki)).await.is_err());
+}
+
+#[tokio::test]
+async fn pinning_accepts_the_pinned_certificate_only() {
+    let pki = pki();
+    let pin = hex::encode(Sha256::digest(&pki.leaf_der));
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(
+        server.port,
+        &format!("tls_pin_sha256 = [\"{pin}\"]"),
+    ))
+    .await;
+    let mut c = accept_tls(&server, &acceptor(&pki)).await.unwrap();
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 001 alice", 10).await;
+    drop(b);
+
+    let other = "00".repeat(32);
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(
+        server.port,
+        &format!("tls_pin_sha256 = [\"{other}\"]"),
+    ))
+    .await;
+    assert!(accept_tls(&server, &acceptor(&pki)).await.is_err());
+    let mut client = TestClient::connect(b.port, "alice").await;
+    let notice = client.expect("Disconnected from test", 10).await;
+    assert!(notice.contains("not pinned"), "{notice}");
+}

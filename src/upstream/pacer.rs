@@ -89,6 +89,11 @@ impl Pacer {
         self.queue.len()
     }
 
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// How long the last queued line will wait (an estimate for the user).
     pub fn delay(&self) -> Duration {
         if self.interval.is_zero() {

@@ -140,7 +140,7 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
     if network.tx.send(attach).await.is_err() {
         return;
     }
-    let write_task = tokio::spawn(async move {
+    let mut write_task = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
             if writer.send(line).await.is_err() {
                 break;
@@ -163,17 +163,11 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
                 _ => break,
             },
             // The network dropped this client (QUIT, or it could not keep up).
-            _ = closed(&write_task) => break,
+            _ = &mut write_task => break,
         }
     }
     let _ = network.tx.send(NetMsg::Detach { id }).await;
     write_task.abort();
-}
-
-async fn closed(task: &tokio::task::JoinHandle<()>) {
-    while !task.is_finished() {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn refuse<W>(

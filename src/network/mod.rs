@@ -479,6 +479,7 @@ impl Net {
     }
 
     async fn shutdown(&mut self) {
+        self.notify("otrbnc is shutting down: ending private conversations.");
         self.otr_finish_all();
         let mut lines = self.pacer.drain_all();
         lines.push(Bytes::from_static(b"QUIT :otrbnc shutting down\r\n"));

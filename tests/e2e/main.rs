@@ -16,4 +16,9 @@
 
 mod support;
 
+mod flood;
 mod harness_selftest;
+mod injection;
+mod login;
+mod otr_conversation;
+mod passthrough;

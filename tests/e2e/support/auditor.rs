@@ -303,6 +303,30 @@ impl Auditor {
         }
     }
 
+    /// Waits until no byte moved in either direction for `quiet` (at most `limit`).
+    pub async fn wait_quiet(&self, quiet: Duration, limit: Duration) {
+        let total = |a: &Auditor| {
+            let st = a.state.lock().expect("auditor state");
+            st.conns
+                .iter()
+                .map(|c| c.record.c2s.len() + c.record.s2c.len())
+                .sum::<usize>()
+        };
+        let deadline = Instant::now() + limit;
+        let mut last = total(self);
+        let mut since = Instant::now();
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = total(self);
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return;
+            }
+        }
+    }
+
     /// Waits until the server sent a `001` on any connection (the upstream registered).
     pub async fn wait_registered(&self, limit: Duration) {
         self.wait_for(limit, "a 001 from the server", |a| a.registrations() >= 1)

@@ -584,6 +584,60 @@ impl Client {
         }
     }
 
+    /// Polls the whole log (consumed lines included) until `pred` holds; panics after
+    /// `limit` naming `what`. Unlike `expect`, this does not consume anything.
+    pub async fn wait_log(&self, limit: Duration, what: &str, pred: impl Fn(&[Msg]) -> bool) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if pred(&self.log()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{}: timed out after {limit:?} waiting for {what}; last lines received:\n{}\nlast lines sent:\n{}",
+                    self.label,
+                    self.tail(30),
+                    self.sent_tail(10)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Texts of the PRIVMSGs from `nick` to us in the whole log, in order, leaving out the
+    /// bouncer's `[otr] ...` status lines.
+    pub fn texts_from(&self, nick: &str) -> Vec<String> {
+        self.log()
+            .iter()
+            .filter(|m| m.is_privmsg_from(nick) && m.target().eq_ignore_ascii_case(&self.nick))
+            .map(|m| m.text().to_string())
+            .filter(|t| !t.starts_with("[otr]"))
+            .collect()
+    }
+
+    /// Waits until the PRIVMSGs from `nick` (see [`Client::texts_from`]), concatenated,
+    /// contain `text`: a long message may arrive split into several lines.
+    pub async fn expect_long_text_from(&self, nick: &str, text: &str, limit: Duration) {
+        let what = format!(
+            "{} bytes from {nick} (possibly split into several lines) starting {:?}",
+            text.len(),
+            show(text.as_bytes(), 60)
+        );
+        self.wait_log(limit, &what, |_| {
+            self.texts_from(nick).concat().contains(text)
+        })
+        .await;
+    }
+
+    /// Texts of every `*otr` reply in the whole log.
+    pub fn otr_texts(&self) -> Vec<String> {
+        self.log()
+            .iter()
+            .filter(|m| m.is_otr_control())
+            .map(|m| m.text().to_string())
+            .collect()
+    }
+
     /// Every line received so far (including consumed ones).
     pub fn log(&self) -> Vec<Msg> {
         self.log.lock().expect("client log").clone()

@@ -88,12 +88,17 @@ impl Pair {
     }
 }
 
-/// Every PRIVMSG (or NOTICE) line an auditor saw going to the server addressed to `target`:
-/// `(exact line, text)`.
+/// Every PRIVMSG (or NOTICE) line an auditor saw going to the server addressed to `target`
+/// (ASCII case-insensitive, also within a comma-separated target list): `(exact line, text)`.
 pub fn sent_to(aud: &Auditor, command: &str, target: &str) -> Vec<(Vec<u8>, String)> {
     aud.msgs_to_server()
         .into_iter()
-        .filter(|m| m.command == command && m.target().eq_ignore_ascii_case(target))
+        .filter(|m| {
+            m.command == command
+                && m.target()
+                    .split(',')
+                    .any(|t| t.eq_ignore_ascii_case(target))
+        })
         .map(|m| {
             let t = m.text().to_string();
             (m.raw, t)
@@ -120,4 +125,37 @@ pub fn assert_only_otr_to(aud: &Auditor, peer: &str) {
         "a line of {max} bytes (> 512 with CRLF) went upstream: {}",
         super::show(&aud.longest_line_to_server().unwrap_or_default(), 600)
     );
+}
+
+/// Panics unless `received` (texts of successive PRIVMSGs) is exactly `sent`, in order, where
+/// a sent text may have arrived cut into several consecutive pieces (a bouncer splits long
+/// decrypted messages for its clients).
+#[track_caller]
+pub fn assert_reassembles(received: &[String], sent: &[String]) {
+    let mut pieces = received.iter();
+    for (i, s) in sent.iter().enumerate() {
+        let mut acc = String::new();
+        let mut n = 0;
+        while acc.len() < s.len() {
+            match pieces.next() {
+                Some(p) => {
+                    acc.push_str(p);
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        assert!(
+            acc == *s,
+            "message {i} did not arrive exactly (from {n} piece(s)):\n sent {:?}\n  got {:?}\nall received: {:?}",
+            super::show(s.as_bytes(), 200),
+            super::show(acc.as_bytes(), 200),
+            received
+                .iter()
+                .map(|r| super::show(r.as_bytes(), 60))
+                .collect::<Vec<_>>()
+        );
+    }
+    let rest: Vec<&String> = pieces.collect();
+    assert!(rest.is_empty(), "unexpected extra messages: {rest:?}");
 }

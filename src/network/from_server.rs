@@ -90,6 +90,12 @@ impl Net {
         }
         if cmd == b"005" {
             self.otr.refold(&self.irc);
+            let interval = if self.irc.saferate {
+                std::time::Duration::ZERO
+            } else {
+                std::time::Duration::from_secs_f64(self.cfg.flood_interval_secs)
+            };
+            self.pacer.set_interval(interval);
         }
 
         match cmd.as_slice() {

@@ -38,6 +38,8 @@ pub struct IrcState {
     pub chantypes: String,
     /// Longest host name the server allows (`HOSTLEN`), for the budget when ours is unknown.
     pub hostlen: Option<usize>,
+    /// The server paces us itself without disconnecting (ISUPPORT `SAFERATE`).
+    pub saferate: bool,
     /// 001-004 lines as received.
     welcome: Vec<Bytes>,
     /// 005 lines as received.
@@ -143,6 +145,8 @@ impl IrcState {
                         "CASEMAPPING" => self.casemap = CaseMapping::from_isupport(v),
                         "CHANTYPES" => self.chantypes = v.to_string(),
                         "HOSTLEN" => self.hostlen = v.parse().ok(),
+                        // soju's promise that it rate-limits without disconnecting.
+                        "SAFERATE" | "soju.im/SAFERATE" => self.saferate = true,
                         _ => {}
                     }
                 }
@@ -304,6 +308,9 @@ mod tests {
         feed(&mut s, b":irc.test 332 alice #chan :the topic\r\n");
         assert_eq!(s.userhost.as_deref(), Some("~alice@localhost"));
         assert_eq!(s.casemap, CaseMapping::Ascii);
+        assert!(!s.saferate);
+        feed(&mut s, b":irc.test 005 alice soju.im/SAFERATE :are supported\r\n");
+        assert!(s.saferate);
         assert!(s.is_channel("#x") && !s.is_channel("bob"));
         feed(&mut s, b":alice!~alice@localhost NICK alice2\r\n");
         let burst = s.welcome_burst();

@@ -84,6 +84,12 @@ impl Pacer {
         Some(self.last + wait)
     }
 
+    /// Turns pacing off (the server promised to pace us itself) or back to the configured
+    /// interval.
+    pub fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+    }
+
     /// Lines waiting.
     pub fn len(&self) -> usize {
         self.queue.len()

@@ -283,7 +283,9 @@ fn default_flood_interval() -> f64 {
     2.0
 }
 fn default_flood_burst() -> u32 {
-    5
+    // ZNC's FloodBurst; soju uses 10. With one line per 2 s after it, safe on Libera-class
+    // servers, and a repeat-contact handshake message (7-8 lines) goes out at once.
+    9
 }
 fn default_reconnect_min() -> u64 {
     5

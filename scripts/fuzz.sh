@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes otr-core's decoders and session state machine with cargo-fuzz (libFuzzer) on the
-# STABLE toolchain. See fuzz/README.md.
+# Fuzzes otr-core's decoders and session state machine, and the bouncer's own parsers (IRC
+# lines, framing, text for clients, login, *otr arguments, config), with cargo-fuzz (libFuzzer)
+# on the STABLE toolchain. See fuzz/README.md.
 #
 #   scripts/fuzz.sh <target> [seconds]   fuzz one target (default 600 s)
 #   scripts/fuzz.sh all [seconds]        every target in turn, one process at a time
-#   scripts/fuzz.sh smoke [seconds]      CI smoke: every target briefly (default 10 s each)
+#   scripts/fuzz.sh smoke [seconds]      CI smoke: every target briefly (10 s, parsers 5 s)
 #   scripts/fuzz.sh seeds                regenerate fuzz/seeds/ from otr_core::fuzzing::seeds()
 #   scripts/fuzz.sh list                 list targets
 #
@@ -18,7 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile account interaction)
+TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile account interaction
+  irc_line irc_codec client_text login control_args config)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 
@@ -28,7 +30,18 @@ max_len() {
     account | interaction) echo 65536 ;;
     dake_messages | data_message) echo 32768 ;;       # Auth-R with a full profile is ~12.6 KB
     tlv | profile) echo 20000 ;;                      # 16 KiB plaintext limit; 9 KB profiles
-    *) echo 8192 ;;                                   # query, fragment_parse: single lines
+    irc_codec) echo 65536 ;;                          # several lines past MAX_LINE (8704)
+    irc_line | config) echo 16384 ;;                  # a line up to MAX_LINE; config files
+    *) echo 8192 ;;                                   # query, fragment_parse, client_text, login, control_args
+  esac
+}
+
+# Seconds per target in `smoke` (unless given): the bouncer's parsers are small and fast, and
+# the smoke run is part of CI's time budget.
+smoke_secs() {
+  case "$1" in
+    irc_line | irc_codec | client_text | login | control_args | config) echo 5 ;;
+    *) echo 10 ;;
   esac
 }
 
@@ -45,9 +58,9 @@ ensure_cargo_fuzz() {
 }
 
 build() {
-  # What is being built, for the logs: the commit, and whether otr-core had local changes.
+  # What is being built, for the logs: the commit, and whether the fuzzed code had local changes.
   BUILT_FROM="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-  git diff --quiet HEAD -- crates/otr-core fuzz 2>/dev/null || BUILT_FROM+=" +local changes"
+  git diff --quiet HEAD -- crates/otr-core src fuzz 2>/dev/null || BUILT_FROM+=" +local changes"
   echo "== cargo fuzz build ${BUILD_FLAGS[*]} $* (at $BUILT_FROM)"
   cargo fuzz build "${BUILD_FLAGS[@]}" "$@"
 }
@@ -90,18 +103,23 @@ run_target() {
   [ "$rc" -eq 0 ]
 }
 
+# run_many <seconds|smoke> <target>...: "smoke" takes each target's smoke_secs.
 run_many() {
   local secs="$1"
   shift
   SUMMARY=$(mktemp)
-  local failed=0
+  local failed=0 start
+  start=$(date +%s)
   for t in "$@"; do
-    run_target "$t" "$secs" || failed=1
+    local s="$secs"
+    [ "$s" = smoke ] && s=$(smoke_secs "$t")
+    run_target "$t" "$s" || failed=1
   done
   echo
   echo "== summary"
   printf '%-15s %6s %10s %8s %6s %7s %6s  %s\n' target secs execs exec/s cov ft corpus result
   cat "$SUMMARY"
+  echo "(fuzzing took $(($(date +%s) - start)) s)"
   rm -f "$SUMMARY"
   if [ "$failed" -ne 0 ]; then
     echo "!! at least one target failed; inputs are in fuzz/artifacts/<target>/" >&2
@@ -121,7 +139,7 @@ case "$cmd" in
   smoke)
     ensure_cargo_fuzz
     build
-    run_many "${2:-10}" "${TARGETS[@]}"
+    run_many "${2:-smoke}" "${TARGETS[@]}"
     ;;
   all)
     ensure_cargo_fuzz

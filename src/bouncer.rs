@@ -25,6 +25,11 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// Whether a network of that name is configured.
+    pub fn has_network(&self, name: &str) -> bool {
+        self.networks.contains_key(name)
+    }
+
     /// The network a client asked for; with one network the name may be left out.
     pub fn select_network(&self, name: Option<&str>) -> Result<NetworkHandle, String> {
         match name {

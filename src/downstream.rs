@@ -50,24 +50,26 @@ pub struct Login {
 }
 
 /// Parses ZNC-style credentials: `PASS user/network:password`, `PASS network:password`,
-/// `PASS password` with `USER user/network`.
+/// `PASS password` with `USER user/network` (or a plain `USER user`, which names no network).
+/// What a bare name means depends on where it came from: the network in PASS, the user in
+/// USER.
 pub fn parse_login(pass: &str, user_param: Option<&str>) -> Login {
-    let (ident, password) = match pass.split_once(':') {
-        Some((ident, pw)) => (Some(ident), pw.to_string()),
-        None => (None, pass.to_string()),
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let (ident, password, from_pass) = match pass.split_once(':') {
+        Some((ident, pw)) => (Some(ident), pw.to_string(), true),
+        None => (user_param, pass.to_string(), false),
     };
-    let ident = ident.or(user_param);
     let (user, network) = match ident {
-        Some(id) => match id.split_once('/') {
-            Some((u, n)) => (Some(u.to_string()), Some(n.to_string())),
-            None if user_param.is_some() && ident == user_param => (Some(id.to_string()), None),
-            None => (None, Some(id.to_string())),
-        },
         None => (None, None),
+        Some(id) => match id.split_once('/') {
+            Some((u, n)) => (nonempty(u), nonempty(n)),
+            None if from_pass => (None, nonempty(id)),
+            None => (nonempty(id), None),
+        },
     };
     Login {
-        user: user.filter(|u| !u.is_empty()),
-        network: network.filter(|n| !n.is_empty()),
+        user,
+        network,
         password,
     }
 }
@@ -113,7 +115,12 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
         let _ = refuse(&mut writer, &nick, "Password incorrect").await;
         return;
     }
-    let network = match hub.select_network(login.network.as_deref()) {
+    // `PASS user:password` (ZNC's form without a network) names the user, not a network.
+    let network_name = login
+        .network
+        .as_deref()
+        .filter(|n| !(login.user.is_none() && *n == hub.user && !hub.has_network(n)));
+    let network = match hub.select_network(network_name) {
         Ok(n) => n,
         Err(msg) => {
             let _ = refuse(&mut writer, &nick, &msg).await;
@@ -290,6 +297,23 @@ mod tests {
             Login {
                 user: Some("alice".into()),
                 network: Some("libera".into()),
+                password: "pw".into()
+            }
+        );
+        // A bare name in PASS is the network, in USER the user, even when they are equal.
+        assert_eq!(
+            parse_login("libera:pw", Some("libera")),
+            Login {
+                user: None,
+                network: Some("libera".into()),
+                password: "pw".into()
+            }
+        );
+        assert_eq!(
+            parse_login("pw", Some("alice")),
+            Login {
+                user: Some("alice".into()),
+                network: None,
                 password: "pw".into()
             }
         );

@@ -456,7 +456,7 @@ impl Net {
                     ));
                 } else {
                     self.notify(&format!(
-                        "{nick} wants a private (OTRv4+) conversation. To accept: enable {nick}"
+                        "{nick} wants a private (OTRv4+) conversation. To accept: start {nick}"
                     ));
                 }
             }

@@ -494,3 +494,106 @@ async fn bouncer_restart_mid_conversation() {
         "alice's upstream reconnected"
     );
 }
+
+/// A stranger's OTR request is announced in `*otr` with the command to accept it, and that
+/// command works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stranger_offer_is_announced_and_can_be_accepted() {
+    require_e2e!();
+    let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
+    let (aud, bnc) = scenario::bouncer(&ng, BncConfig::new("alice", ng.addr())).await;
+    let mut a = scenario::attach(&bnc).await;
+    let mut carol = crate::support::otrpeer::OtrPeer::connect(ng.addr(), "carol").await;
+    carol.auto_respond("alice");
+    carol.start("alice").await;
+    let offer = a
+        .expect_otr(secs(20), "offer from carol", |t| {
+            t.contains("carol wants a private")
+        })
+        .await;
+    assert!(offer.text().contains("start carol"), "{offer}");
+    // Not accepted yet: nothing but the query reached carol... and alice answered nothing.
+    assert!(scenario::sent_to(&aud, "PRIVMSG", "carol").is_empty());
+    a.otr("start carol").await;
+    carol.wait_private("alice", secs(60)).await;
+    a.expect_otr(secs(20), "private with carol", |t| {
+        t.contains("Private conversation with carol")
+    })
+    .await;
+    let text = format!("accepted stranger {}", token(10));
+    a.privmsg("carol", &text).await;
+    carol.expect_message("alice", &text, secs(30)).await;
+    aud.assert_absent(&[text.as_bytes()]);
+}
+
+/// NOTICE and CTCP to an opted-in nick are refused with a `*otr` notice; the policy lets
+/// NOTICEs through in clear when asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notice_and_ctcp_to_opted_in_nicks_are_refused_unless_allowed() {
+    require_e2e!();
+    let pair = Pair::fast().await;
+    let mut a = pair.attach_a().await;
+    let mut b = pair.attach_b().await;
+    let secret = format!("notice secret {}", token(10));
+    a.notice("bob", &secret).await;
+    let refused = a
+        .expect_otr(secs(10), "NOTICE refused", |t| {
+            t.contains("NOTICE to bob was NOT sent")
+        })
+        .await;
+    assert!(refused.text().contains("allow_plain_notice"), "{refused}");
+    a.send_raw("PRIVMSG bob :\u{1}VERSION\u{1}").await;
+    a.expect_otr(secs(10), "CTCP refused", |t| {
+        t.contains("CTCP VERSION to bob was NOT sent")
+    })
+    .await;
+    pair.aud_a.assert_absent(&[secret.as_bytes(), b"VERSION"]);
+
+    a.otr("policy allow_plain_notice on").await;
+    a.expect_otr(secs(10), "policy changed", |t| {
+        t.contains("allow_plain_notice is now on")
+    })
+    .await;
+    let allowed = format!("notice in clear {}", token(10));
+    a.notice("bob", &allowed).await;
+    let got = b
+        .expect_desc(secs(10), "the clear notice", |m| {
+            m.command == "NOTICE" && m.text().contains(&allowed)
+        })
+        .await;
+    // A plaintext notice from an opted-in nick is marked as such.
+    assert!(got.text().starts_with("[NOT ENCRYPTED] "), "{got}");
+}
+
+/// The session follows a NICK change (seen through a shared channel): messages to the new
+/// nick are encrypted and arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_follows_a_nick_change() {
+    require_e2e!();
+    let pair = Pair::fast().await;
+    let mut a = pair.attach_a().await;
+    let mut b = pair.attach_b().await;
+    let first = format!("before the nick change {}", token(10));
+    deliver(&a, &mut b, &first, FIRST).await;
+    // IRC servers tell NICK changes only to users who share a channel.
+    a.join("#meet").await;
+    b.join("#meet").await;
+    b.send_raw("NICK bobby").await;
+    a.expect_otr(secs(10), "nick change noticed", |t| {
+        t.contains("bob is now known as bobby")
+    })
+    .await;
+    let second = format!("after the nick change {}", token(10));
+    a.privmsg("bobby", &second).await;
+    b.expect_text_from("alice", &second, secs(20)).await;
+    let reply = format!("reply from bobby {}", token(10));
+    b.privmsg("alice", &reply).await;
+    a.expect_text_from("bobby", &reply, secs(20)).await;
+    pair.assert_absent(&[first.as_bytes(), second.as_bytes(), reply.as_bytes()]);
+    assert_only_otr_to(&pair.aud_a, "bobby");
+    a.otr("status bobby").await;
+    a.expect_otr(secs(10), "status of bobby", |t| {
+        t.starts_with("bobby: unverified")
+    })
+    .await;
+}

@@ -309,7 +309,10 @@ mod tests {
         assert_eq!(s.userhost.as_deref(), Some("~alice@localhost"));
         assert_eq!(s.casemap, CaseMapping::Ascii);
         assert!(!s.saferate);
-        feed(&mut s, b":irc.test 005 alice soju.im/SAFERATE :are supported\r\n");
+        feed(
+            &mut s,
+            b":irc.test 005 alice soju.im/SAFERATE :are supported\r\n",
+        );
         assert!(s.saferate);
         assert!(s.is_channel("#x") && !s.is_channel("bob"));
         feed(&mut s, b":alice!~alice@localhost NICK alice2\r\n");

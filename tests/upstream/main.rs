@@ -33,12 +33,17 @@ pub struct Bouncer {
 impl Bouncer {
     /// Starts otrbnc with `[networks.test]` = `network` (TOML lines).
     pub async fn start(network: &str) -> Bouncer {
+        Bouncer::start_with("", network).await
+    }
+
+    /// Starts otrbnc with `[otr]` = `otr` and `[networks.test]` = `network`.
+    pub async fn start_with(otr: &str, network: &str) -> Bouncer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let hash = otrbnc::password::hash(PASSWORD).unwrap();
         let config = format!(
             "[listen]\naddress = \"127.0.0.1:{port}\"\nuser = \"u\"\npassword_hash = \"{hash}\"\n\
-             [log]\nlevel = \"debug\"\n[networks.test]\n{network}\n"
+             [log]\nlevel = \"debug\"\n[otr]\n{otr}\n[networks.test]\n{network}\n"
         );
         let path = dir.path().join("otrbnc.toml");
         std::fs::write(&path, config).unwrap();
@@ -66,6 +71,23 @@ impl Bouncer {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+}
+
+impl Bouncer {
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("otrbnc did not exit after SIGTERM; log:\n{}", self.log());
     }
 }
 

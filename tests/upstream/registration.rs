@@ -139,3 +139,63 @@ async fn reconnects_rejoin_channels_and_tell_the_client() {
     // The already-welcomed client does not get a second registration burst.
     assert!(client.try_expect(" 001 ", 2).await.is_err());
 }
+
+#[tokio::test]
+async fn a_long_send_queue_is_announced() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start_with(
+        "queue_warn_secs = 5",
+        &network(server.port, "flood_interval_secs = 2.0\nflood_burst = 1"),
+    )
+    .await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 422 ", 10).await;
+    let lines: String = (0..10)
+        .map(|i| format!("PRIVMSG #a :line {i}\r\n"))
+        .collect();
+    client.send(&lines).await;
+    let warning = client.expect("Flood protection", 10).await;
+    assert!(
+        warning.contains("line(s) queued for the server"),
+        "{warning}"
+    );
+    // The queue drains in order, one line per interval.
+    c.expect("PRIVMSG #a :line 0").await;
+    c.expect("PRIVMSG #a :line 1").await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_sessions_and_reports_what_was_not_sent() {
+    let server = FakeServer::bind().await;
+    let mut b = Bouncer::start(&network(
+        server.port,
+        "flood_interval_secs = 0.0\notr_nicks = [\"bob\"]",
+    ))
+    .await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 422 ", 10).await;
+    client.send("PRIVMSG bob :queued and never sent\r\n").await;
+    client.expect("your message is queued", 10).await;
+    // Only the OTR query went out; bob (the fake server) never answers.
+    let query = c.expect("PRIVMSG bob :").await;
+    assert!(query.starts_with("PRIVMSG bob :?OTRvP?"), "{query}");
+    let status = b.terminate();
+    assert!(status.success(), "exit status {status}; log:\n{}", b.log());
+    client.expect("shutting down", 10).await;
+    let dropped = client.expect("were dropped and NOT sent", 10).await;
+    assert!(dropped.contains("1 queued message(s) to bob"), "{dropped}");
+    c.expect("QUIT").await;
+    assert!(
+        !c.received
+            .iter()
+            .any(|l| l.contains("queued and never sent")),
+        "{:?}",
+        c.received
+    );
+}

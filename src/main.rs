@@ -100,7 +100,8 @@ fn run(path: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(fingerprint = %identity.fingerprint().to_display(), "identity ready");
+    tracing::info!("identity ready");
+    tracing::debug!(fingerprint = %identity.fingerprint().to_display(), "our fingerprint");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

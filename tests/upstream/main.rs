@@ -38,12 +38,17 @@ impl Bouncer {
 
     /// Starts otrbnc with `[otr]` = `otr` and `[networks.test]` = `network`.
     pub async fn start_with(otr: &str, network: &str) -> Bouncer {
+        Bouncer::start_full("debug", otr, network).await
+    }
+
+    /// Starts otrbnc with a log level, `[otr]` and `[networks.test]`.
+    pub async fn start_full(level: &str, otr: &str, network: &str) -> Bouncer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let hash = otrbnc::password::hash(PASSWORD).unwrap();
         let config = format!(
             "[listen]\naddress = \"127.0.0.1:{port}\"\nuser = \"u\"\npassword_hash = \"{hash}\"\n\
-             [log]\nlevel = \"debug\"\n[otr]\n{otr}\n[networks.test]\n{network}\n"
+             [log]\nlevel = \"{level}\"\n[otr]\n{otr}\n[networks.test]\n{network}\n"
         );
         let path = dir.path().join("otrbnc.toml");
         std::fs::write(&path, config).unwrap();

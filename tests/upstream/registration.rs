@@ -199,3 +199,61 @@ async fn shutdown_ends_sessions_and_reports_what_was_not_sent() {
         c.received
     );
 }
+
+/// At the default log level the log holds no nick of a peer, no message text and no key
+/// material (fingerprints included).
+#[tokio::test]
+async fn info_logs_hold_no_nicks_texts_or_keys() {
+    let server = FakeServer::bind().await;
+    let mut b = Bouncer::start_full(
+        "info",
+        "",
+        &network(
+            server.port,
+            "flood_interval_secs = 0.0\notr_nicks = [\"bobpeer\"]",
+        ),
+    )
+    .await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 422 ", 10).await;
+    client
+        .send("PRIVMSG bobpeer :secret words for bob\r\n")
+        .await;
+    c.expect("PRIVMSG bobpeer :?OTR").await;
+    client
+        .send("PRIVMSG carolpeer :plain words for carol\r\n")
+        .await;
+    c.expect("PRIVMSG carolpeer :plain words").await;
+    c.send(":carolpeer!c@h PRIVMSG alice :hello from carol\r\n:bobpeer!b@h PRIVMSG alice :unencrypted from bob\r\n:mallorypeer!m@h PRIVMSG alice :?OTRvP? offer\r\n").await;
+    client.expect("hello from carol", 10).await;
+    client
+        .expect("[NOT ENCRYPTED] unencrypted from bob", 10)
+        .await;
+    client.expect("mallorypeer wants a private", 10).await;
+    client.send("PRIVMSG *otr :fingerprint\r\n").await;
+    let fp = client.expect("Your fingerprint: ", 10).await;
+    let fp_first_group = fp
+        .split("Your fingerprint: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap()
+        .to_string();
+    b.terminate();
+    let log = b.log();
+    assert!(log.contains("registered"), "{log}");
+    for needle in [
+        "bobpeer",
+        "carolpeer",
+        "mallorypeer",
+        "secret words",
+        "plain words",
+        "hello from",
+        "unencrypted",
+        fp_first_group.as_str(),
+    ] {
+        assert!(!log.contains(needle), "{needle:?} in the info log:\n{log}");
+    }
+}

@@ -119,6 +119,11 @@ pub struct TestClient {
 
 impl TestClient {
     pub async fn connect(port: u16, nick: &str) -> TestClient {
+        TestClient::connect_pass(port, nick, &format!("u/test:{PASSWORD}")).await
+    }
+
+    /// Connects with the given PASS parameter.
+    pub async fn connect_pass(port: u16, nick: &str, pass: &str) -> TestClient {
         let s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let (rd, wr) = s.into_split();
         let mut c = TestClient {
@@ -126,7 +131,7 @@ impl TestClient {
             wr,
         };
         c.send(&format!(
-            "PASS u/test:{PASSWORD}\r\nNICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n"
+            "PASS {pass}\r\nNICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n"
         ))
         .await;
         c

@@ -257,3 +257,38 @@ async fn info_logs_hold_no_nicks_texts_or_keys() {
         assert!(!log.contains(needle), "{needle:?} in the info log:\n{log}");
     }
 }
+
+/// Two networks: each client picks one with `PASS user/network:password`; without a network
+/// name the login is refused with the list of networks.
+#[tokio::test]
+async fn clients_select_their_network() {
+    let one = FakeServer::bind().await;
+    let two = FakeServer::bind().await;
+    let nets = format!(
+        "{}\n[networks.other]\nhost = \"127.0.0.1\"\nport = {}\ntransport = \"plain\"\nnick = \"alice2\"\n",
+        network(one.port, ""),
+        two.port
+    );
+    let b = Bouncer::start(&nets).await;
+    let (mut c1, mut c2) = tokio::join!(one.accept(), two.accept());
+    for (c, nick) in [(&mut c1, "alice"), (&mut c2, "alice2")] {
+        c.send(":srv CAP * LS :\r\n").await;
+        c.welcome(nick).await;
+    }
+    let mut x = TestClient::connect_pass(b.port, "x", "u/other:pw").await;
+    x.expect(" 001 alice2 ", 10).await;
+    let mut y = TestClient::connect_pass(b.port, "y", "u/test:pw").await;
+    y.expect(" 001 alice ", 10).await;
+    // Each client's lines go to its own network.
+    x.send("PRIVMSG #two :via other\r\n").await;
+    y.send("PRIVMSG #one :via test\r\n").await;
+    c2.expect("PRIVMSG #two :via other").await;
+    c1.expect("PRIVMSG #one :via test").await;
+    // USER names the user here (`USER u`), PASS only the password.
+    let mut z = TestClient::connect_pass(b.port, "u", "pw").await;
+    let refusal = z.expect("Select a network", 10).await;
+    assert!(
+        refusal.contains("other") && refusal.contains("test"),
+        "{refusal}"
+    );
+}

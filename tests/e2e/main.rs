@@ -2,7 +2,8 @@
 //!
 //! Every test starts its own ngircd (and bouncers) on free ports, so tests run in parallel.
 //! Without ngircd installed the tests print "skipped" and pass, unless `OTRBNC_REQUIRE_E2E=1`
-//! (CI) makes that a failure. Tests named `long_*` take a minute or more
+//! (CI) makes that a failure; the irssi test also needs tmux and irssi, under the same rule.
+//! Tests named `long_*` take a minute or more
 //! (`cargo test --test e2e -- --skip long_` leaves them out).
 
 // Test code: a failed expectation is a panic with a message. clippy.toml allows these inside
@@ -19,6 +20,9 @@ mod support;
 mod flood;
 mod harness_selftest;
 mod injection;
+mod irssi;
 mod login;
 mod otr_conversation;
 mod passthrough;
+mod restart_kill;
+mod tls;

@@ -5,6 +5,7 @@
 
 pub mod auditor;
 pub mod client;
+pub mod irssi;
 pub mod ngircd;
 pub mod otrbnc;
 pub mod otrpeer;

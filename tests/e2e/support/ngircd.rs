@@ -16,6 +16,10 @@
 //! * A line longer than 512 bytes (with CRLF) gets `ERROR :Request too long` and a disconnect.
 //! * `MaxConnectionsIP` defaults to 5, too few when every test client comes from 127.0.0.1;
 //!   PAM is compiled in and enabled by default (it would refuse clients): both are turned off.
+//! * TLS (`[SSL] CertFile, KeyFile, Ports`): Debian's ngircd is built with GnuTLS (3.7 here).
+//!   The certificate and key are read before the switch to `nobody`; without `DHFile` it logs
+//!   "generating 2048 bit DH parameters" but starts at once. Each TLS connection is logged as
+//!   `Connection 8: initialized TLS1.3 using cipher AES-256-GCM-AEAD.`
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,6 +59,18 @@ pub struct NgircdOpts {
     pub max_nick_len: u32,
     /// `[Global] Password` (a server password every client must send).
     pub password: Option<String>,
+    /// An additional TLS port (`[SSL]`) with this certificate and key.
+    pub tls: Option<NgircdTls>,
+}
+
+/// The server certificate of a TLS port: PEM files ngircd can read (it reads them as root,
+/// before it switches to `nobody`; keep them world-readable anyway for a rehash).
+#[derive(Debug, Clone)]
+pub struct NgircdTls {
+    /// The certificate chain (PEM), leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (PEM).
+    pub key_file: PathBuf,
 }
 
 impl Default for NgircdOpts {
@@ -63,6 +79,7 @@ impl Default for NgircdOpts {
             flood_penalties: true,
             max_nick_len: 30,
             password: None,
+            tls: None,
         }
     }
 }
@@ -82,11 +99,12 @@ pub struct Ngircd {
     child: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
+    tls_port: Option<u16>,
     log_path: PathBuf,
     conf_path: PathBuf,
 }
 
-fn config_text(opts: &NgircdOpts, port: u16, include_dir: &Path) -> String {
+fn config_text(opts: &NgircdOpts, port: u16, tls_port: Option<u16>, include_dir: &Path) -> String {
     let penalty = if opts.flood_penalties {
         String::new()
     } else {
@@ -95,6 +113,14 @@ fn config_text(opts: &NgircdOpts, port: u16, include_dir: &Path) -> String {
     let password = match &opts.password {
         Some(p) => format!("Password = {p}\n"),
         None => String::new(),
+    };
+    let ssl = match (&opts.tls, tls_port) {
+        (Some(t), Some(p)) => format!(
+            "\n[SSL]\nCertFile = {}\nKeyFile = {}\nPorts = {p}\n",
+            t.cert_file.display(),
+            t.key_file.display()
+        ),
+        _ => String::new(),
     };
     format!(
         "[Global]\n\
@@ -123,7 +149,8 @@ fn config_text(opts: &NgircdOpts, port: u16, include_dir: &Path) -> String {
          PAM = no\n\
          Ident = no\n\
          DNS = no\n\
-         IncludeDir = {include}\n",
+         IncludeDir = {include}\n\
+         {ssl}",
         nick = opts.max_nick_len,
         include = include_dir.display(),
     )
@@ -143,7 +170,9 @@ impl Ngircd {
         let mut last_err = String::new();
         for attempt in 0..5 {
             let port = super::free_port();
-            std::fs::write(&conf_path, config_text(&opts, port, &include)).expect("write conf");
+            let tls_port = opts.tls.as_ref().map(|_| super::free_port());
+            std::fs::write(&conf_path, config_text(&opts, port, tls_port, &include))
+                .expect("write conf");
             let log_path = dir.path().join(format!("ngircd.{attempt}.log"));
             let log = std::fs::File::create(&log_path).expect("create log");
             let mut child = super::command(&bin)
@@ -155,12 +184,23 @@ impl Ngircd {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
-            match wait_ready(&mut child, port, &log_path, Duration::from_secs(15)).await {
+            let ready =
+                wait_ready(&mut child, port, &log_path, Duration::from_secs(15), true).await;
+            // The TLS port without a TCP probe: ngircd would log the probe as a failed TLS
+            // accept ("SSL accept error"), which tests count as a forced disconnect.
+            let ready = match (ready, tls_port) {
+                (Ok(()), Some(tp)) => {
+                    wait_ready(&mut child, tp, &log_path, Duration::from_secs(15), false).await
+                }
+                (r, _) => r,
+            };
+            match ready {
                 Ok(()) => {
                     return Ngircd {
                         child: Some(child),
                         dir,
                         port,
+                        tls_port,
                         log_path,
                         conf_path,
                     };
@@ -184,6 +224,37 @@ impl Ngircd {
     /// The server's port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The TLS port's address (when started with [`NgircdOpts::tls`]).
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+    }
+
+    /// Polls the log until `pred` holds; panics after `limit` naming `what`.
+    pub async fn wait_log(&self, limit: Duration, what: &str, pred: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if pred(&self.log()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "ngircd: timed out after {limit:?} waiting for {what}; last log lines:\n{}",
+                    super::tail(&self.log(), 30)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// How many times a user `nick` registered (`User "nick!..." registered` in the log).
+    pub fn registrations_of(&self, nick: &str) -> usize {
+        let needle = format!("User \"{nick}!");
+        self.log()
+            .lines()
+            .filter(|l| l.contains(&needle) && l.contains("\" registered"))
+            .count()
     }
 
     /// The log file (ngircd's stdout and stderr).
@@ -241,6 +312,7 @@ async fn wait_ready(
     port: u16,
     log_path: &Path,
     limit: Duration,
+    probe: bool,
 ) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     let ready = format!("Now listening on [127.0.0.1]:{port}");
@@ -250,7 +322,7 @@ async fn wait_ready(
             return Err(format!("ngircd exited early: {status}"));
         }
         if read_lossy(log_path).contains(&ready)
-            && tokio::net::TcpStream::connect(addr).await.is_ok()
+            && (!probe || tokio::net::TcpStream::connect(addr).await.is_ok())
         {
             return Ok(());
         }

@@ -69,6 +69,9 @@ pub struct BncConfig {
     pub username: String,
     /// `realname` of the network.
     pub realname: String,
+    /// `transport` of the network (`"plain"` by default; TLS keys go in
+    /// [`BncConfig::network_toml`]).
+    pub transport: String,
     /// `otr_nicks`.
     pub otr_nicks: Vec<String>,
     /// `flood_interval_secs` (None: the bouncer's default).
@@ -100,6 +103,7 @@ impl BncConfig {
             nick: nick.to_string(),
             username: nick.to_string(),
             realname,
+            transport: "plain".to_string(),
             otr_nicks: Vec::new(),
             flood_interval_secs: Some(0.0),
             flood_burst: Some(5),
@@ -120,6 +124,12 @@ impl BncConfig {
     pub fn default_pacing(mut self) -> BncConfig {
         self.flood_interval_secs = None;
         self.flood_burst = None;
+        self
+    }
+
+    /// With this `transport` (`"tls"` or `"plain"`).
+    pub fn transport(mut self, transport: &str) -> BncConfig {
+        self.transport = transport.to_string();
         self
     }
 
@@ -178,7 +188,7 @@ impl BncConfig {
         let _ = writeln!(t, "\n[networks.{NETWORK}]");
         let _ = writeln!(t, "host = {}", toml_str(&self.upstream.ip().to_string()));
         let _ = writeln!(t, "port = {}", self.upstream.port());
-        let _ = writeln!(t, "transport = \"plain\"");
+        let _ = writeln!(t, "transport = {}", toml_str(&self.transport));
         let _ = writeln!(t, "nick = {}", toml_str(&self.nick));
         let _ = writeln!(t, "username = {}", toml_str(&self.username));
         let _ = writeln!(t, "realname = {}", toml_str(&self.realname));

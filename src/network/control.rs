@@ -117,7 +117,7 @@ impl Net {
             ("help", None) => {
                 self.reply(
                     id,
-                    "otrbnc *otr commands (also: /otr <command> or /znc *otr <command>):",
+                    "otrbnc *otr commands (also as raw commands: OTR <command> or ZNC *otr <command>):",
                 );
                 for (c, a, d) in COMMANDS {
                     self.reply(id, &format!("  {c} {a} — {d}"));

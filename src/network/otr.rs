@@ -299,7 +299,9 @@ impl Net {
             Received::Protocol => true,
             Received::Error { text } => {
                 let who = self.otr.display(&key);
-                self.notify(&format!("OTR error from {who}: {text}"));
+                self.notify(&format!(
+                    "OTR error from {who}: {text} Your last message(s) to {who} may not have arrived; send them again once the conversation is private."
+                ));
                 true
             }
         };
@@ -524,6 +526,10 @@ impl Net {
             self.notify(&format!(
                 "{nick} is not on the network. {} queued message(s) were NOT sent; they stay queued until {nick} answers (finish {nick} drops them).",
                 info.queued
+            ));
+        } else {
+            self.notify(&format!(
+                "{nick} is not on the network: your last message to {nick} was NOT delivered."
             ));
         }
     }

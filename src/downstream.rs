@@ -14,7 +14,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use crate::bouncer::Hub;
 use crate::irc::codec::{Frame, LineCodec};
 use crate::irc::{Line, build};
-use crate::network::{CLIENT_QUEUE, ClientCaps, NetMsg};
+use crate::network::{Attachment, CLIENT_QUEUE, ClientCaps, NetMsg};
 
 /// Capabilities otrbnc offers its clients.
 pub const OFFERED_CAPS: &str = "echo-message server-time";
@@ -129,7 +129,7 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
     };
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
-    let attach = NetMsg::Attach {
+    let attach = NetMsg::Attach(Attachment {
         id,
         tx,
         caps: reg.caps,
@@ -143,7 +143,7 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
             .unwrap_or_default()
             .to_string(),
         realname: reg.realname.clone().unwrap_or_else(|| nick.clone()),
-    };
+    });
     if network.tx.send(attach).await.is_err() {
         return;
     }

@@ -38,20 +38,7 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub enum NetMsg {
     /// A client finished registration with otrbnc and selected this network.
-    Attach {
-        /// Its id.
-        id: ClientId,
-        /// Where its lines go.
-        tx: mpsc::Sender<Bytes>,
-        /// Its capabilities.
-        caps: ClientCaps,
-        /// The nick it asked for.
-        nick: String,
-        /// Its USER name and real name (used when the network has no configured nick).
-        user: String,
-        /// Real name.
-        realname: String,
-    },
+    Attach(Attachment),
     /// A line from a client.
     FromClient {
         /// Which client.
@@ -88,6 +75,24 @@ pub enum NetMsg {
         /// Signalled when done.
         done: oneshot::Sender<()>,
     },
+}
+
+/// A client that logged in and selected a network.
+#[derive(Debug)]
+pub struct Attachment {
+    /// Its id.
+    pub id: ClientId,
+    /// Where its lines go.
+    pub tx: mpsc::Sender<Bytes>,
+    /// Its capabilities.
+    pub caps: ClientCaps,
+    /// The nick it asked for.
+    pub nick: String,
+    /// Its USER name (used, with the nick and real name, when the network has no
+    /// configured nick).
+    pub user: String,
+    /// Real name.
+    pub realname: String,
 }
 
 /// A handle to a running network task.
@@ -227,14 +232,7 @@ impl Net {
 
     fn handle(&mut self, msg: NetMsg) {
         match msg {
-            NetMsg::Attach {
-                id,
-                tx,
-                caps,
-                nick,
-                user,
-                realname,
-            } => self.attach(id, tx, caps, nick, user, realname),
+            NetMsg::Attach(a) => self.attach(a),
             NetMsg::FromClient { id, line } => self.on_client_line(id, line),
             NetMsg::Detach { id } => {
                 if self.clients.detach(id) {
@@ -430,15 +428,15 @@ impl Net {
         }
     }
 
-    fn attach(
-        &mut self,
-        id: ClientId,
-        tx: mpsc::Sender<Bytes>,
-        caps: ClientCaps,
-        nick: String,
-        user: String,
-        realname: String,
-    ) {
+    fn attach(&mut self, a: Attachment) {
+        let Attachment {
+            id,
+            tx,
+            caps,
+            nick,
+            user,
+            realname,
+        } = a;
         let welcomed = self.irc.registered;
         self.clients.attach(id, Client { tx, caps, welcomed });
         tracing::info!(network = %self.name, clients = self.clients.len(), "client attached");

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::bouncer::Hub;
-use crate::irc::codec::{Frame, LineCodec};
+use crate::irc::codec::{Frame, LineCodec, write_batch};
 use crate::irc::{Line, build};
 use crate::network::{Attachment, CLIENT_QUEUE, ClientCaps, NetMsg};
 
@@ -149,7 +149,7 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
     }
     let mut write_task = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
-            if writer.send(line).await.is_err() {
+            if write_batch(&mut writer, line, &mut rx).await.is_err() {
                 break;
             }
         }

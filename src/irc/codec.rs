@@ -74,6 +74,30 @@ impl Encoder<Bytes> for LineCodec {
     }
 }
 
+/// Lines written before one flush: what is already queued goes out in one write.
+pub const WRITE_BATCH: usize = 256;
+
+/// Writes `first` and whatever else is queued in `rx` (up to [`WRITE_BATCH`] lines), then
+/// flushes once. Returns false when `rx` is closed and empty.
+pub async fn write_batch<S>(
+    sink: &mut S,
+    first: Bytes,
+    rx: &mut tokio::sync::mpsc::Receiver<Bytes>,
+) -> Result<(), std::io::Error>
+where
+    S: futures_util::Sink<Bytes, Error = std::io::Error> + Unpin,
+{
+    use futures_util::SinkExt;
+    sink.feed(first).await?;
+    for _ in 1..WRITE_BATCH {
+        match rx.try_recv() {
+            Ok(line) => sink.feed(line).await?,
+            Err(_) => break,
+        }
+    }
+    sink.flush().await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use tokio_util::codec::Framed;
 
 use super::NetMsg;
 use crate::config::Network;
-use crate::irc::codec::{Frame, LineCodec};
+use crate::irc::codec::{Frame, LineCodec, write_batch};
 use crate::upstream::transport;
 
 /// Lines waiting to be written to the socket (the pacer sits before this).
@@ -58,7 +58,7 @@ pub async fn run(
             },
             out = lines.recv() => match out {
                 Some(line) => {
-                    if let Err(e) = framed.send(line).await {
+                    if let Err(e) = write_batch(&mut framed, line, &mut lines).await {
                         break format!("write error: {e}");
                     }
                 }

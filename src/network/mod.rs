@@ -31,6 +31,8 @@ const INBOX: usize = 1024;
 pub const CLIENT_QUEUE: usize = 8192;
 /// The source of `*otr` messages.
 pub const CONTROL_SOURCE: &str = "*otr!otr@otrbnc";
+/// How soon to retry the pacer when the connection's write queue was full.
+const WRITE_RETRY: Duration = Duration::from_millis(5);
 /// How long shutdown waits for the goodbye lines to be written.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 
@@ -257,7 +259,19 @@ impl Net {
     /// The earliest moment something is due: a reconnect, the pacer, an OTR timer.
     fn next_deadline(&self) -> Option<Instant> {
         let now = Instant::now();
-        let mut next = self.pacer.next_ready(now);
+        // The pacer only matters while lines can go out; a full write queue is looked at
+        // again shortly (the socket is draining it).
+        let mut next = if self.can_send() {
+            self.pacer.next_ready(now).map(|t| {
+                if self.write_room() == 0 {
+                    now + WRITE_RETRY
+                } else {
+                    t
+                }
+            })
+        } else {
+            None
+        };
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
         if let Link::Down { retry_at: Some(t) } = self.link {
             consider(t);
@@ -370,6 +384,14 @@ impl Net {
         }
     }
 
+    /// Free slots in the connection's write queue.
+    fn write_room(&self) -> usize {
+        match &self.link {
+            Link::Up { tx, .. } => tx.capacity(),
+            Link::Down { .. } => 0,
+        }
+    }
+
     /// Queues lines for the server through the pacer, kept together.
     fn send_paced(&mut self, lines: Vec<Bytes>) -> bool {
         if self.pacer.push_group(lines).is_err() {
@@ -380,19 +402,27 @@ impl Net {
     }
 
     /// Moves lines the pacer allows to the connection, and warns when the queue is slow.
-    fn flush(&mut self) {
-        let connected = matches!(
+    /// Whether paced lines can go out: connected and registered.
+    fn can_send(&self) -> bool {
+        matches!(
             self.link,
             Link::Up {
                 connected: true,
                 ..
             }
-        ) && self.irc.registered;
-        if !connected {
+        ) && self.irc.registered
+    }
+
+    fn flush(&mut self) {
+        if !self.can_send() {
             return;
         }
         let now = Instant::now();
-        while let Some(line) = self.pacer.pop(now) {
+        // Lines leave the pacer only when the connection's write queue has room, so a
+        // server that reads slowly holds them here (bounded, announced) instead of losing them.
+        while self.write_room() > 0
+            && let Some(line) = self.pacer.pop(now)
+        {
             self.send_now(line);
         }
         let delay = self.pacer.delay();

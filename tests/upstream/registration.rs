@@ -292,3 +292,47 @@ async fn clients_select_their_network() {
         "{refusal}"
     );
 }
+
+/// Without pacing, a burst far larger than the write queue reaches the server complete and in
+/// order (lines wait in the send queue while the socket drains).
+#[tokio::test]
+async fn an_unpaced_burst_loses_nothing() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(server.port, "flood_interval_secs = 0.0")).await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 422 ", 10).await;
+    const N: usize = 4000;
+    let burst: String = (0..N).map(|i| format!("PRIVMSG #a :burst line {i}\r\n")).collect();
+    client.send(&burst).await;
+    for i in 0..N {
+        let l = c.expect("PRIVMSG #a :burst").await;
+        assert_eq!(l, format!("PRIVMSG #a :burst line {i}"));
+    }
+    assert!(!b.log().contains("line dropped"), "{}", b.log());
+}
+
+/// A server sending faster than one line per write does not get a reading client dropped.
+#[tokio::test]
+async fn a_fast_server_does_not_disconnect_a_reading_client() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(server.port, "")).await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 422 ", 10).await;
+    const N: usize = 50_000;
+    let flood: String = (0..N)
+        .map(|i| format!(":x!y@z PRIVMSG #a :server line {i}\r\n"))
+        .collect();
+    let writer = tokio::spawn(async move {
+        c.send(&flood).await;
+        c
+    });
+    client.expect(&format!("server line {}\r", N - 1), 60).await;
+    let _c = writer.await.unwrap();
+    assert!(!b.log().contains("could not keep up"), "{}", b.log());
+}

@@ -305,7 +305,9 @@ async fn an_unpaced_burst_loses_nothing() {
     let mut client = TestClient::connect(b.port, "alice").await;
     client.expect(" 422 ", 10).await;
     const N: usize = 4000;
-    let burst: String = (0..N).map(|i| format!("PRIVMSG #a :burst line {i}\r\n")).collect();
+    let burst: String = (0..N)
+        .map(|i| format!("PRIVMSG #a :burst line {i}\r\n"))
+        .collect();
     client.send(&burst).await;
     for i in 0..N {
         let l = c.expect("PRIVMSG #a :burst").await;

@@ -262,7 +262,9 @@ fn default_plain_marker() -> String {
     "[NOT ENCRYPTED] ".to_string()
 }
 fn default_handshake_timeout() -> u64 {
-    180
+    // A first-contact handshake is ~84 lines; at the default pacing (burst 9, then one line
+    // per 2 s) it takes about two minutes on its own (docs/BENCHMARKS.md).
+    300
 }
 fn default_heartbeat() -> u64 {
     60

@@ -156,3 +156,71 @@ async fn pinning_accepts_the_pinned_certificate_only() {
     let notice = client.expect("Disconnected from test", 10).await;
     assert!(notice.contains("not pinned"), "{notice}");
 }
+
+/// SASL EXTERNAL: otrbnc presents its client certificate in the TLS handshake and answers
+/// `AUTHENTICATE +` with an empty response.
+#[tokio::test]
+async fn sasl_external_with_a_client_certificate() {
+    let pki = pki();
+    // A client certificate, signed by its own CA that the server trusts.
+    let client_ca_key = KeyPair::generate().unwrap();
+    let mut client_ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client_ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let client_ca = client_ca_params.self_signed(&client_ca_key).unwrap();
+    let client_issuer = Issuer::new(client_ca_params, client_ca_key);
+    let client_key = KeyPair::generate().unwrap();
+    let client_cert = CertificateParams::new(vec!["alice".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &client_issuer)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = write(dir.path(), "client.pem", &client_cert.pem());
+    let key_path = write(dir.path(), "client.key", &client_key.serialize_pem());
+    let pin = hex::encode(Sha256::digest(&pki.leaf_der));
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(client_ca.der().clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![pki.leaf_der.clone()], pki.leaf_key.clone_key())
+        .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+
+    let server = FakeServer::bind().await;
+    let _b = Bouncer::start(&network(
+        server.port,
+        &format!(
+            "tls_pin_sha256 = [\"{pin}\"]\ntls_client_cert = \"{}\"\ntls_client_key = \"{}\"\nsasl_mechanism = \"external\"",
+            cert_path.display(),
+            key_path.display()
+        ),
+    ))
+    .await;
+    let mut c = accept_tls(&server, &acceptor).await.unwrap();
+    {
+        let (_, session) = c.io_ref().get_ref();
+        let presented = session.peer_certificates().unwrap();
+        assert_eq!(
+            presented.first().unwrap().as_ref(),
+            client_cert.der().as_ref()
+        );
+    }
+    c.send(":srv CAP * LS :sasl=EXTERNAL\r\n").await;
+    c.expect("CAP REQ :sasl").await;
+    c.send(":srv CAP * ACK :sasl\r\n").await;
+    c.expect("AUTHENTICATE EXTERNAL").await;
+    c.send("AUTHENTICATE +\r\n").await;
+    assert_eq!(c.expect("AUTHENTICATE ").await, "AUTHENTICATE +");
+    c.send(":srv 903 alice :SASL authentication successful\r\n")
+        .await;
+    c.expect("CAP END").await;
+}

@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use crate::fake::FakeServer;
+use crate::fake::{Conn, FakeServer};
 use crate::{Bouncer, TestClient};
 
 fn network(port: u16, extra: &str) -> String {
@@ -10,6 +10,31 @@ fn network(port: u16, extra: &str) -> String {
         "host = \"127.0.0.1\"\nport = {port}\ntransport = \"plain\"\nnick = \"alice\"\n\
          reconnect_min_secs = 1\nreconnect_max_secs = 2\n{extra}"
     )
+}
+
+/// otrbnc registered with a scripted server (which offers no caps) and one attached client
+/// that has had its welcome. Bind `b` (e.g. `b: _bouncer`): dropping it kills otrbnc.
+struct Registered {
+    server: FakeServer,
+    b: Bouncer,
+    c: Conn<tokio::net::TcpStream>,
+    client: TestClient,
+}
+
+async fn registered(level: &str, otr: &str, extra: &str) -> Registered {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start_full(level, otr, &network(server.port, extra)).await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.welcome("alice").await;
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client.expect(" 422 ", 10).await;
+    Registered {
+        server,
+        b,
+        c,
+        client,
+    }
 }
 
 #[tokio::test]
@@ -89,17 +114,12 @@ async fn without_sasl_cap_negotiation_ends_at_once_and_nick_collisions_are_resol
 
 #[tokio::test]
 async fn ping_passes_a_full_send_queue() {
-    let server = FakeServer::bind().await;
-    let b = Bouncer::start(&network(
-        server.port,
-        "flood_interval_secs = 30.0\nflood_burst = 1",
-    ))
-    .await;
-    let mut c = server.accept().await;
-    c.send(":srv CAP * LS :\r\n").await;
-    c.welcome("alice").await;
-    let mut client = TestClient::connect(b.port, "alice").await;
-    client.expect(" 422 ", 10).await;
+    let Registered {
+        mut c,
+        mut client,
+        b: _bouncer,
+        ..
+    } = registered("debug", "", "flood_interval_secs = 30.0\nflood_burst = 1").await;
     client
         .send("PRIVMSG #a :one\r\nPRIVMSG #a :two\r\nPRIVMSG #a :three\r\n")
         .await;
@@ -119,13 +139,13 @@ async fn ping_passes_a_full_send_queue() {
 
 #[tokio::test]
 async fn reconnects_rejoin_channels_and_tell_the_client() {
-    let server = FakeServer::bind().await;
-    let b = Bouncer::start(&network(server.port, "flood_interval_secs = 0.0")).await;
-    let mut c = server.accept().await;
-    c.send(":srv CAP * LS :\r\n").await;
-    c.welcome("alice").await;
-    let mut client = TestClient::connect(b.port, "alice").await;
-    client.expect(" 422 ", 10).await;
+    let Registered {
+        server,
+        mut c,
+        mut client,
+        b: _bouncer,
+        ..
+    } = registered("debug", "", "flood_interval_secs = 0.0").await;
     client.send("JOIN #room\r\n").await;
     c.expect("JOIN #room").await;
     c.send(":alice!~u@host JOIN #room\r\n").await;
@@ -142,17 +162,17 @@ async fn reconnects_rejoin_channels_and_tell_the_client() {
 
 #[tokio::test]
 async fn a_long_send_queue_is_announced() {
-    let server = FakeServer::bind().await;
-    let b = Bouncer::start_with(
+    let Registered {
+        mut c,
+        mut client,
+        b: _bouncer,
+        ..
+    } = registered(
+        "debug",
         "queue_warn_secs = 5",
-        &network(server.port, "flood_interval_secs = 2.0\nflood_burst = 1"),
+        "flood_interval_secs = 2.0\nflood_burst = 1",
     )
     .await;
-    let mut c = server.accept().await;
-    c.send(":srv CAP * LS :\r\n").await;
-    c.welcome("alice").await;
-    let mut client = TestClient::connect(b.port, "alice").await;
-    client.expect(" 422 ", 10).await;
     let lines: String = (0..10)
         .map(|i| format!("PRIVMSG #a :line {i}\r\n"))
         .collect();
@@ -169,17 +189,17 @@ async fn a_long_send_queue_is_announced() {
 
 #[tokio::test]
 async fn shutdown_ends_sessions_and_reports_what_was_not_sent() {
-    let server = FakeServer::bind().await;
-    let mut b = Bouncer::start(&network(
-        server.port,
+    let Registered {
+        mut b,
+        mut c,
+        mut client,
+        ..
+    } = registered(
+        "debug",
+        "",
         "flood_interval_secs = 0.0\notr_nicks = [\"bob\"]",
-    ))
+    )
     .await;
-    let mut c = server.accept().await;
-    c.send(":srv CAP * LS :\r\n").await;
-    c.welcome("alice").await;
-    let mut client = TestClient::connect(b.port, "alice").await;
-    client.expect(" 422 ", 10).await;
     client.send("PRIVMSG bob :queued and never sent\r\n").await;
     client.expect("your message is queued", 10).await;
     // Only the OTR query went out; bob (the fake server) never answers.
@@ -204,21 +224,17 @@ async fn shutdown_ends_sessions_and_reports_what_was_not_sent() {
 /// material (fingerprints included).
 #[tokio::test]
 async fn info_logs_hold_no_nicks_texts_or_keys() {
-    let server = FakeServer::bind().await;
-    let mut b = Bouncer::start_full(
+    let Registered {
+        mut b,
+        mut c,
+        mut client,
+        ..
+    } = registered(
         "info",
         "",
-        &network(
-            server.port,
-            "flood_interval_secs = 0.0\notr_nicks = [\"bobpeer\"]",
-        ),
+        "flood_interval_secs = 0.0\notr_nicks = [\"bobpeer\"]",
     )
     .await;
-    let mut c = server.accept().await;
-    c.send(":srv CAP * LS :\r\n").await;
-    c.welcome("alice").await;
-    let mut client = TestClient::connect(b.port, "alice").await;
-    client.expect(" 422 ", 10).await;
     client
         .send("PRIVMSG bobpeer :secret words for bob\r\n")
         .await;
@@ -297,13 +313,12 @@ async fn clients_select_their_network() {
 /// order (lines wait in the send queue while the socket drains).
 #[tokio::test]
 async fn an_unpaced_burst_loses_nothing() {
-    let server = FakeServer::bind().await;
-    let b = Bouncer::start(&network(server.port, "flood_interval_secs = 0.0")).await;
-    let mut c = server.accept().await;
-    c.send(":srv CAP * LS :\r\n").await;
-    c.welcome("alice").await;
-    let mut client = TestClient::connect(b.port, "alice").await;
-    client.expect(" 422 ", 10).await;
+    let Registered {
+        b,
+        mut c,
+        mut client,
+        ..
+    } = registered("debug", "", "flood_interval_secs = 0.0").await;
     const N: usize = 4000;
     let burst: String = (0..N)
         .map(|i| format!("PRIVMSG #a :burst line {i}\r\n"))
@@ -319,13 +334,12 @@ async fn an_unpaced_burst_loses_nothing() {
 /// A server sending faster than one line per write does not get a reading client dropped.
 #[tokio::test]
 async fn a_fast_server_does_not_disconnect_a_reading_client() {
-    let server = FakeServer::bind().await;
-    let b = Bouncer::start(&network(server.port, "")).await;
-    let mut c = server.accept().await;
-    c.send(":srv CAP * LS :\r\n").await;
-    c.welcome("alice").await;
-    let mut client = TestClient::connect(b.port, "alice").await;
-    client.expect(" 422 ", 10).await;
+    let Registered {
+        b,
+        mut c,
+        mut client,
+        ..
+    } = registered("debug", "", "").await;
     const N: usize = 50_000;
     let flood: String = (0..N)
         .map(|i| format!(":x!y@z PRIVMSG #a :server line {i}\r\n"))

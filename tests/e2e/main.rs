@@ -15,6 +15,8 @@
     clippy::panic
 )]
 
+#[path = "../common/pki.rs"]
+mod pki;
 mod support;
 
 mod flood;

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use sha2::{Digest, Sha256};
 
+use crate::pki;
 use crate::require_e2e;
 use crate::support::auditor::Auditor;
 use crate::support::client::Client;
@@ -33,16 +33,8 @@ struct Pki {
 
 fn pki() -> Pki {
     use std::os::unix::fs::PermissionsExt;
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
+    let (ca_cert, issuer) = pki::ca();
+    let (leaf, leaf_key) = pki::leaf(&issuer, "localhost");
     let dir = tempfile::Builder::new()
         .prefix("otrbnc-e2e-pki-")
         .tempdir()

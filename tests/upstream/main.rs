@@ -10,6 +10,8 @@
 )]
 
 mod fake;
+#[path = "../common/pki.rs"]
+mod pki;
 mod registration;
 mod tls;
 

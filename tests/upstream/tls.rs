@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 use tokio_rustls::TlsAcceptor;
 
 use crate::fake::{Conn, FakeServer};
+use crate::pki;
 use crate::{Bouncer, TestClient, write};
 
 /// A CA and a leaf certificate for "localhost" signed by it.
@@ -19,16 +19,8 @@ struct Pki {
 }
 
 fn pki() -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
+    let (ca_cert, issuer) = pki::ca();
+    let (leaf, leaf_key) = pki::leaf(&issuer, "localhost");
     Pki {
         ca_pem: ca_cert.pem(),
         leaf_der: leaf.der().clone(),
@@ -163,16 +155,8 @@ async fn pinning_accepts_the_pinned_certificate_only() {
 async fn sasl_external_with_a_client_certificate() {
     let pki = pki();
     // A client certificate, signed by its own CA that the server trusts.
-    let client_ca_key = KeyPair::generate().unwrap();
-    let mut client_ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    client_ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let client_ca = client_ca_params.self_signed(&client_ca_key).unwrap();
-    let client_issuer = Issuer::new(client_ca_params, client_ca_key);
-    let client_key = KeyPair::generate().unwrap();
-    let client_cert = CertificateParams::new(vec!["alice".to_string()])
-        .unwrap()
-        .signed_by(&client_key, &client_issuer)
-        .unwrap();
+    let (client_ca, client_issuer) = pki::ca();
+    let (client_cert, client_key) = pki::leaf(&client_issuer, "alice");
     let dir = tempfile::tempdir().unwrap();
     let cert_path = write(dir.path(), "client.pem", &client_cert.pem());
     let key_path = write(dir.path(), "client.key", &client_key.serialize_pem());

@@ -18,6 +18,7 @@ pub mod profile;
 pub mod ratchet;
 pub mod secret;
 pub mod session;
+pub mod smp;
 pub mod wire;
 
 #[cfg(any(test, feature = "test-utils"))]

@@ -44,3 +44,13 @@ pub const MAX_INSTANCES_PER_PEER: usize = 4;
 
 /// Minimum interval between OTR error replies to one peer.
 pub const ERROR_REPLY_INTERVAL_MS: u64 = 10_000;
+
+/// Failed SMP runs (different secrets, bad proofs, malformed messages) allowed per session;
+/// after that the session refuses SMP, so a peer cannot keep guessing online.
+pub const MAX_SMP_FAILURES: u32 = 5;
+
+/// Longest SMP question, in bytes of UTF-8.
+pub const MAX_SMP_QUESTION_BYTES: usize = 512;
+
+/// Longest SMP secret after NFC normalisation, in bytes.
+pub const MAX_SMP_SECRET_BYTES: usize = 1024;

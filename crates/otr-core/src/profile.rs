@@ -148,6 +148,17 @@ impl LongTermKeys {
         &self.kem
     }
 
+    /// The four public keys (for tests that build altered fingerprints).
+    #[cfg(test)]
+    pub(crate) fn public_parts(&self) -> (&PublicPoint, &PublicPoint, &KemPublic, &DsaPublic) {
+        (
+            self.identity.public(),
+            self.forging.public(),
+            self.kem.public(),
+            self.dsa.public(),
+        )
+    }
+
     /// The fingerprint of these keys.
     pub fn fingerprint(&self) -> Fingerprint {
         fingerprint_of(
@@ -159,7 +170,7 @@ impl LongTermKeys {
     }
 }
 
-fn fingerprint_of(
+pub(crate) fn fingerprint_of(
     h: &PublicPoint,
     f: &PublicPoint,
     kem: &KemPublic,

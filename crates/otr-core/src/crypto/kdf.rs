@@ -50,8 +50,10 @@ pub enum Usage {
     ExtraSymmetricKey = 0x0F,
     /// Ring-signature challenge (hashed to a scalar).
     RingChallenge = 0x10,
-    /// SMP secret (reserved for the SMP layer).
+    /// The exponent SMP compares (user secret bound to fingerprints and session).
     SmpSecret = 0x12,
+    /// SMP zero-knowledge proof challenges.
+    SmpChallenge = 0x15,
     /// Binding of a ratchet KEM encapsulation key and ciphertext.
     KemBinding = 0x13,
     /// Hash of an Identity message, used to resolve glare.

@@ -21,7 +21,7 @@ use crate::wire::dake::{AuthI, AuthR, Identity, ProfileRequest};
 use crate::wire::data::DataMessage;
 use crate::wire::envelope;
 use crate::wire::query::{self, MAX_VERSIONS, Versions};
-use crate::wire::tlv::Payload;
+use crate::wire::tlv::{Payload, Tlv};
 use crate::wire::{Header, MessageType};
 
 /// `now` (Unix seconds) for profile checks: the instant the test helpers sign profiles for.
@@ -196,6 +196,51 @@ pub fn tlv(data: &[u8]) {
 }
 
 /// Target `profile`: [`UncheckedProfile::parse`] and [`ClientProfile::decode_and_verify`].
+/// SMP message decoders and the idle state machine: the first byte picks the TLV type
+/// (2..=7), the rest is the value. Whatever decodes must re-encode to the same bytes; a
+/// refused message leaves the state machine idle; nothing panics.
+pub fn smp_messages(data: &[u8]) {
+    use crate::smp::messages::{Smp1, Smp2, Smp3, Smp4};
+    use crate::smp::{Session, Smp, SmpOutput, SmpStatus};
+    let Some((&kind, value)) = data.split_first() else {
+        return;
+    };
+    let tlv_type = 2 + u16::from(kind % 6);
+    let reencoded = match tlv_type {
+        2 | 7 => Smp1::decode(tlv_type, value).ok().map(|m| m.encode()),
+        3 => Smp2::decode(value).ok().map(|m| m.encode()),
+        4 => Smp3::decode(value).ok().map(|m| m.encode()),
+        5 => Smp4::decode(value).ok().map(|m| m.encode()),
+        _ => None,
+    };
+    if let Some(t) = reencoded {
+        assert_eq!(t.tlv_type, tlv_type, "SMP TLV type changed in round trip");
+        assert_eq!(t.value, value, "SMP encoding is not canonical");
+    }
+    let fp = crate::profile::Fingerprint([1; crate::profile::FINGERPRINT_LEN]);
+    let session = Session {
+        ours: &fp,
+        theirs: &fp,
+        ssid: &[0; 8],
+    };
+    let mut smp = Smp::new();
+    let mut rng = crate::testing::test_rng(0);
+    let tlv = Tlv {
+        tlv_type,
+        value: value.to_vec(),
+    };
+    match smp.handle(&mut rng, &session, &tlv, 0) {
+        SmpOutput::Request { .. } => {
+            assert!(matches!(smp.status(), SmpStatus::AwaitingSecret { .. }))
+        }
+        _ => assert_eq!(
+            smp.status(),
+            SmpStatus::Idle,
+            "refused SMP message left state"
+        ),
+    }
+}
+
 pub fn profile(data: &[u8]) {
     let parsed = UncheckedProfile::parse(data);
     let verified = ClientProfile::decode_and_verify(data, PROFILE_NOW_UNIX);
@@ -482,7 +527,7 @@ pub type Target = fn(&[u8]);
 
 /// Every target by name (the names of the binaries in `fuzz/fuzz_targets/`).
 #[cfg(feature = "test-utils")]
-pub const TARGETS: [(&str, Target); 11] = [
+pub const TARGETS: [(&str, Target); 12] = [
     ("envelope", envelope),
     ("query", query),
     ("fragment_parse", fragment_parse),
@@ -492,6 +537,7 @@ pub const TARGETS: [(&str, Target); 11] = [
     ("dake_messages", dake_messages),
     ("data_message", data_message),
     ("profile", profile),
+    ("smp_messages", smp_messages),
     ("account", account),
     ("interaction", interaction),
 ];
@@ -1040,6 +1086,48 @@ mod interaction_impl {
     }
 
     /// Valid example inputs for every target, for seeding corpora (`fuzz/seeds/`).
+    /// An honest SMP run's four messages (type byte, then value).
+    fn smp_seeds() -> Vec<Vec<u8>> {
+        use crate::smp::{Session, Smp, SmpOutput};
+        let mut rng = crate::testing::test_rng(3);
+        let fa = crate::profile::Fingerprint([1; crate::profile::FINGERPRINT_LEN]);
+        let fb = crate::profile::Fingerprint([2; crate::profile::FINGERPRINT_LEN]);
+        let ssid = [0u8; 8];
+        let sa = Session {
+            ours: &fa,
+            theirs: &fb,
+            ssid: &ssid,
+        };
+        let sb = Session {
+            ours: &fb,
+            theirs: &fa,
+            ssid: &ssid,
+        };
+        let (mut a, mut b) = (Smp::new(), Smp::new());
+        let mut msgs = Vec::new();
+        let Ok(mut m1) = a.start(&mut rng, &sa, Some("q?"), "s", 0) else {
+            return msgs;
+        };
+        let Some(m1) = m1.pop() else { return msgs };
+        b.handle(&mut rng, &sb, &m1, 0);
+        let Ok(m2) = b.respond(&mut rng, &sb, "s") else {
+            return msgs;
+        };
+        let SmpOutput::Send(m3) = a.handle(&mut rng, &sa, &m2, 0) else {
+            return msgs;
+        };
+        let SmpOutput::Done { send: Some(m4), .. } = b.handle(&mut rng, &sb, &m3, 0) else {
+            return msgs;
+        };
+        for m in [m1, m2, m3, m4] {
+            // The target maps its first byte b to type 2 + b % 6.
+            let mut v = vec![u8::try_from((m.tlv_type - 2) % 6).unwrap_or(0)];
+            v.extend_from_slice(&m.value);
+            msgs.push(v);
+        }
+        msgs
+    }
+
     pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         // A real conversation, with every kind of line on the wire.
         let mut w = World::new(true);
@@ -1279,6 +1367,7 @@ mod interaction_impl {
             ("dake_messages", dake),
             ("data_message", data),
             ("profile", vec![profile]),
+            ("smp_messages", smp_seeds()),
             ("account", account_seeds),
             ("interaction", interaction),
         ]

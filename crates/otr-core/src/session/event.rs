@@ -2,6 +2,7 @@
 
 use crate::dake::{DakeError, Mode};
 use crate::profile::Fingerprint;
+use crate::smp::{SmpError, SmpResult};
 
 /// A line to send to a peer (already encoded and fragmented to the peer's budget).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +116,57 @@ pub enum Event {
         /// Peer.
         peer: String,
     },
+    /// Progress of an SMP run.
+    Smp {
+        /// Peer.
+        peer: String,
+        /// What happened.
+        event: SmpEvent,
+    },
+}
+
+/// SMP progress reported to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmpEvent {
+    /// The peer asks our user to prove knowledge of the shared secret (answer with
+    /// [`crate::session::Account::smp_respond`]).
+    Request {
+        /// The peer's question, if any.
+        question: Option<String>,
+    },
+    /// A run completed.
+    Done {
+        /// The result.
+        result: SmpResult,
+        /// The peer fingerprint the run was bound to (the session's).
+        fingerprint: Fingerprint,
+    },
+    /// The peer aborted the run.
+    AbortedByPeer,
+    /// The peer's SMP message was refused and the run aborted.
+    Rejected {
+        /// Why.
+        error: SmpError,
+    },
+    /// The run did not complete in time and was aborted.
+    TimedOut,
+    /// The session carrying the run ended, so the run is over.
+    SessionEnded,
+}
+
+/// Why an SMP command could not be carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SmpCommandError {
+    /// There is no private session with the peer.
+    #[error("no private session")]
+    NotPrivate,
+    /// The SMP layer refused.
+    #[error(transparent)]
+    Smp(#[from] SmpError),
+    /// Sending failed.
+    #[error(transparent)]
+    Send(#[from] SendError),
 }
 
 /// Why a message could not be accepted for sending.

@@ -10,5 +10,7 @@ mod peer;
 mod policy;
 
 pub use account::{Account, SessionInfo, State};
-pub use event::{EndReason, Event, Received, SendError, SendOutcome, Transmit};
+pub use event::{
+    EndReason, Event, Received, SendError, SendOutcome, SmpCommandError, SmpEvent, Transmit,
+};
 pub use policy::Policy;

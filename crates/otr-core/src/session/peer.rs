@@ -7,6 +7,7 @@ use crate::fragment::assembler::Assembler;
 use crate::fragment::irc_split::LineJoiner;
 use crate::profile::ClientProfile;
 use crate::ratchet::Ratchet;
+use crate::smp::Smp;
 
 /// Handshake progress.
 pub(crate) enum Handshake {
@@ -51,6 +52,8 @@ pub(crate) struct Established {
     pub last_recv: u64,
     /// A message arrived after our last send (a heartbeat may be due).
     pub unanswered: bool,
+    /// The SMP run of this session (a new session starts with none).
+    pub smp: Smp,
 }
 
 /// Everything tracked for one peer.

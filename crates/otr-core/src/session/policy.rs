@@ -21,6 +21,8 @@ pub struct Policy {
     /// Pad every message payload with a padding TLV to a multiple of this many bytes, so the
     /// ciphertext length reveals the plaintext length only to this granularity (0: no padding).
     pub pad_block: usize,
+    /// An SMP run (including the wait for the user's answer) older than this is aborted.
+    pub smp_timeout_ms: u64,
 }
 
 impl Default for Policy {
@@ -36,6 +38,7 @@ impl Default for Policy {
                          for example through the otrbnc IRC bouncer."
                 .to_string(),
             pad_block: 32,
+            smp_timeout_ms: 10 * 60 * 1000,
         }
     }
 }

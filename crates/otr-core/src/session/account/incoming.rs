@@ -447,6 +447,7 @@ impl Account {
             return;
         };
         let rekey = p.session.is_some();
+        let smp_was_running = p.session.as_ref().is_some_and(|s| s.smp.since().is_some());
         p.previous = p.session.take().map(|s| (s, now_ms));
         p.session = Some(Established {
             ratchet,
@@ -456,12 +457,19 @@ impl Account {
             last_sent: now_ms,
             last_recv: now_ms,
             unanswered: false,
+            smp: crate::smp::Smp::new(),
         });
         p.handshake = Handshake::Idle;
         p.finished = false;
         p.psk = Some(next_psk);
         p.profile = Some(their_profile.clone());
         p.has_our_profile = true;
+        if smp_was_running {
+            self.events.push_back(Event::Smp {
+                peer: peer.to_string(),
+                event: SmpEvent::SessionEnded,
+            });
+        }
         self.events.push_back(Event::Private {
             peer: peer.to_string(),
             their_tag,
@@ -516,14 +524,43 @@ impl Account {
         // The message authenticated, so malformed contents mean a broken peer, not an attacker.
         let payload = Payload::decode(&plaintext).map_err(|_| Reaction::EndSession)?;
         let mut disconnected = false;
+        let mut smp_tlvs = Vec::new();
         for tlv in &payload.tlvs {
-            // SMP TLVs (types 2..=7) are reserved for the SMP layer; padding and unknown
-            // types are skipped.
+            // Padding and unknown types are skipped.
             if tlv.tlv_type == types::DISCONNECTED {
                 disconnected = true;
+            } else if crate::smp::is_smp_tlv(tlv.tlv_type) {
+                smp_tlvs.push(tlv);
             }
         }
+        if !smp_tlvs.is_empty() && !disconnected {
+            let ours = *self.profile.fingerprint();
+            let theirs = *s.their_profile.fingerprint();
+            let ssid = s.ssid;
+            let session = crate::smp::Session {
+                ours: &ours,
+                theirs: &theirs,
+                ssid: &ssid,
+            };
+            let outputs: Vec<SmpOutput> = smp_tlvs
+                .into_iter()
+                .map(|t| s.smp.handle(rng, &session, t, now_ms))
+                .collect();
+            self.on_smp_outputs(now_ms, rng, peer, theirs, outputs);
+        }
+        let Some(p) = self.peers.get_mut(peer) else {
+            return Err(Reaction::Ignore);
+        };
+        let Some(s) = p.session.as_mut() else {
+            return Err(Reaction::Ignore);
+        };
         if disconnected {
+            if s.smp.since().is_some() {
+                self.events.push_back(Event::Smp {
+                    peer: peer.to_string(),
+                    event: SmpEvent::SessionEnded,
+                });
+            }
             p.session = None;
             p.finished = true;
             self.events.push_back(Event::PeerFinished {

@@ -5,9 +5,12 @@ use std::collections::{HashMap, VecDeque};
 
 mod incoming;
 mod outgoing;
+mod smp;
 mod timers;
 
-use super::event::{EndReason, Event, Received, SendError, SendOutcome, Transmit};
+use super::event::{
+    EndReason, Event, Received, SendError, SendOutcome, SmpCommandError, SmpEvent, Transmit,
+};
 use super::peer::{Established, Handshake, Peer};
 use super::policy::Policy;
 use crate::crypto::CryptoError;
@@ -21,6 +24,7 @@ use crate::profile::{
     ClientProfile, DEFAULT_PROFILE_LIFETIME_SECS, Fingerprint, LongTermKeys, ProfileError,
 };
 use crate::ratchet::{Ratchet, RatchetError};
+use crate::smp::{SmpOutput, SmpStatus};
 use crate::wire::codec::DecodeError;
 use crate::wire::dake::{AuthI, AuthR, Identity, ProfileRef, ProfileRequest};
 use crate::wire::data::{DataMessage, FLAG_IGNORE_UNREADABLE};
@@ -64,6 +68,8 @@ pub struct SessionInfo {
     pub mode: Option<dake::Mode>,
     /// Messages queued for the peer.
     pub queued: usize,
+    /// Where an SMP run stands (idle without a session).
+    pub smp: SmpStatus,
 }
 
 /// One local OTRv4+ identity and its sessions with every peer.
@@ -208,6 +214,7 @@ impl Account {
                 their_tag: None,
                 mode: None,
                 queued: 0,
+                smp: SmpStatus::Idle,
             };
         };
         let state = if p.finished {
@@ -230,6 +237,10 @@ impl Account {
             their_tag: p.session.as_ref().map(|s| s.ratchet.their_tag()),
             mode: p.session.as_ref().map(|s| s.mode),
             queued: p.queue.len(),
+            smp: p
+                .session
+                .as_ref()
+                .map_or(SmpStatus::Idle, |s| s.smp.status()),
         }
     }
 
@@ -261,6 +272,9 @@ impl Account {
                         .max(s.last_recv)
                         .saturating_add(self.policy.idle_expiry_ms),
                 );
+                if let Some(t) = s.smp.since() {
+                    consider(t.saturating_add(self.policy.smp_timeout_ms));
+                }
             }
             if let Some(t) = p.assembler.next_expiry() {
                 consider(t);

@@ -33,6 +33,7 @@ impl Account {
                     });
                 }
             }
+            self.expire_smp(now_ms, rng, &peer);
             let Some(p) = self.peers.get_mut(&peer) else {
                 continue;
             };

@@ -171,3 +171,41 @@ fn smp_needs_a_private_session() {
     );
     assert!(net.alice.poll_transmit().is_none());
 }
+
+#[test]
+fn cached_profiles_and_stored_own_profile_survive_a_restart() {
+    use otr_core::profile::LongTermKeys;
+    use otr_core::session::{Account, Policy};
+    let mut net = private_pair(105);
+    let bob_profile = net.alice.peer_profile("bob").unwrap().as_bytes().to_vec();
+    // A restart with the same keys and tag reuses the stored profile byte for byte; other
+    // keys or another tag get a freshly signed one.
+    let mut rng = otr_core::testing::test_rng(105);
+    let stored_keys = LongTermKeys::generate(&mut rng).unwrap().to_bytes();
+    let keys = || LongTermKeys::from_bytes(stored_keys.expose()).unwrap();
+    let first = Account::new(keys(), 0xA11CE, Policy::default(), net.now).unwrap();
+    let stored = first.profile().as_bytes().to_vec();
+    let later = net.now + 3_600_000;
+    let again =
+        Account::with_stored_profile(keys(), 0xA11CE, Policy::default(), &stored, later).unwrap();
+    assert_eq!(again.profile().as_bytes(), &stored[..]);
+    let other_tag =
+        Account::with_stored_profile(keys(), 0xB0B0, Policy::default(), &stored, later).unwrap();
+    assert_ne!(other_tag.profile().as_bytes(), &stored[..]);
+    let other_keys = LongTermKeys::generate(&mut rng).unwrap();
+    let other =
+        Account::with_stored_profile(other_keys, 0xA11CE, Policy::default(), &stored, later)
+            .unwrap();
+    assert_ne!(other.profile().as_bytes(), &stored[..]);
+    // Bob's cached profile is accepted and reported with its fingerprint.
+    let fp = net
+        .alice
+        .remember_peer_profile("carol", &bob_profile, net.now)
+        .unwrap();
+    assert_eq!(fp, net.bob.fingerprint());
+    assert!(
+        net.alice
+            .remember_peer_profile("dave", b"junk", net.now)
+            .is_err()
+    );
+}

@@ -430,7 +430,11 @@ fn refused(index: usize, bad: &Tlv) -> SmpError {
             _ => sent(recv(&mut rng, &mut b, &msg)),
         };
     }
-    let receiver = if index.is_multiple_of(2) { &mut b } else { &mut a };
+    let receiver = if index.is_multiple_of(2) {
+        &mut b
+    } else {
+        &mut a
+    };
     let out = recv(&mut rng, receiver, bad);
     let SmpOutput::Rejected { error, send } = out else {
         panic!("message {index}: accepted {out:?}")

@@ -123,6 +123,53 @@ impl Account {
         })
     }
 
+    /// Creates an account that reuses a profile signed earlier (persisted by the caller), so
+    /// peers that cached it keep recognising it by hash. The profile is used only if it
+    /// verifies, belongs to these keys and this tag, and is not close to expiry; otherwise a
+    /// new one is signed. [`Account::profile`] shows which was used.
+    pub fn with_stored_profile(
+        keys: LongTermKeys,
+        tag: u32,
+        policy: Policy,
+        profile: &[u8],
+        now_ms: u64,
+    ) -> Result<Self, CryptoError> {
+        let mut account = Account::new(keys, tag, policy, now_ms)?;
+        let now = ms_to_unix(now_ms);
+        if let Ok(stored) = ClientProfile::decode_and_verify(profile, now)
+            && stored.fingerprint() == account.profile.fingerprint()
+            && stored.owner_tag() == account.tag
+            && stored.expiry() - now > PROFILE_REFRESH_MARGIN_SECS
+        {
+            account.profile = stored;
+        }
+        Ok(account)
+    }
+
+    /// The peer's most recently verified profile (to cache it across restarts).
+    pub fn peer_profile(&self, peer: &str) -> Option<&ClientProfile> {
+        self.peers.get(peer).and_then(|p| p.profile.as_ref())
+    }
+
+    /// Gives the account a profile for `peer` cached from an earlier run, so the next
+    /// handshake can refer to it by hash. It is verified first (signatures, expiry); a peer
+    /// that already has a profile keeps it. Returns the profile's fingerprint.
+    pub fn remember_peer_profile(
+        &mut self,
+        peer: &str,
+        bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<Fingerprint, ProfileError> {
+        let profile = ClientProfile::decode_and_verify(bytes, ms_to_unix(now_ms))?;
+        let fingerprint = *profile.fingerprint();
+        if let Some(p) = self.peer_mut(peer, now_ms)
+            && p.profile.is_none()
+        {
+            p.profile = Some(profile);
+        }
+        Ok(fingerprint)
+    }
+
     /// Our instance tag.
     pub fn instance_tag(&self) -> u32 {
         self.tag

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::config::Config;
-use crate::identity::Identity;
+use crate::local_state::LocalState;
 use crate::network::{self, NetMsg, NetworkHandle};
 use crate::password::Verifier;
 
@@ -71,7 +71,7 @@ pub enum StartError {
 }
 
 /// Runs until SIGINT or SIGTERM.
-pub async fn run(config: Config, identity: Identity) -> Result<(), StartError> {
+pub async fn run(config: Config, mut state: LocalState) -> Result<(), StartError> {
     let hash = config
         .listen
         .password_hash
@@ -86,10 +86,20 @@ pub async fn run(config: Config, identity: Identity) -> Result<(), StartError> {
         })?;
     let mut networks = BTreeMap::new();
     for (name, net) in &config.networks {
-        let handle = network::spawn(name.clone(), net.clone(), config.otr.clone(), &identity)
-            .map_err(StartError::Setup)?;
+        let trust = state
+            .trust_for(name)
+            .map_err(|e| StartError::Setup(e.to_string()))?;
+        let handle = network::spawn(
+            name.clone(),
+            net.clone(),
+            config.otr.clone(),
+            &state.identity,
+            trust,
+        )
+        .map_err(StartError::Setup)?;
         networks.insert(name.clone(), handle);
     }
+    state.forget_passphrase();
     let hub = Arc::new(Hub {
         user: config.listen.user.clone(),
         verifier,

@@ -8,6 +8,8 @@ pub mod config;
 pub mod downstream;
 pub mod identity;
 pub mod irc;
+pub mod local_state;
 pub mod network;
 pub mod password;
+pub mod store;
 pub mod upstream;

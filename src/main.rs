@@ -7,7 +7,7 @@ use clap::Parser;
 
 use otrbnc::cli::{Cli, Command};
 use otrbnc::config::{self, Config};
-use otrbnc::{bouncer, identity, password};
+use otrbnc::{bouncer, password};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,14 +32,37 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Fingerprint => {
-            eprintln!(
-                "otrbnc: this version keeps no identity on disk: a new OTR key is generated at \
-                 each start. See the running bouncer's fingerprint with: /msg *otr fingerprint"
-            );
-            ExitCode::from(2)
-        }
+        Command::Fingerprint => fingerprint(cli.config.as_deref()),
         Command::Run => run(cli.config.as_deref()),
+    }
+}
+
+/// Prints the stored identity's fingerprint (creating the identity if there is none yet).
+fn fingerprint(path: Option<&std::path::Path>) -> ExitCode {
+    let (config, _) = match load(path) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("otrbnc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.data.identity == otrbnc::config::IdentityMode::Ephemeral {
+        eprintln!(
+            "otrbnc: data.identity is \"ephemeral\": a new OTR key is generated at each start. \
+             See the running bouncer's fingerprint with: /msg *otr fingerprint"
+        );
+        return ExitCode::from(2);
+    }
+    let policy = otrbnc::network::otr::policy(&config.otr);
+    match otrbnc::local_state::LocalState::open(&config.data, &policy) {
+        Ok(state) => {
+            println!("{}", state.identity.fingerprint().to_display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("otrbnc: cannot open the OTR identity: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -92,16 +115,16 @@ fn run(path: Option<&std::path::Path>) -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     tracing::info!(config = %source, version = env!("CARGO_PKG_VERSION"), "starting");
-    tracing::info!("generating the OTR identity (Ed448, ML-KEM-1024, ML-DSA-87)");
-    let identity = match identity::Identity::generate() {
-        Ok(i) => i,
+    let policy = otrbnc::network::otr::policy(&config.otr);
+    let state = match otrbnc::local_state::LocalState::open(&config.data, &policy) {
+        Ok(s) => s,
         Err(e) => {
-            eprintln!("otrbnc: cannot generate the OTR identity: {e}");
+            eprintln!("otrbnc: cannot open the OTR identity: {e}");
             return ExitCode::FAILURE;
         }
     };
     tracing::info!("identity ready");
-    tracing::debug!(fingerprint = %identity.fingerprint().to_display(), "our fingerprint");
+    tracing::debug!(fingerprint = %state.identity.fingerprint().to_display(), "our fingerprint");
     // One thread runs every task: a line crosses client reader, network task and upstream
     // writer without waking another core (the cross-thread hand-offs cost tens of
     // microseconds per hop on a VM), and memory stays small. Password hashing runs on the
@@ -116,7 +139,7 @@ fn run(path: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bouncer::run(config, identity)) {
+    match runtime.block_on(bouncer::run(config, state)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("otrbnc: {e}");

@@ -6,12 +6,17 @@
 //! | `OTRBNC_USER` | `listen.user` |
 //! | `OTRBNC_PASSWORD_HASH` | `listen.password_hash` |
 //! | `OTRBNC_DATA_DIR` | `data.dir` |
+//! | `OTRBNC_IDENTITY` | `data.identity` (`persistent` or `ephemeral`) |
+//! | `OTRBNC_PASSPHRASE_FILE` | `data.passphrase_file` |
 //! | `OTRBNC_LOG` | `log.level` |
 //! | `OTRBNC_NET_<NAME>_HOST`, `_PORT`, `_NICK`, `_SERVER_PASSWORD`, `_SASL_PASSWORD` | `networks.<name>.*` |
 //!
 //! `<NAME>` is the network name upper-cased with `-` and `.` as `_`.
+//!
+//! `OTRBNC_PASSPHRASE` (the store passphrase itself) is not copied into the config: it is read
+//! when the passphrase is resolved (`store::passphrase`), so it never sits in a `Config`.
 
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, IdentityMode};
 
 /// The variable prefix for one network's overrides.
 pub fn network_prefix(name: &str) -> String {
@@ -41,6 +46,21 @@ pub fn apply_env(
     }
     if let Some(v) = get("OTRBNC_DATA_DIR") {
         config.data.dir = Some(v.into());
+    }
+    if let Some(v) = get("OTRBNC_IDENTITY") {
+        config.data.identity = match v.as_str() {
+            "persistent" => IdentityMode::Persistent,
+            "ephemeral" => IdentityMode::Ephemeral,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "OTRBNC_IDENTITY".to_string(),
+                    reason: format!("{v:?} is neither \"persistent\" nor \"ephemeral\""),
+                });
+            }
+        };
+    }
+    if let Some(v) = get("OTRBNC_PASSPHRASE_FILE") {
+        config.data.passphrase_file = Some(v.into());
     }
     if let Some(v) = get("OTRBNC_LOG") {
         config.log.level = v;

@@ -68,13 +68,58 @@ impl Default for Listen {
     }
 }
 
-/// `[data]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+/// `[data]`: where state is kept, and the passphrase it is encrypted with.
+#[derive(Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Data {
     /// State directory (default: the user's data dir, e.g. `~/.local/share/otrbnc`).
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// Whether the OTR identity is kept (encrypted) across restarts.
+    #[serde(default)]
+    pub identity: IdentityMode,
+    /// The store passphrase itself: the least safe place for it (see `store::passphrase`).
+    #[serde(default)]
+    pub passphrase: Option<String>,
+    /// A file holding the store passphrase (mode 0600).
+    #[serde(default)]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl Data {
+    /// The state directory: `dir`, else the user's data dir + `otrbnc`, else `./otrbnc-data`.
+    pub fn resolved_dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .or_else(|| dirs::data_dir().map(|d| d.join("otrbnc")))
+            .unwrap_or_else(|| PathBuf::from("./otrbnc-data"))
+    }
+}
+
+// By hand, so a logged or printed config never shows the passphrase.
+impl std::fmt::Debug for Data {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Data")
+            .field("dir", &self.dir)
+            .field("identity", &self.identity)
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .field("passphrase_file", &self.passphrase_file)
+            .finish()
+    }
+}
+
+/// `data.identity`: keep the OTR identity, or make a new one at every start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityMode {
+    /// Kept in `<data dir>/identity.sealed`, so fingerprints survive restarts (the default).
+    #[default]
+    Persistent,
+    /// Generated at start and never written: contacts see a new fingerprint every time.
+    Ephemeral,
 }
 
 /// `[log]`.

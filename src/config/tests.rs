@@ -37,6 +37,9 @@ fn the_example_is_valid_and_documents_every_key() {
         "password_hash",
         "max_clients",
         "dir",
+        "identity",
+        "passphrase",
+        "passphrase_file",
         "level",
         "require_encryption",
         "allow_plain_notice",
@@ -186,4 +189,79 @@ fn embedded_defaults_validate_once_a_password_is_set() {
     c.listen.password_hash = Some(crate::password::hash("pw").unwrap());
     c.validate().unwrap();
     assert_eq!(c.networks.get("libera").unwrap().transport, Transport::Tls);
+}
+
+#[test]
+fn data_identity_defaults_to_persistent_and_accepts_ephemeral() {
+    let c = parse_ok(MINIMAL);
+    assert_eq!(c.data.identity, IdentityMode::Persistent);
+    assert!(c.data.passphrase.is_none() && c.data.passphrase_file.is_none());
+    let c = parse_ok(&format!("[data]\nidentity = \"ephemeral\"\n{MINIMAL}"));
+    assert_eq!(c.data.identity, IdentityMode::Ephemeral);
+    let e = error_of(&format!("[data]\nidentity = \"sometimes\"\n{MINIMAL}"));
+    assert!(e.contains("identity"), "{e}");
+}
+
+#[test]
+fn data_passphrase_checks_name_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("pass");
+    std::fs::write(&file, "pw\n").unwrap();
+    let both = format!(
+        "[data]\npassphrase = \"x\"\npassphrase_file = {:?}\n{MINIMAL}",
+        file.display().to_string()
+    );
+    assert!(error_of(&both).starts_with("data.passphrase:"));
+    let empty = format!("[data]\npassphrase = \"\"\n{MINIMAL}");
+    assert!(error_of(&empty).starts_with("data.passphrase:"));
+    let missing = format!("[data]\npassphrase_file = \"/nonexistent/pass\"\n{MINIMAL}");
+    assert!(error_of(&missing).starts_with("data.passphrase_file:"));
+    let ok = parse_ok(&format!(
+        "[data]\npassphrase_file = {:?}\n{MINIMAL}",
+        file.display().to_string()
+    ));
+    assert_eq!(ok.data.passphrase_file.as_deref(), Some(file.as_path()));
+}
+
+#[test]
+fn data_passphrase_is_not_shown_by_debug() {
+    let c = parse_ok(&format!(
+        "[data]\npassphrase = \"hunter2-store\"\n{MINIMAL}"
+    ));
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("hunter2-store"), "{shown}");
+    assert!(shown.contains("redacted"));
+}
+
+#[test]
+fn data_environment_overrides() {
+    let mut c = Config::parse(MINIMAL).unwrap();
+    let env = |k: &str| match k {
+        "OTRBNC_IDENTITY" => Some("ephemeral".to_string()),
+        "OTRBNC_PASSPHRASE_FILE" => Some("/run/secrets/p".to_string()),
+        // Read when the passphrase is resolved, never copied into the config.
+        "OTRBNC_PASSPHRASE" => Some("not copied".to_string()),
+        _ => None,
+    };
+    apply_env(&mut c, env).unwrap();
+    assert_eq!(c.data.identity, IdentityMode::Ephemeral);
+    assert_eq!(
+        c.data.passphrase_file.as_deref(),
+        Some(Path::new("/run/secrets/p"))
+    );
+    assert!(c.data.passphrase.is_none());
+    let mut c = Config::parse(MINIMAL).unwrap();
+    let e = apply_env(&mut c, |k| {
+        (k == "OTRBNC_IDENTITY").then(|| "both".to_string())
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("OTRBNC_IDENTITY"), "{e}");
+}
+
+#[test]
+fn data_resolved_dir_prefers_the_configured_dir() {
+    let mut d = Data::default();
+    assert!(d.resolved_dir().ends_with("otrbnc") || d.resolved_dir().ends_with("otrbnc-data"));
+    d.dir = Some(PathBuf::from("/var/lib/otrbnc"));
+    assert_eq!(d.resolved_dir(), PathBuf::from("/var/lib/otrbnc"));
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::{Config, Network, SaslMechanism, Transport};
+use super::{Config, Data, Network, SaslMechanism, Transport};
 
 /// A configuration problem.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +97,7 @@ impl Config {
                 "not a log filter (try \"info\" or \"debug\")",
             ));
         }
+        validate_data(&self.data)?;
         let otr = &self.otr;
         if !(5..=3600).contains(&otr.handshake_timeout_secs) {
             return Err(invalid("otr.handshake_timeout_secs", "must be 5..=3600"));
@@ -124,6 +125,38 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn validate_data(data: &Data) -> Result<(), ConfigError> {
+    if let Some(dir) = &data.dir
+        && dir.as_os_str().is_empty()
+    {
+        return Err(invalid(
+            "data.dir",
+            "must not be empty (leave it out for the default)",
+        ));
+    }
+    if data.passphrase.is_some() && data.passphrase_file.is_some() {
+        return Err(invalid(
+            "data.passphrase",
+            "set data.passphrase or data.passphrase_file, not both",
+        ));
+    }
+    if data.passphrase.as_ref().is_some_and(String::is_empty) {
+        return Err(invalid(
+            "data.passphrase",
+            "must not be empty (leave it out to use another source)",
+        ));
+    }
+    if let Some(p) = &data.passphrase_file
+        && !p.is_file()
+    {
+        return Err(invalid(
+            "data.passphrase_file",
+            format!("{} is not a readable file", p.display()),
+        ));
+    }
+    Ok(())
 }
 
 fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {

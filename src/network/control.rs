@@ -1,6 +1,7 @@
 //! `*otr` commands. Output goes only to the clients (never upstream).
 
-use otr_core::session::State;
+use otr_core::session::{SmpCommandError, State};
+use otr_core::smp::SmpStatus;
 
 use super::{ClientId, Net, now_ms};
 use crate::config::validate::is_valid_nick;
@@ -34,6 +35,21 @@ const COMMANDS: &[(&str, &str, &str)] = &[
         "opt a nick out: messages to it pass in clear again",
     ),
     (
+        "auth",
+        "<nick> <secret>",
+        "verify nick with a secret you both know (SMP); also answers nick's pending question",
+    ),
+    (
+        "authq",
+        "<nick> \"<question>\" <answer>",
+        "verify nick by asking a question only they can answer (SMP)",
+    ),
+    (
+        "authabort",
+        "<nick>",
+        "abort a running authentication with nick",
+    ),
+    (
         "trust",
         "<nick>",
         "trust the nick's current fingerprint (after comparing it over another channel)",
@@ -52,7 +68,7 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "forget",
         "<nick>",
-        "forget trust and keys seen for a nick and end its session",
+        "forget the keys, trust and verification stored for a nick and end its session",
     ),
 ];
 
@@ -103,7 +119,16 @@ impl Net {
             other => other.to_string(),
         };
         let needs_nick = [
-            "start", "finish", "enable", "disable", "trust", "distrust", "forget",
+            "start",
+            "finish",
+            "enable",
+            "disable",
+            "trust",
+            "distrust",
+            "forget",
+            "auth",
+            "authq",
+            "authabort",
         ];
         if needs_nick.contains(&cmd.as_str()) {
             let Some(nick) = arg else {
@@ -177,36 +202,68 @@ impl Net {
                 let Some(fp) = self.otr.account.session_info(&key).fingerprint else {
                     return self.reply(id, &format!("No fingerprint known for {nick} yet: start a private conversation first."));
                 };
-                if cmd == "trust" {
-                    self.otr.trust(&key, &fp);
-                    self.reply(
-                        id,
-                        &format!("You now trust {nick}'s fingerprint {}.", fp.to_display()),
-                    );
+                let on = cmd == "trust";
+                self.otr.trust.observe(&key, nick, &fp.0, now_ms() / 1000);
+                self.otr.set_trusted(&key, &fp, on);
+                self.save_trust();
+                let text = if on {
+                    format!("You now trust {nick}'s fingerprint {}.", fp.to_display())
                 } else {
-                    self.otr.distrust(&key, &fp);
-                    self.reply(
-                        id,
-                        &format!(
-                            "You no longer trust {nick}'s fingerprint {}.",
-                            fp.to_display()
-                        ),
-                    );
+                    format!(
+                        "You no longer trust {nick}'s fingerprint {} (nor its SMP verification).",
+                        fp.to_display()
+                    )
+                };
+                self.reply(id, &text);
+            }
+            ("auth", Some(nick)) => {
+                let secret = args.get(2..).unwrap_or_default().join(" ");
+                if secret.is_empty() {
+                    return self.usage(id, "auth");
                 }
+                self.auth(id, nick, None, &secret);
+            }
+            ("authq", Some(nick)) => {
+                let (Some(question), Some(_)) = (args.get(2), args.get(3)) else {
+                    return self.usage(id, "authq");
+                };
+                let answer = args.get(3..).unwrap_or_default().join(" ");
+                let question = question.clone();
+                self.auth(id, nick, Some(&question), &answer);
+            }
+            ("authabort", Some(nick)) => {
+                let key = self.irc.fold(nick);
+                let mut rng = rand::rng();
+                match self.otr.account.smp_abort(now_ms(), &mut rng, &key) {
+                    Ok(()) => self.reply(id, &format!("Authentication with {nick} aborted.")),
+                    Err(e) => {
+                        self.reply(id, &format!("Cannot abort: {}.", smp_error_text(nick, &e)))
+                    }
+                }
+                self.otr_drain();
             }
             ("forget", Some(nick)) => {
                 let key = self.irc.fold(nick);
                 self.otr.forget(&key);
+                self.save_trust();
                 let mut rng = rand::rng();
                 self.otr.account.finish(now_ms(), &mut rng, &key);
                 self.otr_drain();
-                self.reply(id, &format!("Forgot the keys and trust for {nick}."));
+                self.reply(
+                    id,
+                    &format!("Forgot the keys, trust and verification stored for {nick}."),
+                );
             }
             ("fingerprint", _) => {
                 let fp = self.otr.account.fingerprint();
                 let tag = self.otr.account.instance_tag();
                 self.reply(id, &format!("Your fingerprint: {}", fp.to_display()));
-                self.reply(id, &format!("Instance tag: {tag:08x}. The identity is ephemeral: a new key is made at each start."));
+                let kind = if self.otr.trust.path().is_some() {
+                    "The identity is stored encrypted in the data directory."
+                } else {
+                    "The identity is ephemeral: a new key is made at each start."
+                };
+                self.reply(id, &format!("Instance tag: {tag:08x}. {kind}"));
             }
             ("policy", None) => {
                 let p = format!(
@@ -276,16 +333,81 @@ impl Net {
         }
         self.reply(id, &text);
         if let Some(fp) = info.fingerprint {
-            let trust = if self.otr.is_trusted(&key, &fp) {
-                "trusted"
-            } else {
-                "not verified"
+            let trust = match self.otr.trust.key_status(&key, &fp.0) {
+                Some(k) if k.smp_verified && k.trusted => "verified by SMP, trusted",
+                Some(k) if k.smp_verified => "verified by SMP",
+                Some(k) if k.trusted => "trusted",
+                _ => "not verified",
             };
             self.reply(
                 id,
                 &format!("  {nick}'s fingerprint: {} ({trust})", fp.to_display()),
             );
         }
+        match info.smp {
+            SmpStatus::AwaitingSecret { question: Some(q) } => self.reply(
+                id,
+                &format!("  {nick} asks you: \"{q}\" — answer with: auth {nick} <answer>"),
+            ),
+            SmpStatus::AwaitingSecret { question: None } => self.reply(
+                id,
+                &format!("  {nick} waits for your shared secret: auth {nick} <secret>"),
+            ),
+            SmpStatus::Running { .. } => {
+                self.reply(id, &format!("  authentication with {nick} in progress"))
+            }
+            SmpStatus::Idle => {}
+        }
+    }
+}
+
+impl Net {
+    /// `auth`/`authq`: answers the peer's pending request, or starts a run.
+    fn auth(&mut self, id: ClientId, nick: &str, question: Option<&str>, secret: &str) {
+        let key = self.irc.fold(nick);
+        let info = self.otr.account.session_info(&key);
+        let mut rng = rand::rng();
+        let answering = question.is_none() && matches!(info.smp, SmpStatus::AwaitingSecret { .. });
+        let result = if answering {
+            self.otr
+                .account
+                .smp_respond(now_ms(), &mut rng, &key, secret)
+        } else {
+            self.otr
+                .account
+                .smp_start(now_ms(), &mut rng, &key, question, secret)
+        };
+        match result {
+            Ok(()) if answering => self.reply(
+                id,
+                &format!("Answer sent to {nick}; the result follows in a few seconds."),
+            ),
+            Ok(()) => self.reply(
+                id,
+                &format!(
+                    "Authenticating {nick}: waiting for {nick} to answer{}.",
+                    if question.is_some() {
+                        " your question"
+                    } else {
+                        " with the same secret"
+                    }
+                ),
+            ),
+            Err(e) => self.reply(
+                id,
+                &format!("Authentication NOT started: {}.", smp_error_text(nick, &e)),
+            ),
+        }
+        self.otr_drain();
+    }
+}
+
+fn smp_error_text(nick: &str, e: &SmpCommandError) -> String {
+    match e {
+        SmpCommandError::NotPrivate => {
+            format!("there is no private conversation with {nick}; start one first: start {nick}")
+        }
+        other => other.to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ mod conn;
 mod control;
 mod from_client;
 mod from_server;
-mod otr;
+pub mod otr;
 mod state;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -168,9 +168,10 @@ pub fn spawn(
     cfg: NetConfig,
     otr_cfg: config::Otr,
     identity: &Identity,
+    trust: crate::store::TrustStore,
 ) -> Result<NetworkHandle, String> {
     let (tx, rx) = mpsc::channel(INBOX);
-    let otr = OtrState::new(identity, &otr_cfg, &cfg.otr_nicks)?;
+    let otr = OtrState::new(identity, &otr_cfg, &cfg.otr_nicks, trust)?;
     let now = Instant::now();
     let net = Net {
         want_nick: cfg.nick.clone(),

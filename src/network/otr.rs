@@ -1,12 +1,12 @@
 //! The OTR side of a network: which nicks are opted in, the account that runs their
 //! sessions, and the translation between IRC lines and the account's inputs and outputs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use otr_core::profile::Fingerprint;
 use otr_core::session::{
-    Account, EndReason, Event, Policy, Received, SendError, SendOutcome, State,
+    Account, EndReason, Event, Policy, Received, SendError, SendOutcome, SmpEvent, State,
 };
 
 use super::state::IrcState;
@@ -14,6 +14,7 @@ use super::{ClientId, Net, now_ms};
 use crate::config;
 use crate::identity::Identity;
 use crate::irc::{Line, build, ctcp};
+use crate::store::{Observation, TrustStore};
 
 /// OTR state of one network.
 pub struct OtrState {
@@ -23,10 +24,9 @@ pub struct OtrState {
     opted: BTreeMap<String, String>,
     /// Current spelling of peers' nicks, for PRIVMSG targets.
     display: HashMap<String, String>,
-    /// Fingerprints trusted by hand, per folded nick.
-    trusted: HashMap<String, BTreeSet<[u8; 56]>>,
-    /// The last fingerprint seen per folded nick (to announce key changes).
-    seen: HashMap<String, Fingerprint>,
+    /// Keys seen, trusted by hand and verified by SMP, per folded nick (saved to disk unless
+    /// the identity is ephemeral).
+    pub trust: TrustStore,
     /// Runtime policy toggles.
     pub allow_plain_notice: bool,
     /// Let other CTCP through in clear.
@@ -37,6 +37,29 @@ pub struct OtrState {
     pub require_encryption: bool,
     /// Prefix for plaintext from opted-in nicks.
     pub marker: String,
+}
+
+/// The account policy from the `[otr]` config.
+pub fn policy(cfg: &config::Otr) -> Policy {
+    Policy {
+        heartbeat_ms: cfg.heartbeat_secs * 1000,
+        idle_expiry_ms: cfg.idle_expiry_secs * 1000,
+        dake_timeout_ms: cfg.handshake_timeout_secs * 1000,
+        ..Policy::default()
+    }
+}
+
+/// Hands the account the peers' profiles cached in the trust store, so the first handshake
+/// after a restart can refer to them by hash. Expired or invalid ones are skipped.
+pub fn remember_profiles(account: &mut Account, trust: &TrustStore) {
+    let now = now_ms();
+    for (nick, entry) in trust.nicks() {
+        if entry.profile.is_some()
+            && let Some(bytes) = trust.profile(nick)
+        {
+            let _ = account.remember_peer_profile(nick, &bytes, now);
+        }
+    }
 }
 
 /// The privacy level shown to the user (pidgin's names).
@@ -51,14 +74,14 @@ pub fn level(state: State, trusted: bool) -> &'static str {
 
 impl OtrState {
     /// The state for a network.
-    pub fn new(identity: &Identity, cfg: &config::Otr, nicks: &[String]) -> Result<Self, String> {
-        let policy = Policy {
-            heartbeat_ms: cfg.heartbeat_secs * 1000,
-            idle_expiry_ms: cfg.idle_expiry_secs * 1000,
-            dake_timeout_ms: cfg.handshake_timeout_secs * 1000,
-            ..Policy::default()
-        };
-        let mut account = identity.account(policy, now_ms())?;
+    pub fn new(
+        identity: &Identity,
+        cfg: &config::Otr,
+        nicks: &[String],
+        trust: TrustStore,
+    ) -> Result<Self, String> {
+        let mut account = identity.account(policy(cfg), now_ms())?;
+        remember_profiles(&mut account, &trust);
         let fold = |n: &str| crate::irc::CaseMapping::default().fold(n);
         let opted: BTreeMap<String, String> = nicks.iter().map(|n| (fold(n), n.clone())).collect();
         for k in opted.keys() {
@@ -68,8 +91,7 @@ impl OtrState {
             account,
             display: opted.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             opted,
-            trusted: HashMap::new(),
-            seen: HashMap::new(),
+            trust,
             allow_plain_notice: cfg.allow_plain_notice,
             allow_plain_ctcp: cfg.allow_plain_ctcp,
             accept_strangers: cfg.accept_strangers,
@@ -134,28 +156,24 @@ impl OtrState {
             .unwrap_or_else(|| key.to_string())
     }
 
-    /// Whether the fingerprint is trusted for the peer.
+    /// Whether the fingerprint is trusted for the peer (by hand or by SMP).
     pub fn is_trusted(&self, key: &str, fp: &Fingerprint) -> bool {
-        self.trusted.get(key).is_some_and(|s| s.contains(&fp.0))
+        self.trust.is_trusted(key, &fp.0)
     }
 
-    /// Marks a fingerprint trusted.
-    pub fn trust(&mut self, key: &str, fp: &Fingerprint) -> bool {
-        self.trusted
-            .entry(key.to_string())
-            .or_default()
-            .insert(fp.0)
+    /// Marks a fingerprint trusted (or not) by hand.
+    pub fn set_trusted(&mut self, key: &str, fp: &Fingerprint, on: bool) -> bool {
+        let changed = self.trust.set_trusted(key, &fp.0, on);
+        if !on {
+            // Distrust also withdraws an SMP verification of this key.
+            self.trust.set_smp_verified(key, &fp.0, false);
+        }
+        changed
     }
 
-    /// Removes trust in a fingerprint.
-    pub fn distrust(&mut self, key: &str, fp: &Fingerprint) -> bool {
-        self.trusted.get_mut(key).is_some_and(|s| s.remove(&fp.0))
-    }
-
-    /// Forgets trust and seen keys for a peer.
-    pub fn forget(&mut self, key: &str) {
-        self.trusted.remove(key);
-        self.seen.remove(key);
+    /// Forgets keys, trust and the cached profile of a peer.
+    pub fn forget(&mut self, key: &str) -> bool {
+        self.trust.forget(key)
     }
 
     /// The privacy level of a peer now.
@@ -393,20 +411,38 @@ impl Net {
                 ..
             } => {
                 let nick = self.otr.display(&peer);
-                let changed = self
+                let now_unix = now_ms() / 1000;
+                let observed = self
                     .otr
-                    .seen
-                    .insert(peer.clone(), fingerprint)
-                    .is_some_and(|old| old != fingerprint);
+                    .trust
+                    .observe(&peer, &nick, &fingerprint.0, now_unix);
+                if let Some(profile) = self.otr.account.peer_profile(&peer) {
+                    let bytes = profile.as_bytes().to_vec();
+                    self.otr.trust.set_profile(&peer, &bytes);
+                }
+                self.save_trust();
+                let (changed, was_vouched) = match observed {
+                    Observation::Changed {
+                        previous_trusted_or_verified,
+                    } => (true, previous_trusted_or_verified),
+                    Observation::NotRemembered { first_key } => (!first_key, !first_key),
+                    Observation::New | Observation::Known { .. } => (false, false),
+                };
                 let trusted = self.otr.is_trusted(&peer, &fingerprint);
                 if changed {
+                    // Announced before anything from the new key is shown as private.
+                    let before = if was_vouched {
+                        "a key you had verified"
+                    } else {
+                        "the key seen before"
+                    };
                     self.notify(&format!(
-                        "WARNING: {nick}'s key CHANGED. This can mean {nick} reinstalled or restarted an ephemeral identity, or that someone is impersonating {nick}. The conversation is unverified until you verify the new fingerprint: {}",
+                        "WARNING: {nick}'s key CHANGED from {before}. This can mean {nick} reinstalled, rotated keys or runs an ephemeral identity, or that someone is impersonating {nick}. {nick} is UNVERIFIED until you verify the new fingerprint {} (auth {nick} <secret>, or compare it and: trust {nick}).",
                         fingerprint.to_display()
                     ));
                     self.in_conversation(
                         &peer,
-                        &format!("WARNING: {nick}'s key changed; unverified."),
+                        &format!("WARNING: {nick}'s key CHANGED; {nick} is unverified."),
                     );
                 }
                 let lvl = if trusted {
@@ -417,14 +453,15 @@ impl Net {
                 let what = if rekey { "re-keyed" } else { "started" };
                 tracing::debug!(peer = %nick, ?mode, "session private");
                 self.notify(&format!("Private conversation with {nick} {what}: {lvl}."));
-                if !trusted && !changed {
+                if !trusted && !changed && !rekey {
                     self.notify(&format!(
-                        "{nick}'s fingerprint: {}. Compare it with {nick} over another channel, then: trust {nick}",
+                        "{nick}'s fingerprint: {}. To verify {nick}: auth {nick} <shared secret>, or authq {nick} \"<question>\" <answer>, or compare the fingerprint over another channel and: trust {nick}",
                         fingerprint.to_display()
                     ));
                 }
                 self.in_conversation(&peer, &format!("Private conversation {what} ({lvl})."));
             }
+            Event::Smp { peer, event } => self.otr_smp_event(&peer, event),
             Event::PeerFinished { peer } => {
                 let nick = self.otr.display(&peer);
                 self.notify(&format!(
@@ -494,12 +531,6 @@ impl Net {
             self.otr.opted.insert(kn.clone(), new.to_string());
             self.otr.account.set_auto_respond(&kn, true);
             self.otr.account.set_budget(&kn, self.irc.budget_for(new));
-            if let Some(t) = self.otr.trusted.remove(&ko) {
-                self.otr.trusted.insert(kn.clone(), t);
-            }
-            if let Some(s) = self.otr.seen.remove(&ko) {
-                self.otr.seen.insert(kn.clone(), s);
-            }
             self.otr.display.insert(kn, new.to_string());
             let follow = if moved {
                 " The private conversation follows."
@@ -531,6 +562,99 @@ impl Net {
             self.notify(&format!(
                 "{nick} is not on the network: your last message to {nick} was NOT delivered."
             ));
+        }
+    }
+
+    /// Writes the trust store if it changed; a failure is told to the user (the change stays
+    /// in memory and is retried with the next change).
+    pub(super) fn save_trust(&mut self) {
+        if let Err(e) = self.otr.trust.save_if_dirty() {
+            tracing::warn!(error = %e, "cannot save the trust store");
+            self.notify(&format!("Could not save the trust store: {e}"));
+        }
+    }
+
+    fn otr_smp_event(&mut self, peer: &str, event: SmpEvent) {
+        let nick = self.otr.display(peer);
+        match event {
+            SmpEvent::Request { question } => {
+                let (notice, line) = match &question {
+                    Some(q) => (
+                        format!(
+                            "{nick} wants to verify you and asks: \"{q}\" — answer with: auth {nick} <answer>"
+                        ),
+                        format!(
+                            "{nick} asks you to authenticate: \"{q}\" — answer with /msg *otr auth {nick} <answer>"
+                        ),
+                    ),
+                    None => (
+                        format!(
+                            "{nick} wants to verify that you both know a shared secret — answer with: auth {nick} <the same secret>"
+                        ),
+                        format!(
+                            "{nick} asks you to authenticate with your shared secret — answer with /msg *otr auth {nick} <secret>"
+                        ),
+                    ),
+                };
+                self.notify(&notice);
+                self.in_conversation(peer, &line);
+            }
+            SmpEvent::Done {
+                result,
+                fingerprint,
+            } => {
+                let text = if !result.success {
+                    format!(
+                        "Authentication with {nick} FAILED: the {} did not match. {nick} may not be who you think, or one of you typed it differently. {nick} is unverified.",
+                        if result.question { "answer" } else { "secrets" }
+                    )
+                } else if result.initiated || !result.question {
+                    // We chose the secret (or both typed the same one): the peer's key is
+                    // verified for this nick.
+                    self.otr
+                        .trust
+                        .observe(peer, &nick, &fingerprint.0, now_ms() / 1000);
+                    self.otr.trust.set_smp_verified(peer, &fingerprint.0, true);
+                    self.save_trust();
+                    if result.initiated {
+                        format!(
+                            "You verified {nick}: the answer matched. {nick}'s fingerprint is now verified."
+                        )
+                    } else {
+                        format!(
+                            "You and {nick} verified each other: the shared secret matched. {nick}'s fingerprint is now verified."
+                        )
+                    }
+                } else {
+                    format!(
+                        "{nick} verified you (you answered their question). To verify {nick} in turn: authq {nick} \"<question>\" <answer>"
+                    )
+                };
+                self.notify(&text);
+                self.in_conversation(peer, &text);
+            }
+            SmpEvent::AbortedByPeer => {
+                let text = format!("{nick} aborted the authentication.");
+                self.notify(&text);
+                self.in_conversation(peer, &text);
+            }
+            SmpEvent::Rejected { error } => {
+                let text = format!(
+                    "Authentication with {nick} aborted: {nick} sent an invalid message ({error})."
+                );
+                self.notify(&text);
+                self.in_conversation(peer, &text);
+            }
+            SmpEvent::TimedOut => {
+                let text = format!("Authentication with {nick} timed out and was aborted.");
+                self.notify(&text);
+                self.in_conversation(peer, &text);
+            }
+            SmpEvent::SessionEnded => {
+                self.notify(&format!(
+                    "Authentication with {nick} was interrupted: the private session ended."
+                ));
+            }
         }
     }
 

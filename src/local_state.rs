@@ -1,0 +1,95 @@
+//! What otrbnc keeps between runs, opened at start: the OTR identity (persistent and
+//! encrypted, or ephemeral) and, per network, the trust store.
+
+use std::path::PathBuf;
+
+use otr_core::session::Policy;
+
+use crate::config::{Data, IdentityMode};
+use crate::identity::Identity;
+use crate::network::now_ms;
+use crate::store::{IdentityFile, Passphrase, PassphraseSource, StoreError, TrustStore};
+
+/// The identity and the means to open trust stores.
+pub struct LocalState {
+    /// Our identity (shared by every network).
+    pub identity: Identity,
+    /// The identity file, when the identity is persistent.
+    pub identity_file: Option<IdentityFile>,
+    /// The store passphrase, kept only until every network's trust store is open.
+    passphrase: Option<Passphrase>,
+    dir: PathBuf,
+}
+
+/// Why the local state could not be opened. The message says which file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A store file could not be opened or written.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The stored identity is unusable.
+    #[error("{0}")]
+    Identity(String),
+}
+
+impl LocalState {
+    /// Opens (or creates) the persistent identity, or generates an ephemeral one. Reports
+    /// progress through `tracing`: Argon2id and key generation take a moment.
+    pub fn open(data: &Data, policy: &Policy) -> Result<LocalState, StateError> {
+        let dir = data.resolved_dir();
+        if data.identity == IdentityMode::Ephemeral {
+            tracing::info!("generating an ephemeral OTR identity (Ed448, ML-KEM-1024, ML-DSA-87)");
+            let identity = Identity::generate().map_err(StateError::Identity)?;
+            return Ok(LocalState {
+                identity,
+                identity_file: None,
+                passphrase: None,
+                dir,
+            });
+        }
+        let (pass, source) = Passphrase::resolve(data, |k| std::env::var(k).ok())?;
+        if let PassphraseSource::KeyFile { created: true, .. } = &source {
+            tracing::info!(key = %source, "created a random store key");
+        }
+        tracing::info!(dir = %dir.display(), passphrase = %source, "opening the encrypted store (Argon2id)");
+        let (file, stored, created) = IdentityFile::load_or_create(&dir, &pass, || {
+            tracing::info!("no identity yet: generating one (Ed448, ML-KEM-1024, ML-DSA-87)");
+            Identity::generate().map(|i| i.to_stored())
+        })?;
+        let mut identity = Identity::from_stored(stored)
+            .map_err(|e| StateError::Identity(format!("{}: {e}", file.path().display())))?;
+        if created {
+            tracing::info!(file = %file.path().display(), "new identity stored");
+        }
+        // Sign (or reuse) the profile once, so every network presents the same one and peers
+        // that cached it recognise it after a restart.
+        let account = identity
+            .account(policy.clone(), now_ms())
+            .map_err(StateError::Identity)?;
+        let signed = account.profile().as_bytes();
+        if identity.profile() != Some(signed) {
+            identity.set_profile(signed.to_vec());
+            file.save(&identity.to_stored())?;
+        }
+        Ok(LocalState {
+            identity,
+            identity_file: Some(file),
+            passphrase: Some(pass),
+            dir,
+        })
+    }
+
+    /// The trust store of `network`: saved in the data directory when the identity is
+    /// persistent, in memory only when it is ephemeral.
+    pub fn trust_for(&self, network: &str) -> Result<TrustStore, StoreError> {
+        match &self.passphrase {
+            Some(pass) => TrustStore::open_or_create(&self.dir, network, pass),
+            None => Ok(TrustStore::memory()),
+        }
+    }
+
+    /// Drops the passphrase once every trust store is open.
+    pub fn forget_passphrase(&mut self) {
+        self.passphrase = None;
+    }
+}

@@ -1,0 +1,26 @@
+//! The persistent store: our OTR identity and what we know of our contacts' keys, encrypted
+//! at rest in the data directory.
+//!
+//! | file | holds | module |
+//! |---|---|---|
+//! | `identity.sealed` | long-term keys, instance tag, last signed profile | [`identity_file`] |
+//! | `trust-<network>.sealed` | per nick: keys seen, trusted / SMP-verified, last profile | [`trust`] |
+//! | `store.key` | random key, only when no passphrase is configured | [`passphrase`] |
+//!
+//! Every `.sealed` file has the same format ([`sealed`]): Argon2id from the passphrase,
+//! AES-256-GCM over the payload with the header as associated data. Files are mode 0600 in a
+//! 0700 directory, written atomically ([`files`]), and never rewritten or replaced because
+//! they could not be read: a store that fails to open is an error the user resolves.
+
+mod error;
+pub mod files;
+pub mod identity_file;
+pub mod passphrase;
+pub mod sealed;
+pub mod trust;
+
+pub use error::StoreError;
+pub use identity_file::{IdentityFile, StoredIdentity};
+pub use passphrase::{Passphrase, PassphraseSource};
+pub use sealed::{KdfParams, SealedFile};
+pub use trust::{KeyStatus, KnownKey, NickTrust, Observation, TrustStore};

@@ -1,0 +1,854 @@
+//! What we know about our contacts' keys, one sealed file per network:
+//! `<data dir>/trust-<network>.sealed`.
+//!
+//! Per (case-folded) nick: every key fingerprint seen, when it was first and last seen, whether
+//! the user trusts it by hand or verified it with SMP, and the peer's last verified client
+//! profile. The payload is JSON (`{"version":1,"nicks":{...}}`) inside the seal.
+//!
+//! Bounds keep a hostile network from growing the file without limit: at most
+//! [`MAX_NICKS`] nicks of at most [`MAX_NICK_LEN`] bytes, [`MAX_KEYS_PER_NICK`] keys per nick
+//! and one profile of at most `MAX_PROFILE_LEN` bytes per nick. When a bound is reached, the
+//! least recently seen key (or nick) that is neither trusted nor verified makes room; trusted
+//! and verified keys are never dropped to make room. If nothing can be dropped the new key is
+//! not remembered ([`Observation::NotRemembered`]) and so never becomes trusted by accident.
+//! Within these bounds the payload stays under [`MAX_PAYLOAD_LEN`] (checked by a test), so a
+//! store we wrote can always be read back.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use otr_core::profile::{FINGERPRINT_LEN, MAX_PROFILE_LEN};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::sealed::{KdfParams, SealedFile};
+use super::{Passphrase, StoreError, files};
+
+/// Most nicks remembered per network.
+pub const MAX_NICKS: usize = 4096;
+/// Most keys remembered per nick.
+pub const MAX_KEYS_PER_NICK: usize = 16;
+/// Longest nick (folded or displayed) remembered, in bytes.
+pub const MAX_NICK_LEN: usize = 64;
+/// Largest trust payload read or written (a full store is about 70 MB).
+pub const MAX_PAYLOAD_LEN: usize = super::sealed::MAX_PAYLOAD_LEN;
+/// The JSON model version this code writes and reads.
+const MODEL_VERSION: u32 = 1;
+/// Length of a fingerprint in hex.
+const FINGERPRINT_HEX_LEN: usize = 2 * FINGERPRINT_LEN;
+
+/// One key fingerprint seen for a nick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownKey {
+    /// 112 upper-case hex digits, no spaces.
+    pub fingerprint: String,
+    /// When first seen (Unix seconds).
+    pub first_seen: u64,
+    /// When last seen (Unix seconds).
+    pub last_seen: u64,
+    /// Trusted by hand.
+    pub trusted: bool,
+    /// Verified with SMP.
+    pub smp_verified: bool,
+}
+
+impl KnownKey {
+    fn vouched(&self) -> bool {
+        self.trusted || self.smp_verified
+    }
+}
+
+/// Everything known about one nick.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NickTrust {
+    /// The nick as last seen (not folded).
+    pub display: String,
+    /// Keys seen for it.
+    pub fingerprints: Vec<KnownKey>,
+    /// Base64 of the peer's last verified client profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// The trust status of one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyStatus {
+    /// Trusted by hand.
+    pub trusted: bool,
+    /// Verified with SMP.
+    pub smp_verified: bool,
+}
+
+/// What [`TrustStore::observe`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// The first key ever seen for this nick (now remembered).
+    New,
+    /// This key was seen for this nick before.
+    Known {
+        /// Trusted by hand.
+        trusted: bool,
+        /// Verified with SMP.
+        smp_verified: bool,
+    },
+    /// The nick had other keys, and this one is new (now remembered).
+    Changed {
+        /// Whether one of the nick's other keys was trusted or verified.
+        previous_trusted_or_verified: bool,
+    },
+    /// The key is new and could not be remembered: every key of the nick (or, for a new
+    /// nick, every nick) that could make room is trusted or verified, or the nick is longer
+    /// than [`MAX_NICK_LEN`]. Treat it as unverified; with `first_key == false` it is a
+    /// change from a trusted or verified key.
+    NotRemembered {
+        /// The nick had no remembered keys.
+        first_key: bool,
+    },
+}
+
+/// The serialised model.
+#[derive(Default, Serialize, Deserialize)]
+struct Model {
+    version: u32,
+    nicks: BTreeMap<String, NickTrust>,
+}
+
+/// The trust store of one network: the model in memory, and (unless it is a memory-only
+/// store) the sealed file it is saved to.
+pub struct TrustStore {
+    model: Model,
+    file: Option<SealedFile>,
+    dirty: AtomicBool,
+}
+
+impl std::fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("path", &self.file.as_ref().map(SealedFile::path))
+            .field("nicks", &self.model.nicks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrustStore {
+    /// A store that is never written (ephemeral mode, tests).
+    pub fn memory() -> TrustStore {
+        TrustStore {
+            model: Model {
+                version: MODEL_VERSION,
+                nicks: BTreeMap::new(),
+            },
+            file: None,
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// The file name of `network`'s trust store, refusing names that could leave the
+    /// directory or clash (anything but `A-Z a-z 0-9 _ . -`, or containing `..`).
+    pub fn file_name(network: &str) -> Result<String, StoreError> {
+        let ok = !network.is_empty()
+            && network.len() <= 64
+            && !network.contains("..")
+            && network
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return Err(StoreError::InvalidName {
+                name: network.to_string(),
+            });
+        }
+        Ok(format!("trust-{network}.sealed"))
+    }
+
+    /// Opens `<dir>/trust-<network>.sealed`, or starts an empty store if there is none (its
+    /// file is written by the first save). A file that is there but cannot be decrypted or
+    /// parsed is an error and is left untouched.
+    pub fn open_or_create(
+        dir: &Path,
+        network: &str,
+        pass: &Passphrase,
+    ) -> Result<TrustStore, StoreError> {
+        TrustStore::open_or_create_with_params(dir, network, pass, KdfParams::DEFAULT)
+    }
+
+    /// [`TrustStore::open_or_create`] with the Argon2 parameters a new file gets.
+    pub fn open_or_create_with_params(
+        dir: &Path,
+        network: &str,
+        pass: &Passphrase,
+        params: KdfParams,
+    ) -> Result<TrustStore, StoreError> {
+        let path = dir.join(TrustStore::file_name(network)?);
+        if !files::exists(&path)? {
+            let file = SealedFile::create_with_params(&path, pass, params)?;
+            let mut store = TrustStore::memory();
+            store.file = Some(file);
+            return Ok(store);
+        }
+        let (file, payload) = SealedFile::open(&path, pass)?;
+        let model = parse(&payload).map_err(|reason| StoreError::corrupt(&path, reason))?;
+        Ok(TrustStore {
+            model,
+            file: Some(file),
+            dirty: AtomicBool::new(false),
+        })
+    }
+
+    /// The backing file, unless this is a memory-only store.
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_ref().map(SealedFile::path)
+    }
+
+    /// Records that `nick` (folded; `display` as seen) presented the key `fingerprint` at
+    /// `now_unix`, and says how that compares with what was known.
+    pub fn observe(
+        &mut self,
+        nick: &str,
+        display: &str,
+        fingerprint: &[u8; FINGERPRINT_LEN],
+        now_unix: u64,
+    ) -> Observation {
+        if nick.len() > MAX_NICK_LEN {
+            return Observation::NotRemembered { first_key: true };
+        }
+        let fp = hex::encode_upper(fingerprint);
+        let display = truncate(display, MAX_NICK_LEN);
+        let new_key = KnownKey {
+            fingerprint: fp,
+            first_seen: now_unix,
+            last_seen: now_unix,
+            trusted: false,
+            smp_verified: false,
+        };
+        if let Some(entry) = self.model.nicks.get_mut(nick) {
+            if entry.display != display {
+                entry.display = display.to_string();
+            }
+            self.dirty.store(true, Ordering::Relaxed);
+            if let Some(k) = entry
+                .fingerprints
+                .iter_mut()
+                .find(|k| k.fingerprint == new_key.fingerprint)
+            {
+                k.last_seen = k.last_seen.max(now_unix);
+                return Observation::Known {
+                    trusted: k.trusted,
+                    smp_verified: k.smp_verified,
+                };
+            }
+            let first_key = entry.fingerprints.is_empty();
+            let previous = entry.fingerprints.iter().any(KnownKey::vouched);
+            if entry.fingerprints.len() >= MAX_KEYS_PER_NICK {
+                let evict = entry
+                    .fingerprints
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| !k.vouched())
+                    .min_by_key(|(_, k)| k.last_seen)
+                    .map(|(i, _)| i);
+                match evict {
+                    Some(i) => {
+                        entry.fingerprints.remove(i);
+                    }
+                    None => return Observation::NotRemembered { first_key },
+                }
+            }
+            entry.fingerprints.push(new_key);
+            return if first_key {
+                Observation::New
+            } else {
+                Observation::Changed {
+                    previous_trusted_or_verified: previous,
+                }
+            };
+        }
+        if self.model.nicks.len() >= MAX_NICKS && !self.evict_a_nick() {
+            return Observation::NotRemembered { first_key: true };
+        }
+        self.model.nicks.insert(
+            nick.to_string(),
+            NickTrust {
+                display: display.to_string(),
+                fingerprints: vec![new_key],
+                profile: None,
+            },
+        );
+        self.dirty.store(true, Ordering::Relaxed);
+        Observation::New
+    }
+
+    /// Drops the least recently seen nick none of whose keys is trusted or verified; false
+    /// if every nick has one.
+    fn evict_a_nick(&mut self) -> bool {
+        let victim = self
+            .model
+            .nicks
+            .iter()
+            .filter(|(_, t)| !t.fingerprints.iter().any(KnownKey::vouched))
+            .min_by_key(|(_, t)| t.fingerprints.iter().map(|k| k.last_seen).max())
+            .map(|(n, _)| n.clone());
+        match victim {
+            Some(n) => {
+                self.model.nicks.remove(&n);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Marks a known key trusted (or not) by hand; false if the key was never seen for
+    /// this nick.
+    pub fn set_trusted(
+        &mut self,
+        nick: &str,
+        fingerprint: &[u8; FINGERPRINT_LEN],
+        trusted: bool,
+    ) -> bool {
+        self.update_key(nick, fingerprint, |k| k.trusted = trusted)
+    }
+
+    /// Marks a known key SMP-verified (or not); false if the key was never seen for this
+    /// nick.
+    pub fn set_smp_verified(
+        &mut self,
+        nick: &str,
+        fingerprint: &[u8; FINGERPRINT_LEN],
+        verified: bool,
+    ) -> bool {
+        self.update_key(nick, fingerprint, |k| k.smp_verified = verified)
+    }
+
+    fn update_key(
+        &mut self,
+        nick: &str,
+        fingerprint: &[u8; FINGERPRINT_LEN],
+        change: impl FnOnce(&mut KnownKey),
+    ) -> bool {
+        let fp = hex::encode_upper(fingerprint);
+        let Some(key) = self
+            .model
+            .nicks
+            .get_mut(nick)
+            .and_then(|t| t.fingerprints.iter_mut().find(|k| k.fingerprint == fp))
+        else {
+            return false;
+        };
+        change(key);
+        self.dirty.store(true, Ordering::Relaxed);
+        true
+    }
+
+    /// Whether the key is trusted by hand or SMP-verified for this nick.
+    pub fn is_trusted(&self, nick: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> bool {
+        self.key_status(nick, fingerprint)
+            .is_some_and(|s| s.trusted || s.smp_verified)
+    }
+
+    /// The key's status, if it was ever seen for this nick.
+    pub fn key_status(&self, nick: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> Option<KeyStatus> {
+        let fp = hex::encode_upper(fingerprint);
+        self.keys(nick)
+            .iter()
+            .find(|k| k.fingerprint == fp)
+            .map(|k| KeyStatus {
+                trusted: k.trusted,
+                smp_verified: k.smp_verified,
+            })
+    }
+
+    /// Removes everything known about `nick`; false if nothing was.
+    pub fn forget(&mut self, nick: &str) -> bool {
+        let removed = self.model.nicks.remove(nick).is_some();
+        if removed {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// The keys seen for `nick` (empty if none).
+    pub fn keys(&self, nick: &str) -> &[KnownKey] {
+        self.model
+            .nicks
+            .get(nick)
+            .map(|t| t.fingerprints.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Keeps the peer's verified client profile; false if the nick is unknown (observe it
+    /// first) or the profile is longer than any valid one.
+    pub fn set_profile(&mut self, nick: &str, profile: &[u8]) -> bool {
+        if profile.len() > MAX_PROFILE_LEN {
+            return false;
+        }
+        let Some(entry) = self.model.nicks.get_mut(nick) else {
+            return false;
+        };
+        entry.profile = Some(STANDARD.encode(profile));
+        self.dirty.store(true, Ordering::Relaxed);
+        true
+    }
+
+    /// The peer's last stored client profile (to be verified again before use).
+    pub fn profile(&self, nick: &str) -> Option<Vec<u8>> {
+        let b64 = self.model.nicks.get(nick)?.profile.as_ref()?;
+        STANDARD.decode(b64).ok()
+    }
+
+    /// Every nick (folded) and what is known about it, in order.
+    pub fn nicks(&self) -> impl Iterator<Item = (&str, &NickTrust)> {
+        self.model.nicks.iter().map(|(n, t)| (n.as_str(), t))
+    }
+
+    /// Whether there are changes not yet saved.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Relaxed)
+    }
+
+    /// Writes the store (atomically) to its file; does nothing for a memory-only store.
+    pub fn save(&self) -> Result<(), StoreError> {
+        let Some(file) = &self.file else {
+            self.dirty.store(false, Ordering::Relaxed);
+            return Ok(());
+        };
+        let json = serde_json::to_vec(&self.model)
+            .map_err(|e| StoreError::io(file.path(), std::io::Error::other(e.to_string())))?;
+        let json = Zeroizing::new(json);
+        if json.len() > MAX_PAYLOAD_LEN {
+            return Err(StoreError::TooLarge {
+                path: file.path().to_path_buf(),
+                len: json.len(),
+            });
+        }
+        file.save(&json)?;
+        self.dirty.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// [`TrustStore::save`] if anything changed since the last save; says whether it saved.
+    pub fn save_if_dirty(&self) -> Result<bool, StoreError> {
+        if !self.is_dirty() {
+            return Ok(false);
+        }
+        self.save()?;
+        Ok(true)
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+/// Parses and checks a payload. Reasons never quote the data (it holds nicks).
+fn parse(payload: &[u8]) -> Result<Model, String> {
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(format!(
+            "its trust data is larger than {MAX_PAYLOAD_LEN} bytes"
+        ));
+    }
+    let model: Model = serde_json::from_slice(payload).map_err(|e| {
+        format!(
+            "its trust data does not parse ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    if model.version != MODEL_VERSION {
+        return Err(format!(
+            "its trust data has version {}, which this version of otrbnc cannot read",
+            model.version
+        ));
+    }
+    if model.nicks.len() > MAX_NICKS {
+        return Err(format!("it lists more than {MAX_NICKS} nicks"));
+    }
+    for (nick, t) in &model.nicks {
+        if nick.len() > MAX_NICK_LEN || t.display.len() > MAX_NICK_LEN {
+            return Err(format!("it has a nick longer than {MAX_NICK_LEN} bytes"));
+        }
+        if t.fingerprints.len() > MAX_KEYS_PER_NICK {
+            return Err(format!(
+                "it has a nick with more than {MAX_KEYS_PER_NICK} keys"
+            ));
+        }
+        for (i, k) in t.fingerprints.iter().enumerate() {
+            let well_formed = k.fingerprint.len() == FINGERPRINT_HEX_LEN
+                && k.fingerprint
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+            if !well_formed {
+                return Err("it has a malformed fingerprint".to_string());
+            }
+            if t.fingerprints
+                .iter()
+                .skip(i + 1)
+                .any(|o| o.fingerprint == k.fingerprint)
+            {
+                return Err("it lists a fingerprint twice for one nick".to_string());
+            }
+        }
+        if let Some(p) = &t.profile {
+            let ok = STANDARD
+                .decode(p)
+                .is_ok_and(|bytes| bytes.len() <= MAX_PROFILE_LEN);
+            if !ok {
+                return Err("it has a malformed client profile".to_string());
+            }
+        }
+    }
+    Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::store::sealed::TEST_PARAMS;
+
+    fn pass(s: &str) -> Passphrase {
+        Passphrase::new(Zeroizing::new(s.as_bytes().to_vec())).unwrap()
+    }
+
+    fn fp(n: u8) -> [u8; FINGERPRINT_LEN] {
+        [n; FINGERPRINT_LEN]
+    }
+
+    fn open(dir: &Path) -> TrustStore {
+        TrustStore::open_or_create_with_params(dir, "libera", &pass("pw"), TEST_PARAMS).unwrap()
+    }
+
+    #[test]
+    fn observe_reports_new_then_known_then_changed() {
+        let mut t = TrustStore::memory();
+        assert_eq!(t.observe("bob", "Bob", &fp(1), 100), Observation::New);
+        assert_eq!(
+            t.observe("bob", "Bob", &fp(1), 200),
+            Observation::Known {
+                trusted: false,
+                smp_verified: false
+            }
+        );
+        assert_eq!(
+            t.observe("bob", "Bob", &fp(2), 300),
+            Observation::Changed {
+                previous_trusted_or_verified: false
+            }
+        );
+        assert!(t.set_trusted("bob", &fp(1), true));
+        assert_eq!(
+            t.observe("bob", "Bob", &fp(3), 400),
+            Observation::Changed {
+                previous_trusted_or_verified: true
+            }
+        );
+        let keys = t.keys("bob");
+        assert_eq!(keys.len(), 3);
+        let first = keys.first().unwrap();
+        assert_eq!(first.fingerprint, "01".repeat(FINGERPRINT_LEN));
+        assert_eq!((first.first_seen, first.last_seen), (100, 200));
+        // Another nick with the same key is a new nick.
+        assert_eq!(t.observe("carol", "Carol", &fp(1), 500), Observation::New);
+        assert!(!t.is_trusted("carol", &fp(1)));
+    }
+
+    #[test]
+    fn trust_and_verification_are_per_nick_and_key() {
+        let mut t = TrustStore::memory();
+        t.observe("bob", "Bob", &fp(1), 1);
+        assert!(!t.is_trusted("bob", &fp(1)));
+        assert!(t.set_smp_verified("bob", &fp(1), true));
+        assert!(t.is_trusted("bob", &fp(1)));
+        assert_eq!(
+            t.key_status("bob", &fp(1)),
+            Some(KeyStatus {
+                trusted: false,
+                smp_verified: true
+            })
+        );
+        assert!(t.set_smp_verified("bob", &fp(1), false));
+        assert!(!t.is_trusted("bob", &fp(1)));
+        // Unknown keys and nicks are not created by setting trust.
+        assert!(!t.set_trusted("bob", &fp(9), true));
+        assert!(!t.set_trusted("nobody", &fp(1), true));
+        assert_eq!(t.key_status("bob", &fp(9)), None);
+        assert!(t.keys("nobody").is_empty());
+    }
+
+    #[test]
+    fn trust_store_changes_persist_across_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut t = open(tmp.path());
+        assert!(
+            !tmp.path().join("trust-libera.sealed").exists(),
+            "written on first save"
+        );
+        t.observe("bob", "Bob", &fp(1), 10);
+        t.observe("bob", "Bob", &fp(2), 20);
+        t.observe("carol", "Carol", &fp(3), 30);
+        t.set_trusted("bob", &fp(1), true);
+        t.set_smp_verified("bob", &fp(2), true);
+        t.set_profile("carol", &[1, 2, 3]);
+        assert!(t.save_if_dirty().unwrap());
+        assert!(!t.save_if_dirty().unwrap(), "nothing new to save");
+        let path = tmp.path().join("trust-libera.sealed");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+
+        let mut t = open(tmp.path());
+        assert_eq!(
+            t.key_status("bob", &fp(1)),
+            Some(KeyStatus {
+                trusted: true,
+                smp_verified: false
+            })
+        );
+        assert_eq!(
+            t.key_status("bob", &fp(2)),
+            Some(KeyStatus {
+                trusted: false,
+                smp_verified: true
+            })
+        );
+        assert_eq!(t.profile("carol"), Some(vec![1, 2, 3]));
+        assert_eq!(
+            t.nicks().map(|(n, _)| n).collect::<Vec<_>>(),
+            ["bob", "carol"]
+        );
+        assert_eq!(
+            t.nicks().next().map(|(_, n)| n.display.as_str()),
+            Some("Bob")
+        );
+
+        assert!(t.forget("bob"));
+        assert!(!t.forget("bob"));
+        t.save().unwrap();
+        let t = open(tmp.path());
+        assert!(t.keys("bob").is_empty());
+        assert!(!t.is_trusted("bob", &fp(1)));
+        assert_eq!(t.keys("carol").len(), 1);
+    }
+
+    #[test]
+    fn trust_store_keeps_at_most_16_keys_per_nick_evicting_the_oldest_unvouched() {
+        let mut t = TrustStore::memory();
+        for i in 0..16u8 {
+            t.observe("bob", "Bob", &fp(i), u64::from(i) + 100);
+        }
+        t.set_trusted("bob", &fp(0), true); // oldest, but trusted: kept
+        t.observe("bob", "Bob", &fp(16), 1000);
+        let keys = t.keys("bob");
+        assert_eq!(keys.len(), MAX_KEYS_PER_NICK);
+        assert!(t.is_trusted("bob", &fp(0)));
+        assert!(
+            t.key_status("bob", &fp(1)).is_none(),
+            "oldest untrusted evicted"
+        );
+        assert!(t.key_status("bob", &fp(16)).is_some());
+    }
+
+    #[test]
+    fn trust_store_never_evicts_trusted_keys_and_does_not_remember_the_17th() {
+        let mut t = TrustStore::memory();
+        for i in 0..16u8 {
+            t.observe("bob", "Bob", &fp(i), 1);
+            t.set_trusted("bob", &fp(i), true);
+        }
+        assert_eq!(
+            t.observe("bob", "Bob", &fp(99), 2),
+            Observation::NotRemembered { first_key: false }
+        );
+        assert_eq!(t.keys("bob").len(), 16);
+        assert!(t.keys("bob").iter().all(|k| k.trusted));
+        assert!(!t.is_trusted("bob", &fp(99)));
+    }
+
+    #[test]
+    fn trust_store_keeps_at_most_4096_nicks_evicting_the_oldest_unvouched() {
+        let mut t = TrustStore::memory();
+        for i in 0..MAX_NICKS {
+            let nick = format!("n{i}");
+            t.observe(&nick, &nick, &fp(1), 1000 + u64::try_from(i).unwrap());
+        }
+        t.set_trusted("n0", &fp(1), true);
+        assert_eq!(t.observe("new", "new", &fp(1), 9999), Observation::New);
+        assert_eq!(t.nicks().count(), MAX_NICKS);
+        assert!(t.is_trusted("n0", &fp(1)), "trusted nick kept");
+        assert!(
+            t.keys("n1").is_empty(),
+            "least recently seen untrusted nick evicted"
+        );
+        assert_eq!(t.keys("new").len(), 1);
+
+        // When every nick has a trusted key, a new nick is not remembered.
+        let names: Vec<String> = t.nicks().map(|(n, _)| n.to_string()).collect();
+        for n in &names {
+            t.set_trusted(n, &fp(1), true);
+        }
+        assert_eq!(
+            t.observe("another", "another", &fp(2), 10_000),
+            Observation::NotRemembered { first_key: true }
+        );
+        assert_eq!(t.nicks().count(), MAX_NICKS);
+    }
+
+    #[test]
+    fn overlong_nicks_are_not_remembered_and_displays_are_truncated() {
+        let mut t = TrustStore::memory();
+        let long = "x".repeat(MAX_NICK_LEN + 1);
+        assert_eq!(
+            t.observe(&long, &long, &fp(1), 1),
+            Observation::NotRemembered { first_key: true }
+        );
+        assert_eq!(t.nicks().count(), 0);
+        let display = "é".repeat(MAX_NICK_LEN);
+        t.observe("bob", &display, &fp(1), 1);
+        let shown = &t.nicks().next().unwrap().1.display;
+        assert!(shown.len() <= MAX_NICK_LEN && display.starts_with(shown.as_str()));
+    }
+
+    #[test]
+    fn profiles_are_bounded_and_only_kept_for_known_nicks() {
+        let mut t = TrustStore::memory();
+        assert!(!t.set_profile("bob", &[1]));
+        t.observe("bob", "Bob", &fp(1), 1);
+        assert!(!t.set_profile("bob", &vec![0; MAX_PROFILE_LEN + 1]));
+        assert!(t.set_profile("bob", &vec![5; MAX_PROFILE_LEN]));
+        assert_eq!(t.profile("bob"), Some(vec![5; MAX_PROFILE_LEN]));
+    }
+
+    #[test]
+    fn a_full_trust_store_fits_under_the_payload_bound() {
+        // The largest entry the bounds allow: control characters escape to six bytes each.
+        let nick = "\u{1}".repeat(MAX_NICK_LEN);
+        let key = |i: u8| KnownKey {
+            fingerprint: hex::encode_upper(fp(i)),
+            first_seen: u64::MAX,
+            last_seen: u64::MAX,
+            trusted: false,
+            smp_verified: false,
+        };
+        let entry = NickTrust {
+            display: nick.clone(),
+            fingerprints: (0..16u8).map(key).collect(),
+            profile: Some(STANDARD.encode(vec![0xff; MAX_PROFILE_LEN])),
+        };
+        let one = serde_json::to_vec(&BTreeMap::from([(nick, entry)])).unwrap();
+        let worst = one.len() * MAX_NICKS + 64;
+        assert!(worst < MAX_PAYLOAD_LEN, "{worst} >= {MAX_PAYLOAD_LEN}");
+    }
+
+    #[test]
+    fn memory_store_save_is_a_no_op() {
+        let mut t = TrustStore::memory();
+        t.observe("bob", "Bob", &fp(1), 1);
+        assert!(t.is_dirty());
+        assert!(t.save_if_dirty().unwrap());
+        assert!(t.path().is_none());
+        assert!(!t.is_dirty());
+    }
+
+    #[test]
+    fn trust_file_that_decrypts_but_does_not_parse_is_corrupt_and_left_untouched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("trust-libera.sealed");
+        let bad_payloads: [&[u8]; 6] = [
+            b"not json",
+            b"{\"version\":2,\"nicks\":{}}",
+            b"{\"version\":1,\"nicks\":{\"bob\":{\"display\":\"Bob\",\"fingerprints\":[{\"fingerprint\":\"ab\",\"first_seen\":1,\"last_seen\":1,\"trusted\":true,\"smp_verified\":false}]}}}",
+            b"{\"version\":1,\"nicks\":{\"bob\":{\"display\":\"Bob\",\"fingerprints\":[],\"profile\":\"!!\"}}}",
+            b"[]",
+            b"",
+        ];
+        for payload in bad_payloads {
+            let _ = fs::remove_file(&path);
+            let sealed = SealedFile::create_with_params(&path, &pass("pw"), TEST_PARAMS).unwrap();
+            sealed.save(payload).unwrap();
+            let before = fs::read(&path).unwrap();
+            let err = TrustStore::open_or_create_with_params(
+                tmp.path(),
+                "libera",
+                &pass("pw"),
+                TEST_PARAMS,
+            )
+            .unwrap_err();
+            assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+            assert!(!err.to_string().contains("bob"), "no nick in errors: {err}");
+            assert_eq!(fs::read(&path).unwrap(), before);
+        }
+    }
+
+    #[test]
+    fn corrupt_trust_store_is_an_error_and_is_left_untouched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut t = open(tmp.path());
+        t.observe("bob", "Bob", &fp(1), 1);
+        t.save().unwrap();
+        let path = tmp.path().join("trust-libera.sealed");
+        let mut bytes = fs::read(&path).unwrap();
+        if let Some(b) = bytes.get_mut(60) {
+            *b ^= 0x10;
+        }
+        fs::write(&path, &bytes).unwrap();
+        let err =
+            TrustStore::open_or_create_with_params(tmp.path(), "libera", &pass("pw"), TEST_PARAMS)
+                .unwrap_err();
+        assert!(matches!(err, StoreError::Decrypt { .. }), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+        let err = TrustStore::open_or_create_with_params(
+            tmp.path(),
+            "libera",
+            &pass("other"),
+            TEST_PARAMS,
+        )
+        .unwrap_err();
+        assert!(matches!(err, StoreError::Decrypt { .. }), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn network_names_that_could_escape_the_directory_are_refused() {
+        assert_eq!(
+            TrustStore::file_name("libera").unwrap(),
+            "trust-libera.sealed"
+        );
+        assert_eq!(
+            TrustStore::file_name("oftc.net-2").unwrap(),
+            "trust-oftc.net-2.sealed"
+        );
+        for bad in ["", "../x", "a/b", "..", "a..b", "a b", "x\0", "é"] {
+            let err = TrustStore::file_name(bad).unwrap_err();
+            assert!(matches!(err, StoreError::InvalidName { .. }), "{bad:?}");
+            let tmp = tempfile::tempdir().unwrap();
+            assert!(
+                TrustStore::open_or_create_with_params(tmp.path(), bad, &pass("pw"), TEST_PARAMS)
+                    .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn networks_have_separate_trust_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = open(tmp.path());
+        a.observe("bob", "Bob", &fp(1), 1);
+        a.set_trusted("bob", &fp(1), true);
+        a.save().unwrap();
+        let b =
+            TrustStore::open_or_create_with_params(tmp.path(), "oftc", &pass("pw"), TEST_PARAMS)
+                .unwrap();
+        assert!(!b.is_trusted("bob", &fp(1)));
+        assert!(open(tmp.path()).is_trusted("bob", &fp(1)));
+    }
+}

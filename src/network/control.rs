@@ -333,12 +333,16 @@ impl Net {
         }
         self.reply(id, &text);
         if let Some(fp) = info.fingerprint {
-            let trust = match self.otr.trust.key_status(&key, &fp.0) {
+            let mut trust = match self.otr.trust.key_status(&key, &fp.0) {
                 Some(k) if k.smp_verified && k.trusted => "verified by SMP, trusted",
                 Some(k) if k.smp_verified => "verified by SMP",
                 Some(k) if k.trusted => "trusted",
                 _ => "not verified",
-            };
+            }
+            .to_string();
+            if self.otr.trust.verified_us(&key, &fp.0) {
+                trust.push_str(&format!("; {nick} verified you by SMP"));
+            }
             self.reply(
                 id,
                 &format!("  {nick}'s fingerprint: {} ({trust})", fp.to_display()),

@@ -615,6 +615,9 @@ impl Net {
                         .trust
                         .observe(peer, &nick, &fingerprint.0, now_ms() / 1000);
                     self.otr.trust.set_smp_verified(peer, &fingerprint.0, true);
+                    if !result.question {
+                        self.otr.trust.set_verified_us(peer, &fingerprint.0);
+                    }
                     self.save_trust();
                     if result.initiated {
                         format!(
@@ -626,6 +629,13 @@ impl Net {
                         )
                     }
                 } else {
+                    // Their question, our answer: they verified us. Not the other way round,
+                    // since whoever asks chooses a question they can answer themselves.
+                    self.otr
+                        .trust
+                        .observe(peer, &nick, &fingerprint.0, now_ms() / 1000);
+                    self.otr.trust.set_verified_us(peer, &fingerprint.0);
+                    self.save_trust();
                     format!(
                         "{nick} verified you (you answered their question). To verify {nick} in turn: authq {nick} \"<question>\" <answer>"
                     )

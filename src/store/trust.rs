@@ -53,6 +53,10 @@ pub struct KnownKey {
     pub trusted: bool,
     /// Verified with SMP.
     pub smp_verified: bool,
+    /// The holder of this key verified us with SMP (our answer to their question matched).
+    /// Informational: it does not make the key trusted.
+    #[serde(default)]
+    pub verified_us: bool,
 }
 
 impl KnownKey {
@@ -222,6 +226,7 @@ impl TrustStore {
             last_seen: now_unix,
             trusted: false,
             smp_verified: false,
+            verified_us: false,
         };
         if let Some(entry) = self.model.nicks.get_mut(nick) {
             if entry.display != display {
@@ -319,6 +324,19 @@ impl TrustStore {
         verified: bool,
     ) -> bool {
         self.update_key(nick, fingerprint, |k| k.smp_verified = verified)
+    }
+
+    /// Records that the holder of this key verified us with SMP.
+    pub fn set_verified_us(&mut self, nick: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> bool {
+        self.update_key(nick, fingerprint, |k| k.verified_us = true)
+    }
+
+    /// Whether the holder of this key verified us with SMP.
+    pub fn verified_us(&self, nick: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> bool {
+        let fp = hex::encode_upper(fingerprint);
+        self.keys(nick)
+            .iter()
+            .any(|k| k.fingerprint == fp && k.verified_us)
     }
 
     fn update_key(
@@ -738,6 +756,7 @@ mod tests {
             last_seen: u64::MAX,
             trusted: false,
             smp_verified: false,
+            verified_us: false,
         };
         let entry = NickTrust {
             display: nick.clone(),

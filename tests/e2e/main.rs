@@ -27,4 +27,5 @@ mod login;
 mod otr_conversation;
 mod passthrough;
 mod restart_kill;
+mod smp;
 mod tls;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::require_e2e;
 use crate::support::client::Client;
+use crate::support::ngircd::NgircdOpts;
 use crate::support::scenario::{Pair, assert_only_otr_to, sent_to};
 use crate::support::{secs, token};
 
@@ -52,7 +53,11 @@ async fn status_of(c: &mut Client, nick: &str) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bouncer_killed_mid_conversation_rekeys() {
     require_e2e!();
-    let mut pair = Pair::fast().await;
+    // Ephemeral identities: the restarted bouncer comes back with a new key.
+    let mut pair = Pair::start(NgircdOpts::no_penalties(), |c| {
+        c.data_toml("identity = \"ephemeral\"\n")
+    })
+    .await;
     let mut a = pair.attach_a().await;
     let mut b = pair.attach_b().await;
     let before = [
@@ -144,7 +149,7 @@ async fn bouncer_killed_mid_conversation_rekeys() {
     // The conversation window on alice's side shows the warning too.
     assert!(
         a.log()[mark_a..].iter().any(|m| m.is_privmsg_from("bob")
-            && m.text().starts_with("[otr] WARNING: bob's key changed")),
+            && m.text().starts_with("[otr] WARNING: bob's key CHANGED")),
         "no key-change warning in alice's conversation with bob"
     );
 

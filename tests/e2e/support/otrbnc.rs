@@ -86,6 +86,8 @@ pub struct BncConfig {
     pub otr_extra: String,
     /// Raw TOML appended to the network section.
     pub network_extra: String,
+    /// Raw TOML appended to `[data]`.
+    pub data_extra: String,
 }
 
 impl BncConfig {
@@ -111,6 +113,7 @@ impl BncConfig {
             log_level: "debug".to_string(),
             otr_extra: String::new(),
             network_extra: String::new(),
+            data_extra: String::new(),
         }
     }
 
@@ -146,6 +149,12 @@ impl BncConfig {
         self
     }
 
+    /// Appends raw TOML to `[data]` (e.g. `identity = "ephemeral"`).
+    pub fn data_toml(mut self, toml: &str) -> BncConfig {
+        self.data_extra.push_str(toml);
+        self
+    }
+
     /// Appends raw TOML to `[otr]`.
     pub fn otr_toml(mut self, toml: &str) -> BncConfig {
         self.otr_extra.push_str(toml);
@@ -178,6 +187,7 @@ impl BncConfig {
         let _ = writeln!(t, "password_hash = {}", toml_str(password_hash()));
         let _ = writeln!(t, "\n[data]");
         let _ = writeln!(t, "dir = {}", toml_str(&data_dir.display().to_string()));
+        t.push_str(&self.data_extra);
         let _ = writeln!(t, "\n[log]");
         let _ = writeln!(t, "level = {}", toml_str(&self.log_level));
         let _ = writeln!(t, "\n[otr]");
@@ -354,6 +364,11 @@ impl OtrBnc {
     /// The `PASS` argument that logs in.
     pub fn pass(&self) -> String {
         self.cfg.pass()
+    }
+
+    /// The data directory (`[data] dir`: identity, trust stores).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// The configuration file.

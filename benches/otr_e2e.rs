@@ -6,6 +6,10 @@
 //!   repeat contact (`*otr finish bob`, then a new message: a new DAKE between peers that
 //!   know each other's profiles). The wire auditors' records give each handshake message's
 //!   lines, bytes and timing.
+//! * `verify`: time to verified — from alice typing `authq bob …` in a private session until
+//!   alice is told "You verified bob" (bob's client answers the moment the question shows) —
+//!   on ngircd with its default flood penalties and otrbnc's default pacing, with the SMP
+//!   lines and bytes each side sent.
 //! * `throughput`: encrypted messages per second once private, with ngircd's penalties off
 //!   (`MaxPenaltyTime = 0`) and otrbnc's pacing off.
 //!
@@ -430,6 +434,54 @@ async fn time_to_private(label: &str, pacing: Option<(f64, u32)>) -> (Handshake,
     (first, repeat)
 }
 
+/// SMP from `authq` to "You verified bob" on ngircd's default penalties and default pacing.
+async fn time_to_verified() -> (f64, usize, usize, usize, usize) {
+    println!();
+    println!("== time to verified: ngircd default flood penalties, otrbnc default pacing");
+    let pair = Pair::start(NgircdOpts::default(), |c| {
+        c.default_pacing().handshake_timeout(600)
+    })
+    .await;
+    let a = pair.attach_a().await;
+    let mut b = pair.attach_b().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let first = handshake(&pair, &a, &mut b, "first contact").await;
+    first.print();
+    // Rested: buckets refilled and ngircd's penalties gone, as for a user who reads the
+    // fingerprint notice before typing authq.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let mut a = a;
+    let lines = |aud: &Auditor, to: &str| {
+        let sent = support::scenario::sent_to(aud, "PRIVMSG", to);
+        (sent.len(), sent.iter().map(|(l, _)| l.len()).sum::<usize>())
+    };
+    let (la0, ba0) = lines(&pair.aud_a, "bob");
+    let (lb0, bb0) = lines(&pair.aud_b, "alice");
+    let t0 = Instant::now();
+    a.otr("authq bob \"What did we eat in Lyon?\" quenelles")
+        .await;
+    b.expect_otr(Duration::from_secs(300), "the question", |t| {
+        t.contains("What did we eat in Lyon?")
+    })
+    .await;
+    let asked = t0.elapsed().as_secs_f64();
+    b.otr("auth alice quenelles").await;
+    a.expect_otr(Duration::from_secs(300), "verified", |t| {
+        t.starts_with("You verified bob")
+    })
+    .await;
+    let secs = t0.elapsed().as_secs_f64();
+    let (la1, ba1) = lines(&pair.aud_a, "bob");
+    let (lb1, bb1) = lines(&pair.aud_b, "alice");
+    let (la, ba, lb, bb) = (la1 - la0, ba1 - ba0, lb1 - lb0, bb1 - bb0);
+    println!("  question shown to bob after {asked:.1} s; alice verified bob after {secs:.1} s");
+    println!(
+        "  SMP on the wire: alice sent {la} lines / {ba} bytes (SMP1, SMP3), bob {lb} lines / {bb} bytes (SMP2, SMP4)"
+    );
+    print_troubles(&pair);
+    (secs, la, ba, lb, bb)
+}
+
 /// One batch of messages alice → bob.
 #[derive(Debug, Clone)]
 struct OneWay {
@@ -692,6 +744,14 @@ fn main() {
                 let (f, r) = time_to_private(&label, pacing).await;
                 private.push((label, f, r));
             }
+        }
+        if bench && wants("verify") {
+            let (secs, la, ba, lb, bb) = time_to_verified().await;
+            println!(
+                "  summary: time to verified {secs:.1} s; SMP {} lines / {} bytes in all",
+                la + lb,
+                ba + bb
+            );
         }
         let tput = if wants("throughput") {
             let sz = if bench {

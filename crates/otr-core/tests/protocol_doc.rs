@@ -79,3 +79,24 @@ fn stated_constants_match_the_code() {
     assert_eq!(limits::MAX_ENCODED_BYTES, 87_400);
     assert!(doc.contains("8\nincomplete messages (the oldest evicted), 400 fragments per message, 87,400 bytes per message"));
 }
+
+#[test]
+fn smp_section_matches_the_code() {
+    use otr_core::crypto::kdf::Usage;
+    use otr_core::limits;
+    let doc = protocol_md();
+    assert!(doc.contains(&format!(
+        "| 0x{:02X} | SmpChallenge |",
+        Usage::SmpChallenge as u8
+    )));
+    assert!(doc.contains(&format!("| 0x{:02X} | SmpSecret |", Usage::SmpSecret as u8)));
+    assert!(doc.contains(&format!("After {} failed runs", limits::MAX_SMP_FAILURES)));
+    assert!(doc.contains(&format!(
+        "question (UTF-8, <= {} bytes)",
+        limits::MAX_SMP_QUESTION_BYTES
+    )));
+    assert!(doc.contains("(1 to 1,024 bytes)"));
+    assert_eq!(limits::MAX_SMP_SECRET_BYTES, 1024);
+    let minutes = otr_core::session::Policy::default().smp_timeout_ms / 60_000;
+    assert!(doc.contains(&format!("`smp_timeout_ms` ({minutes} minutes")));
+}

@@ -1,6 +1,11 @@
 //! SECURITY.md's claims each name tests, and those tests exist (as `#[test]` or
 //! `#[tokio::test]` functions somewhere in the workspace, so `cargo test` runs them).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 

@@ -2,7 +2,12 @@
 //! an encrypted data message and as IRC lines (fragmented at the default 400-byte budget).
 //!
 //! Run: `cargo bench -p otr-core --bench smp` (20 runs); `cargo test --benches` runs one.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::{Duration, Instant};
 

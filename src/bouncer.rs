@@ -71,7 +71,7 @@ pub enum StartError {
 }
 
 /// Runs until SIGINT or SIGTERM.
-pub async fn run(config: Config, mut state: LocalState) -> Result<(), StartError> {
+pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
     let hash = config
         .listen
         .password_hash
@@ -84,22 +84,28 @@ pub async fn run(config: Config, mut state: LocalState) -> Result<(), StartError
             addr: config.listen.address.clone(),
             error,
         })?;
+    let mut trust = Vec::new();
+    for name in config.networks.keys() {
+        trust.push(
+            state
+                .trust_for(name)
+                .map_err(|e| StartError::Setup(e.to_string()))?,
+        );
+    }
+    let (identity, file) = state.into_identity();
+    let identity = Arc::new(crate::local_state::SharedIdentity::new(identity, file));
     let mut networks = BTreeMap::new();
-    for (name, net) in &config.networks {
-        let trust = state
-            .trust_for(name)
-            .map_err(|e| StartError::Setup(e.to_string()))?;
+    for ((name, net), trust) in config.networks.iter().zip(trust) {
         let handle = network::spawn(
             name.clone(),
             net.clone(),
             config.otr.clone(),
-            &state.identity,
+            identity.clone(),
             trust,
         )
         .map_err(StartError::Setup)?;
         networks.insert(name.clone(), handle);
     }
-    state.forget_passphrase();
     let hub = Arc::new(Hub {
         user: config.listen.user.clone(),
         verifier,

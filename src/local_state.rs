@@ -88,8 +88,64 @@ impl LocalState {
         }
     }
 
-    /// Drops the passphrase once every trust store is open.
-    pub fn forget_passphrase(&mut self) {
-        self.passphrase = None;
+    /// The identity and its file, for sharing between networks; the passphrase is dropped
+    /// (and wiped) here, so open every trust store first.
+    pub fn into_identity(self) -> (Identity, Option<IdentityFile>) {
+        (self.identity, self.identity_file)
+    }
+}
+
+/// The identity every network uses, replaceable at run time (`*otr genkey`). Networks notice a
+/// new generation and rebuild their accounts.
+pub struct SharedIdentity {
+    current: std::sync::RwLock<std::sync::Arc<Identity>>,
+    generation: std::sync::atomic::AtomicU64,
+    file: Option<IdentityFile>,
+}
+
+impl SharedIdentity {
+    /// Shares the identity opened at start.
+    pub fn new(identity: Identity, file: Option<IdentityFile>) -> SharedIdentity {
+        SharedIdentity {
+            current: std::sync::RwLock::new(std::sync::Arc::new(identity)),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            file,
+        }
+    }
+
+    /// The identity in use.
+    pub fn current(&self) -> Option<std::sync::Arc<Identity>> {
+        self.current.read().ok().map(|g| g.clone())
+    }
+
+    /// Bumped at every replacement.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether the identity is stored on disk.
+    pub fn is_persistent(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Generates a new identity, stores it (persistent mode) and makes it current. The old
+    /// one stays in use if anything fails.
+    pub fn rotate(&self, policy: &Policy) -> Result<std::sync::Arc<Identity>, String> {
+        let mut identity = Identity::generate()?;
+        let account = identity.account(policy.clone(), now_ms())?;
+        identity.set_profile(account.profile().as_bytes().to_vec());
+        if let Some(file) = &self.file {
+            file.save(&identity.to_stored())
+                .map_err(|e| e.to_string())?;
+        }
+        let identity = std::sync::Arc::new(identity);
+        let mut guard = self
+            .current
+            .write()
+            .map_err(|_| "the identity lock is poisoned".to_string())?;
+        *guard = identity.clone();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Ok(identity)
     }
 }

@@ -61,6 +61,11 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("fingerprint", "", "your own fingerprint"),
     (
+        "genkey",
+        "[confirm]",
+        "replace your long-term key on every network (asks for confirmation)",
+    ),
+    (
         "policy",
         "[name on|off]",
         "show or change: allow_plain_notice, allow_plain_ctcp, accept_strangers",
@@ -265,6 +270,38 @@ impl Net {
                 };
                 self.reply(id, &format!("Instance tag: {tag:08x}. {kind}"));
             }
+            ("genkey", None) => {
+                self.reply(id, "genkey replaces your long-term OTR key on every network and ends every private conversation. Your contacts will see a key-change warning and must verify you again (their trust and SMP verification of your old key no longer apply). Your own trust in others is kept. To go ahead: genkey confirm");
+            }
+            ("genkey", Some("confirm")) => {
+                self.reply(
+                    id,
+                    "Generating a new OTR key (Ed448, ML-KEM-1024, ML-DSA-87)…",
+                );
+                let policy = super::otr::policy(&self.otr_cfg);
+                match self.identity.rotate(&policy) {
+                    Ok(identity) => {
+                        let stored = if self.identity.is_persistent() {
+                            " It is stored encrypted in the data directory."
+                        } else {
+                            " It is ephemeral, like the old one."
+                        };
+                        self.reply(
+                            id,
+                            &format!(
+                                "New key made: {}.{stored} Private conversations under the old key are being ended.",
+                                identity.fingerprint().to_display()
+                            ),
+                        );
+                        self.sync_identity();
+                    }
+                    Err(e) => self.reply(
+                        id,
+                        &format!("The key was NOT replaced: {e}. The old key stays in use."),
+                    ),
+                }
+            }
+            ("genkey", Some(_)) => self.usage(id, "genkey"),
             ("policy", None) => {
                 let p = format!(
                     "require_encryption {} · allow_plain_notice {} · allow_plain_ctcp {} · accept_strangers {}",

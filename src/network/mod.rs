@@ -21,9 +21,10 @@ use otr::OtrState;
 use state::IrcState;
 
 use crate::config::{self, Network as NetConfig};
-use crate::identity::Identity;
 use crate::irc::build;
+use crate::local_state::SharedIdentity;
 use crate::upstream::pacer::Pacer;
+use std::sync::Arc;
 
 /// Capacity of a network's inbox.
 const INBOX: usize = 1024;
@@ -152,6 +153,9 @@ pub struct Net {
     rejoin: Vec<String>,
     otr: OtrState,
     inbox: mpsc::Sender<NetMsg>,
+    /// The identity shared by every network, and the generation our account was built from.
+    identity: Arc<SharedIdentity>,
+    identity_gen: u64,
 }
 
 /// Milliseconds since the Unix epoch (the clock the OTR core runs on).
@@ -167,11 +171,15 @@ pub fn spawn(
     name: String,
     cfg: NetConfig,
     otr_cfg: config::Otr,
-    identity: &Identity,
+    identity: Arc<SharedIdentity>,
     trust: crate::store::TrustStore,
 ) -> Result<NetworkHandle, String> {
     let (tx, rx) = mpsc::channel(INBOX);
-    let otr = OtrState::new(identity, &otr_cfg, &cfg.otr_nicks, trust)?;
+    let current = identity
+        .current()
+        .ok_or_else(|| "the identity is unavailable".to_string())?;
+    let otr = OtrState::new(&current, &otr_cfg, &cfg.otr_nicks, trust)?;
+    let identity_gen = identity.generation();
     let now = Instant::now();
     let net = Net {
         want_nick: cfg.nick.clone(),
@@ -199,6 +207,8 @@ pub fn spawn(
         last_close_reason: None,
         client_nick: cfg.nick.clone().unwrap_or_default(),
         otr,
+        identity,
+        identity_gen,
         inbox: tx.clone(),
         name,
         cfg,
@@ -221,6 +231,7 @@ impl Net {
                 }
             };
             let Some(msg) = msg else { return };
+            self.sync_identity();
             match msg {
                 NetMsg::Shutdown { done } => {
                     self.shutdown().await;

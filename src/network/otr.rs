@@ -668,6 +668,32 @@ impl Net {
         }
     }
 
+    /// Rebuilds the account when the shared identity was replaced (`genkey` on any network):
+    /// sessions under the old key are ended first, so peers are told.
+    pub(super) fn sync_identity(&mut self) {
+        let generation = self.identity.generation();
+        if generation == self.identity_gen {
+            return;
+        }
+        let Some(identity) = self.identity.current() else {
+            return;
+        };
+        self.otr_finish_all();
+        match identity.account(policy(&self.otr_cfg), now_ms()) {
+            Ok(mut account) => {
+                remember_profiles(&mut account, &self.otr.trust);
+                self.otr.account = account;
+                self.otr.refold(&self.irc);
+                self.identity_gen = generation;
+                self.notify(&format!(
+                    "Your OTR key was replaced. New fingerprint: {}",
+                    identity.fingerprint().to_display()
+                ));
+            }
+            Err(e) => self.notify(&format!("Cannot use the new OTR key: {e}")),
+        }
+    }
+
     pub(super) fn otr_timeout(&mut self) {
         let mut rng = rand::rng();
         self.otr.account.handle_timeout(now_ms(), &mut rng);

@@ -207,3 +207,62 @@ async fn changed_key_of_a_verified_nick_is_announced_and_unverified() {
     assert!(fp_after.ends_with("(not verified)"), "{fp_after}");
     assert_ne!(fp_after, fp_before);
 }
+
+/// `*otr genkey` asks for confirmation, then replaces the key: sessions end, the peer is warned
+/// of the change at the next session, and the new key is the one stored (it survives a
+/// restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn genkey_needs_confirmation_then_rotates_and_persists() {
+    require_e2e!();
+    let mut pair = Pair::fast().await;
+    let mut a = pair.attach_a().await;
+    let mut b = pair.attach_b().await;
+    deliver(&a, &mut b, &format!("hello {}", token(8)), FIRST).await;
+    let own = |c: &mut Client| {
+        c.log()
+            .iter()
+            .rev()
+            .find(|m| m.is_otr_control() && m.text().starts_with("Your fingerprint: "))
+            .map(|m| m.text().to_string())
+    };
+    a.otr("fingerprint").await;
+    a.expect_otr(NEXT, "fingerprint", |t| t.starts_with("Your fingerprint: "))
+        .await;
+    let old = own(&mut a).unwrap();
+    a.otr("genkey").await;
+    a.expect_otr(NEXT, "confirmation request", |t| {
+        t.contains("To go ahead: genkey confirm")
+    })
+    .await;
+    a.otr("fingerprint").await;
+    a.expect_otr(NEXT, "fingerprint", |t| t.starts_with("Your fingerprint: "))
+        .await;
+    assert_eq!(
+        own(&mut a).unwrap(),
+        old,
+        "genkey without confirm changed the key"
+    );
+    a.otr("genkey confirm").await;
+    a.expect_otr(NEXT, "new key", |t| t.starts_with("New key made: "))
+        .await;
+    b.expect_otr(NEXT, "alice ended", |t| {
+        t.starts_with("alice ended the private conversation")
+    })
+    .await;
+    a.otr("fingerprint").await;
+    a.expect_otr(NEXT, "fingerprint", |t| t.starts_with("Your fingerprint: "))
+        .await;
+    let new = own(&mut a).unwrap();
+    assert_ne!(new, old);
+    b.otr("start alice").await;
+    b.expect_otr(FIRST, "key change", |t| t.contains("alice's key CHANGED"))
+        .await;
+    // The new key is the stored one.
+    drop(a);
+    pair.a.restart().await;
+    let mut a = pair.attach_a().await;
+    a.otr("fingerprint").await;
+    a.expect_otr(NEXT, "fingerprint", |t| t.starts_with("Your fingerprint: "))
+        .await;
+    assert_eq!(own(&mut a).unwrap(), new);
+}

@@ -71,7 +71,8 @@ build() {
 # returns non-zero on a crash.
 run_target() {
   local t="$1" secs="$2"
-  local bin="fuzz/target/$TRIPLE/release/$t"
+  # cargo fuzz builds into $CARGO_TARGET_DIR when that is set, else fuzz/target.
+  local bin="${CARGO_TARGET_DIR:-fuzz/target}/$TRIPLE/release/$t"
   local corpus="fuzz/corpus/$t" seeds="fuzz/seeds/$t" log="fuzz/artifacts/logs/$t.log"
   mkdir -p "$corpus" "fuzz/artifacts/$t" "fuzz/artifacts/logs"
   local dirs=("$corpus")

@@ -8,19 +8,13 @@ use std::time::Duration;
 use crate::require_e2e;
 use crate::support::client::Client;
 use crate::support::ngircd::NgircdOpts;
-use crate::support::scenario::{Pair, assert_only_otr_to, sent_to};
+use crate::support::scenario::{Pair, assert_only_otr_to, deliver, sent_to, status_of};
 use crate::support::{secs, token};
 
 /// The first message starts a session: allow for the whole first-contact handshake.
 const FIRST: Duration = Duration::from_secs(60);
 /// A message through an established session.
 const NEXT: Duration = Duration::from_secs(20);
-
-async fn deliver(from: &Client, to: &mut Client, text: &str, limit: Duration) {
-    from.privmsg(to.nick(), text).await;
-    let from_nick = from.nick().to_string();
-    to.expect_text_from(&from_nick, text, limit).await;
-}
 
 /// `*otr` texts a client received after the first `skip` lines of its log.
 fn otr_since(c: &Client, skip: usize) -> Vec<String> {
@@ -30,24 +24,6 @@ fn otr_since(c: &Client, skip: usize) -> Vec<String> {
         .filter(|m| m.is_otr_control())
         .map(|m| m.text().to_string())
         .collect()
-}
-
-/// From `status bob`: (the status line, the fingerprint line).
-async fn status_of(c: &mut Client, nick: &str) -> (String, String) {
-    c.otr(&format!("status {nick}")).await;
-    let head = format!("{nick}: ");
-    let line = c
-        .expect_otr(NEXT, "the status line", |t| t.starts_with(&head))
-        .await
-        .text()
-        .to_string();
-    let fp_head = format!("  {nick}'s fingerprint: ");
-    let fp = c
-        .expect_otr(NEXT, "the fingerprint line", |t| t.starts_with(&fp_head))
-        .await
-        .text()
-        .to_string();
-    (line, fp)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +42,7 @@ async fn bouncer_killed_mid_conversation_rekeys() {
     ];
     deliver(&a, &mut b, &before[0], FIRST).await;
     deliver(&b, &mut a, &before[1], NEXT).await;
-    let (status_before, fp_before) = status_of(&mut a, "bob").await;
+    let (status_before, fp_before) = status_of(&mut a, "bob", NEXT).await;
     assert!(
         status_before.starts_with("bob: unverified"),
         "{status_before}"
@@ -90,7 +66,7 @@ async fn bouncer_killed_mid_conversation_rekeys() {
         "the killed bouncer sent something to alice"
     );
     // alice's bouncer has no reason to think the session is gone.
-    let (status_mid, _) = status_of(&mut a, "bob").await;
+    let (status_mid, _) = status_of(&mut a, "bob", NEXT).await;
     assert!(status_mid.starts_with("bob: unverified"), "{status_mid}");
 
     pair.b.restart().await;
@@ -161,7 +137,7 @@ async fn bouncer_killed_mid_conversation_rekeys() {
     );
 
     // New key, new instance tag.
-    let (status_after, fp_after) = status_of(&mut a, "bob").await;
+    let (status_after, fp_after) = status_of(&mut a, "bob", NEXT).await;
     assert!(
         status_after.starts_with("bob: unverified"),
         "{status_after}"

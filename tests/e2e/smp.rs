@@ -6,37 +6,13 @@ use std::time::Duration;
 
 use crate::require_e2e;
 use crate::support::client::Client;
-use crate::support::scenario::{Pair, assert_only_otr_to};
+use crate::support::scenario::{Pair, assert_only_otr_to, deliver, status_of};
 use crate::support::token;
 
 /// The first message starts a session: allow for the whole first-contact handshake.
 const FIRST: Duration = Duration::from_secs(60);
 /// A message or an SMP run through an established session.
 const NEXT: Duration = Duration::from_secs(30);
-
-async fn deliver(from: &Client, to: &mut Client, text: &str, limit: Duration) {
-    from.privmsg(to.nick(), text).await;
-    let from_nick = from.nick().to_string();
-    to.expect_text_from(&from_nick, text, limit).await;
-}
-
-/// From `status <nick>`: (the status line, the fingerprint line).
-async fn status_of(c: &mut Client, nick: &str) -> (String, String) {
-    c.otr(&format!("status {nick}")).await;
-    let head = format!("{nick}: ");
-    let line = c
-        .expect_otr(NEXT, "the status line", |t| t.starts_with(&head))
-        .await
-        .text()
-        .to_string();
-    let fp_head = format!("  {nick}'s fingerprint: ");
-    let fp = c
-        .expect_otr(NEXT, "the fingerprint line", |t| t.starts_with(&fp_head))
-        .await
-        .text()
-        .to_string();
-    (line, fp)
-}
 
 /// (2) alice asks bob a question with `authq`; bob sees the question and the exact command to
 /// answer, answers with `auth`; both see the result, in `*otr`, in the conversation and in
@@ -85,10 +61,10 @@ async fn authq_answered_with_auth_verifies_and_survives_restarts() {
     })
     .await;
 
-    let (sa, fa) = status_of(&mut a, "bob").await;
+    let (sa, fa) = status_of(&mut a, "bob", NEXT).await;
     assert!(sa.starts_with("bob: private"), "{sa}");
     assert!(fa.ends_with("(verified by SMP)"), "{fa}");
-    let (sb, fb) = status_of(&mut b, "alice").await;
+    let (sb, fb) = status_of(&mut b, "alice", NEXT).await;
     assert!(sb.starts_with("alice: unverified"), "{sb}");
     assert!(
         fb.ends_with("(not verified; alice verified you by SMP)"),
@@ -108,16 +84,16 @@ async fn authq_answered_with_auth_verifies_and_survives_restarts() {
     pair.b.restart().await;
     let mut a = pair.attach_a().await;
     let mut b = pair.attach_b().await;
-    let (_, fa2) = status_of(&mut a, "bob").await;
+    let (_, fa2) = status_of(&mut a, "bob", NEXT).await;
     assert_eq!(fa2, fa, "alice's view of bob after the restart");
-    let (_, fb2) = status_of(&mut b, "alice").await;
+    let (_, fb2) = status_of(&mut b, "alice", NEXT).await;
     assert_eq!(fb2, fb, "bob's view of alice after the restart");
     deliver(&a, &mut b, &format!("after restart {}", token(8)), FIRST).await;
     a.expect_otr(NEXT, "verified session", |t| {
         t == "Private conversation with bob started: private (verified)."
     })
     .await;
-    let (sa3, fa3) = status_of(&mut a, "bob").await;
+    let (sa3, fa3) = status_of(&mut a, "bob", NEXT).await;
     assert!(sa3.starts_with("bob: private"), "{sa3}");
     assert_eq!(fa3, fa);
     // Same keys: no key-change warning anywhere.
@@ -153,7 +129,7 @@ async fn changed_key_of_a_verified_nick_is_announced_and_unverified() {
         t.starts_with("You and alice verified each other")
     })
     .await;
-    let (_, fp_before) = status_of(&mut a, "bob").await;
+    let (_, fp_before) = status_of(&mut a, "bob", NEXT).await;
     assert!(
         fp_before.ends_with("(verified by SMP; bob verified you by SMP)"),
         "{fp_before}"
@@ -202,7 +178,7 @@ async fn changed_key_of_a_verified_nick_is_announced_and_unverified() {
             && m.text() == "Private conversation with bob started: private but unverified."),
         "not shown as unverified"
     );
-    let (s, fp_after) = status_of(&mut a, "bob").await;
+    let (s, fp_after) = status_of(&mut a, "bob", NEXT).await;
     assert!(s.starts_with("bob: unverified"), "{s}");
     assert!(fp_after.ends_with("(not verified)"), "{fp_after}");
     assert_ne!(fp_after, fp_before);

@@ -159,3 +159,29 @@ pub fn assert_reassembles(received: &[String], sent: &[String]) {
     let rest: Vec<&String> = pieces.collect();
     assert!(rest.is_empty(), "unexpected extra messages: {rest:?}");
 }
+
+/// Sends `text` from `from` to `to` and waits until `to` shows exactly that text from
+/// `from`'s nick.
+pub async fn deliver(from: &Client, to: &mut Client, text: &str, limit: Duration) {
+    from.privmsg(to.nick(), text).await;
+    let from_nick = from.nick().to_string();
+    to.expect_text_from(&from_nick, text, limit).await;
+}
+
+/// From `*otr status <nick>`: (the status line, the fingerprint line).
+pub async fn status_of(c: &mut Client, nick: &str, limit: Duration) -> (String, String) {
+    c.otr(&format!("status {nick}")).await;
+    let head = format!("{nick}: ");
+    let line = c
+        .expect_otr(limit, "the status line", |t| t.starts_with(&head))
+        .await
+        .text()
+        .to_string();
+    let fp_head = format!("  {nick}'s fingerprint: ");
+    let fp = c
+        .expect_otr(limit, "the fingerprint line", |t| t.starts_with(&fp_head))
+        .await
+        .text()
+        .to_string();
+    (line, fp)
+}

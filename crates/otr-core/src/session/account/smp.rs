@@ -14,19 +14,9 @@ impl Account {
         question: Option<&str>,
         secret: &str,
     ) -> Result<(), SmpCommandError> {
-        let ours = *self.profile.fingerprint();
-        let s = self
-            .peers
-            .get_mut(peer)
-            .and_then(|p| p.session.as_mut())
-            .ok_or(SmpCommandError::NotPrivate)?;
-        let theirs = *s.their_profile.fingerprint();
-        let session = crate::smp::Session {
-            ours: &ours,
-            theirs: &theirs,
-            ssid: &s.ssid,
-        };
-        let tlvs = s.smp.start(rng, &session, question, secret, now_ms)?;
+        let tlvs = self.with_smp(peer, |smp, session| {
+            smp.start(rng, session, question, secret, now_ms)
+        })?;
         self.send_smp(now_ms, rng, peer, tlvs)?;
         Ok(())
     }
@@ -39,19 +29,7 @@ impl Account {
         peer: &str,
         secret: &str,
     ) -> Result<(), SmpCommandError> {
-        let ours = *self.profile.fingerprint();
-        let s = self
-            .peers
-            .get_mut(peer)
-            .and_then(|p| p.session.as_mut())
-            .ok_or(SmpCommandError::NotPrivate)?;
-        let theirs = *s.their_profile.fingerprint();
-        let session = crate::smp::Session {
-            ours: &ours,
-            theirs: &theirs,
-            ssid: &s.ssid,
-        };
-        let tlv = s.smp.respond(rng, &session, secret)?;
+        let tlv = self.with_smp(peer, |smp, session| smp.respond(rng, session, secret))?;
         self.send_smp(now_ms, rng, peer, vec![tlv])?;
         Ok(())
     }
@@ -75,6 +53,30 @@ impl Account {
             .unwrap_or_else(crate::smp::messages::abort_tlv);
         self.send_smp(now_ms, rng, peer, vec![tlv])?;
         Ok(())
+    }
+
+    /// Runs `f` on the SMP state of `peer`'s private session, bound to that session.
+    fn with_smp<T>(
+        &mut self,
+        peer: &str,
+        f: impl FnOnce(
+            &mut crate::smp::Smp,
+            &crate::smp::Session<'_>,
+        ) -> Result<T, crate::smp::SmpError>,
+    ) -> Result<T, SmpCommandError> {
+        let ours = *self.profile.fingerprint();
+        let s = self
+            .peers
+            .get_mut(peer)
+            .and_then(|p| p.session.as_mut())
+            .ok_or(SmpCommandError::NotPrivate)?;
+        let theirs = *s.their_profile.fingerprint();
+        let session = crate::smp::Session {
+            ours: &ours,
+            theirs: &theirs,
+            ssid: &s.ssid,
+        };
+        Ok(f(&mut s.smp, &session)?)
     }
 
     fn send_smp(

@@ -7,10 +7,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::local_state::LocalState;
 use crate::network::{self, NetMsg, NetworkHandle};
 use crate::password::Verifier;
+use crate::upstream::tor::TorService;
+use crate::upstream::transport::Route;
 
 /// How long shutdown waits for every network to say goodbye.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,14 +96,29 @@ pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
     }
     let (identity, file) = state.into_identity();
     let identity = Arc::new(crate::local_state::SharedIdentity::new(identity, file));
+    // One embedded Tor client for every network that uses it, bootstrapping from now on.
+    let tor = if config
+        .networks
+        .values()
+        .any(|n| n.transport == Transport::Tor)
+    {
+        Some(
+            TorService::start(&config.tor, &config.data)
+                .map_err(|e| StartError::Setup(e.to_string()))?,
+        )
+    } else {
+        None
+    };
     let mut networks = BTreeMap::new();
     for ((name, net), trust) in config.networks.iter().zip(trust) {
+        let route = Route::for_network(name, net, tor.as_ref()).map_err(StartError::Setup)?;
         let handle = network::spawn(
             name.clone(),
             net.clone(),
             config.otr.clone(),
             identity.clone(),
             trust,
+            route,
         )
         .map_err(StartError::Setup)?;
         networks.insert(name.clone(), handle);

@@ -9,14 +9,14 @@
 //! | `OTRBNC_IDENTITY` | `data.identity` (`persistent` or `ephemeral`) |
 //! | `OTRBNC_PASSPHRASE_FILE` | `data.passphrase_file` |
 //! | `OTRBNC_LOG` | `log.level` |
-//! | `OTRBNC_NET_<NAME>_HOST`, `_PORT`, `_NICK`, `_SERVER_PASSWORD`, `_SASL_PASSWORD` | `networks.<name>.*` |
+//! | `OTRBNC_NET_<NAME>_HOST`, `_PORT`, `_TRANSPORT`, `_NICK`, `_SERVER_PASSWORD`, `_SASL_PASSWORD` | `networks.<name>.*` |
 //!
 //! `<NAME>` is the network name upper-cased with `-` and `.` as `_`.
 //!
 //! `OTRBNC_PASSPHRASE` (the store passphrase itself) is not copied into the config: it is read
 //! when the passphrase is resolved (`store::passphrase`), so it never sits in a `Config`.
 
-use super::{Config, ConfigError, IdentityMode};
+use super::{Config, ConfigError, IdentityMode, Transport};
 
 /// The variable prefix for one network's overrides.
 pub fn network_prefix(name: &str) -> String {
@@ -76,6 +76,20 @@ pub fn apply_env(
                 reason: format!("{v:?} is not a port number"),
             })?;
             net.port = Some(port);
+        }
+        if let Some(v) = get(&format!("{p}TRANSPORT")) {
+            net.transport = match v.as_str() {
+                "tls" => Transport::Tls,
+                "plain" => Transport::Plain,
+                "tor" => Transport::Tor,
+                "socks5" => Transport::Socks5,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: format!("{p}TRANSPORT"),
+                        reason: format!("{v:?} is not one of tls, plain, tor, socks5"),
+                    });
+                }
+            };
         }
         if let Some(v) = get(&format!("{p}NICK")) {
             net.nick = Some(v);

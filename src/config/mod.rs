@@ -34,6 +34,9 @@ pub struct Config {
     /// OTR defaults for every network.
     #[serde(default)]
     pub otr: Otr,
+    /// The embedded Tor client (networks with `transport = "tor"`).
+    #[serde(default)]
+    pub tor: Tor,
     /// Upstream networks by name (the name clients select with `PASS user/name:password`).
     #[serde(default)]
     pub networks: BTreeMap<String, Network>,
@@ -192,15 +195,80 @@ impl Default for Otr {
     }
 }
 
+/// `[tor]`: the embedded Tor client (arti), shared by every network with `transport = "tor"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tor {
+    /// Tor's state and directory cache (default: `<data dir>/tor`).
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// An extra configuration file in arti's own format (`arti.toml`): bridges, a private
+    /// test network, path rules. Its storage settings are ignored (`data_dir` decides).
+    #[serde(default)]
+    pub arti_config: Option<PathBuf>,
+    /// How long a connection attempt waits for Tor to bootstrap before it gives up (and the
+    /// network retries later, still over Tor).
+    #[serde(default = "default_tor_bootstrap_timeout")]
+    pub bootstrap_timeout_secs: u64,
+    /// How long opening a stream through Tor may take (circuits, onion rendezvous).
+    #[serde(default = "default_tor_connect_timeout")]
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for Tor {
+    fn default() -> Self {
+        Tor {
+            data_dir: None,
+            arti_config: None,
+            bootstrap_timeout_secs: default_tor_bootstrap_timeout(),
+            connect_timeout_secs: default_tor_connect_timeout(),
+        }
+    }
+}
+
+impl Tor {
+    /// Tor's directory: `data_dir`, else `tor` inside the data directory.
+    pub fn resolved_dir(&self, data: &Data) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| data.resolved_dir().join("tor"))
+    }
+}
+
 /// How the upstream connection is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
-    /// TLS over TCP (the default).
+    /// TLS over a direct TCP connection (the default).
     Tls,
-    /// Plain TCP: only when asked for by name.
+    /// A direct TCP connection without TLS: only when asked for by name.
     Plain,
+    /// Through the embedded Tor client; TLS on top unless `tls = false`.
+    Tor,
+    /// Through an external SOCKS5 proxy (a Tor daemon or Tor Browser); TLS on top unless
+    /// `tls = false`.
+    Socks5,
 }
+
+impl Transport {
+    /// Whether connections go through an anonymising proxy, never directly.
+    pub fn is_proxied(self) -> bool {
+        matches!(self, Transport::Tor | Transport::Socks5)
+    }
+
+    /// The name used in the configuration file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tls => "tls",
+            Transport::Plain => "plain",
+            Transport::Tor => "tor",
+            Transport::Socks5 => "socks5",
+        }
+    }
+}
+
+/// The default SOCKS5 proxy: a local Tor daemon's SocksPort.
+pub const DEFAULT_SOCKS_PROXY: &str = "127.0.0.1:9050";
 
 /// SASL mechanisms for upstream authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -221,9 +289,15 @@ pub struct Network {
     /// Server port (default 6697 with TLS, 6667 plain).
     #[serde(default)]
     pub port: Option<u16>,
-    /// `tls` (default) or `plain`.
+    /// `tls` (default), `plain`, `tor` or `socks5`.
     #[serde(default = "default_transport")]
     pub transport: Transport,
+    /// TLS on top of `tor` or `socks5` (default: on). `tls` and `plain` decide it themselves.
+    #[serde(default)]
+    pub tls: Option<bool>,
+    /// The SOCKS5 proxy for `transport = "socks5"` (default 127.0.0.1:9050).
+    #[serde(default)]
+    pub socks_proxy: Option<String>,
     /// Server name expected in the certificate (default: `host`).
     #[serde(default)]
     pub tls_server_name: Option<String>,
@@ -279,12 +353,29 @@ pub struct Network {
 }
 
 impl Network {
-    /// The port, defaulted by transport.
+    /// Whether TLS runs on top of the transport.
+    pub fn uses_tls(&self) -> bool {
+        match self.transport {
+            Transport::Tls => true,
+            Transport::Plain => false,
+            Transport::Tor | Transport::Socks5 => self.tls.unwrap_or(true),
+        }
+    }
+
+    /// The port, defaulted by whether TLS is used.
     pub fn port(&self) -> u16 {
-        self.port.unwrap_or(match self.transport {
-            Transport::Tls => 6697,
-            Transport::Plain => 6667,
-        })
+        self.port
+            .unwrap_or(if self.uses_tls() { 6697 } else { 6667 })
+    }
+
+    /// Whether the host is an onion service address.
+    pub fn is_onion(&self) -> bool {
+        self.host.to_ascii_lowercase().ends_with(".onion")
+    }
+
+    /// The SOCKS5 proxy address (`socks_proxy` or the default).
+    pub fn socks_proxy(&self) -> &str {
+        self.socks_proxy.as_deref().unwrap_or(DEFAULT_SOCKS_PROXY)
     }
 }
 
@@ -334,6 +425,15 @@ fn default_flood_burst() -> u32 {
     // servers, and a repeat-contact handshake message (7-8 lines) goes out at once.
     9
 }
+fn default_tor_bootstrap_timeout() -> u64 {
+    // A first bootstrap downloads the consensus and microdescriptors: tens of seconds on a
+    // good link, minutes on a slow one.
+    180
+}
+fn default_tor_connect_timeout() -> u64 {
+    // Onion services need a descriptor fetch, an introduction and a rendezvous circuit.
+    120
+}
 fn default_reconnect_min() -> u64 {
     5
 }
@@ -376,6 +476,8 @@ impl Config {
                 host: "irc.libera.chat".to_string(),
                 port: None,
                 transport: Transport::Tls,
+                tls: None,
+                socks_proxy: None,
                 tls_server_name: None,
                 tls_ca_file: None,
                 tls_pin_sha256: Vec::new(),

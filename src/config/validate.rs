@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::{Config, Data, Network, SaslMechanism, Transport};
+use super::{Config, Data, Network, SaslMechanism, Tor, Transport};
 
 /// A configuration problem.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +98,7 @@ impl Config {
             ));
         }
         validate_data(&self.data)?;
+        validate_tor(&self.tor)?;
         let otr = &self.otr;
         if !(5..=3600).contains(&otr.handshake_timeout_secs) {
             return Err(invalid("otr.handshake_timeout_secs", "must be 5..=3600"));
@@ -159,6 +160,70 @@ fn validate_data(data: &Data) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The keys that decide how the connection is routed. A `.onion` host is only ever reached
+/// through Tor: with a direct transport it would be looked up in the local DNS.
+fn validate_route(name: &str, net: &Network) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("networks.{name}.{k}");
+    if net.tls.is_some() && !net.transport.is_proxied() {
+        return Err(invalid(
+            key("tls"),
+            "only with transport = \"tor\" or \"socks5\" (\"tls\" and \"plain\" decide TLS themselves)",
+        ));
+    }
+    if let Some(proxy) = &net.socks_proxy {
+        if net.transport != Transport::Socks5 {
+            return Err(invalid(
+                key("socks_proxy"),
+                "only with transport = \"socks5\"",
+            ));
+        }
+        if proxy.parse::<SocketAddr>().is_err() {
+            return Err(invalid(
+                key("socks_proxy"),
+                format!("{proxy:?} is not an ip:port address"),
+            ));
+        }
+    }
+    if net.is_onion() && !net.transport.is_proxied() {
+        return Err(invalid(
+            key("host"),
+            format!(
+                "a .onion host needs transport = \"tor\" or \"socks5\", not {:?}",
+                net.transport.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_tor(tor: &Tor) -> Result<(), ConfigError> {
+    if let Some(dir) = &tor.data_dir
+        && dir.as_os_str().is_empty()
+    {
+        return Err(invalid(
+            "tor.data_dir",
+            "must not be empty (leave it out for the default)",
+        ));
+    }
+    if let Some(p) = &tor.arti_config {
+        let text = std::fs::read_to_string(p).map_err(|e| {
+            invalid(
+                "tor.arti_config",
+                format!("cannot read {}: {e}", p.display()),
+            )
+        })?;
+        crate::upstream::tor::parse_arti_config(&text)
+            .map_err(|e| invalid("tor.arti_config", format!("{}: {e}", p.display())))?;
+    }
+    if !(10..=3600).contains(&tor.bootstrap_timeout_secs) {
+        return Err(invalid("tor.bootstrap_timeout_secs", "must be 10..=3600"));
+    }
+    if !(10..=600).contains(&tor.connect_timeout_secs) {
+        return Err(invalid("tor.connect_timeout_secs", "must be 10..=600"));
+    }
+    Ok(())
+}
+
 fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
     let key = |k: &str| format!("networks.{name}.{k}");
     if net.host.is_empty() || net.host.contains(|c: char| c.is_whitespace() || c == '/') {
@@ -167,7 +232,8 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
     if net.port == Some(0) {
         return Err(invalid(key("port"), "must be 1..=65535"));
     }
-    let tls = net.transport == Transport::Tls;
+    validate_route(name, net)?;
+    let tls = net.uses_tls();
     for (k, set) in [
         ("tls_server_name", net.tls_server_name.is_some()),
         ("tls_ca_file", net.tls_ca_file.is_some()),
@@ -176,7 +242,10 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
         ("tls_client_key", net.tls_client_key.is_some()),
     ] {
         if set && !tls {
-            return Err(invalid(key(k), "only with transport = \"tls\""));
+            return Err(invalid(
+                key(k),
+                "only with TLS (transport = \"tls\", or \"tor\"/\"socks5\" without tls = false)",
+            ));
         }
     }
     for pin in &net.tls_pin_sha256 {
@@ -242,7 +311,7 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
         Some(SaslMechanism::External) if net.tls_client_cert.is_none() || !tls => {
             return Err(invalid(
                 key("sasl_mechanism"),
-                "EXTERNAL needs transport = \"tls\" and tls_client_cert / tls_client_key",
+                "EXTERNAL needs TLS and tls_client_cert / tls_client_key",
             ));
         }
         _ => {}

@@ -2,6 +2,8 @@
 //! and write the lines the network hands it. The network task owns all state; this task owns
 //! only the socket.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -10,7 +12,7 @@ use tokio_util::codec::Framed;
 use super::NetMsg;
 use crate::config::Network;
 use crate::irc::codec::{Frame, LineCodec};
-use crate::upstream::transport;
+use crate::upstream::transport::{self, Route};
 
 /// Lines waiting to be written to the socket (the pacer sits before this).
 pub const WRITE_QUEUE: usize = 256;
@@ -18,11 +20,17 @@ pub const WRITE_QUEUE: usize = 256;
 /// Connects and runs until the connection ends; reports to `events` tagged with `generation`.
 pub async fn run(
     net: Network,
+    route: Arc<Route>,
     generation: u64,
     events: mpsc::Sender<NetMsg>,
     mut lines: mpsc::Receiver<Bytes>,
 ) {
-    let stream = match transport::connect(&net).await {
+    let progress_tx = events.clone();
+    let mut progress = move |text: String| {
+        // Progress is advisory: when the network's inbox is full it is dropped.
+        let _ = progress_tx.try_send(NetMsg::UpProgress { generation, text });
+    };
+    let stream = match transport::connect(&net, &route, &mut progress).await {
         Ok(s) => s,
         Err(e) => {
             let _ = events

@@ -341,6 +341,8 @@ impl Net {
     fn status_all(&mut self, id: ClientId) {
         let fp = self.otr.account.fingerprint();
         self.reply(id, &format!("Your fingerprint: {}", fp.to_display()));
+        let upstream = self.upstream_status();
+        self.reply(id, &upstream);
         let nicks = self.otr.opted_nicks();
         if nicks.is_empty() {
             return self.reply(

@@ -24,6 +24,7 @@ use crate::config::{self, Network as NetConfig};
 use crate::irc::build;
 use crate::local_state::SharedIdentity;
 use crate::upstream::pacer::Pacer;
+use crate::upstream::transport::Route;
 use std::sync::Arc;
 
 /// Capacity of a network's inbox.
@@ -58,6 +59,13 @@ pub enum NetMsg {
     UpConnected {
         /// Which connection attempt.
         generation: u64,
+    },
+    /// News about a slow connection attempt (Tor bootstrap progress).
+    UpProgress {
+        /// Which connection attempt.
+        generation: u64,
+        /// For the user.
+        text: String,
     },
     /// A line from the server.
     UpLine {
@@ -156,6 +164,8 @@ pub struct Net {
     /// The identity shared by every network, and the generation our account was built from.
     identity: Arc<SharedIdentity>,
     identity_gen: u64,
+    /// How the server is reached (direct, Tor, SOCKS5); kept across reconnects.
+    route: Arc<Route>,
 }
 
 /// Milliseconds since the Unix epoch (the clock the OTR core runs on).
@@ -173,6 +183,7 @@ pub fn spawn(
     otr_cfg: config::Otr,
     identity: Arc<SharedIdentity>,
     trust: crate::store::TrustStore,
+    route: Route,
 ) -> Result<NetworkHandle, String> {
     let (tx, rx) = mpsc::channel(INBOX);
     let current = identity
@@ -209,6 +220,7 @@ pub fn spawn(
         otr,
         identity,
         identity_gen,
+        route: Arc::new(route),
         inbox: tx.clone(),
         name,
         cfg,
@@ -262,8 +274,14 @@ impl Net {
             NetMsg::UpClosed { generation, reason } if generation == self.generation => {
                 self.on_closed(&reason)
             }
+            NetMsg::UpProgress { generation, text } if generation == self.generation => {
+                self.notify(&text)
+            }
             // Stale reports from an earlier connection.
-            NetMsg::UpConnected { .. } | NetMsg::UpLine { .. } | NetMsg::UpClosed { .. } => {}
+            NetMsg::UpConnected { .. }
+            | NetMsg::UpLine { .. }
+            | NetMsg::UpClosed { .. }
+            | NetMsg::UpProgress { .. } => {}
             NetMsg::Shutdown { .. } => {}
         }
     }
@@ -325,9 +343,11 @@ impl Net {
             tx,
             connected: false,
         };
-        tracing::info!(network = %self.name, host = %self.cfg.host, port = self.cfg.port(), "connecting");
+        tracing::info!(network = %self.name, host = %self.cfg.host, port = self.cfg.port(),
+            transport = self.cfg.transport.name(), "connecting");
         tokio::spawn(conn::run(
             self.cfg.clone(),
+            self.route.clone(),
             self.generation,
             self.inbox.clone(),
             rx,
@@ -357,6 +377,13 @@ impl Net {
     }
 
     fn on_closed(&mut self, reason: &str) {
+        let was_connected = matches!(
+            self.link,
+            Link::Up {
+                connected: true,
+                ..
+            }
+        );
         let was_registered = self.irc.registered;
         let dropped = self.pacer.clear();
         if was_registered {
@@ -370,11 +397,19 @@ impl Net {
             retry_at: Some(Instant::now() + wait),
         };
         tracing::warn!(network = %self.name, %reason, retry_secs = wait.as_secs(), "upstream connection ended");
-        let mut text = format!(
-            "Disconnected from {} ({reason}); reconnecting in {} s.",
-            self.name,
-            wait.as_secs()
-        );
+        let mut text = if was_connected {
+            format!(
+                "Disconnected from {} ({reason}); reconnecting in {} s.",
+                self.name,
+                wait.as_secs()
+            )
+        } else {
+            format!(
+                "Cannot connect to {} ({reason}); retrying in {} s.",
+                self.name,
+                wait.as_secs()
+            )
+        };
         if dropped > 0 {
             text.push_str(&format!(
                 " {dropped} queued line(s) to the server were not sent."
@@ -385,6 +420,26 @@ impl Net {
             self.notify(&text);
         }
         self.last_close_reason = Some(reason.to_string());
+    }
+
+    /// One line for `*otr status`: whether the upstream is up and how it is reached.
+    fn upstream_status(&self) -> String {
+        let state = match &self.link {
+            Link::Up {
+                connected: true, ..
+            } if self.irc.registered => "connected",
+            Link::Up {
+                connected: true, ..
+            } => "registering",
+            Link::Up { .. } => "connecting",
+            Link::Down { retry_at: Some(_) } => "waiting to reconnect",
+            Link::Down { retry_at: None } => "waiting for a client to supply a nick",
+        };
+        format!(
+            "Upstream {}: {state}, {}.",
+            self.name,
+            self.route.describe(&self.cfg)
+        )
     }
 
     /// Writes a line to the server now, bypassing the pacer (registration, PONG).

@@ -1,13 +1,19 @@
-//! The byte stream to the IRC server: plain TCP or TLS over TCP (more transports plug in
-//! here: anything that yields an `AsyncRead + AsyncWrite` stream).
+//! The byte stream to the IRC server: a route (direct TCP, embedded Tor or a SOCKS5 proxy),
+//! then TLS on top when the network uses it.
+//!
+//! Fail closed: a network configured for Tor or SOCKS5 gets a [`Route`] that has no direct
+//! connection in it, so when Tor is down the attempt fails and is retried later, through Tor.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::socks5::SocksRoute;
 use super::tls;
+use super::tor::{TorRoute, TorService, TorStatus};
 use crate::config::{Network, Transport};
 
 /// A connected upstream byte stream.
@@ -36,45 +42,177 @@ pub enum TransportError {
         /// Why.
         error: String,
     },
+    /// Tor has not bootstrapped in time; no direct connection is made instead.
+    #[error("Tor is not ready after {waited} s ({status}); not connecting without Tor, will retry")]
+    TorNotReady {
+        /// Seconds waited.
+        waited: u64,
+        /// The bootstrap status.
+        status: String,
+    },
+    /// Tor could not open the stream.
+    #[error("through Tor to {addr}: {error}")]
+    Tor {
+        /// `host:port`.
+        addr: String,
+        /// arti's error.
+        error: String,
+    },
+    /// The SOCKS5 proxy could not open the stream.
+    #[error("through SOCKS5 proxy {proxy} to {addr}: {error}")]
+    Socks {
+        /// `host:port`.
+        addr: String,
+        /// The proxy.
+        proxy: SocketAddr,
+        /// Why.
+        error: String,
+    },
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A SOCKS5 proxy that is Tor needs time to build circuits (and onion rendezvous).
+const SOCKS_CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Opens the configured transport to the network's server.
-pub async fn connect(net: &Network) -> Result<Box<dyn Stream>, TransportError> {
-    let addr = format!("{}:{}", net.host, net.port());
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+/// How one network reaches its server.
+pub enum Route {
+    /// A direct TCP connection (`transport = "tls"` or `"plain"`).
+    Direct,
+    /// The embedded Tor client, isolated for this network.
+    Tor(TorRoute),
+    /// An external SOCKS5 proxy.
+    Socks5(SocksRoute),
+}
+
+impl Route {
+    /// The route for `net`. A Tor network without a Tor client is an error, never `Direct`.
+    pub fn for_network(
+        name: &str,
+        net: &Network,
+        tor: Option<&Arc<TorService>>,
+    ) -> Result<Route, String> {
+        match net.transport {
+            Transport::Tls | Transport::Plain => Ok(Route::Direct),
+            Transport::Tor => tor.map(|t| Route::Tor(t.for_network())).ok_or_else(|| {
+                format!("network {name}: transport = \"tor\" but Tor is not running")
+            }),
+            Transport::Socks5 => {
+                let proxy = net
+                    .socks_proxy()
+                    .parse()
+                    .map_err(|_| format!("networks.{name}.socks_proxy: not an ip:port address"))?;
+                Ok(Route::Socks5(SocksRoute::new(proxy, name)))
+            }
+        }
+    }
+
+    /// Whether this route may open a direct connection to the server.
+    pub fn is_direct(&self) -> bool {
+        matches!(self, Route::Direct)
+    }
+
+    /// The embedded Tor client's status, for a Tor route.
+    pub fn tor_status(&self) -> Option<TorStatus> {
+        match self {
+            Route::Tor(t) => Some(t.status()),
+            _ => None,
+        }
+    }
+
+    /// How the route is described in `*otr status`.
+    pub fn describe(&self, net: &Network) -> String {
+        let tls = if net.uses_tls() { "TLS" } else { "no TLS" };
+        match self {
+            Route::Direct => format!("direct, {tls}"),
+            Route::Tor(t) => format!("through Tor (embedded, {}), {tls}", t.status().describe()),
+            Route::Socks5(s) => format!("through SOCKS5 proxy {}, {tls}", s.proxy()),
+        }
+    }
+}
+
+/// Opens the network's route to its server, then TLS if the network uses it. `progress`
+/// hears about slow steps (Tor bootstrap).
+pub async fn connect(
+    net: &Network,
+    route: &Route,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Box<dyn Stream>, TransportError> {
+    let port = net.port();
+    let addr = format!("{}:{port}", net.host);
+    let stream: Box<dyn Stream> = match route {
+        Route::Direct => Box::new(direct(&addr).await?),
+        Route::Tor(tor) => Box::new(tor.connect(&net.host, port, progress).await?),
+        Route::Socks5(socks) => Box::new(
+            socks
+                .connect(&net.host, port, SOCKS_CONNECT_TIMEOUT)
+                .await?,
+        ),
+    };
+    if net.uses_tls() {
+        with_tls(net, &addr, stream).await
+    } else {
+        Ok(stream)
+    }
+}
+
+async fn direct(addr: &str) -> Result<TcpStream, TransportError> {
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
-        .map_err(|_| TransportError::Timeout(addr.clone()))?
+        .map_err(|_| TransportError::Timeout(addr.to_string()))?
         .map_err(|error| TransportError::Connect {
-            addr: addr.clone(),
+            addr: addr.to_string(),
             error,
         })?;
     let _ = tcp.set_nodelay(true);
-    match net.transport {
-        Transport::Plain => Ok(Box::new(tcp)),
-        Transport::Tls => {
-            let config = tls::client_config(net).map_err(|error| TransportError::Tls {
-                addr: addr.clone(),
-                error,
-            })?;
-            let name = net.tls_server_name.as_deref().unwrap_or(&net.host);
-            let server_name =
-                rustls::pki_types::ServerName::try_from(name.to_string()).map_err(|e| {
-                    TransportError::Tls {
-                        addr: addr.clone(),
-                        error: format!("bad server name {name:?}: {e}"),
-                    }
-                })?;
-            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-            let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(server_name, tcp))
-                .await
-                .map_err(|_| TransportError::Timeout(addr.clone()))?
-                .map_err(|e| TransportError::Tls {
-                    addr: addr.clone(),
-                    error: e.to_string(),
-                })?;
-            Ok(Box::new(stream))
-        }
+    Ok(tcp)
+}
+
+async fn with_tls(
+    net: &Network,
+    addr: &str,
+    stream: Box<dyn Stream>,
+) -> Result<Box<dyn Stream>, TransportError> {
+    let tls_err = |error: String| TransportError::Tls {
+        addr: addr.to_string(),
+        error,
+    };
+    let config = tls::client_config(net).map_err(tls_err)?;
+    let name = net.tls_server_name.as_deref().unwrap_or(&net.host);
+    let server_name = rustls::pki_types::ServerName::try_from(name.to_string())
+        .map_err(|e| tls_err(format!("bad server name {name:?}: {e}")))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(server_name, stream))
+        .await
+        .map_err(|_| TransportError::Timeout(addr.to_string()))?
+        .map_err(|e| tls_err(e.to_string()))?;
+    Ok(Box::new(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn network(extra: &str) -> Network {
+        let text = format!(
+            "[listen]\npassword_hash = \"x\"\n[networks.n]\nhost = \"irc.example.org\"\n{extra}"
+        );
+        Config::parse(&text).unwrap().networks.remove("n").unwrap()
+    }
+
+    #[test]
+    fn proxied_transports_never_get_a_direct_route() {
+        let tor = network("transport = \"tor\"\n");
+        assert_eq!(tor.transport, Transport::Tor);
+        // Without a Tor client the network cannot be set up at all.
+        assert!(Route::for_network("n", &tor, None).is_err());
+        let socks = network("transport = \"socks5\"\nsocks_proxy = \"127.0.0.1:9150\"\n");
+        let route = Route::for_network("n", &socks, None).unwrap();
+        assert!(!route.is_direct());
+        assert!(
+            matches!(&route, Route::Socks5(s) if s.proxy().port() == 9150 && s.user() == "otrbnc-n")
+        );
+        let tls = network("transport = \"tls\"\n");
+        assert!(Route::for_network("n", &tls, None).is_ok_and(|r| r.is_direct()));
     }
 }

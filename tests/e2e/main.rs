@@ -29,3 +29,4 @@ mod passthrough;
 mod restart_kill;
 mod smp;
 mod tls;
+mod tor;

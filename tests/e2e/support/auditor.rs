@@ -25,6 +25,9 @@ pub struct ConnRecord {
     pub open: bool,
     /// When it was accepted.
     pub accepted: Instant,
+    /// Where the connection came from (the relay connects to the server from the same
+    /// address, so the server's log names it too).
+    pub peer: SocketAddr,
 }
 
 impl ConnRecord {
@@ -77,6 +80,22 @@ pub fn split_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Connects to `target` from the same loopback address `peer` came from (any 127.x address
+/// is local), so the server sees the real origin; from the default address otherwise.
+async fn connect_from(peer: SocketAddr, target: SocketAddr) -> std::io::Result<TcpStream> {
+    if peer.ip().is_loopback() && peer.is_ipv4() == target.is_ipv4() {
+        let sock = if target.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if sock.bind(SocketAddr::new(peer.ip(), 0)).is_ok() {
+            return sock.connect(target).await;
+        }
+    }
+    TcpStream::connect(target).await
+}
+
 impl Auditor {
     /// Starts relaying `127.0.0.1:<free port>` to `target`.
     pub async fn start(target: SocketAddr) -> Auditor {
@@ -85,22 +104,27 @@ impl Auditor {
 
     /// Same, with a label used in failure messages.
     pub async fn start_labeled(target: SocketAddr, label: &str) -> Auditor {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), target, label).await
+    }
+
+    /// Relays `listen` (port 0: a free one) to `target`.
+    pub async fn start_on(listen: SocketAddr, target: SocketAddr, label: &str) -> Auditor {
+        let listener = TcpListener::bind(listen)
             .await
-            .expect("auditor: bind 127.0.0.1:0");
+            .unwrap_or_else(|e| panic!("{label}: bind {listen}: {e}"));
         let addr = listener.local_addr().expect("auditor: local_addr");
         let state = Arc::new(Mutex::new(State::default()));
         let st = state.clone();
         let accept_task = tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else {
+                let Ok((client, peer)) = listener.accept().await else {
                     continue;
                 };
                 if st.lock().expect("auditor state").refuse_new {
                     drop(client);
                     continue;
                 }
-                let Ok(server) = TcpStream::connect(target).await else {
+                let Ok(server) = connect_from(peer, target).await else {
                     drop(client);
                     continue;
                 };
@@ -119,6 +143,7 @@ impl Auditor {
                         s2c: Vec::new(),
                         open: true,
                         accepted: Instant::now(),
+                        peer,
                     },
                     live_pumps: 2,
                     tasks: vec![t1.abort_handle(), t2.abort_handle()],
@@ -153,6 +178,12 @@ impl Auditor {
     pub fn connections(&self) -> Vec<ConnRecord> {
         let st = self.state.lock().expect("auditor state");
         st.conns.iter().map(|c| c.record.clone()).collect()
+    }
+
+    /// Where each connection came from, in order.
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        let st = self.state.lock().expect("auditor state");
+        st.conns.iter().map(|c| c.record.peer).collect()
     }
 
     /// Number of connections accepted so far.

@@ -159,6 +159,9 @@ pub struct Login {
     pub cap_style: CapStyle,
     /// How long to wait for `001`.
     pub timeout: Duration,
+    /// Wait for `001` before returning (a bouncer whose upstream is not registered yet
+    /// sends it only later, or never).
+    pub wait_welcome: bool,
 }
 
 impl Login {
@@ -172,7 +175,14 @@ impl Login {
             caps: Vec::new(),
             cap_style: CapStyle::default(),
             timeout: Duration::from_secs(30),
+            wait_welcome: true,
         }
+    }
+
+    /// Returns as soon as the registration is sent, without waiting for `001`.
+    pub fn no_welcome(mut self) -> Login {
+        self.wait_welcome = false;
+        self
     }
 
     /// With capabilities to request.
@@ -268,6 +278,9 @@ impl Client {
                     c.send_raw(l).await;
                 }
             }
+        }
+        if !login.wait_welcome {
+            return c;
         }
         let welcome = c
             .expect_desc(login.timeout, "001 (registration)", |m| {

@@ -10,6 +10,7 @@ pub mod ngircd;
 pub mod otrbnc;
 pub mod otrpeer;
 pub mod scenario;
+pub mod tor_testnet;
 
 use std::time::Duration;
 

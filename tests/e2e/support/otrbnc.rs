@@ -63,6 +63,9 @@ pub struct BncConfig {
     pub login_user: String,
     /// The upstream server (usually an auditor's address).
     pub upstream: SocketAddr,
+    /// A host name written instead of `upstream`'s address (e.g. an onion address; the port
+    /// stays `upstream`'s).
+    pub upstream_host: Option<String>,
     /// `nick` of the network.
     pub nick: String,
     /// `username` of the network.
@@ -88,6 +91,8 @@ pub struct BncConfig {
     pub network_extra: String,
     /// Raw TOML appended to `[data]`.
     pub data_extra: String,
+    /// Raw TOML for a `[tor]` section (none when empty).
+    pub tor_extra: String,
 }
 
 impl BncConfig {
@@ -102,6 +107,7 @@ impl BncConfig {
             label: nick.to_string(),
             login_user: nick.to_string(),
             upstream,
+            upstream_host: None,
             nick: nick.to_string(),
             username: nick.to_string(),
             realname,
@@ -114,6 +120,7 @@ impl BncConfig {
             otr_extra: String::new(),
             network_extra: String::new(),
             data_extra: String::new(),
+            tor_extra: String::new(),
         }
     }
 
@@ -152,6 +159,13 @@ impl BncConfig {
     /// Appends raw TOML to `[data]` (e.g. `identity = "ephemeral"`).
     pub fn data_toml(mut self, toml: &str) -> BncConfig {
         self.data_extra.push_str(toml);
+        self
+    }
+
+    /// Appends raw TOML to a `[tor]` section.
+    pub fn tor_toml(mut self, toml: &str) -> BncConfig {
+        self.tor_extra.push_str(toml);
+        self.tor_extra.push('\n');
         self
     }
 
@@ -195,8 +209,16 @@ impl BncConfig {
             let _ = writeln!(t, "handshake_timeout_secs = {s}");
         }
         t.push_str(&self.otr_extra);
+        if !self.tor_extra.is_empty() {
+            let _ = writeln!(t, "\n[tor]");
+            t.push_str(&self.tor_extra);
+        }
         let _ = writeln!(t, "\n[networks.{NETWORK}]");
-        let _ = writeln!(t, "host = {}", toml_str(&self.upstream.ip().to_string()));
+        let host = self
+            .upstream_host
+            .clone()
+            .unwrap_or_else(|| self.upstream.ip().to_string());
+        let _ = writeln!(t, "host = {}", toml_str(&host));
         let _ = writeln!(t, "port = {}", self.upstream.port());
         let _ = writeln!(t, "transport = {}", toml_str(&self.transport));
         let _ = writeln!(t, "nick = {}", toml_str(&self.nick));

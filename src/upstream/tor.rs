@@ -1,0 +1,350 @@
+//! The embedded Tor client (arti): one per process, bootstrapped in the background as soon as
+//! otrbnc starts, with one isolated view of it per network so that two networks never share a
+//! circuit. Host names go to the exit (or the onion service directory) as names: nothing here
+//! resolves them locally, and nothing here opens a direct connection to the IRC server.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arti_client::config::{CfgPath, TorClientConfigBuilder};
+use arti_client::{BootstrapBehavior, DataStream, TorClient};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tor_rtcompat::PreferredRuntime;
+
+use super::transport::TransportError;
+use crate::config;
+
+/// How long a failed bootstrap waits before arti is asked again.
+const BOOTSTRAP_RETRY: Duration = Duration::from_secs(20);
+/// Progress is reported to the user in steps of at least this many percent.
+const PROGRESS_STEP: u8 = 20;
+
+/// Where the embedded client stands, as the user is told.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TorStatus {
+    /// Bootstrap progress, 0..=100.
+    pub percent: u8,
+    /// Bootstrapped: streams can be opened.
+    pub ready: bool,
+    /// arti's own summary ("40%: connecting…; fetching a consensus" or "Stuck at …").
+    pub summary: String,
+    /// Why arti says it is stuck, if it does.
+    pub blocked: Option<String>,
+    /// The last bootstrap error, if the last attempt failed.
+    pub error: Option<String>,
+    /// Seconds from start to bootstrapped.
+    pub bootstrap_secs: Option<f64>,
+}
+
+impl TorStatus {
+    /// One line for `*otr status` and progress notices.
+    pub fn describe(&self) -> String {
+        if self.ready {
+            return match self.bootstrap_secs {
+                Some(s) => format!("bootstrapped (in {s:.1} s)"),
+                None => "bootstrapped".to_string(),
+            };
+        }
+        let mut text = format!("bootstrapping, {}%", self.percent);
+        if let Some(b) = &self.blocked {
+            text.push_str(&format!(", stuck: {b}"));
+        } else if !self.summary.is_empty() {
+            text.push_str(&format!(" ({})", self.summary));
+        }
+        if let Some(e) = &self.error {
+            text.push_str(&format!("; last attempt failed: {e}"));
+        }
+        text
+    }
+}
+
+/// Why the embedded client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TorSetupError {
+    /// The state/cache directory.
+    #[error("Tor data directory {path}: {error}")]
+    Dir {
+        /// The directory.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// `tor.arti_config` could not be read or used.
+    #[error("tor.arti_config {path}: {error}")]
+    ArtiConfig {
+        /// The file.
+        path: String,
+        /// Why.
+        error: String,
+    },
+    /// arti refused the configuration or could not start.
+    #[error("cannot start the embedded Tor client: {0}")]
+    Arti(String),
+}
+
+/// Parses a file in arti's own configuration format (`arti.toml`) into a builder.
+pub fn parse_arti_config(text: &str) -> Result<TorClientConfigBuilder, String> {
+    let builder: TorClientConfigBuilder = toml::from_str(text).map_err(|e| e.to_string())?;
+    builder.build().map_err(|e| e.to_string())?;
+    Ok(builder)
+}
+
+/// The process's Tor client.
+pub struct TorService {
+    client: Arc<TorClient<PreferredRuntime>>,
+    status: watch::Receiver<TorStatus>,
+    bootstrap_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl TorService {
+    /// Builds the client (no network traffic yet) and starts bootstrapping in the background.
+    /// Must run inside the tokio runtime.
+    pub fn start(cfg: &config::Tor, data: &config::Data) -> Result<Arc<TorService>, TorSetupError> {
+        let dir = cfg.resolved_dir(data);
+        make_private_dir(&dir)?;
+        let mut builder = match &cfg.arti_config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| TorSetupError::ArtiConfig {
+                        path: path.display().to_string(),
+                        error: e.to_string(),
+                    })?;
+                parse_arti_config(&text).map_err(|error| TorSetupError::ArtiConfig {
+                    path: path.display().to_string(),
+                    error,
+                })?
+            }
+            None => TorClientConfigBuilder::default(),
+        };
+        builder
+            .storage()
+            .state_dir(CfgPath::new_literal(dir.join("state")))
+            .cache_dir(CfgPath::new_literal(dir.join("cache")));
+        let arti_cfg = builder
+            .build()
+            .map_err(|e| TorSetupError::Arti(e.to_string()))?;
+        // arti's TLS (rustls) needs a process-wide provider; the one our TLS already uses.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let client = TorClient::builder()
+            .config(arti_cfg)
+            .bootstrap_behavior(BootstrapBehavior::Manual)
+            .create_unbootstrapped()
+            .map_err(|e| TorSetupError::Arti(error_chain(&e)))?;
+        let (tx, rx) = watch::channel(TorStatus::default());
+        tokio::spawn(watch_progress(client.clone(), tx.clone()));
+        tokio::spawn(bootstrap(client.clone(), tx));
+        tracing::info!(dir = %dir.display(), "embedded Tor client started; bootstrapping");
+        Ok(Arc::new(TorService {
+            client,
+            status: rx,
+            bootstrap_timeout: Duration::from_secs(cfg.bootstrap_timeout_secs),
+            connect_timeout: Duration::from_secs(cfg.connect_timeout_secs),
+        }))
+    }
+
+    /// A view for one network: its own circuits (stream isolation), kept across reconnects.
+    pub fn for_network(&self) -> TorRoute {
+        TorRoute {
+            client: self.client.isolated_client(),
+            status: self.status.clone(),
+            bootstrap_timeout: self.bootstrap_timeout,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> TorStatus {
+        self.status.borrow().clone()
+    }
+}
+
+/// One network's way through Tor.
+pub struct TorRoute {
+    client: Arc<TorClient<PreferredRuntime>>,
+    status: watch::Receiver<TorStatus>,
+    bootstrap_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl TorRoute {
+    /// The shared client's status.
+    pub fn status(&self) -> TorStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Waits for the bootstrap (telling `progress` how it goes), then opens a stream to
+    /// `host:port` through Tor. The host name is resolved by the exit, or is an onion address.
+    pub async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+        progress: &mut (dyn FnMut(String) + Send),
+    ) -> Result<DataStream, TransportError> {
+        self.wait_bootstrapped(progress).await?;
+        let addr = format!("{host}:{port}");
+        tokio::time::timeout(self.connect_timeout, self.client.connect((host, port)))
+            .await
+            .map_err(|_| TransportError::Timeout(format!("{addr} through Tor")))?
+            .map_err(|e| TransportError::Tor {
+                addr,
+                error: error_chain(&e),
+            })
+    }
+
+    async fn wait_bootstrapped(
+        &self,
+        progress: &mut (dyn FnMut(String) + Send),
+    ) -> Result<(), TransportError> {
+        let mut rx = self.status.clone();
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + self.bootstrap_timeout;
+        let mut told: Option<(u8, Option<String>)> = None;
+        loop {
+            let st = rx.borrow_and_update().clone();
+            if st.ready {
+                if told.is_some() {
+                    progress(format!("Tor: {}.", st.describe()));
+                }
+                return Ok(());
+            }
+            let news = match &told {
+                None => true,
+                Some((p, b)) => st.percent >= p.saturating_add(PROGRESS_STEP) || *b != st.blocked,
+            };
+            if news {
+                progress(format!("Tor: {}.", st.describe()));
+                told = Some((st.percent, st.blocked.clone()));
+            }
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return Err(TransportError::TorNotReady {
+                            waited: started.elapsed().as_secs(),
+                            status: "the Tor client stopped".to_string(),
+                        });
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(TransportError::TorNotReady {
+                        waited: started.elapsed().as_secs(),
+                        status: rx.borrow().describe(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Copies arti's bootstrap events into the status.
+async fn watch_progress(client: Arc<TorClient<PreferredRuntime>>, tx: watch::Sender<TorStatus>) {
+    let mut events = client.bootstrap_events();
+    while let Some(ev) = events.next().await {
+        let percent = (ev.as_frac().clamp(0.0, 1.0) * 100.0).round() as u8;
+        let summary = ev.to_string();
+        let blocked = ev.blocked().map(|b| b.to_string());
+        tracing::debug!(percent, %summary, "tor bootstrap progress");
+        tx.send_modify(|s| {
+            if !s.ready {
+                s.percent = percent;
+            }
+            s.summary = summary;
+            s.blocked = blocked;
+        });
+    }
+}
+
+/// Bootstraps, retrying until it works (arti keeps the directory fresh afterwards).
+async fn bootstrap(client: Arc<TorClient<PreferredRuntime>>, tx: watch::Sender<TorStatus>) {
+    let started = Instant::now();
+    loop {
+        match client.bootstrap().await {
+            Ok(()) => {
+                let secs = started.elapsed().as_secs_f64();
+                tracing::info!(secs, "embedded Tor client bootstrapped");
+                tx.send_modify(|s| {
+                    s.ready = true;
+                    s.percent = 100;
+                    s.error = None;
+                    s.blocked = None;
+                    s.bootstrap_secs = Some(secs);
+                });
+                return;
+            }
+            Err(e) => {
+                let error = error_chain(&e);
+                tracing::warn!(%error, retry_secs = BOOTSTRAP_RETRY.as_secs(), "Tor bootstrap failed");
+                tx.send_modify(|s| s.error = Some(error));
+                tokio::time::sleep(BOOTSTRAP_RETRY).await;
+            }
+        }
+    }
+}
+
+/// An error with its sources, as one line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        src = s.source();
+    }
+    text
+}
+
+/// Creates `dir` (and parents) with mode 0700; arti refuses directories others can write to.
+fn make_private_dir(dir: &Path) -> Result<(), TorSetupError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let err = |error| TorSetupError::Dir {
+        path: dir.display().to_string(),
+        error,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(err)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arti_config_fragments_are_checked() {
+        let ok = "[path_rules]\nipv4_subnet_family_prefix = 33\n[address_filter]\nallow_local_addrs = true\n";
+        assert!(parse_arti_config(ok).is_ok());
+        let unknown_type = "[path_rules]\nipv4_subnet_family_prefix = \"x\"\n";
+        assert!(parse_arti_config(unknown_type).is_err());
+        // Authorities without fallbacks: arti itself refuses this.
+        let no_fallbacks = "[tor_network.authorities]\nv3idents = [\"911F7C74212214823DDBDE3044B5B1AF3EFB98A0\"]\n";
+        let e = parse_arti_config(no_fallbacks).err().unwrap_or_default();
+        assert!(e.contains("fallback"), "{e}");
+    }
+
+    #[test]
+    fn status_lines_say_what_is_happening() {
+        let mut st = TorStatus {
+            percent: 40,
+            summary: "40%: connecting".into(),
+            ..TorStatus::default()
+        };
+        assert_eq!(st.describe(), "bootstrapping, 40% (40%: connecting)");
+        st.blocked = Some("Can't reach the Tor network".into());
+        st.error = Some("timed out".into());
+        assert_eq!(
+            st.describe(),
+            "bootstrapping, 40%, stuck: Can't reach the Tor network; last attempt failed: timed out"
+        );
+        st.ready = true;
+        st.bootstrap_secs = Some(12.34);
+        assert_eq!(st.describe(), "bootstrapped (in 12.3 s)");
+    }
+}

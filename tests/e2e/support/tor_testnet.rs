@@ -1,0 +1,124 @@
+//! The local Tor network from `scripts/tor-testnet/start` (Debian's tor daemons on loopback:
+//! authorities, relays, an exit, an onion service, a client SocksPort), found through
+//! `OTRBNC_TOR_TESTNET=<dir>`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The directory of a started test network.
+pub const DIR_ENV: &str = "OTRBNC_TOR_TESTNET";
+/// Turns "no Tor test network" from a skip into a failure (CI sets it).
+pub const REQUIRE_ENV: &str = "OTRBNC_REQUIRE_TOR";
+/// How long a test waits for a network that is still forming (the test script starts it in
+/// the background while the code builds).
+const READY_WAIT: Duration = Duration::from_secs(420);
+
+/// What the tests need to know about the running network.
+#[derive(Debug, Clone)]
+pub struct TorTestnet {
+    /// The network's directory.
+    pub dir: PathBuf,
+    /// arti's configuration for this network (authorities, fallbacks, path rules).
+    pub arti_toml: PathBuf,
+    /// The onion service's address (`….onion`); it forwards port 6667 to `onion_target`.
+    pub onion: String,
+    /// Where the onion service sends its connections.
+    pub onion_target: SocketAddr,
+    /// The address the exit relay's connections come from.
+    pub exit_source: IpAddr,
+    /// The address the onion service's connections come from.
+    pub onion_source: IpAddr,
+    /// A c-tor client's SocksPort on this network (an "external Tor").
+    pub socks: SocketAddr,
+}
+
+fn required() -> bool {
+    std::env::var_os(REQUIRE_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn read_env(dir: &std::path::Path) -> Result<HashMap<String, String>, String> {
+    let text = std::fs::read_to_string(dir.join("env"))
+        .map_err(|e| format!("{}/env: {e}", dir.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().trim_start_matches("export ").to_string(),
+                v.trim().trim_matches(['"', '\'']).to_string(),
+            )
+        })
+        .collect())
+}
+
+impl TorTestnet {
+    /// The running network, waiting for it to be ready if it is still forming. `None`
+    /// (after a "skipped" line) when there is none and `OTRBNC_REQUIRE_TOR` is unset; a
+    /// panic when it is set.
+    pub async fn get(test: &str) -> Option<TorTestnet> {
+        match Self::find().await {
+            Ok(t) => Some(t),
+            Err(e) if required() => panic!("{test}: {e} and {REQUIRE_ENV} is set"),
+            Err(e) => {
+                eprintln!("{test}: skipped: {e} (set {REQUIRE_ENV}=1 to make this a failure)");
+                None
+            }
+        }
+    }
+
+    async fn find() -> Result<TorTestnet, String> {
+        let dir = std::env::var_os(DIR_ENV)
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                format!("no Tor test network ({DIR_ENV} is unset; start one with scripts/tor-testnet/start <dir>)")
+            })?;
+        let started = Instant::now();
+        while !dir.join("ready").exists() {
+            if started.elapsed() > READY_WAIT {
+                return Err(format!(
+                    "the Tor test network in {} is not ready after {READY_WAIT:?} (see its logs)",
+                    dir.display()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let env = read_env(&dir)?;
+        let get = |k: &str| {
+            env.get(k)
+                .cloned()
+                .ok_or_else(|| format!("{}/env has no {k}", dir.display()))
+        };
+        let parse = |k: &str| -> Result<IpAddr, String> {
+            get(k)?.parse().map_err(|e| format!("{k}: {e}"))
+        };
+        let target_port: u16 = env
+            .get("TOR_TESTNET_ONION_TARGET")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(16667);
+        Ok(TorTestnet {
+            arti_toml: dir.join("arti.toml"),
+            onion: get("TOR_TESTNET_ONION")?,
+            onion_target: SocketAddr::from(([127, 0, 0, 1], target_port)),
+            exit_source: parse("TOR_TESTNET_EXIT_SOURCE")?,
+            onion_source: parse("TOR_TESTNET_ONION_SOURCE")?,
+            socks: get("TOR_TESTNET_SOCKS")?
+                .parse()
+                .map_err(|e| format!("TOR_TESTNET_SOCKS: {e}"))?,
+            dir,
+        })
+    }
+}
+
+/// Returns early from a test when there is no Tor test network (or fails it when
+/// `OTRBNC_REQUIRE_TOR=1`); otherwise evaluates to the network.
+#[macro_export]
+macro_rules! require_tor {
+    () => {
+        match $crate::support::tor_testnet::TorTestnet::get(module_path!()).await {
+            Some(t) => t,
+            None => return,
+        }
+    };
+}

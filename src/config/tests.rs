@@ -54,6 +54,12 @@ fn the_example_is_valid_and_documents_every_key() {
         "host",
         "port",
         "transport",
+        "tls",
+        "socks_proxy",
+        "data_dir",
+        "arti_config",
+        "bootstrap_timeout_secs",
+        "connect_timeout_secs",
         "tls_server_name",
         "tls_ca_file",
         "tls_pin_sha256",
@@ -264,4 +270,113 @@ fn data_resolved_dir_prefers_the_configured_dir() {
     assert!(d.resolved_dir().ends_with("otrbnc") || d.resolved_dir().ends_with("otrbnc-data"));
     d.dir = Some(PathBuf::from("/var/lib/otrbnc"));
     assert_eq!(d.resolved_dir(), PathBuf::from("/var/lib/otrbnc"));
+}
+
+const PW: &str = "[listen]\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$I6bsJxUswI8LzyYEYCIaHw$8uDgfszmpHv4kmswwv6sz4Budw2V68xudbnuMyglNQ0\"\n";
+
+fn network_with(keys: &str) -> String {
+    format!("{PW}[networks.n]\nhost = \"irc.example.org\"\n{keys}")
+}
+
+#[test]
+fn tor_and_socks5_default_to_tls_on_6697_and_can_turn_it_off() {
+    let c = parse_ok(&network_with("transport = \"tor\"\n"));
+    let n = c.networks.get("n").unwrap();
+    assert!(n.uses_tls() && n.port() == 6697 && n.transport.is_proxied());
+    let c = parse_ok(&network_with("transport = \"tor\"\ntls = false\n"));
+    let n = c.networks.get("n").unwrap();
+    assert!(!n.uses_tls() && n.port() == 6667);
+    let c = parse_ok(&network_with("transport = \"socks5\"\n"));
+    assert_eq!(c.networks.get("n").unwrap().socks_proxy(), "127.0.0.1:9050");
+    // TLS keys follow whether TLS is used, not the transport's name.
+    parse_ok(&network_with(
+        "transport = \"tor\"\ntls_pin_sha256 = [\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"]\n",
+    ));
+    let e = error_of(&network_with(
+        "transport = \"tor\"\ntls = false\ntls_server_name = \"x\"\n",
+    ));
+    assert!(e.starts_with("networks.n.tls_server_name:"), "{e}");
+}
+
+#[test]
+fn route_keys_are_checked_and_onion_hosts_need_tor() {
+    let e = error_of(&network_with("transport = \"tls\"\ntls = false\n"));
+    assert!(e.starts_with("networks.n.tls:"), "{e}");
+    let e = error_of(&network_with(
+        "transport = \"tor\"\nsocks_proxy = \"127.0.0.1:9050\"\n",
+    ));
+    assert!(e.starts_with("networks.n.socks_proxy:"), "{e}");
+    let e = error_of(&network_with(
+        "transport = \"socks5\"\nsocks_proxy = \"localhost:9050\"\n",
+    ));
+    assert!(e.contains("not an ip:port"), "{e}");
+    let onion = |t: &str| {
+        format!(
+            "{PW}[networks.n]\nhost = \"libera75jm6of4wxpxt4aynol3xjmbtxgfyjpu34ss4d7r7q2v5zrpyd.onion\"\ntransport = \"{t}\"\n"
+        )
+    };
+    for direct in ["tls", "plain"] {
+        let e = error_of(&onion(direct));
+        assert!(
+            e.starts_with("networks.n.host:") && e.contains(".onion"),
+            "{e}"
+        );
+    }
+    parse_ok(&onion("tor"));
+    parse_ok(&onion("socks5"));
+    let e = error_of(&network_with("transport = \"i2p-ish\"\n"));
+    assert!(e.contains("transport"), "{e}");
+}
+
+#[test]
+fn tor_section_is_checked() {
+    let c = parse_ok(&network_with("transport = \"tor\"\n"));
+    assert_eq!(c.tor.bootstrap_timeout_secs, 180);
+    assert_eq!(
+        c.tor.resolved_dir(&Data {
+            dir: Some("/d".into()),
+            ..Data::default()
+        }),
+        PathBuf::from("/d/tor")
+    );
+    let e = error_of(&format!(
+        "[tor]\nbootstrap_timeout_secs = 1\n{}",
+        network_with("")
+    ));
+    assert!(e.starts_with("tor.bootstrap_timeout_secs:"), "{e}");
+    let e = error_of(&format!(
+        "[tor]\narti_config = \"/nonexistent/arti.toml\"\n{}",
+        network_with("")
+    ));
+    assert!(
+        e.starts_with("tor.arti_config:") && e.contains("cannot read"),
+        "{e}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("arti.toml");
+    std::fs::write(&bad, "[path_rules]\nipv4_subnet_family_prefix = \"wide\"\n").unwrap();
+    let e = error_of(&format!(
+        "[tor]\narti_config = {:?}\n{}",
+        bad.display().to_string(),
+        network_with("")
+    ));
+    assert!(e.starts_with("tor.arti_config:"), "{e}");
+    let e = error_of(&format!("[tor]\nbridges = true\n{}", network_with("")));
+    assert!(e.contains("bridges"), "{e}");
+}
+
+#[test]
+fn transport_can_be_set_from_the_environment() {
+    let mut c = Config::parse(&network_with("")).unwrap();
+    apply_env(&mut c, |k| {
+        (k == "OTRBNC_NET_N_TRANSPORT").then(|| "tor".to_string())
+    })
+    .unwrap();
+    assert_eq!(c.networks.get("n").unwrap().transport, Transport::Tor);
+    let e = apply_env(&mut c, |k| {
+        (k == "OTRBNC_NET_N_TRANSPORT").then(|| "carrier-pigeon".to_string())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("OTRBNC_NET_N_TRANSPORT"), "{e}");
 }

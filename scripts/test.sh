@@ -32,6 +32,30 @@ if [ "${#e2e_pkgs[@]}" -gt 0 ]; then
   fi
 fi
 
+# Tor tests (tests/e2e/tor.rs): a private Tor network of Debian's tor daemons on loopback,
+# started now in the background so it forms while the code builds; the tests wait for it.
+if [ "${OTRBNC_TOR_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_TOR:-0}" != "1" ]; then
+  if ! command -v tor >/dev/null 2>&1 && ! [ -x /usr/sbin/tor ]; then
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y tor
+    # Debian's package starts a system tor that would try to reach the real Tor network:
+    # stop it and keep it from starting at boot. The tests use their own network.
+    sudo_if_needed service tor stop >/dev/null 2>&1 || true
+    sudo_if_needed systemctl disable tor >/dev/null 2>&1 || true
+    sudo_if_needed update-rc.d tor disable >/dev/null 2>&1 || true
+  fi
+  tor_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-tor-testnet.XXXXXX")
+  export OTRBNC_TOR_TESTNET="$tor_dir"
+  ./scripts/tor-testnet/start "$tor_dir" >"$tor_dir.log" 2>&1 &
+  tor_start_pid=$!
+  stop_tor_testnet() {
+    kill "$tor_start_pid" >/dev/null 2>&1 || true
+    ./scripts/tor-testnet/stop "$tor_dir" --clean >/dev/null 2>&1 || true
+  }
+  trap stop_tor_testnet EXIT
+  echo "== Tor test network starting in $tor_dir (log: $tor_dir.log)"
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -45,7 +69,13 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test"
-cargo test --workspace --all-targets
+if ! cargo test --workspace --all-targets; then
+  if [ -n "${tor_dir:-}" ]; then
+    echo "== Tor test network log ($tor_dir.log):"
+    tail -n 40 "$tor_dir.log" || true
+  fi
+  exit 1
+fi
 
 echo "== doc tests"
 cargo test --workspace --doc

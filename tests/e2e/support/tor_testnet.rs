@@ -93,14 +93,24 @@ impl TorTestnet {
         let parse = |k: &str| -> Result<IpAddr, String> {
             get(k)?.parse().map_err(|e| format!("{k}: {e}"))
         };
-        let target_port: u16 = env
-            .get("TOR_TESTNET_ONION_TARGET")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(16667);
+        // `ip:port`, or a bare port on 127.0.0.1.
+        let onion_target = match env.get("TOR_TESTNET_ONION_TARGET") {
+            None => SocketAddr::from(([127, 0, 0, 1], 16667)),
+            Some(t) => t
+                .parse::<SocketAddr>()
+                .or_else(|_| {
+                    t.parse::<u16>()
+                        .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+                })
+                .map_err(|_| format!("TOR_TESTNET_ONION_TARGET: {t:?}"))?,
+        };
         Ok(TorTestnet {
-            arti_toml: dir.join("arti.toml"),
+            arti_toml: env
+                .get("TOR_TESTNET_ARTI_TOML")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| dir.join("arti.toml")),
             onion: get("TOR_TESTNET_ONION")?,
-            onion_target: SocketAddr::from(([127, 0, 0, 1], target_port)),
+            onion_target,
             exit_source: parse("TOR_TESTNET_EXIT_SOURCE")?,
             onion_source: parse("TOR_TESTNET_ONION_SOURCE")?,
             socks: get("TOR_TESTNET_SOCKS")?

@@ -61,3 +61,64 @@ impl SocksRoute {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A SOCKS5 server that records what it was asked (RFC 1928, RFC 1929) and grants it.
+    async fn recording_proxy() -> (SocketAddr, tokio::task::JoinHandle<(Vec<u8>, Vec<u8>)>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut head = [0u8; 2];
+            s.read_exact(&mut head).await.unwrap();
+            let mut methods = vec![0u8; usize::from(head[1])];
+            s.read_exact(&mut methods).await.unwrap();
+            assert!(methods.contains(&2), "user/password auth not offered");
+            s.write_all(&[5, 2]).await.unwrap();
+            let mut auth = vec![0u8; 2];
+            s.read_exact(&mut auth).await.unwrap();
+            let mut user = vec![0u8; usize::from(auth[1])];
+            s.read_exact(&mut user).await.unwrap();
+            let mut plen = [0u8; 1];
+            s.read_exact(&mut plen).await.unwrap();
+            let mut pass = vec![0u8; usize::from(plen[0])];
+            s.read_exact(&mut pass).await.unwrap();
+            s.write_all(&[1, 0]).await.unwrap();
+            let mut req = [0u8; 5];
+            s.read_exact(&mut req).await.unwrap();
+            assert_eq!(&req[..4], &[5, 1, 0, 3], "not a CONNECT to a domain name");
+            let mut rest = vec![0u8; usize::from(req[4]) + 2];
+            s.read_exact(&mut rest).await.unwrap();
+            let mut target = vec![req[4]];
+            target.extend_from_slice(&rest);
+            s.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 1])
+                .await
+                .unwrap();
+            (user, target)
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn host_names_reach_the_proxy_unresolved_with_per_network_credentials() {
+        let (proxy, seen) = recording_proxy().await;
+        let name = "ircxyzabcdefghijklmnop.onion";
+        let route = SocksRoute::new(proxy, "libera");
+        route
+            .connect(name, 6697, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let (user, target) = seen.await.unwrap();
+        assert_eq!(user, b"otrbnc-libera");
+        let mut want = vec![u8::try_from(name.len()).unwrap()];
+        want.extend_from_slice(name.as_bytes());
+        want.extend_from_slice(&6697u16.to_be_bytes());
+        assert_eq!(target, want);
+        // Another network: another user name, so Tor gives it other circuits.
+        assert_ne!(SocksRoute::new(proxy, "oftc").user(), route.user());
+    }
+}

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use arti_client::config::{CfgPath, TorClientConfigBuilder};
@@ -152,6 +153,7 @@ impl TorService {
             status: self.status.clone(),
             bootstrap_timeout: self.bootstrap_timeout,
             connect_timeout: self.connect_timeout,
+            announced: AtomicBool::new(false),
         }
     }
 
@@ -167,6 +169,8 @@ pub struct TorRoute {
     status: watch::Receiver<TorStatus>,
     bootstrap_timeout: Duration,
     connect_timeout: Duration,
+    /// Whether this network's user has been told Tor is ready.
+    announced: AtomicBool,
 }
 
 impl TorRoute {
@@ -205,7 +209,8 @@ impl TorRoute {
         loop {
             let st = rx.borrow_and_update().clone();
             if st.ready {
-                if told.is_some() {
+                // Said once per network, and again after a wait the user was told about.
+                if !self.announced.swap(true, Ordering::Relaxed) || told.is_some() {
                     progress(format!("Tor: {}.", st.describe()));
                 }
                 return Ok(());

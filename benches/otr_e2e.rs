@@ -10,6 +10,10 @@
 //!   alice is told "You verified bob" (bob's client answers the moment the question shows) —
 //!   on ngircd with its default flood penalties and otrbnc's default pacing, with the SMP
 //!   lines and bytes each side sent.
+//! * `tor`: over the local Tor network of `scripts/tor-testnet` (`OTRBNC_TOR_TESTNET=<dir>`),
+//!   each bouncer with its own embedded Tor client, once out of the exit and once to the onion
+//!   service: arti's bootstrap time, otrbnc's start-to-registered time and RSS, and time to
+//!   private (first contact) on ngircd's default penalties with otrbnc's default pacing.
 //! * `throughput`: encrypted messages per second once private, with ngircd's penalties off
 //!   (`MaxPenaltyTime = 0`) and otrbnc's pacing off.
 //!
@@ -35,6 +39,7 @@ use support::client::{Client, Msg};
 use support::ngircd::NgircdOpts;
 use support::otrbnc::BncConfig;
 use support::scenario::Pair;
+use support::tor_testnet::TorTestnet;
 
 /// What an OTR line (or reassembled message) on the wire is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -694,6 +699,94 @@ async fn throughput(sz: TputSizes) -> Throughput {
     out
 }
 
+/// One Tor path measured (see the module comment).
+async fn tor_private(tor: &TorTestnet, onion: bool) {
+    let via = if onion {
+        "the onion service"
+    } else {
+        "the exit"
+    };
+    println!();
+    println!("== over Tor, through {via}: ngircd default flood penalties, otrbnc default pacing");
+    let ngircd = support::ngircd::Ngircd::start(NgircdOpts::default()).await;
+    let (auds, ca, cb) = if onion {
+        let aud = Auditor::start_on(tor.onion_target, ngircd.addr(), "behind the onion").await;
+        let (port, host) = tor.onion_upstream();
+        let mut ca = tor.bnc("alice", "bob", port).default_pacing();
+        ca.upstream_host = Some(host.clone());
+        let mut cb = tor.bnc("bob", "alice", port).default_pacing();
+        cb.upstream_host = Some(host);
+        (vec![aud], ca, cb)
+    } else {
+        let aud_a = Auditor::start_labeled(ngircd.addr(), "alice").await;
+        let aud_b = Auditor::start_labeled(ngircd.addr(), "bob").await;
+        let ca = tor.bnc("alice", "bob", aud_a.addr()).default_pacing();
+        let cb = tor.bnc("bob", "alice", aud_b.addr()).default_pacing();
+        (vec![aud_a, aud_b], ca, cb)
+    };
+    let started = Instant::now();
+    let a = support::otrbnc::OtrBnc::start(ca).await;
+    let b = support::otrbnc::OtrBnc::start(cb).await;
+    while auds.iter().map(Auditor::registrations).sum::<usize>() < 2 {
+        if started.elapsed() > Duration::from_secs(300) {
+            println!("  NOT registered within 300 s");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let registered = started.elapsed().as_secs_f64();
+    let mut clients = Vec::new();
+    for bnc in [&a, &b] {
+        let login = support::client::Login::new(Some(&bnc.pass()), &bnc.config().nick);
+        let mut c = Client::connect_with(bnc.addr(), login).await;
+        c.otr("status").await;
+        let up = c
+            .expect_otr(Duration::from_secs(10), "upstream status", |t| {
+                t.starts_with("Upstream test:")
+            })
+            .await
+            .text()
+            .to_string();
+        println!("  {}: {up}", bnc.config().label);
+        clients.push(c);
+    }
+    println!("  from starting both otrbnc to both registered upstream: {registered:.2} s");
+    // ngircd's registration penalty passes, otrbnc's token buckets are full.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (ca, rest) = clients.split_at_mut(1);
+    let text = format!("first contact over tor {}", support::token(10));
+    let t0 = Instant::now();
+    ca[0].privmsg("bob", &text).await;
+    let got = rest[0]
+        .try_expect(Duration::from_secs(600), |m| {
+            m.is_privmsg_from("alice") && m.text() == text
+        })
+        .await;
+    match got {
+        Some(_) => println!(
+            "  time to private (first contact, first message shown to bob): {:.2} s",
+            t0.elapsed().as_secs_f64()
+        ),
+        None => println!("  NOT private within 600 s"),
+    }
+    let lines: usize = auds
+        .iter()
+        .map(|aud| {
+            aud.lines_to_server()
+                .iter()
+                .filter(|l| support::find(l, b" :?OTR").is_some())
+                .count()
+        })
+        .sum();
+    println!("  OTR lines sent upstream by both: {lines}");
+    println!(
+        "  RSS with Tor up: alice {} KiB, bob {} KiB",
+        a.rss_kib().unwrap_or(0),
+        b.rss_kib().unwrap_or(0)
+    );
+    drop(ngircd);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bench = args.iter().any(|a| a == "--bench");
@@ -744,6 +837,13 @@ fn main() {
                 let (f, r) = time_to_private(&label, pacing).await;
                 private.push((label, f, r));
             }
+        }
+        if bench
+            && wants("tor")
+            && let Some(tor) = TorTestnet::get("otr_e2e tor").await
+        {
+            tor_private(&tor, false).await;
+            tor_private(&tor, true).await;
         }
         if bench && wants("verify") {
             let (secs, la, ba, lb, bb) = time_to_verified().await;

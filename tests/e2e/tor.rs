@@ -6,7 +6,7 @@
 //! The auditors connect to ngircd from the address their peer came from, so ngircd's own log
 //! names the real origin: the exit relay's address, or the onion service's.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,7 +16,6 @@ use crate::support::client::{Client, Login};
 use crate::support::ngircd::{Ngircd, NgircdOpts};
 use crate::support::otrbnc::{BncConfig, OtrBnc, toml_str};
 use crate::support::scenario::{assert_only_otr_to, assert_reassembles, deliver};
-use crate::support::tor_testnet::TorTestnet;
 use crate::support::{secs, token};
 use crate::{require_e2e, require_tor};
 
@@ -27,21 +26,6 @@ const REGISTER_OVER_TOR: Duration = Duration::from_secs(300);
 const FIRST: Duration = Duration::from_secs(180);
 /// A message through an established session.
 const NEXT: Duration = Duration::from_secs(60);
-
-/// A bouncer reaching its server through the embedded Tor client on the test network,
-/// without TLS (the onion service and the exit lead to ngircd's plain port).
-fn through_tor(nick: &str, peer: &str, upstream: SocketAddr, tor: &TorTestnet) -> BncConfig {
-    BncConfig::new(nick, upstream)
-        .otr_nicks(&[peer])
-        .transport("tor")
-        .network_toml("tls = false")
-        .tor_toml(&format!(
-            "arti_config = {}",
-            toml_str(&tor.arti_toml.display().to_string())
-        ))
-        .tor_toml("bootstrap_timeout_secs = 300")
-        .handshake_timeout(180)
-}
 
 /// Waits until the auditor has seen `n` registrations.
 async fn registered(aud: &Auditor, n: usize, bncs: &[&OtrBnc]) {
@@ -208,8 +192,8 @@ async fn conversation_through_the_tor_exit() {
     let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
     let aud_a = Auditor::start_labeled(ngircd.addr(), "auditor for alice").await;
     let aud_b = Auditor::start_labeled(ngircd.addr(), "auditor for bob").await;
-    let a = OtrBnc::start(through_tor("alice", "bob", aud_a.addr(), &tor)).await;
-    let b = OtrBnc::start(through_tor("bob", "alice", aud_b.addr(), &tor)).await;
+    let a = OtrBnc::start(tor.bnc("alice", "bob", aud_a.addr()).handshake_timeout(180)).await;
+    let b = OtrBnc::start(tor.bnc("bob", "alice", aud_b.addr()).handshake_timeout(180)).await;
     registered(&aud_a, 1, &[&a]).await;
     registered(&aud_b, 1, &[&b]).await;
     let mut ca = attach(&a).await;
@@ -241,11 +225,11 @@ async fn conversation_through_an_onion_service() {
     let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
     // The onion service forwards to this fixed address: one auditor sees both bouncers.
     let aud = Auditor::start_on(tor.onion_target, ngircd.addr(), "auditor behind the onion").await;
-    let onion_port = SocketAddr::from(([127, 0, 0, 1], 6667));
-    let mut ca_cfg = through_tor("alice", "bob", onion_port, &tor);
-    ca_cfg.upstream_host = Some(tor.onion.clone());
-    let mut cb_cfg = through_tor("bob", "alice", onion_port, &tor);
-    cb_cfg.upstream_host = Some(tor.onion.clone());
+    let (onion_port, onion) = tor.onion_upstream();
+    let mut ca_cfg = tor.bnc("alice", "bob", onion_port).handshake_timeout(180);
+    ca_cfg.upstream_host = Some(onion.clone());
+    let mut cb_cfg = tor.bnc("bob", "alice", onion_port).handshake_timeout(180);
+    cb_cfg.upstream_host = Some(onion);
     let a = OtrBnc::start(ca_cfg).await;
     let b = OtrBnc::start(cb_cfg).await;
     registered(&aud, 2, &[&a, &b]).await;

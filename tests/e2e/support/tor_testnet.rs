@@ -7,6 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::otrbnc::{BncConfig, toml_str};
+
 /// The directory of a started test network.
 pub const DIR_ENV: &str = "OTRBNC_TOR_TESTNET";
 /// Turns "no Tor test network" from a skip into a failure (CI sets it).
@@ -54,6 +56,27 @@ fn read_env(dir: &std::path::Path) -> Result<HashMap<String, String>, String> {
 }
 
 impl TorTestnet {
+    /// A bouncer `nick` (opted in to `peer`) reaching `upstream` through its embedded Tor
+    /// client on this network, without TLS (the exit and the onion service lead to ngircd's
+    /// plain port). Set `upstream_host` for a name such as the onion address.
+    pub fn bnc(&self, nick: &str, peer: &str, upstream: SocketAddr) -> BncConfig {
+        BncConfig::new(nick, upstream)
+            .otr_nicks(&[peer])
+            .transport("tor")
+            .network_toml("tls = false")
+            .tor_toml(&format!(
+                "arti_config = {}",
+                toml_str(&self.arti_toml.display().to_string())
+            ))
+            .tor_toml("bootstrap_timeout_secs = 300")
+            .handshake_timeout(600)
+    }
+
+    /// Where the onion service is reached: its address, port 6667.
+    pub fn onion_upstream(&self) -> (SocketAddr, String) {
+        (SocketAddr::from(([127, 0, 0, 1], 6667)), self.onion.clone())
+    }
+
     /// The running network, waiting for it to be ready if it is still forming. `None`
     /// (after a "skipped" line) when there is none and `OTRBNC_REQUIRE_TOR` is unset; a
     /// panic when it is set.

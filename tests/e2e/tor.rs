@@ -213,6 +213,14 @@ async fn conversation_through_the_tor_exit() {
     );
     report("exit", &a, &mut ca, first).await;
     report("exit", &b, &mut cb, first).await;
+
+    // The server side drops alice: she reconnects, through Tor again.
+    aud_a.cut();
+    registered(&aud_a, 2, &[&a]).await;
+    assert_eq!(aud_a.connection_count(), 2);
+    assert_arrived_from(&ngircd, &[&aud_a], tor.exit_source, &["alice"]);
+    let text = format!("after the reconnect {}", token(8));
+    deliver(&ca, &mut cb, &text, FIRST).await;
 }
 
 /// Criterion 1 (onion) and 2: both bouncers reach the IRC server only as the test network's

@@ -739,14 +739,7 @@ async fn tor_private(tor: &TorTestnet, onion: bool) {
     for bnc in [&a, &b] {
         let login = support::client::Login::new(Some(&bnc.pass()), &bnc.config().nick);
         let mut c = Client::connect_with(bnc.addr(), login).await;
-        c.otr("status").await;
-        let up = c
-            .expect_otr(Duration::from_secs(10), "upstream status", |t| {
-                t.starts_with("Upstream test:")
-            })
-            .await
-            .text()
-            .to_string();
+        let up = support::scenario::upstream_status(&mut c).await;
         println!("  {}: {up}", bnc.config().label);
         clients.push(c);
     }

@@ -15,7 +15,7 @@ use crate::support::auditor::Auditor;
 use crate::support::client::{Client, Login};
 use crate::support::ngircd::{Ngircd, NgircdOpts};
 use crate::support::otrbnc::{BncConfig, OtrBnc, toml_str};
-use crate::support::scenario::{assert_only_otr_to, assert_reassembles, deliver};
+use crate::support::scenario::{assert_only_otr_to, assert_reassembles, deliver, upstream_status};
 use crate::support::{secs, token};
 use crate::{require_e2e, require_tor};
 
@@ -140,14 +140,7 @@ fn assert_arrived_from(ngircd: &Ngircd, auds: &[&Auditor], source: IpAddr, nicks
 
 /// Figures for the closing note and docs/BENCHMARKS.md (printed, not asserted).
 async fn report(what: &str, bnc: &OtrBnc, c: &mut Client, first: Duration) {
-    c.otr("status").await;
-    let up = c
-        .expect_otr(secs(10), "the upstream status line", |t| {
-            t.starts_with("Upstream test:")
-        })
-        .await
-        .text()
-        .to_string();
+    let up = upstream_status(c).await;
     assert!(
         up.contains("connected, through Tor (embedded, bootstrapped"),
         "{up}"
@@ -274,14 +267,7 @@ async fn socks5_through_an_external_tor() {
     let a = OtrBnc::start(cfg).await;
     registered(&aud, 1, &[&a]).await;
     let mut c = attach(&a).await;
-    c.otr("status").await;
-    let up = c
-        .expect_otr(secs(10), "the upstream status line", |t| {
-            t.starts_with("Upstream test:")
-        })
-        .await
-        .text()
-        .to_string();
+    let up = upstream_status(&mut c).await;
     assert!(
         up.contains(&format!("through SOCKS5 proxy {}", tor.socks)),
         "{up}"
@@ -374,14 +360,7 @@ async fn tor_down_means_no_connection_and_a_clear_message() {
     );
     // A second attempt (the backoff is 1-2 s, plus the 10 s wait) also goes to Tor only.
     tokio::time::sleep(secs(15)).await;
-    c.otr("status").await;
-    let up = c
-        .expect_otr(secs(10), "the upstream status line", |t| {
-            t.starts_with("Upstream test:")
-        })
-        .await
-        .text()
-        .to_string();
+    let up = upstream_status(&mut c).await;
     assert!(up.contains("through Tor (embedded, bootstrapping"), "{up}");
     assert!(
         dead.seen.load(Ordering::SeqCst) > 0,

@@ -185,3 +185,14 @@ pub async fn status_of(c: &mut Client, nick: &str, limit: Duration) -> (String, 
         .to_string();
     (line, fp)
 }
+
+/// From `*otr status`: the line saying how the upstream is reached (`Upstream test: …`).
+pub async fn upstream_status(c: &mut Client) -> String {
+    c.otr("status").await;
+    c.expect_otr(Duration::from_secs(10), "the upstream status line", |t| {
+        t.starts_with("Upstream test:")
+    })
+    .await
+    .text()
+    .to_string()
+}

@@ -97,7 +97,7 @@ async fn an_unknown_issuer_is_refused_and_the_user_is_told() {
     let err = accept_tls(&server, &acceptor(&pki)).await.err();
     assert!(err.is_some(), "the handshake must fail without the CA");
     let mut client = TestClient::connect(b.port, "alice").await;
-    let notice = client.expect("Disconnected from test", 10).await;
+    let notice = client.expect("Cannot connect to test", 10).await;
     assert!(
         notice.contains("TLS") && notice.to_lowercase().contains("issuer"),
         "{notice}"
@@ -145,7 +145,7 @@ async fn pinning_accepts_the_pinned_certificate_only() {
     .await;
     assert!(accept_tls(&server, &acceptor(&pki)).await.is_err());
     let mut client = TestClient::connect(b.port, "alice").await;
-    let notice = client.expect("Disconnected from test", 10).await;
+    let notice = client.expect("Cannot connect to test", 10).await;
     assert!(notice.contains("not pinned"), "{notice}");
 }
 

@@ -3,7 +3,6 @@
 //! circuit. Host names go to the exit (or the onion service directory) as names: nothing here
 //! resolves them locally, and nothing here opens a direct connection to the IRC server.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -64,14 +63,9 @@ impl TorStatus {
 /// Why the embedded client could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TorSetupError {
-    /// The state/cache directory.
-    #[error("Tor data directory {path}: {error}")]
-    Dir {
-        /// The directory.
-        path: String,
-        /// Why.
-        error: std::io::Error,
-    },
+    /// The state/cache directory could not be created.
+    #[error("Tor data directory: {0}")]
+    Dir(String),
     /// `tor.arti_config` could not be read or used.
     #[error("tor.arti_config {path}: {error}")]
     ArtiConfig {
@@ -105,7 +99,8 @@ impl TorService {
     /// Must run inside the tokio runtime.
     pub fn start(cfg: &config::Tor, data: &config::Data) -> Result<Arc<TorService>, TorSetupError> {
         let dir = cfg.resolved_dir(data);
-        make_private_dir(&dir)?;
+        // 0700: arti refuses state directories others can write to.
+        crate::store::files::ensure_dir(&dir).map_err(|e| TorSetupError::Dir(e.to_string()))?;
         let mut builder = match &cfg.arti_config {
             Some(path) => {
                 let text =
@@ -301,21 +296,6 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         src = s.source();
     }
     text
-}
-
-/// Creates `dir` (and parents) with mode 0700; arti refuses directories others can write to.
-fn make_private_dir(dir: &Path) -> Result<(), TorSetupError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let err = |error| TorSetupError::Dir {
-        path: dir.display().to_string(),
-        error,
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(err)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)
 }
 
 #[cfg(test)]

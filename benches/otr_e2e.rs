@@ -14,6 +14,10 @@
 //!   each bouncer with its own embedded Tor client, once out of the exit and once to the onion
 //!   service: arti's bootstrap time, otrbnc's start-to-registered time and RSS, and time to
 //!   private (first contact) on ngircd's default penalties with otrbnc's default pacing.
+//! * `i2p`: over the local i2pd router of `scripts/i2p-testnet` (`OTRBNC_I2P_TESTNET=<dir>`),
+//!   each bouncer with its own SAM session, to ngircd behind the router's server tunnel: SAM
+//!   session creation time, start-to-registered, time to private (first contact) and time to
+//!   verified (SMP with a question), on ngircd's default penalties with otrbnc's default pacing.
 //! * `throughput`: encrypted messages per second once private, with ngircd's penalties off
 //!   (`MaxPenaltyTime = 0`) and otrbnc's pacing off.
 //!
@@ -36,6 +40,7 @@ use std::time::{Duration, Instant};
 
 use support::auditor::Auditor;
 use support::client::{Client, Msg};
+use support::i2p_testnet::I2pTestnet;
 use support::ngircd::NgircdOpts;
 use support::otrbnc::BncConfig;
 use support::scenario::Pair;
@@ -699,6 +704,85 @@ async fn throughput(sz: TputSizes) -> Throughput {
     out
 }
 
+/// The I2P figures (see the module comment).
+async fn i2p_private_and_verified(i2p: &I2pTestnet) {
+    println!();
+    println!(
+        "== over I2P (i2pd on loopback, zero-hop tunnels): ngircd default flood penalties, otrbnc default pacing"
+    );
+    let ngircd = support::ngircd::Ngircd::start(NgircdOpts::default()).await;
+    let aud = Auditor::start_on(i2p.target, ngircd.addr(), "behind the I2P tunnel").await;
+    let started = Instant::now();
+    let a = support::otrbnc::OtrBnc::start(i2p.bnc("alice", "bob").default_pacing()).await;
+    let b = support::otrbnc::OtrBnc::start(i2p.bnc("bob", "alice").default_pacing()).await;
+    while aud.registrations() < 2 {
+        if started.elapsed() > Duration::from_secs(300) {
+            println!("  NOT registered within 300 s");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let registered = started.elapsed().as_secs_f64();
+    let mut clients = Vec::new();
+    for bnc in [&a, &b] {
+        let login = support::client::Login::new(Some(&bnc.pass()), &bnc.config().nick);
+        let mut c = Client::connect_with(bnc.addr(), login).await;
+        let up = support::scenario::upstream_status(&mut c).await;
+        let made = c
+            .otr_texts()
+            .into_iter()
+            .find(|t| t.starts_with("I2P session ready after"))
+            .unwrap_or_else(|| "(no session notice)".to_string());
+        println!("  {}: {made} | {up}", bnc.config().label);
+        clients.push(c);
+    }
+    println!("  from starting both otrbnc to both registered upstream: {registered:.2} s");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut cb = clients.pop().unwrap();
+    let mut ca = clients.pop().unwrap();
+    let text = format!("first contact over i2p {}", support::token(10));
+    let t0 = Instant::now();
+    ca.privmsg("bob", &text).await;
+    let got = cb
+        .try_expect(Duration::from_secs(600), |m| {
+            m.is_privmsg_from("alice") && m.text() == text
+        })
+        .await;
+    if got.is_none() {
+        println!("  NOT private within 600 s");
+        return;
+    }
+    println!(
+        "  time to private (first contact, first message shown to bob): {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+    // Rested, as in `verify`.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let t1 = Instant::now();
+    ca.otr("authq bob \"What did we eat in Lyon?\" quenelles")
+        .await;
+    cb.expect_otr(Duration::from_secs(600), "the question", |t| {
+        t.contains("What did we eat in Lyon?")
+    })
+    .await;
+    let asked = t1.elapsed().as_secs_f64();
+    cb.otr("auth alice quenelles").await;
+    ca.expect_otr(Duration::from_secs(600), "verified", |t| {
+        t.starts_with("You verified bob")
+    })
+    .await;
+    println!(
+        "  time to verified (authq to \"You verified bob\"): {:.2} s (question shown after {asked:.1} s)",
+        t1.elapsed().as_secs_f64()
+    );
+    println!(
+        "  RSS: alice {} KiB, bob {} KiB",
+        a.rss_kib().unwrap_or(0),
+        b.rss_kib().unwrap_or(0)
+    );
+    drop(ngircd);
+}
+
 /// One Tor path measured (see the module comment).
 async fn tor_private(tor: &TorTestnet, onion: bool) {
     let via = if onion {
@@ -837,6 +921,12 @@ fn main() {
         {
             tor_private(&tor, false).await;
             tor_private(&tor, true).await;
+        }
+        if bench
+            && wants("i2p")
+            && let Some(i2p) = I2pTestnet::get("otr_e2e i2p").await
+        {
+            i2p_private_and_verified(&i2p).await;
         }
         if bench && wants("verify") {
             let (secs, la, ba, lb, bb) = time_to_verified().await;

@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile smp_messages account interaction
-  irc_line irc_codec client_text login control_args config)
+  irc_line irc_codec client_text login control_args config sam_reply)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 
@@ -41,7 +41,7 @@ max_len() {
 # the smoke run is part of CI's time budget.
 smoke_secs() {
   case "$1" in
-    irc_line | irc_codec | client_text | login | control_args | config) echo 5 ;;
+    irc_line | irc_codec | client_text | login | control_args | config | sam_reply) echo 5 ;;
     *) echo 10 ;;
   esac
 }

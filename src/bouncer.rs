@@ -7,10 +7,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::config::{Config, Transport};
+use crate::config::{Config, I2pDestination, Transport};
 use crate::local_state::LocalState;
 use crate::network::{self, NetMsg, NetworkHandle};
 use crate::password::Verifier;
+use crate::upstream::i2p::I2pRoute;
 use crate::upstream::tor::TorService;
 use crate::upstream::transport::Route;
 
@@ -86,13 +87,25 @@ pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
             addr: config.listen.address.clone(),
             error,
         })?;
-    let mut trust = Vec::new();
-    for name in config.networks.keys() {
-        trust.push(
-            state
-                .trust_for(name)
-                .map_err(|e| StartError::Setup(e.to_string()))?,
-        );
+    let mut opened = Vec::new();
+    for (name, net) in &config.networks {
+        let trust = state
+            .trust_for(name)
+            .map_err(|e| StartError::Setup(e.to_string()))?;
+        // Each I2P network has its own session, so its own destination.
+        let i2p = if net.transport == Transport::I2p {
+            let keys = if config.i2p.destination == I2pDestination::Persistent {
+                state
+                    .i2p_keys_for(name)
+                    .map_err(|e| StartError::Setup(e.to_string()))?
+            } else {
+                None
+            };
+            Some(I2pRoute::new(name, &config.i2p, keys))
+        } else {
+            None
+        };
+        opened.push((trust, i2p));
     }
     let (identity, file) = state.into_identity();
     let identity = Arc::new(crate::local_state::SharedIdentity::new(identity, file));
@@ -110,8 +123,8 @@ pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
         None
     };
     let mut networks = BTreeMap::new();
-    for ((name, net), trust) in config.networks.iter().zip(trust) {
-        let route = Route::for_network(name, net, tor.as_ref()).map_err(StartError::Setup)?;
+    for ((name, net), (trust, i2p)) in config.networks.iter().zip(opened) {
+        let route = Route::for_network(name, net, tor.as_ref(), i2p).map_err(StartError::Setup)?;
         let handle = network::spawn(
             name.clone(),
             net.clone(),

@@ -8,7 +8,9 @@ use otr_core::session::Policy;
 use crate::config::{Data, IdentityMode};
 use crate::identity::Identity;
 use crate::network::now_ms;
-use crate::store::{IdentityFile, Passphrase, PassphraseSource, StoreError, TrustStore};
+use crate::store::{
+    I2pKeyFile, IdentityFile, Passphrase, PassphraseSource, StoreError, TrustStore,
+};
 
 /// The identity and the means to open trust stores.
 pub struct LocalState {
@@ -85,6 +87,15 @@ impl LocalState {
         match &self.passphrase {
             Some(pass) => TrustStore::open_or_create(&self.dir, network, pass),
             None => Ok(TrustStore::memory()),
+        }
+    }
+
+    /// `network`'s stored I2P keys (`i2p.destination = "persistent"`); `None` when the
+    /// identity is ephemeral (nothing is stored then).
+    pub fn i2p_keys_for(&self, network: &str) -> Result<Option<I2pKeyFile>, StoreError> {
+        match &self.passphrase {
+            Some(pass) => I2pKeyFile::open_or_create(&self.dir, network, pass).map(Some),
+            None => Ok(None),
         }
     }
 

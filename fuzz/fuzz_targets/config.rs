@@ -144,7 +144,14 @@ fn check(data: &[u8]) {
             net.host
         );
         assert_ne!(net.port(), 0, "{name}: port");
-        if net.transport != Transport::Tls {
+        // An I2P network only ever names an I2P service, without a port; an I2P name is
+        // never given to a direct transport (it would go to the local DNS).
+        if net.transport == Transport::I2p {
+            assert!(net.is_i2p() && net.port.is_none(), "{name}: i2p host {:?}", net.host);
+        } else if net.host.to_ascii_lowercase().ends_with(".i2p") {
+            assert_eq!(net.transport, Transport::Socks5, "{name}: .i2p host");
+        }
+        if !net.uses_tls() {
             assert!(net.tls_server_name.is_none() && net.tls_pin_sha256.is_empty());
             assert!(net.tls_ca_file.is_none() && net.tls_client_cert.is_none());
         }

@@ -9,6 +9,7 @@
 //! | `OTRBNC_IDENTITY` | `data.identity` (`persistent` or `ephemeral`) |
 //! | `OTRBNC_PASSPHRASE_FILE` | `data.passphrase_file` |
 //! | `OTRBNC_LOG` | `log.level` |
+//! | `OTRBNC_I2P_SAM` | `i2p.sam_address` |
 //! | `OTRBNC_NET_<NAME>_HOST`, `_PORT`, `_TRANSPORT`, `_NICK`, `_SERVER_PASSWORD`, `_SASL_PASSWORD` | `networks.<name>.*` |
 //!
 //! `<NAME>` is the network name upper-cased with `-` and `.` as `_`.
@@ -65,6 +66,9 @@ pub fn apply_env(
     if let Some(v) = get("OTRBNC_LOG") {
         config.log.level = v;
     }
+    if let Some(v) = get("OTRBNC_I2P_SAM") {
+        config.i2p.sam_address = v;
+    }
     for (name, net) in config.networks.iter_mut() {
         let p = network_prefix(name);
         if let Some(v) = get(&format!("{p}HOST")) {
@@ -83,10 +87,11 @@ pub fn apply_env(
                 "plain" => Transport::Plain,
                 "tor" => Transport::Tor,
                 "socks5" => Transport::Socks5,
+                "i2p" => Transport::I2p,
                 _ => {
                     return Err(ConfigError::Invalid {
                         key: format!("{p}TRANSPORT"),
-                        reason: format!("{v:?} is not one of tls, plain, tor, socks5"),
+                        reason: format!("{v:?} is not one of tls, plain, tor, socks5, i2p"),
                     });
                 }
             };

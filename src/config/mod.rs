@@ -37,6 +37,9 @@ pub struct Config {
     /// The embedded Tor client (networks with `transport = "tor"`).
     #[serde(default)]
     pub tor: Tor,
+    /// The I2P router's SAM bridge (networks with `transport = "i2p"`).
+    #[serde(default)]
+    pub i2p: I2p,
     /// Upstream networks by name (the name clients select with `PASS user/name:password`).
     #[serde(default)]
     pub networks: BTreeMap<String, Network>,
@@ -235,6 +238,55 @@ impl Tor {
     }
 }
 
+/// `[i2p]`: how networks with `transport = "i2p"` reach the I2P router. Each such network gets
+/// its own SAM session, so its own I2P destination.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct I2p {
+    /// The router's SAM bridge, `host:port`.
+    #[serde(default = "default_sam_address")]
+    pub sam_address: String,
+    /// A new I2P destination at every start (`transient`), or one kept in the encrypted store
+    /// per network (`persistent`).
+    #[serde(default)]
+    pub destination: I2pDestination,
+    /// How long creating a session (building its tunnels) may take.
+    #[serde(default = "default_i2p_session_timeout")]
+    pub session_timeout_secs: u64,
+    /// How long a name lookup and opening a stream to the server may take.
+    #[serde(default = "default_i2p_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Extra `SESSION CREATE` options (I2CP tunnel options such as `inbound.length`).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for I2p {
+    fn default() -> Self {
+        I2p {
+            sam_address: default_sam_address(),
+            destination: I2pDestination::default(),
+            session_timeout_secs: default_i2p_session_timeout(),
+            connect_timeout_secs: default_i2p_connect_timeout(),
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+/// `i2p.destination`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum I2pDestination {
+    /// New keys at every start: the server cannot link one run to the next (the default).
+    #[default]
+    Transient,
+    /// Keys kept in `<data dir>/i2p-<network>.sealed`: the same I2P address across restarts.
+    Persistent,
+}
+
+/// The default SAM bridge: i2pd's and Java I2P's.
+pub const DEFAULT_SAM_ADDRESS: &str = "127.0.0.1:7656";
+
 /// How the upstream connection is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -248,12 +300,15 @@ pub enum Transport {
     /// Through an external SOCKS5 proxy (a Tor daemon or Tor Browser); TLS on top unless
     /// `tls = false`.
     Socks5,
+    /// Through an I2P router's SAM bridge; no TLS unless `tls = true` (I2P already encrypts
+    /// to the server's destination).
+    I2p,
 }
 
 impl Transport {
     /// Whether connections go through an anonymising proxy, never directly.
     pub fn is_proxied(self) -> bool {
-        matches!(self, Transport::Tor | Transport::Socks5)
+        matches!(self, Transport::Tor | Transport::Socks5 | Transport::I2p)
     }
 
     /// The name used in the configuration file.
@@ -263,6 +318,7 @@ impl Transport {
             Transport::Plain => "plain",
             Transport::Tor => "tor",
             Transport::Socks5 => "socks5",
+            Transport::I2p => "i2p",
         }
     }
 }
@@ -289,10 +345,11 @@ pub struct Network {
     /// Server port (default 6697 with TLS, 6667 plain).
     #[serde(default)]
     pub port: Option<u16>,
-    /// `tls` (default), `plain`, `tor` or `socks5`.
+    /// `tls` (default), `plain`, `tor`, `socks5` or `i2p`.
     #[serde(default = "default_transport")]
     pub transport: Transport,
-    /// TLS on top of `tor` or `socks5` (default: on). `tls` and `plain` decide it themselves.
+    /// TLS on top of `tor` or `socks5` (default: on) or `i2p` (default: off). `tls` and
+    /// `plain` decide it themselves.
     #[serde(default)]
     pub tls: Option<bool>,
     /// The SOCKS5 proxy for `transport = "socks5"` (default 127.0.0.1:9050).
@@ -359,6 +416,7 @@ impl Network {
             Transport::Tls => true,
             Transport::Plain => false,
             Transport::Tor | Transport::Socks5 => self.tls.unwrap_or(true),
+            Transport::I2p => self.tls.unwrap_or(false),
         }
     }
 
@@ -371,6 +429,11 @@ impl Network {
     /// Whether the host is an onion service address.
     pub fn is_onion(&self) -> bool {
         self.host.to_ascii_lowercase().ends_with(".onion")
+    }
+
+    /// Whether the host is an I2P name, `.b32.i2p` address or destination.
+    pub fn is_i2p(&self) -> bool {
+        crate::upstream::sam::dest::is_i2p_host(&self.host)
     }
 
     /// The SOCKS5 proxy address (`socks_proxy` or the default).
@@ -432,6 +495,18 @@ fn default_tor_bootstrap_timeout() -> u64 {
 }
 fn default_tor_connect_timeout() -> u64 {
     // Onion services need a descriptor fetch, an introduction and a rendezvous circuit.
+    120
+}
+fn default_sam_address() -> String {
+    DEFAULT_SAM_ADDRESS.to_string()
+}
+fn default_i2p_session_timeout() -> u64 {
+    // Building a session's tunnels: about 20 s on an idle local router, a minute or more on a
+    // busy one or right after the router started.
+    180
+}
+fn default_i2p_connect_timeout() -> u64 {
+    // A .b32.i2p lookup asks floodfills for the server's lease set; then the stream opens.
     120
 }
 fn default_reconnect_min() -> u64 {

@@ -77,6 +77,10 @@ fn the_example_is_valid_and_documents_every_key() {
         "otr_nicks",
         "reconnect_min_secs",
         "reconnect_max_secs",
+        "sam_address",
+        "destination",
+        "session_timeout_secs",
+        "options",
     ] {
         assert!(EXAMPLE.contains(&format!("{key} =")), "example lacks {key}");
     }
@@ -379,4 +383,96 @@ fn transport_can_be_set_from_the_environment() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("OTRBNC_NET_N_TRANSPORT"), "{e}");
+}
+
+const B32: &str = "ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkdq.b32.i2p";
+
+fn i2p_network(host: &str, keys: &str) -> String {
+    format!("{PW}[networks.n]\nhost = \"{host}\"\ntransport = \"i2p\"\n{keys}")
+}
+
+#[test]
+fn i2p_networks_reach_only_i2p_hosts_without_ports_or_tls_by_default() {
+    for host in ["irc.postman.i2p", B32] {
+        let c = parse_ok(&i2p_network(host, ""));
+        let n = c.networks.get("n").unwrap();
+        assert!(n.transport.is_proxied() && !n.uses_tls() && n.is_i2p());
+    }
+    let c = parse_ok(&i2p_network("irc.postman.i2p", "tls = true\n"));
+    assert!(c.networks.get("n").unwrap().uses_tls());
+    let e = error_of(&i2p_network("irc.libera.chat", ""));
+    assert!(
+        e.starts_with("networks.n.host:") && e.contains("I2P host"),
+        "{e}"
+    );
+    let e = error_of(&i2p_network("irc.postman.i2p", "port = 6668\n"));
+    assert!(
+        e.starts_with("networks.n.port:") && e.contains("no ports"),
+        "{e}"
+    );
+    // An I2P name never goes to a direct transport (the local DNS) or Tor.
+    for t in ["tls", "plain", "tor"] {
+        let e = error_of(&format!(
+            "{PW}[networks.n]\nhost = \"irc.postman.i2p\"\ntransport = \"{t}\"\n"
+        ));
+        assert!(
+            e.starts_with("networks.n.host:") && e.contains("transport = \"i2p\""),
+            "{e}"
+        );
+    }
+    parse_ok(&format!(
+        "{PW}[networks.n]\nhost = \"irc.postman.i2p\"\ntransport = \"socks5\"\ntls = false\n"
+    ));
+    // An onion host is not an I2P service.
+    let e = error_of(&i2p_network(
+        "libera75jm6of4wxpxt4aynol3xjmbtxgfyjpu34ss4d7r7q2v5zrpyd.onion",
+        "",
+    ));
+    assert!(e.starts_with("networks.n.host:"), "{e}");
+}
+
+#[test]
+fn i2p_section_is_checked() {
+    let c = parse_ok(&i2p_network("irc.postman.i2p", ""));
+    assert_eq!(c.i2p.sam_address, DEFAULT_SAM_ADDRESS);
+    assert_eq!(c.i2p.destination, I2pDestination::Transient);
+    assert_eq!(c.i2p.session_timeout_secs, 180);
+    let with = |section: &str| format!("[i2p]\n{section}\n{}", i2p_network("irc.postman.i2p", ""));
+    parse_ok(&with(
+        "sam_address = \"i2pd:7656\"\noptions = { \"inbound.length\" = \"2\", \"i2cp.leaseSetEncType\" = \"4\" }",
+    ));
+    for (section, key) in [
+        ("sam_address = \"7656\"", "i2p.sam_address:"),
+        ("sam_address = \"host:0\"", "i2p.sam_address:"),
+        ("session_timeout_secs = 5", "i2p.session_timeout_secs:"),
+        ("connect_timeout_secs = 9999", "i2p.connect_timeout_secs:"),
+        (
+            "options = { DESTINATION = \"TRANSIENT\" }",
+            "i2p.options.DESTINATION:",
+        ),
+        ("options = { \"a\" = \"b c\" }", "i2p.options.a:"),
+        (
+            "options = { \"a\" = \"b\\nSESSION CREATE\" }",
+            "i2p.options.a:",
+        ),
+        ("options = { \"a=b\" = \"c\" }", "i2p.options.a=b:"),
+    ] {
+        let e = error_of(&with(section));
+        assert!(e.starts_with(key), "{section}: {e}");
+    }
+    let e = error_of(&format!(
+        "[data]\nidentity = \"ephemeral\"\n[i2p]\ndestination = \"persistent\"\n{}",
+        i2p_network("irc.postman.i2p", "")
+    ));
+    assert!(e.starts_with("i2p.destination:"), "{e}");
+    let mut c = Config::parse(&i2p_network("irc.postman.i2p", "")).unwrap();
+    apply_env(&mut c, |k| {
+        (k == "OTRBNC_I2P_SAM").then(|| "i2pd:7656".to_string())
+    })
+    .unwrap();
+    assert_eq!(c.i2p.sam_address, "i2pd:7656");
+    apply_env(&mut c, |k| {
+        (k == "OTRBNC_NET_N_TRANSPORT").then(|| "i2p".to_string())
+    })
+    .unwrap();
 }

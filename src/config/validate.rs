@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::{Config, Data, Network, SaslMechanism, Tor, Transport};
+use super::{
+    Config, Data, I2p, I2pDestination, IdentityMode, Network, SaslMechanism, Tor, Transport,
+};
 
 /// A configuration problem.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +101,19 @@ impl Config {
         }
         validate_data(&self.data)?;
         validate_tor(&self.tor)?;
+        validate_i2p(&self.i2p)?;
+        if self.i2p.destination == I2pDestination::Persistent
+            && self.data.identity == IdentityMode::Ephemeral
+            && self
+                .networks
+                .values()
+                .any(|n| n.transport == Transport::I2p)
+        {
+            return Err(invalid(
+                "i2p.destination",
+                "\"persistent\" keeps the keys in the encrypted store, which data.identity = \"ephemeral\" does not use",
+            ));
+        }
         let otr = &self.otr;
         if !(5..=3600).contains(&otr.handshake_timeout_secs) {
             return Err(invalid("otr.handshake_timeout_secs", "must be 5..=3600"));
@@ -167,7 +182,7 @@ fn validate_route(name: &str, net: &Network) -> Result<(), ConfigError> {
     if net.tls.is_some() && !net.transport.is_proxied() {
         return Err(invalid(
             key("tls"),
-            "only with transport = \"tor\" or \"socks5\" (\"tls\" and \"plain\" decide TLS themselves)",
+            "only with transport = \"tor\", \"socks5\" or \"i2p\" (\"tls\" and \"plain\" decide TLS themselves)",
         ));
     }
     if let Some(proxy) = &net.socks_proxy {
@@ -184,7 +199,7 @@ fn validate_route(name: &str, net: &Network) -> Result<(), ConfigError> {
             ));
         }
     }
-    if net.is_onion() && !net.transport.is_proxied() {
+    if net.is_onion() && !matches!(net.transport, Transport::Tor | Transport::Socks5) {
         return Err(invalid(
             key("host"),
             format!(
@@ -192,6 +207,82 @@ fn validate_route(name: &str, net: &Network) -> Result<(), ConfigError> {
                 net.transport.name()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// An I2P network reaches only I2P services, and an I2P name is only ever looked up by the
+/// I2P router (or a SOCKS5 proxy that is one), never in the local DNS.
+fn validate_i2p_route(name: &str, net: &Network) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("networks.{name}.{k}");
+    let i2p_host = net.is_i2p() || net.host.to_ascii_lowercase().ends_with(".i2p");
+    if net.transport == Transport::I2p {
+        if !net.is_i2p() {
+            return Err(invalid(
+                key("host"),
+                "transport = \"i2p\" needs an I2P host: a name.i2p from the router's address \
+                 book, a .b32.i2p address or a base64 destination",
+            ));
+        }
+        if net.port.is_some() {
+            return Err(invalid(
+                key("port"),
+                "I2P destinations have no ports (SAM 3.1): the server's destination decides \
+                 the service; remove the port",
+            ));
+        }
+    } else if i2p_host && net.transport != Transport::Socks5 {
+        return Err(invalid(
+            key("host"),
+            format!(
+                "an I2P host needs transport = \"i2p\" (or \"socks5\" to a router's SOCKS \
+                 proxy), not {:?}",
+                net.transport.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_i2p(i2p: &I2p) -> Result<(), ConfigError> {
+    let addr_ok = i2p
+        .sam_address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| {
+            !host.is_empty()
+                && !host.contains(|c: char| c.is_whitespace() || c == '/')
+                && port.parse::<u16>().is_ok_and(|p| p != 0)
+        });
+    if !addr_ok {
+        return Err(invalid(
+            "i2p.sam_address",
+            format!("{:?} is not host:port", i2p.sam_address),
+        ));
+    }
+    if !(10..=3600).contains(&i2p.session_timeout_secs) {
+        return Err(invalid("i2p.session_timeout_secs", "must be 10..=3600"));
+    }
+    if !(10..=600).contains(&i2p.connect_timeout_secs) {
+        return Err(invalid("i2p.connect_timeout_secs", "must be 10..=600"));
+    }
+    if i2p.options.len() > 64 {
+        return Err(invalid("i2p.options", "at most 64 options"));
+    }
+    use crate::upstream::sam::command::{RESERVED_OPTIONS, is_word};
+    for (k, v) in &i2p.options {
+        if RESERVED_OPTIONS.contains(&k.as_str()) {
+            return Err(invalid(
+                format!("i2p.options.{k}"),
+                "set by otrbnc itself (see i2p.destination)",
+            ));
+        }
+        if !is_word(k, true) || !is_word(v, false) {
+            return Err(invalid(
+                format!("i2p.options.{k}"),
+                "keys and values are 1-256 printable ASCII characters without spaces, quotes \
+                 or backslashes (no = in keys)",
+            ));
+        }
     }
     Ok(())
 }
@@ -233,6 +324,7 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
         return Err(invalid(key("port"), "must be 1..=65535"));
     }
     validate_route(name, net)?;
+    validate_i2p_route(name, net)?;
     let tls = net.uses_tls();
     for (k, set) in [
         ("tls_server_name", net.tls_server_name.is_some()),
@@ -244,7 +336,7 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
         if set && !tls {
             return Err(invalid(
                 key(k),
-                "only with TLS (transport = \"tls\", or \"tor\"/\"socks5\" without tls = false)",
+                "only with TLS (transport = \"tls\", \"tor\"/\"socks5\" without tls = false, or \"i2p\" with tls = true)",
             ));
         }
     }

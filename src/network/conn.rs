@@ -36,6 +36,7 @@ pub async fn run(
             let _ = events
                 .send(NetMsg::UpClosed {
                     generation,
+                    permanent: e.is_permanent(),
                     reason: e.to_string(),
                 })
                 .await;
@@ -83,5 +84,11 @@ pub async fn run(
             },
         }
     };
-    let _ = events.send(NetMsg::UpClosed { generation, reason }).await;
+    let _ = events
+        .send(NetMsg::UpClosed {
+            generation,
+            reason,
+            permanent: false,
+        })
+        .await;
 }

@@ -75,6 +75,11 @@ const COMMANDS: &[(&str, &str, &str)] = &[
         "<nick>",
         "forget the keys, trust and verification stored for a nick and end its session",
     ),
+    (
+        "reconnect",
+        "",
+        "connect to the server now (after an error that stopped retries, or to skip the wait)",
+    ),
 ];
 
 /// Splits arguments shell-style: whitespace separates, double quotes group, `\"` escapes.
@@ -155,6 +160,10 @@ impl Net {
             }
             ("help", Some(c)) => self.usage(id, &c.to_ascii_lowercase()),
             ("status", None) => self.status_all(id),
+            ("reconnect", None) => {
+                let text = self.reconnect_now();
+                self.reply(id, &text);
+            }
             ("status", Some(nick)) => self.status_one(id, nick),
             ("start", Some(nick)) => {
                 let key = self.irc.fold(nick);

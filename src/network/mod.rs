@@ -80,6 +80,8 @@ pub enum NetMsg {
         generation: u64,
         /// Why, for the user.
         reason: String,
+        /// Retrying cannot help until the configuration or the router changes.
+        permanent: bool,
     },
     /// End sessions, say goodbye and stop.
     Shutdown {
@@ -118,6 +120,8 @@ pub struct NetworkHandle {
 enum Link {
     /// Not connected; connect at this time (None: wait for a client to supply a nick).
     Down { retry_at: Option<Instant> },
+    /// Not connected after an error that retrying cannot fix; `*otr reconnect` tries again.
+    Stopped { reason: String },
     /// A connection attempt or connection is running.
     Up {
         tx: mpsc::Sender<Bytes>,
@@ -271,9 +275,11 @@ impl Net {
             NetMsg::UpLine { generation, line } if generation == self.generation => {
                 self.on_server_line(line)
             }
-            NetMsg::UpClosed { generation, reason } if generation == self.generation => {
-                self.on_closed(&reason)
-            }
+            NetMsg::UpClosed {
+                generation,
+                reason,
+                permanent,
+            } if generation == self.generation => self.on_closed(&reason, permanent),
             NetMsg::UpProgress { generation, text } if generation == self.generation => {
                 self.notify(&text)
             }
@@ -330,6 +336,22 @@ impl Net {
         }
     }
 
+    /// `*otr reconnect`: connect now (after a stop, or instead of waiting for the backoff).
+    fn reconnect_now(&mut self) -> String {
+        match self.link {
+            Link::Up { .. } => format!("{} is connected or connecting already.", self.name),
+            _ if self.want_nick.is_none() => {
+                format!("{} connects when a client supplies a nick.", self.name)
+            }
+            _ => {
+                self.backoff = Duration::from_secs(self.cfg.reconnect_min_secs);
+                self.last_close_reason = None;
+                self.connect();
+                format!("Connecting to {} now.", self.name)
+            }
+        }
+    }
+
     fn connect(&mut self) {
         let Some(nick) = self.want_nick.clone() else {
             self.link = Link::Down { retry_at: None };
@@ -376,7 +398,7 @@ impl Net {
         self.send_now(Bytes::from(line));
     }
 
-    fn on_closed(&mut self, reason: &str) {
+    fn on_closed(&mut self, reason: &str, permanent: bool) {
         let was_connected = matches!(
             self.link,
             Link::Up {
@@ -390,6 +412,19 @@ impl Net {
             self.rejoin = self.irc.channels.values().map(|c| c.name.clone()).collect();
         }
         self.irc.registered = false;
+        if permanent {
+            tracing::warn!(network = %self.name, %reason, "upstream connection failed; not retrying");
+            self.link = Link::Stopped {
+                reason: reason.to_string(),
+            };
+            self.notify(&format!(
+                "Cannot connect to {} ({reason}). Not retrying: this needs a change to the \
+                 configuration or the router. Then: /msg *otr reconnect",
+                self.name
+            ));
+            self.last_close_reason = Some(reason.to_string());
+            return;
+        }
         let jitter = rand::random_range(0.0..0.25);
         let wait = self.backoff.mul_f64(1.0 + jitter);
         self.backoff = (self.backoff * 2).min(Duration::from_secs(self.cfg.reconnect_max_secs));
@@ -434,6 +469,14 @@ impl Net {
             Link::Up { .. } => "connecting",
             Link::Down { retry_at: Some(_) } => "waiting to reconnect",
             Link::Down { retry_at: None } => "waiting for a client to supply a nick",
+            Link::Stopped { reason } => {
+                return format!(
+                    "Upstream {}: stopped after an error retrying cannot fix ({reason}); \
+                     `reconnect` tries again. {}.",
+                    self.name,
+                    self.route.describe(&self.cfg)
+                );
+            }
         };
         format!(
             "Upstream {}: {state}, {}.",
@@ -455,7 +498,7 @@ impl Net {
     fn write_room(&self) -> usize {
         match &self.link {
             Link::Up { tx, .. } => tx.capacity(),
-            Link::Down { .. } => 0,
+            Link::Down { .. } | Link::Stopped { .. } => 0,
         }
     }
 

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `identity.sealed` | long-term keys, instance tag, last signed profile | [`identity_file`] |
 //! | `trust-<network>.sealed` | per nick: keys seen, trusted / SMP-verified, last profile | [`trust`] |
+//! | `i2p-<network>.sealed` | the network's I2P destination keys (`i2p.destination = "persistent"`) | [`i2p_keys`] |
 //! | `store.key` | random key, only when no passphrase is configured | [`passphrase`] |
 //!
 //! Every `.sealed` file has the same format ([`sealed`]): Argon2id from the passphrase,
@@ -14,12 +15,14 @@
 
 mod error;
 pub mod files;
+pub mod i2p_keys;
 pub mod identity_file;
 pub mod passphrase;
 pub mod sealed;
 pub mod trust;
 
 pub use error::StoreError;
+pub use i2p_keys::I2pKeyFile;
 pub use identity_file::{IdentityFile, StoredIdentity};
 pub use passphrase::{Passphrase, PassphraseSource};
 pub use sealed::{KdfParams, SealedFile};

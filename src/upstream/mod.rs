@@ -1,7 +1,9 @@
-//! The connection to the IRC server: routes (direct, embedded Tor, SOCKS5), TLS, SASL and the
+//! The connection to the IRC server: routes (direct, embedded Tor, SOCKS5, I2P), TLS, SASL and the
 //! paced send queue.
 
+pub mod i2p;
 pub mod pacer;
+pub mod sam;
 pub mod sasl;
 pub mod socks5;
 pub mod tls;

@@ -1,8 +1,9 @@
-//! The byte stream to the IRC server: a route (direct TCP, embedded Tor or a SOCKS5 proxy),
-//! then TLS on top when the network uses it.
+//! The byte stream to the IRC server: a route (direct TCP, embedded Tor, a SOCKS5 proxy or an
+//! I2P router's SAM bridge), then TLS on top when the network uses it.
 //!
-//! Fail closed: a network configured for Tor or SOCKS5 gets a [`Route`] that has no direct
-//! connection in it, so when Tor is down the attempt fails and is retried later, through Tor.
+//! Fail closed: a network configured for Tor, SOCKS5 or I2P gets a [`Route`] that has no
+//! direct connection in it, so when Tor (or the I2P router) is down the attempt fails and is
+//! retried later, through the same route.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::i2p::{I2pError, I2pRoute};
 use super::socks5::SocksRoute;
 use super::tls;
 use super::tor::{TorRoute, TorService, TorStatus};
@@ -68,6 +70,20 @@ pub enum TransportError {
         /// Why.
         error: String,
     },
+    /// The I2P router could not open the stream (or make the session).
+    #[error("{0}")]
+    I2p(#[from] I2pError),
+}
+
+impl TransportError {
+    /// Whether retrying cannot help until the configuration or the router changes (then the
+    /// network stops retrying and says so).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            TransportError::I2p(e) => e.is_permanent(),
+            _ => false,
+        }
+    }
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -82,14 +98,18 @@ pub enum Route {
     Tor(TorRoute),
     /// An external SOCKS5 proxy.
     Socks5(SocksRoute),
+    /// The network's session on an I2P router.
+    I2p(Box<I2pRoute>),
 }
 
 impl Route {
-    /// The route for `net`. A Tor network without a Tor client is an error, never `Direct`.
+    /// The route for `net`. A Tor network without a Tor client, or an I2P network without its
+    /// I2P route, is an error, never `Direct`.
     pub fn for_network(
         name: &str,
         net: &Network,
         tor: Option<&Arc<TorService>>,
+        i2p: Option<I2pRoute>,
     ) -> Result<Route, String> {
         match net.transport {
             Transport::Tls | Transport::Plain => Ok(Route::Direct),
@@ -103,6 +123,9 @@ impl Route {
                     .map_err(|_| format!("networks.{name}.socks_proxy: not an ip:port address"))?;
                 Ok(Route::Socks5(SocksRoute::new(proxy, name)))
             }
+            Transport::I2p => i2p.map(|r| Route::I2p(Box::new(r))).ok_or_else(|| {
+                format!("network {name}: transport = \"i2p\" but no I2P route was set up")
+            }),
         }
     }
 
@@ -126,6 +149,20 @@ impl Route {
             Route::Direct => format!("direct, {tls}"),
             Route::Tor(t) => format!("through Tor (embedded, {}), {tls}", t.status().describe()),
             Route::Socks5(s) => format!("through SOCKS5 proxy {}, {tls}", s.proxy()),
+            Route::I2p(i) => {
+                let kind = if i.is_persistent() {
+                    "persistent"
+                } else {
+                    "transient"
+                };
+                match i.address() {
+                    Some(a) => format!("through I2P (SAM {}, {kind} address {a}), {tls}", i.sam()),
+                    None => format!(
+                        "through I2P (SAM {}, {kind} address, no session yet), {tls}",
+                        i.sam()
+                    ),
+                }
+            }
         }
     }
 }
@@ -147,6 +184,7 @@ pub async fn connect(
                 .connect(&net.host, port, SOCKS_CONNECT_TIMEOUT)
                 .await?,
         ),
+        Route::I2p(i2p) => Box::new(i2p.connect(&net.host, progress).await?),
     };
     if net.uses_tls() {
         with_tls(net, &addr, stream).await
@@ -205,14 +243,19 @@ mod tests {
         let tor = network("transport = \"tor\"\n");
         assert_eq!(tor.transport, Transport::Tor);
         // Without a Tor client the network cannot be set up at all.
-        assert!(Route::for_network("n", &tor, None).is_err());
+        assert!(Route::for_network("n", &tor, None, None).is_err());
         let socks = network("transport = \"socks5\"\nsocks_proxy = \"127.0.0.1:9150\"\n");
-        let route = Route::for_network("n", &socks, None).unwrap();
+        let route = Route::for_network("n", &socks, None, None).unwrap();
         assert!(!route.is_direct());
         assert!(
             matches!(&route, Route::Socks5(s) if s.proxy().port() == 9150 && s.user() == "otrbnc-n")
         );
+        let i2p = network("transport = \"i2p\"\n");
+        assert!(Route::for_network("n", &i2p, None, None).is_err());
+        let i2p_route = I2pRoute::new("n", &crate::config::I2p::default(), None);
+        let route = Route::for_network("n", &i2p, None, Some(i2p_route)).unwrap();
+        assert!(!route.is_direct() && matches!(route, Route::I2p(_)));
         let tls = network("transport = \"tls\"\n");
-        assert!(Route::for_network("n", &tls, None).is_ok_and(|r| r.is_direct()));
+        assert!(Route::for_network("n", &tls, None, None).is_ok_and(|r| r.is_direct()));
     }
 }

@@ -21,6 +21,7 @@ mod support;
 
 mod flood;
 mod harness_selftest;
+mod i2p;
 mod injection;
 mod irssi;
 mod login;

@@ -10,9 +10,11 @@
 )]
 
 mod fake;
+mod i2p;
 #[path = "../common/pki.rs"]
 mod pki;
 mod registration;
+mod sam_mock;
 mod tls;
 
 use std::path::{Path, PathBuf};
@@ -45,12 +47,19 @@ impl Bouncer {
 
     /// Starts otrbnc with a log level, `[otr]` and `[networks.test]`.
     pub async fn start_full(level: &str, otr: &str, network: &str) -> Bouncer {
+        Bouncer::start_sections(level, &format!("[otr]\n{otr}\n"), network).await
+    }
+
+    /// Starts otrbnc with a log level, whole config sections (`{DIR}` in them is replaced by
+    /// the bouncer's own temporary directory) and `[networks.test]`.
+    pub async fn start_sections(level: &str, sections: &str, network: &str) -> Bouncer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let hash = otrbnc::password::hash(PASSWORD).unwrap();
+        let sections = sections.replace("{DIR}", &dir.path().display().to_string());
         let config = format!(
             "[listen]\naddress = \"127.0.0.1:{port}\"\nuser = \"u\"\npassword_hash = \"{hash}\"\n\
-             [log]\nlevel = \"{level}\"\n[otr]\n{otr}\n[networks.test]\n{network}\n"
+             [log]\nlevel = \"{level}\"\n{sections}\n[networks.test]\n{network}\n"
         );
         let path = dir.path().join("otrbnc.toml");
         std::fs::write(&path, config).unwrap();

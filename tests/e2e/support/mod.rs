@@ -5,6 +5,7 @@
 
 pub mod auditor;
 pub mod client;
+pub mod i2p_testnet;
 pub mod irssi;
 pub mod ngircd;
 pub mod otrbnc;

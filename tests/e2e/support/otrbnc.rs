@@ -93,6 +93,8 @@ pub struct BncConfig {
     pub data_extra: String,
     /// Raw TOML for a `[tor]` section (none when empty).
     pub tor_extra: String,
+    /// Raw TOML for an `[i2p]` section (none when empty).
+    pub i2p_extra: String,
 }
 
 impl BncConfig {
@@ -121,6 +123,7 @@ impl BncConfig {
             network_extra: String::new(),
             data_extra: String::new(),
             tor_extra: String::new(),
+            i2p_extra: String::new(),
         }
     }
 
@@ -169,6 +172,13 @@ impl BncConfig {
         self
     }
 
+    /// Appends raw TOML to an `[i2p]` section.
+    pub fn i2p_toml(mut self, toml: &str) -> BncConfig {
+        self.i2p_extra.push_str(toml);
+        self.i2p_extra.push('\n');
+        self
+    }
+
     /// Appends raw TOML to `[otr]`.
     pub fn otr_toml(mut self, toml: &str) -> BncConfig {
         self.otr_extra.push_str(toml);
@@ -213,13 +223,20 @@ impl BncConfig {
             let _ = writeln!(t, "\n[tor]");
             t.push_str(&self.tor_extra);
         }
+        if !self.i2p_extra.is_empty() {
+            let _ = writeln!(t, "\n[i2p]");
+            t.push_str(&self.i2p_extra);
+        }
         let _ = writeln!(t, "\n[networks.{NETWORK}]");
         let host = self
             .upstream_host
             .clone()
             .unwrap_or_else(|| self.upstream.ip().to_string());
         let _ = writeln!(t, "host = {}", toml_str(&host));
-        let _ = writeln!(t, "port = {}", self.upstream.port());
+        // I2P destinations have no ports.
+        if self.transport != "i2p" {
+            let _ = writeln!(t, "port = {}", self.upstream.port());
+        }
         let _ = writeln!(t, "transport = {}", toml_str(&self.transport));
         let _ = writeln!(t, "nick = {}", toml_str(&self.nick));
         let _ = writeln!(t, "username = {}", toml_str(&self.username));

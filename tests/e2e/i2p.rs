@@ -1,0 +1,183 @@
+//! Upstreams through I2P: both bouncers reach ngircd only through a real i2pd router's SAM
+//! bridge and the router's server tunnel in front of the test's auditor
+//! (`scripts/i2p-testnet/start`: i2pd on loopback, no internet). A private conversation, SMP
+//! and a reconnect go over it.
+
+use std::time::{Duration, Instant};
+
+use crate::support::auditor::Auditor;
+use crate::support::client::{Client, Login};
+use crate::support::ngircd::{Ngircd, NgircdOpts};
+use crate::support::otrbnc::OtrBnc;
+use crate::support::scenario::{
+    assert_only_otr_to, assert_reassembles, deliver, status_of, upstream_status,
+};
+use crate::support::token;
+use crate::{require_e2e, require_i2p};
+
+/// From otrbnc's start to the upstream's registration: a new SAM session (tunnels built on
+/// the router, ~20 s each on i2pd 2.45), a lease-set lookup, the stream.
+const REGISTER_OVER_I2P: Duration = Duration::from_secs(300);
+/// The first message: the whole first-contact handshake.
+const FIRST: Duration = Duration::from_secs(180);
+/// A message or an SMP run through an established session.
+const NEXT: Duration = Duration::from_secs(60);
+
+async fn registered(aud: &Auditor, n: usize, bncs: &[&OtrBnc]) {
+    let started = Instant::now();
+    while aud.registrations() < n {
+        if started.elapsed() > REGISTER_OVER_I2P {
+            let logs: Vec<String> = bncs
+                .iter()
+                .map(|b| crate::support::tail(&b.log(), 40))
+                .collect();
+            panic!(
+                "{n} upstream registration(s) through I2P did not happen in {REGISTER_OVER_I2P:?}; \
+                 the auditor saw {} connection(s) from {:?}\n{}",
+                aud.connection_count(),
+                aud.peers(),
+                logs.join("\n-----\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn attach(bnc: &OtrBnc) -> Client {
+    let login = Login::new(Some(&bnc.pass()), &bnc.config().nick);
+    Client::connect_with(bnc.addr(), login).await
+}
+
+/// The seconds otrbnc reported for making its I2P session ("I2P session ready after N s").
+async fn session_secs(c: &Client) -> f64 {
+    c.wait_log(
+        crate::support::secs(10),
+        "I2P session progress played back",
+        |log| {
+            log.iter()
+                .any(|m| m.is_otr_control() && m.text().starts_with("I2P session ready after"))
+        },
+    )
+    .await;
+    let told = c.otr_texts();
+    assert!(
+        told.iter()
+            .any(|t| t.starts_with("Creating an I2P session for test")),
+        "the client was not told a session was being made: {told:?}"
+    );
+    told.iter()
+        .find_map(|t| {
+            t.strip_prefix("I2P session ready after ")
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// Criterion 1: alice and bob, each through their own SAM session on the router, reach
+/// ngircd only through the server tunnel; messages both ways are private, SMP verifies, the
+/// wire carries only OTR, and after the server side drops alice she comes back through I2P.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_and_smp_through_i2p() {
+    require_e2e!();
+    let i2p = require_i2p!();
+    let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
+    // The server tunnel forwards to this fixed address: one auditor sees both bouncers.
+    let aud = Auditor::start_on(i2p.target, ngircd.addr(), "auditor behind the I2P tunnel").await;
+    let started = Instant::now();
+    let a = OtrBnc::start(i2p.bnc("alice", "bob")).await;
+    let b = OtrBnc::start(i2p.bnc("bob", "alice")).await;
+    registered(&aud, 2, &[&a, &b]).await;
+    let registered_after = started.elapsed();
+    let mut ca = attach(&a).await;
+    let mut cb = attach(&b).await;
+    let (sa, sb) = (session_secs(&ca).await, session_secs(&cb).await);
+
+    for c in [&mut ca, &mut cb] {
+        let up = upstream_status(c).await;
+        assert!(
+            up.contains(&format!(
+                "connected, through I2P (SAM {}, transient address ",
+                i2p.sam
+            )) && up.contains(".b32.i2p), no TLS"),
+            "{up}"
+        );
+    }
+    // Every connection to the IRC server came out of the router's server tunnel: nothing
+    // reached the auditor except through it (its only address is the tunnel's target).
+    assert_eq!(aud.connection_count(), 2, "{:?}", aud.peers());
+
+    let mut to_bob = Vec::new();
+    let mut to_alice = Vec::new();
+    let first_text = format!("over i2p, first message {}", token(12));
+    let t0 = Instant::now();
+    deliver(&ca, &mut cb, &first_text, FIRST).await;
+    let first = t0.elapsed();
+    to_bob.push(first_text);
+    for i in 0..6 {
+        let text = match i {
+            2 => format!("grüße über I2P 🧄 {}", token(12)),
+            3 => format!("L{}", token(999)),
+            _ => format!("message {i} over i2p {}", token(12)),
+        };
+        if i % 2 == 0 {
+            if text.len() > 400 {
+                ca.privmsg("bob", &text).await;
+                cb.expect_long_text_from("alice", &text, NEXT).await;
+            } else {
+                deliver(&ca, &mut cb, &text, NEXT).await;
+            }
+            to_bob.push(text);
+        } else {
+            deliver(&cb, &mut ca, &text, NEXT).await;
+            to_alice.push(text);
+        }
+    }
+    assert_reassembles(&cb.texts_from("alice"), &to_bob);
+    assert_reassembles(&ca.texts_from("bob"), &to_alice);
+
+    let secret = format!("garlic {}", token(8));
+    let t1 = Instant::now();
+    ca.otr(&format!("auth bob {secret}")).await;
+    cb.expect_otr(NEXT, "request", |t| t.starts_with("alice wants to verify"))
+        .await;
+    cb.otr(&format!("auth alice {secret}")).await;
+    ca.expect_otr(NEXT, "verified", |t| t.starts_with("You verified bob"))
+        .await;
+    let verified = t1.elapsed();
+    let (_, fp) = status_of(&mut ca, "bob", NEXT).await;
+    assert!(fp.contains("verified by SMP"), "{fp}");
+
+    assert_only_otr_to(&aud, "bob");
+    assert_only_otr_to(&aud, "alice");
+    let mut needles: Vec<&[u8]> = to_bob
+        .iter()
+        .chain(&to_alice)
+        .map(|t| &t.as_bytes()[..t.len().min(40)])
+        .collect();
+    needles.push(secret.as_bytes());
+    aud.assert_absent(&needles);
+    let log = ngircd.log();
+    assert!(
+        !log.contains("@127.0.0.1\" registered"),
+        "ngircd registered a user from 127.0.0.1, not through the tunnel:\n{}",
+        crate::support::tail(&log, 30)
+    );
+
+    eprintln!(
+        "FIGURE i2p: session creation alice {sa:.0} s, bob {sb:.0} s; both registered {:.1} s \
+         after start; first message (first-contact handshake, no pacing) {:.1} s; SMP {:.1} s; \
+         RSS alice {} KiB",
+        registered_after.as_secs_f64(),
+        first.as_secs_f64(),
+        verified.as_secs_f64(),
+        a.rss_kib().unwrap_or(0)
+    );
+
+    // The server side drops both: they reconnect through I2P on their sessions.
+    aud.cut();
+    registered(&aud, 4, &[&a, &b]).await;
+    assert_eq!(aud.connection_count(), 4);
+    let text = format!("after the reconnect {}", token(8));
+    deliver(&ca, &mut cb, &text, FIRST).await;
+}

@@ -48,13 +48,38 @@ if [ "${OTRBNC_TOR_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_TOR:-0}" != "1" ]; the
   export OTRBNC_TOR_TESTNET="$tor_dir"
   ./scripts/tor-testnet/start "$tor_dir" >"$tor_dir.log" 2>&1 &
   tor_start_pid=$!
-  stop_tor_testnet() {
-    kill "$tor_start_pid" >/dev/null 2>&1 || true
-    ./scripts/tor-testnet/stop "$tor_dir" --clean >/dev/null 2>&1 || true
-  }
-  trap stop_tor_testnet EXIT
   echo "== Tor test network starting in $tor_dir (log: $tor_dir.log)"
 fi
+
+# I2P tests (tests/e2e/i2p.rs): Debian's i2pd on loopback with a server tunnel in front of the
+# test's IRC server, started now in the background too; the tests wait for it.
+if [ "${OTRBNC_I2P_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_I2P:-0}" != "1" ]; then
+  if ! command -v i2pd >/dev/null 2>&1 && ! [ -x /usr/sbin/i2pd ]; then
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y i2pd
+    # The package's system router would join the real I2P network: stop it, keep it off.
+    sudo_if_needed service i2pd stop >/dev/null 2>&1 || true
+    sudo_if_needed systemctl disable i2pd >/dev/null 2>&1 || true
+    sudo_if_needed update-rc.d i2pd disable >/dev/null 2>&1 || true
+  fi
+  i2p_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-i2p-testnet.XXXXXX")
+  export OTRBNC_I2P_TESTNET="$i2p_dir"
+  ./scripts/i2p-testnet/start "$i2p_dir" >"$i2p_dir.log" 2>&1 &
+  i2p_start_pid=$!
+  echo "== I2P test network starting in $i2p_dir (log: $i2p_dir.log)"
+fi
+
+stop_test_networks() {
+  if [ -n "${tor_start_pid:-}" ]; then
+    kill "$tor_start_pid" >/dev/null 2>&1 || true
+    ./scripts/tor-testnet/stop "$tor_dir" --clean >/dev/null 2>&1 || true
+  fi
+  if [ -n "${i2p_start_pid:-}" ]; then
+    kill "$i2p_start_pid" >/dev/null 2>&1 || true
+    ./scripts/i2p-testnet/stop "$i2p_dir" --clean >/dev/null 2>&1 || true
+  fi
+}
+trap stop_test_networks EXIT
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -73,6 +98,10 @@ if ! cargo test --workspace --all-targets; then
   if [ -n "${tor_dir:-}" ]; then
     echo "== Tor test network log ($tor_dir.log):"
     tail -n 40 "$tor_dir.log" || true
+  fi
+  if [ -n "${i2p_dir:-}" ]; then
+    echo "== I2P test network log ($i2p_dir.log):"
+    tail -n 40 "$i2p_dir.log" || true
   fi
   exit 1
 fi

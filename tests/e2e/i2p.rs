@@ -74,6 +74,16 @@ async fn session_secs(c: &Client) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The address i2pd's server tunnel connects from for a client destination: 127 and the
+/// first three bytes of the destination's hash (the `.b32.i2p` address, base32-decoded).
+fn tunnel_source(b32: &str) -> String {
+    let name = b32.trim_end_matches(".b32.i2p").to_ascii_uppercase();
+    let hash = data_encoding::BASE32_NOPAD
+        .decode(name.as_bytes())
+        .unwrap_or_else(|e| panic!("{b32:?} is not a b32 address: {e}"));
+    format!("127.{}.{}.{}", hash[0], hash[1], hash[2])
+}
+
 /// Criterion 1: alice and bob, each through their own SAM session on the router, reach
 /// ngircd only through the server tunnel; messages both ways are private, SMP verifies, the
 /// wire carries only OTR, and after the server side drops alice she comes back through I2P.
@@ -93,7 +103,8 @@ async fn conversation_and_smp_through_i2p() {
     let mut cb = attach(&b).await;
     let (sa, sb) = (session_secs(&ca).await, session_secs(&cb).await);
 
-    for c in [&mut ca, &mut cb] {
+    let mut sources = Vec::new();
+    for (c, nick) in [(&mut ca, "alice"), (&mut cb, "bob")] {
         let up = upstream_status(c).await;
         assert!(
             up.contains(&format!(
@@ -102,10 +113,26 @@ async fn conversation_and_smp_through_i2p() {
             )) && up.contains(".b32.i2p), no TLS"),
             "{up}"
         );
+        let b32 = up
+            .split_whitespace()
+            .find(|w| w.contains(".b32.i2p"))
+            .map(|w| w.trim_end_matches([')', ',']))
+            .unwrap_or_default();
+        sources.push((nick, tunnel_source(b32)));
     }
-    // Every connection to the IRC server came out of the router's server tunnel: nothing
-    // reached the auditor except through it (its only address is the tunnel's target).
+    // Every connection to the IRC server came out of the router's server tunnel, each from
+    // the address the tunnel derives from the client's own destination: ngircd registered
+    // alice and bob from their sessions' addresses, and nobody from 127.0.0.1.
     assert_eq!(aud.connection_count(), 2, "{:?}", aud.peers());
+    let log = ngircd.log();
+    for (nick, source) in &sources {
+        let line = format!("User \"{nick}!~{nick}@{source}\" registered");
+        assert!(
+            log.contains(&line),
+            "ngircd's log has no `{line}`:\n{}",
+            crate::support::tail(&log, 30)
+        );
+    }
 
     let mut to_bob = Vec::new();
     let mut to_alice = Vec::new();
@@ -116,8 +143,8 @@ async fn conversation_and_smp_through_i2p() {
     to_bob.push(first_text);
     for i in 0..6 {
         let text = match i {
-            2 => format!("grüße über I2P 🧄 {}", token(12)),
-            3 => format!("L{}", token(999)),
+            2 => format!("L{}", token(999)),
+            3 => format!("grüße über I2P 🧄 {}", token(12)),
             _ => format!("message {i} over i2p {}", token(12)),
         };
         if i % 2 == 0 {
@@ -157,7 +184,6 @@ async fn conversation_and_smp_through_i2p() {
         .collect();
     needles.push(secret.as_bytes());
     aud.assert_absent(&needles);
-    let log = ngircd.log();
     assert!(
         !log.contains("@127.0.0.1\" registered"),
         "ngircd registered a user from 127.0.0.1, not through the tunnel:\n{}",

@@ -6,11 +6,12 @@
 use std::time::{Duration, Instant};
 
 use crate::support::auditor::Auditor;
-use crate::support::client::{Client, Login};
+use crate::support::client::Client;
 use crate::support::ngircd::{Ngircd, NgircdOpts};
 use crate::support::otrbnc::OtrBnc;
 use crate::support::scenario::{
-    assert_only_otr_to, assert_reassembles, deliver, status_of, upstream_status,
+    assert_only_otr_to, assert_reassembles, attach, deliver, registered_via, status_of,
+    upstream_status,
 };
 use crate::support::token;
 use crate::{require_e2e, require_i2p};
@@ -24,28 +25,7 @@ const FIRST: Duration = Duration::from_secs(180);
 const NEXT: Duration = Duration::from_secs(60);
 
 async fn registered(aud: &Auditor, n: usize, bncs: &[&OtrBnc]) {
-    let started = Instant::now();
-    while aud.registrations() < n {
-        if started.elapsed() > REGISTER_OVER_I2P {
-            let logs: Vec<String> = bncs
-                .iter()
-                .map(|b| crate::support::tail(&b.log(), 40))
-                .collect();
-            panic!(
-                "{n} upstream registration(s) through I2P did not happen in {REGISTER_OVER_I2P:?}; \
-                 the auditor saw {} connection(s) from {:?}\n{}",
-                aud.connection_count(),
-                aud.peers(),
-                logs.join("\n-----\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn attach(bnc: &OtrBnc) -> Client {
-    let login = Login::new(Some(&bnc.pass()), &bnc.config().nick);
-    Client::connect_with(bnc.addr(), login).await
+    registered_via(aud, n, bncs, REGISTER_OVER_I2P, "I2P").await;
 }
 
 /// The seconds otrbnc reported for making its I2P session ("I2P session ready after N s").

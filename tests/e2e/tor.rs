@@ -15,7 +15,9 @@ use crate::support::auditor::Auditor;
 use crate::support::client::{Client, Login};
 use crate::support::ngircd::{Ngircd, NgircdOpts};
 use crate::support::otrbnc::{BncConfig, OtrBnc, toml_str};
-use crate::support::scenario::{assert_only_otr_to, assert_reassembles, deliver, upstream_status};
+use crate::support::scenario::{
+    assert_only_otr_to, assert_reassembles, attach, deliver, registered_via, upstream_status,
+};
 use crate::support::{secs, token};
 use crate::{require_e2e, require_tor};
 
@@ -27,32 +29,8 @@ const FIRST: Duration = Duration::from_secs(180);
 /// A message through an established session.
 const NEXT: Duration = Duration::from_secs(60);
 
-/// Waits until the auditor has seen `n` registrations.
 async fn registered(aud: &Auditor, n: usize, bncs: &[&OtrBnc]) {
-    let started = Instant::now();
-    while aud.registrations() < n {
-        if started.elapsed() > REGISTER_OVER_TOR {
-            let logs: Vec<String> = bncs
-                .iter()
-                .map(|b| crate::support::tail(&b.log(), 40))
-                .collect();
-            panic!(
-                "{n} upstream registration(s) through Tor did not happen in {REGISTER_OVER_TOR:?}; \
-                 the auditor saw {} connection(s) from {:?}\n{}",
-                aud.connection_count(),
-                aud.peers(),
-                logs.join("\n-----\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Attaches a client once the upstream is registered; returns it with what it was told
-/// while connecting (played back).
-async fn attach(bnc: &OtrBnc) -> Client {
-    let login = Login::new(Some(&bnc.pass()), &bnc.config().nick);
-    Client::connect_with(bnc.addr(), login).await
+    registered_via(aud, n, bncs, REGISTER_OVER_TOR, "Tor").await;
 }
 
 /// Ten messages alternating both ways (UTF-8, a long one, a `/me`): each arrives once, in

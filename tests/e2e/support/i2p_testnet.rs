@@ -1,7 +1,6 @@
 //! The local I2P network from `scripts/i2p-testnet/start` (Debian's i2pd on loopback, with a
 //! server tunnel in front of the test's auditor), found through `OTRBNC_I2P_TESTNET=<dir>`.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -85,18 +84,7 @@ impl I2pTestnet {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let text = std::fs::read_to_string(dir.join("env"))
-            .map_err(|e| format!("{}/env: {e}", dir.display()))?;
-        let env: HashMap<String, String> = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| {
-                (
-                    k.trim().trim_start_matches("export ").to_string(),
-                    v.trim().trim_matches(['"', '\'']).to_string(),
-                )
-            })
-            .collect();
+        let env = super::read_env_file(&dir)?;
         let get = |k: &str| {
             env.get(k)
                 .cloned()

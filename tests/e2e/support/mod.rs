@@ -15,6 +15,24 @@ pub mod tor_testnet;
 
 use std::time::Duration;
 
+/// Reads a test network's `DIR/env` file (`KEY=value` lines, optionally `export`ed or quoted).
+pub fn read_env_file(
+    dir: &std::path::Path,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    let text = std::fs::read_to_string(dir.join("env"))
+        .map_err(|e| format!("{}/env: {e}", dir.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().trim_start_matches("export ").to_string(),
+                v.trim().trim_matches(['"', '\'']).to_string(),
+            )
+        })
+        .collect())
+}
+
 /// Environment variable that turns "ngircd is not installed" from a skip into a failure
 /// (CI sets it).
 pub const REQUIRE_ENV: &str = "OTRBNC_REQUIRE_E2E";

@@ -22,6 +22,25 @@ pub async fn bouncer(ngircd: &Ngircd, cfg: BncConfig) -> (Auditor, OtrBnc) {
     (aud, bnc)
 }
 
+/// Waits until `aud` has seen `n` registrations, or panics after `limit` with what the
+/// auditor saw and the bouncers' last log lines (`via` names the route, e.g. "Tor").
+pub async fn registered_via(aud: &Auditor, n: usize, bncs: &[&OtrBnc], limit: Duration, via: &str) {
+    let started = std::time::Instant::now();
+    while aud.registrations() < n {
+        if started.elapsed() > limit {
+            let logs: Vec<String> = bncs.iter().map(|b| super::tail(&b.log(), 40)).collect();
+            panic!(
+                "{n} upstream registration(s) through {via} did not happen in {limit:?}; \
+                 the auditor saw {} connection(s) from {:?}\n{}",
+                aud.connection_count(),
+                aud.peers(),
+                logs.join("\n-----\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Attaches a client (no capabilities) to a bouncer with its login, using the upstream nick.
 pub async fn attach(bnc: &OtrBnc) -> Client {
     attach_with(bnc, &[]).await

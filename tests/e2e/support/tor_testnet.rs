@@ -2,7 +2,6 @@
 //! authorities, relays, an exit, an onion service, a client SocksPort), found through
 //! `OTRBNC_TOR_TESTNET=<dir>`.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -38,21 +37,6 @@ pub struct TorTestnet {
 
 fn required() -> bool {
     std::env::var_os(REQUIRE_ENV).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-fn read_env(dir: &std::path::Path) -> Result<HashMap<String, String>, String> {
-    let text = std::fs::read_to_string(dir.join("env"))
-        .map_err(|e| format!("{}/env: {e}", dir.display()))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.trim().trim_start_matches("export ").to_string(),
-                v.trim().trim_matches(['"', '\'']).to_string(),
-            )
-        })
-        .collect())
 }
 
 impl TorTestnet {
@@ -107,7 +91,7 @@ impl TorTestnet {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let env = read_env(&dir)?;
+        let env = super::read_env_file(&dir)?;
         let get = |k: &str| {
             env.get(k)
                 .cloned()

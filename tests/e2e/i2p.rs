@@ -64,6 +64,9 @@ fn tunnel_source(b32: &str) -> String {
     format!("127.{}.{}.{}", hash[0], hash[1], hash[2])
 }
 
+/// The router's server tunnel has one fixed target: one test at a time listens there.
+static TUNNEL_TARGET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Criterion 1: alice and bob, each through their own SAM session on the router, reach
 /// ngircd only through the server tunnel; messages both ways are private, SMP verifies, the
 /// wire carries only OTR, and after the server side drops alice she comes back through I2P.
@@ -71,6 +74,7 @@ fn tunnel_source(b32: &str) -> String {
 async fn conversation_and_smp_through_i2p() {
     require_e2e!();
     let i2p = require_i2p!();
+    let _target = TUNNEL_TARGET.lock().await;
     let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
     // The server tunnel forwards to this fixed address: one auditor sees both bouncers.
     let aud = Auditor::start_on(i2p.target, ngircd.addr(), "auditor behind the I2P tunnel").await;
@@ -186,4 +190,60 @@ async fn conversation_and_smp_through_i2p() {
     assert_eq!(aud.connection_count(), 4);
     let text = format!("after the reconnect {}", token(8));
     deliver(&ca, &mut cb, &text, FIRST).await;
+}
+
+/// Our address in `*otr status` ("… transient|persistent address <b32>), …").
+async fn our_address(c: &mut Client, kind: &str) -> String {
+    let up = upstream_status(c).await;
+    let after = up
+        .split_once(&format!("{kind} address "))
+        .unwrap_or_else(|| panic!("no {kind} address in: {up}"))
+        .1;
+    after
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// `i2p.destination = "persistent"` on a real router: the keys the router made are kept
+/// (sealed) and offered again after a restart, so the network comes back with the same
+/// `.b32.i2p` address, and ngircd sees it from the same tunnel address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_destination_keeps_its_address_across_a_restart() {
+    require_e2e!();
+    let i2p = require_i2p!();
+    let _target = TUNNEL_TARGET.lock().await;
+    let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
+    let aud = Auditor::start_on(i2p.target, ngircd.addr(), "auditor behind the I2P tunnel").await;
+    let mut a = OtrBnc::start(
+        i2p.bnc("alice", "bob")
+            .i2p_toml("destination = \"persistent\"")
+            .network_toml("reconnect_min_secs = 2"),
+    )
+    .await;
+    registered(&aud, 1, &[&a]).await;
+    let mut c = attach(&a).await;
+    let first = our_address(&mut c, "persistent").await;
+    assert!(
+        a.data_dir().join("i2p-test.sealed").is_file(),
+        "the keys were not stored"
+    );
+    drop(c);
+
+    a.restart().await;
+    registered(&aud, 2, &[&a]).await;
+    let mut c = attach(&a).await;
+    let again = our_address(&mut c, "persistent").await;
+    assert_eq!(again, first, "a new I2P address after the restart");
+    let source = tunnel_source(&first);
+    let log = ngircd.log();
+    assert_eq!(
+        log.matches(&format!("User \"alice!~alice@{source}\" registered"))
+            .count(),
+        2,
+        "ngircd did not see alice twice from {source}:\n{}",
+        crate::support::tail(&log, 30)
+    );
 }

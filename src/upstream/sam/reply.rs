@@ -23,7 +23,7 @@ pub enum ParseError {
     /// Not UTF-8 text.
     #[error("reply is not text")]
     NotText,
-    /// Fewer than two words (`TOPIC KIND`).
+    /// It does not start with two plain words (`TOPIC KIND`: printable ASCII, no `=`).
     #[error("reply has no topic and kind")]
     Short,
     /// A quoted value was not closed.
@@ -80,6 +80,11 @@ impl Reply {
         let (Some(topic), Some(kind)) = (words.next(), words.next()) else {
             return Err(ParseError::Short);
         };
+        // Quotes are for values: a quoted or odd first word is not SAM.
+        let plain = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_graphic() && b != b'=');
+        if !plain(&topic) || !plain(&kind) {
+            return Err(ParseError::Short);
+        }
         let mut pairs = Vec::new();
         for word in words {
             if pairs.len() == MAX_PAIRS {
@@ -200,6 +205,15 @@ mod tests {
     fn malformed_replies_are_errors() {
         assert_eq!(Reply::parse(b"").unwrap_err(), ParseError::Short);
         assert_eq!(Reply::parse(b"HELLO\n").unwrap_err(), ParseError::Short);
+        // The topic and kind are plain words, never quoted or pairs.
+        for bad in [
+            &b"A \"B C\" RESULT=OK"[..],
+            b"\"\" B",
+            b"A RESULT=OK",
+            b"A\0 B",
+        ] {
+            assert_eq!(Reply::parse(bad).unwrap_err(), ParseError::Short, "{bad:?}");
+        }
         assert_eq!(
             Reply::parse(b"A B MESSAGE=\"open").unwrap_err(),
             ParseError::Unterminated

@@ -54,9 +54,13 @@ fi
 # I2P tests (tests/e2e/i2p.rs): Debian's i2pd on loopback with a server tunnel in front of the
 # test's IRC server, started now in the background too; the tests wait for it.
 if [ "${OTRBNC_I2P_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_I2P:-0}" != "1" ]; then
-  if ! command -v i2pd >/dev/null 2>&1 && ! [ -x /usr/sbin/i2pd ]; then
+  # python3 runs the test network's SAM check (scripts/i2p-testnet/samcheck.py).
+  i2p_pkgs=()
+  command -v python3 >/dev/null 2>&1 || i2p_pkgs+=(python3)
+  command -v i2pd >/dev/null 2>&1 || [ -x /usr/sbin/i2pd ] || i2p_pkgs+=(i2pd)
+  if [ "${#i2p_pkgs[@]}" -gt 0 ]; then
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y i2pd
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "${i2p_pkgs[@]}"
     # The package's system router would join the real I2P network: stop it, keep it off.
     sudo_if_needed service i2pd stop >/dev/null 2>&1 || true
     sudo_if_needed systemctl disable i2pd >/dev/null 2>&1 || true

@@ -444,6 +444,23 @@ async fn time_to_private(label: &str, pacing: Option<(f64, u32)>) -> (Handshake,
     (first, repeat)
 }
 
+/// alice asks bob a question (`authq`), bob's client answers the moment it shows; returns
+/// the seconds until bob saw the question and until alice was told "You verified bob".
+async fn authq(a: &mut Client, b: &mut Client, limit: Duration) -> (f64, f64) {
+    let t0 = Instant::now();
+    a.otr("authq bob \"What did we eat in Lyon?\" quenelles")
+        .await;
+    b.expect_otr(limit, "the question", |t| {
+        t.contains("What did we eat in Lyon?")
+    })
+    .await;
+    let asked = t0.elapsed().as_secs_f64();
+    b.otr("auth alice quenelles").await;
+    a.expect_otr(limit, "verified", |t| t.starts_with("You verified bob"))
+        .await;
+    (asked, t0.elapsed().as_secs_f64())
+}
+
 /// SMP from `authq` to "You verified bob" on ngircd's default penalties and default pacing.
 async fn time_to_verified() -> (f64, usize, usize, usize, usize) {
     println!();
@@ -467,20 +484,7 @@ async fn time_to_verified() -> (f64, usize, usize, usize, usize) {
     };
     let (la0, ba0) = lines(&pair.aud_a, "bob");
     let (lb0, bb0) = lines(&pair.aud_b, "alice");
-    let t0 = Instant::now();
-    a.otr("authq bob \"What did we eat in Lyon?\" quenelles")
-        .await;
-    b.expect_otr(Duration::from_secs(300), "the question", |t| {
-        t.contains("What did we eat in Lyon?")
-    })
-    .await;
-    let asked = t0.elapsed().as_secs_f64();
-    b.otr("auth alice quenelles").await;
-    a.expect_otr(Duration::from_secs(300), "verified", |t| {
-        t.starts_with("You verified bob")
-    })
-    .await;
-    let secs = t0.elapsed().as_secs_f64();
+    let (asked, secs) = authq(&mut a, &mut b, Duration::from_secs(300)).await;
     let (la1, ba1) = lines(&pair.aud_a, "bob");
     let (lb1, bb1) = lines(&pair.aud_b, "alice");
     let (la, ba, lb, bb) = (la1 - la0, ba1 - ba0, lb1 - lb0, bb1 - bb0);
@@ -758,22 +762,9 @@ async fn i2p_private_and_verified(i2p: &I2pTestnet) {
     );
     // Rested, as in `verify`.
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let t1 = Instant::now();
-    ca.otr("authq bob \"What did we eat in Lyon?\" quenelles")
-        .await;
-    cb.expect_otr(Duration::from_secs(600), "the question", |t| {
-        t.contains("What did we eat in Lyon?")
-    })
-    .await;
-    let asked = t1.elapsed().as_secs_f64();
-    cb.otr("auth alice quenelles").await;
-    ca.expect_otr(Duration::from_secs(600), "verified", |t| {
-        t.starts_with("You verified bob")
-    })
-    .await;
+    let (asked, secs) = authq(&mut ca, &mut cb, Duration::from_secs(600)).await;
     println!(
-        "  time to verified (authq to \"You verified bob\"): {:.2} s (question shown after {asked:.1} s)",
-        t1.elapsed().as_secs_f64()
+        "  time to verified (authq to \"You verified bob\"): {secs:.2} s (question shown after {asked:.1} s)"
     );
     println!(
         "  RSS: alice {} KiB, bob {} KiB",

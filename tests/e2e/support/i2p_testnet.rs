@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::otrbnc::{BncConfig, toml_str};
 
@@ -69,22 +69,8 @@ impl I2pTestnet {
     }
 
     async fn find() -> Result<I2pTestnet, String> {
-        let dir = std::env::var_os(DIR_ENV).map(PathBuf::from).ok_or_else(|| {
-            format!(
-                "no I2P test network ({DIR_ENV} is unset; start one with scripts/i2p-testnet/start <dir>)"
-            )
-        })?;
-        let started = Instant::now();
-        while !dir.join("ready").exists() {
-            if started.elapsed() > READY_WAIT {
-                return Err(format!(
-                    "the I2P test network in {} is not ready after {READY_WAIT:?} (see its logs)",
-                    dir.display()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        let env = super::read_env_file(&dir)?;
+        let (dir, env) =
+            super::ready_network(DIR_ENV, "I2P", "scripts/i2p-testnet/start", READY_WAIT).await?;
         let get = |k: &str| {
             env.get(k)
                 .cloned()

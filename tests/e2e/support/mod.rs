@@ -15,6 +15,40 @@ pub mod tor_testnet;
 
 use std::time::Duration;
 
+/// A started test network (Tor, I2P): its directory, from the environment variable `dir_env`,
+/// once its start script has written `DIR/ready` (waiting up to `wait`), and its `DIR/env`.
+/// `what` and `script` name it in errors.
+pub async fn ready_network(
+    dir_env: &str,
+    what: &str,
+    script: &str,
+    wait: Duration,
+) -> Result<
+    (
+        std::path::PathBuf,
+        std::collections::HashMap<String, String>,
+    ),
+    String,
+> {
+    let dir = std::env::var_os(dir_env)
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| {
+            format!("no {what} test network ({dir_env} is unset; start one with {script} <dir>)")
+        })?;
+    let started = std::time::Instant::now();
+    while !dir.join("ready").exists() {
+        if started.elapsed() > wait {
+            return Err(format!(
+                "the {what} test network in {} is not ready after {wait:?} (see its logs)",
+                dir.display()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let env = read_env_file(&dir)?;
+    Ok((dir, env))
+}
+
 /// Reads a test network's `DIR/env` file (`KEY=value` lines, optionally `export`ed or quoted).
 pub fn read_env_file(
     dir: &std::path::Path,

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::otrbnc::{BncConfig, toml_str};
 
@@ -76,22 +76,8 @@ impl TorTestnet {
     }
 
     async fn find() -> Result<TorTestnet, String> {
-        let dir = std::env::var_os(DIR_ENV)
-            .map(PathBuf::from)
-            .ok_or_else(|| {
-                format!("no Tor test network ({DIR_ENV} is unset; start one with scripts/tor-testnet/start <dir>)")
-            })?;
-        let started = Instant::now();
-        while !dir.join("ready").exists() {
-            if started.elapsed() > READY_WAIT {
-                return Err(format!(
-                    "the Tor test network in {} is not ready after {READY_WAIT:?} (see its logs)",
-                    dir.display()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        let env = super::read_env_file(&dir)?;
+        let (dir, env) =
+            super::ready_network(DIR_ENV, "Tor", "scripts/tor-testnet/start", READY_WAIT).await?;
         let get = |k: &str| {
             env.get(k)
                 .cloned()

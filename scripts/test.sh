@@ -73,6 +73,42 @@ if [ "${OTRBNC_I2P_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_I2P:-0}" != "1" ]; the
   echo "== I2P test network starting in $i2p_dir (log: $i2p_dir.log)"
 fi
 
+# Container tests (tests/e2e/docker.rs): they need a Docker engine, but no image registry:
+# base images are made with debootstrap (scripts/docker-test/prepare), in the background too.
+docker_skipped=""
+if [ "${OTRBNC_DOCKER_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_DOCKER:-0}" != "1" ]; then
+  if command -v docker >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
+    # An engine that is installed but not running: start it.
+    sudo_if_needed service docker start >/dev/null 2>&1 || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do docker info >/dev/null 2>&1 && break; sleep 1; done
+  fi
+  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    docker_pkgs=()
+    command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || docker_pkgs+=(debootstrap)
+    command -v tcpdump >/dev/null 2>&1 || [ -x /usr/bin/tcpdump ] || docker_pkgs+=(tcpdump)
+    if [ "${#docker_pkgs[@]}" -gt 0 ]; then
+      sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
+      sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "${docker_pkgs[@]}"
+    fi
+    docker_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-docker-test.XXXXXX")
+    export OTRBNC_DOCKER_TESTNET="$docker_dir"
+    sudo_if_needed ./scripts/docker-test/prepare "$docker_dir" >"$docker_dir.log" 2>&1 &
+    docker_prepare_pid=$!
+    echo "== Docker: making the base images in $docker_dir (log: $docker_dir.log)"
+  else
+    docker_skipped="no Docker engine here (docker info failed)"
+  fi
+elif [ "${OTRBNC_SKIP_DOCKER:-0}" = "1" ]; then
+  docker_skipped="OTRBNC_SKIP_DOCKER=1"
+fi
+if [ -n "$docker_skipped" ]; then
+  echo "== Docker: SKIPPING the container tests (tests/e2e/docker.rs): $docker_skipped"
+  if [ "${OTRBNC_REQUIRE_DOCKER:-0}" = "1" ]; then
+    echo "OTRBNC_REQUIRE_DOCKER=1: the container tests must run" >&2
+    exit 1
+  fi
+fi
+
 stop_test_networks() {
   if [ -n "${tor_start_pid:-}" ]; then
     kill "$tor_start_pid" >/dev/null 2>&1 || true
@@ -81,6 +117,9 @@ stop_test_networks() {
   if [ -n "${i2p_start_pid:-}" ]; then
     kill "$i2p_start_pid" >/dev/null 2>&1 || true
     ./scripts/i2p-testnet/stop "$i2p_dir" --clean >/dev/null 2>&1 || true
+  fi
+  if [ -n "${docker_prepare_pid:-}" ]; then
+    kill "$docker_prepare_pid" >/dev/null 2>&1 || true
   fi
 }
 trap stop_test_networks EXIT
@@ -107,7 +146,14 @@ if ! cargo test --workspace --all-targets; then
     echo "== I2P test network log ($i2p_dir.log):"
     tail -n 40 "$i2p_dir.log" || true
   fi
+  if [ -n "${docker_dir:-}" ]; then
+    echo "== Docker base images log ($docker_dir.log):"
+    tail -n 40 "$docker_dir.log" || true
+  fi
   exit 1
+fi
+if [ -n "$docker_skipped" ]; then
+  echo "== Docker: the container tests were SKIPPED: $docker_skipped"
 fi
 
 echo "== doc tests"

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 pub struct Cli {
-    /// Config file (default: ~/.config/otrbnc/otrbnc.toml; embedded defaults if absent).
+    /// Config file (default: ~/.config/otrbnc/otrbnc.toml, else /etc/otrbnc/otrbnc.toml;
+    /// embedded defaults if neither exists).
     #[arg(long, short, global = true, env = "OTRBNC_CONFIG")]
     pub config: Option<PathBuf>,
     /// What to do (default: run).
@@ -28,4 +29,7 @@ pub enum Command {
     Fingerprint,
     /// Read a password on standard input and print its hash for `listen.password_hash`.
     HashPassword,
+    /// Exit 0 if the bouncer answers on its listener (a PING before login), 1 if not: for a
+    /// container's HEALTHCHECK.
+    Healthcheck,
 }

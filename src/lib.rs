@@ -6,6 +6,7 @@ pub mod bouncer;
 pub mod cli;
 pub mod config;
 pub mod downstream;
+pub mod health;
 pub mod identity;
 pub mod irc;
 pub mod local_state;

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Fingerprint => fingerprint(cli.config.as_deref()),
+        Command::Healthcheck => healthcheck(cli.config.as_deref()),
         Command::Run => run(cli.config.as_deref()),
     }
 }
@@ -74,16 +75,14 @@ fn load(path: Option<&std::path::Path>) -> Result<(Config, String), String> {
             .map(|c| (c, p.display().to_string()))
             .map_err(|e| format!("{}: {e}", p.display()));
     }
-    if let Some(p) = config::default_path()
-        && p.exists()
-    {
+    if let Some(p) = config::default_paths().into_iter().find(|p| p.exists()) {
         return Config::load(&p)
             .map(|c| (c, p.display().to_string()))
             .map_err(|e| format!("{}: {e}", p.display()));
     }
     let mut config = Config::embedded();
     config::apply_env(&mut config, |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
-    if config.listen.password_hash.is_none() {
+    if config.listen.password_hash.is_none() && config.listen.password_file.is_none() {
         let mut bytes = [0u8; 12];
         rand::fill(&mut bytes);
         let pw = hex::encode(bytes);
@@ -97,7 +96,48 @@ fn load(path: Option<&std::path::Path>) -> Result<(Config, String), String> {
         );
     }
     config.validate().map_err(|e| e.to_string())?;
+    config.resolve_password_file().map_err(|e| e.to_string())?;
     Ok((config, "embedded defaults".to_string()))
+}
+
+/// The listen address the bouncer would use, from the same config and environment, without
+/// reading any secret.
+fn listen_address(path: Option<&std::path::Path>) -> Result<String, String> {
+    let found = path
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| config::default_paths().into_iter().find(|p| p.exists()));
+    let config = match found {
+        Some(p) => Config::read(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+        None => {
+            let mut c = Config::embedded();
+            config::apply_env(&mut c, |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+            c
+        }
+    };
+    Ok(config.listen.address)
+}
+
+fn healthcheck(path: Option<&std::path::Path>) -> ExitCode {
+    let addr = match listen_address(path).and_then(|a| {
+        a.parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("listen.address {a:?}: {e}"))
+    }) {
+        Ok(a) => otrbnc::health::target(a),
+        Err(e) => {
+            eprintln!("otrbnc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match otrbnc::health::check(addr, std::time::Duration::from_secs(5)) {
+        Ok(()) => {
+            println!("otrbnc answers on {addr}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("otrbnc: unhealthy: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run(path: Option<&std::path::Path>) -> ExitCode {

@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `OTRBNC_LISTEN` | `listen.address` |
 //! | `OTRBNC_USER` | `listen.user` |
-//! | `OTRBNC_PASSWORD_HASH` | `listen.password_hash` |
+//! | `OTRBNC_PASSWORD_HASH` | `listen.password_hash` (and unsets `listen.password_file`) |
+//! | `OTRBNC_PASSWORD_FILE` | `listen.password_file` (and unsets `listen.password_hash`) |
 //! | `OTRBNC_DATA_DIR` | `data.dir` |
 //! | `OTRBNC_IDENTITY` | `data.identity` (`persistent` or `ephemeral`) |
 //! | `OTRBNC_PASSPHRASE_FILE` | `data.passphrase_file` |
@@ -42,8 +43,23 @@ pub fn apply_env(
     if let Some(v) = get("OTRBNC_USER") {
         config.listen.user = v;
     }
-    if let Some(v) = get("OTRBNC_PASSWORD_HASH") {
-        config.listen.password_hash = Some(v);
+    // Either variable replaces whatever the file says about the password.
+    match (get("OTRBNC_PASSWORD_HASH"), get("OTRBNC_PASSWORD_FILE")) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                key: "OTRBNC_PASSWORD_FILE".to_string(),
+                reason: "OTRBNC_PASSWORD_HASH is set too; set only one of them".to_string(),
+            });
+        }
+        (Some(h), None) => {
+            config.listen.password_hash = Some(h);
+            config.listen.password_file = None;
+        }
+        (None, Some(f)) => {
+            config.listen.password_file = Some(f.into());
+            config.listen.password_hash = None;
+        }
+        (None, None) => {}
     }
     if let Some(v) = get("OTRBNC_DATA_DIR") {
         config.data.dir = Some(v.into());

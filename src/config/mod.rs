@@ -5,6 +5,7 @@
 //! every key; `otrbnc check-config` runs everything here without starting.
 
 mod env;
+mod secrets;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -55,9 +56,14 @@ pub struct Listen {
     /// The login name in `PASS user/network:password`.
     #[serde(default = "default_user")]
     pub user: String,
-    /// Argon2id PHC string from `otrbnc hash-password`. Required unless no config file is used.
+    /// Argon2id PHC string from `otrbnc hash-password`. This or `password_file` is required
+    /// unless no config file is used.
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// A file holding the password, or its hash (e.g. a Docker secret); read and, when it
+    /// holds the password, hashed at start (`Config::resolve_password_file`).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
     /// Most clients attached at once (all networks).
     #[serde(default = "default_max_clients")]
     pub max_clients: usize,
@@ -69,6 +75,7 @@ impl Default for Listen {
             address: default_listen(),
             user: default_user(),
             password_hash: None,
+            password_file: None,
             max_clients: default_max_clients(),
         }
     }
@@ -521,6 +528,17 @@ pub fn default_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("otrbnc").join("otrbnc.toml"))
 }
 
+/// The system-wide config file, used when the user has none (the container image's place).
+pub const SYSTEM_PATH: &str = "/etc/otrbnc/otrbnc.toml";
+
+/// The config files looked for without `--config`, in order: the user's, then the system's.
+pub fn default_paths() -> Vec<PathBuf> {
+    default_path()
+        .into_iter()
+        .chain(std::iter::once(PathBuf::from(SYSTEM_PATH)))
+        .collect()
+}
+
 impl Config {
     /// Parses and validates a config file's text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -529,15 +547,24 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads, parses, applies environment overrides and validates.
+    /// Reads, parses, applies environment overrides and validates, then reads
+    /// `listen.password_file` if one is set.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let mut config = Config::read(path)?;
+        config.validate()?;
+        config.resolve_password_file()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and applies environment overrides, without validating: for callers that
+    /// need one value (the health check needs only `listen.address`).
+    pub fn read(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
             path: path.to_path_buf(),
             error: e.to_string(),
         })?;
         let mut config = Config::parse(&text)?;
         apply_env(&mut config, |k| std::env::var(k).ok())?;
-        config.validate()?;
         Ok(config)
     }
 

@@ -193,6 +193,43 @@ fn environment_overrides() {
 }
 
 #[test]
+fn the_password_comes_from_the_hash_or_a_file_never_both() {
+    // In the file: both keys are refused, naming the file key.
+    let both = MINIMAL.replace(
+        "password_hash",
+        "password_file = \"/run/secrets/otrbnc_password\"\npassword_hash",
+    );
+    assert!(error_of(&both).starts_with("listen.password_file: "));
+    let only_file = MINIMAL.replace("password_hash", "password_file = \"/x\"\n#");
+    Config::parse(&only_file).unwrap().validate().unwrap();
+    let empty = MINIMAL.replace("password_hash", "password_file = \"\"\n#");
+    assert!(error_of(&empty).starts_with("listen.password_file: "));
+    // From the environment, either variable replaces what the file says.
+    let mut c = Config::parse(MINIMAL).unwrap();
+    apply_env(&mut c, |k| {
+        (k == "OTRBNC_PASSWORD_FILE").then(|| "/run/secrets/pw".to_string())
+    })
+    .unwrap();
+    c.validate().unwrap();
+    assert!(c.listen.password_hash.is_none());
+    assert_eq!(
+        c.listen.password_file.as_deref(),
+        Some(std::path::Path::new("/run/secrets/pw"))
+    );
+    let mut c = Config::parse(&only_file).unwrap();
+    let h = crate::password::hash("pw").unwrap();
+    apply_env(&mut c, |k| (k == "OTRBNC_PASSWORD_HASH").then(|| h.clone())).unwrap();
+    c.validate().unwrap();
+    assert!(c.listen.password_file.is_none());
+    let mut c = Config::parse(MINIMAL).unwrap();
+    let e = apply_env(&mut c, |k| {
+        matches!(k, "OTRBNC_PASSWORD_HASH" | "OTRBNC_PASSWORD_FILE").then(|| "x".to_string())
+    })
+    .unwrap_err();
+    assert!(e.to_string().starts_with("OTRBNC_PASSWORD_FILE: "), "{e}");
+}
+
+#[test]
 fn embedded_defaults_validate_once_a_password_is_set() {
     let mut c = Config::embedded();
     assert!(c.validate().is_err());

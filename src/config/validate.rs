@@ -80,15 +80,25 @@ impl Config {
                 "1-32 characters from A-Z a-z 0-9 _ . -",
             ));
         }
-        match &self.listen.password_hash {
-            None => {
+        match (&self.listen.password_hash, &self.listen.password_file) {
+            (None, None) => {
                 return Err(invalid(
                     "listen.password_hash",
-                    "required: create one with `otrbnc hash-password`",
+                    "required (or listen.password_file): create one with `otrbnc hash-password`",
                 ));
             }
-            Some(h) => crate::password::check_hash_format(h)
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "listen.password_file",
+                    "listen.password_hash is set too; set only one of them",
+                ));
+            }
+            (Some(h), None) => crate::password::check_hash_format(h)
                 .map_err(|e| invalid("listen.password_hash", e))?,
+            (None, Some(f)) if f.as_os_str().is_empty() => {
+                return Err(invalid("listen.password_file", "empty path"));
+            }
+            (None, Some(_)) => {}
         }
         if self.listen.max_clients == 0 || self.listen.max_clients > 1024 {
             return Err(invalid("listen.max_clients", "must be 1..=1024"));

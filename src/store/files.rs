@@ -22,6 +22,8 @@ pub const FILE_MODE: u32 = 0o600;
 pub const DIR_MODE: u32 = 0o700;
 /// Permission bits that let other users read or change a file.
 const OTHERS: u32 = 0o077;
+/// The same, less the group's read bit (secrets handed to otrbnc, see [`read_secret`]).
+const SHARED: u32 = 0o037;
 
 /// Creates `dir` (and missing parents) with mode 0700 unless it exists.
 pub fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
@@ -58,13 +60,25 @@ pub fn exists(path: &Path) -> Result<bool, StoreError> {
 /// Reads a secret file of at most `max` bytes, refusing one other users can access.
 /// Reading never changes the file.
 pub fn read_private(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    read_limited(path, max, OTHERS)
+}
+
+/// Reads a secret the user hands otrbnc (`data.passphrase_file`, `listen.password_file`) of
+/// at most `max` bytes: like [`read_private`], except that the file's group may read it
+/// (mode 0640 or 0440), which is how a container's user is given a secret file from the
+/// host (compose's `group_add`). Group write and any access by others are refused.
+pub fn read_secret(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    read_limited(path, max, SHARED)
+}
+
+fn read_limited(path: &Path, max: u64, refused: u32) -> Result<Zeroizing<Vec<u8>>, StoreError> {
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
     if !meta.is_file() {
         return Err(StoreError::corrupt(path, "it is not a regular file"));
     }
     let mode = meta.permissions().mode();
-    if mode & OTHERS != 0 {
+    if mode & refused != 0 {
         return Err(StoreError::Permissions {
             path: path.to_path_buf(),
             mode,

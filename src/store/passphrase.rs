@@ -3,7 +3,8 @@
 //! [`Passphrase::resolve`] looks, in this order, at:
 //!
 //! 1. `[data] passphrase_file`: the file's contents, trailing line breaks removed. The file
-//!    must not be accessible to other users (mode 0600 or 0400).
+//!    must not be accessible to other users: mode 0600 or 0400, or 0640 or 0440 to let its
+//!    group read it (a container's user, given the host user's group).
 //! 2. The `OTRBNC_PASSPHRASE` environment variable.
 //! 3. `[data] passphrase` in the config file: allowed, but the least safe, since the config
 //!    file is easily copied, shared or backed up in clear.
@@ -58,7 +59,7 @@ impl Passphrase {
     ) -> Result<(Passphrase, PassphraseSource), StoreError> {
         if let Some(path) = &data.passphrase_file {
             let source = PassphraseSource::File(path.clone());
-            let mut bytes = files::read_private(path, MAX_PASSPHRASE_FILE_LEN)
+            let mut bytes = files::read_secret(path, MAX_PASSPHRASE_FILE_LEN)
                 .map_err(|e| unusable(e, &source))?;
             while bytes.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
                 bytes.pop();
@@ -270,12 +271,22 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("pass");
         private_file(&file, b"secret\n");
-        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
         let mut data = data_in(tmp.path());
         data.passphrase_file = Some(file.clone());
-        let err = resolve_err(&data, no_env);
-        assert!(matches!(err, StoreError::Permissions { .. }), "{err}");
-        assert!(err.to_string().contains(&file.display().to_string()));
+        for mode in [0o644, 0o604, 0o660, 0o620, 0o650] {
+            fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+            let err = resolve_err(&data, no_env);
+            assert!(
+                matches!(err, StoreError::Permissions { .. }),
+                "{mode:o}: {err}"
+            );
+            assert!(err.to_string().contains(&file.display().to_string()));
+        }
+        // The group may read it (a container's user, through compose's group_add).
+        for mode in [0o640, 0o440, 0o400] {
+            fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(resolve_ok(&data, no_env).0, b"secret".to_vec(), "{mode:o}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@
 mod pki;
 mod support;
 
+mod docker;
 mod flood;
 mod harness_selftest;
 mod i2p;
@@ -27,6 +28,7 @@ mod irssi;
 mod login;
 mod otr_conversation;
 mod passthrough;
+mod pcap_selftest;
 mod restart_kill;
 mod smp;
 mod tls;

@@ -5,11 +5,13 @@
 
 pub mod auditor;
 pub mod client;
+pub mod docker;
 pub mod i2p_testnet;
 pub mod irssi;
 pub mod ngircd;
 pub mod otrbnc;
 pub mod otrpeer;
+pub mod pcap;
 pub mod scenario;
 pub mod tor_testnet;
 

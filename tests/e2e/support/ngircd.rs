@@ -104,7 +104,19 @@ pub struct Ngircd {
     conf_path: PathBuf,
 }
 
-fn config_text(opts: &NgircdOpts, port: u16, tls_port: Option<u16>, include_dir: &Path) -> String {
+/// The configuration for a server inside a container: every address, port 6667, and an
+/// include directory without `.conf` files (the image's /tmp).
+pub fn container_config(opts: &NgircdOpts) -> String {
+    config_text(opts, "0.0.0.0", 6667, None, Path::new("/tmp"))
+}
+
+fn config_text(
+    opts: &NgircdOpts,
+    listen: &str,
+    port: u16,
+    tls_port: Option<u16>,
+    include_dir: &Path,
+) -> String {
     let penalty = if opts.flood_penalties {
         String::new()
     } else {
@@ -129,7 +141,7 @@ fn config_text(opts: &NgircdOpts, port: u16, tls_port: Option<u16>, include_dir:
          AdminInfo1 = otrbnc e2e\n\
          AdminInfo2 = tests/e2e\n\
          AdminEMail = nobody@irc.test\n\
-         Listen = 127.0.0.1\n\
+         Listen = {listen}\n\
          Ports = {port}\n\
          MotdPhrase = otrbnc e2e test server\n\
          {password}\
@@ -171,8 +183,11 @@ impl Ngircd {
         for attempt in 0..5 {
             let port = super::free_port();
             let tls_port = opts.tls.as_ref().map(|_| super::free_port());
-            std::fs::write(&conf_path, config_text(&opts, port, tls_port, &include))
-                .expect("write conf");
+            std::fs::write(
+                &conf_path,
+                config_text(&opts, "127.0.0.1", port, tls_port, &include),
+            )
+            .expect("write conf");
             let log_path = dir.path().join(format!("ngircd.{attempt}.log"));
             let log = std::fs::File::create(&log_path).expect("create log");
             let mut child = super::command(&bin)

@@ -43,7 +43,7 @@ use support::client::{Client, Msg};
 use support::i2p_testnet::I2pTestnet;
 use support::ngircd::NgircdOpts;
 use support::otrbnc::BncConfig;
-use support::scenario::Pair;
+use support::scenario::{Pair, authq};
 use support::tor_testnet::TorTestnet;
 
 /// What an OTR line (or reassembled message) on the wire is.
@@ -444,22 +444,9 @@ async fn time_to_private(label: &str, pacing: Option<(f64, u32)>) -> (Handshake,
     (first, repeat)
 }
 
-/// alice asks bob a question (`authq`), bob's client answers the moment it shows; returns
-/// the seconds until bob saw the question and until alice was told "You verified bob".
-async fn authq(a: &mut Client, b: &mut Client, limit: Duration) -> (f64, f64) {
-    let t0 = Instant::now();
-    a.otr("authq bob \"What did we eat in Lyon?\" quenelles")
-        .await;
-    b.expect_otr(limit, "the question", |t| {
-        t.contains("What did we eat in Lyon?")
-    })
-    .await;
-    let asked = t0.elapsed().as_secs_f64();
-    b.otr("auth alice quenelles").await;
-    a.expect_otr(limit, "verified", |t| t.starts_with("You verified bob"))
-        .await;
-    (asked, t0.elapsed().as_secs_f64())
-}
+/// The SMP question the benchmarks ask, and its answer.
+const LYON_Q: &str = "What did we eat in Lyon?";
+const LYON_A: &str = "quenelles";
 
 /// SMP from `authq` to "You verified bob" on ngircd's default penalties and default pacing.
 async fn time_to_verified() -> (f64, usize, usize, usize, usize) {
@@ -484,7 +471,7 @@ async fn time_to_verified() -> (f64, usize, usize, usize, usize) {
     };
     let (la0, ba0) = lines(&pair.aud_a, "bob");
     let (lb0, bb0) = lines(&pair.aud_b, "alice");
-    let (asked, secs) = authq(&mut a, &mut b, Duration::from_secs(300)).await;
+    let (asked, secs) = authq(&mut a, &mut b, LYON_Q, LYON_A, Duration::from_secs(300)).await;
     let (la1, ba1) = lines(&pair.aud_a, "bob");
     let (lb1, bb1) = lines(&pair.aud_b, "alice");
     let (la, ba, lb, bb) = (la1 - la0, ba1 - ba0, lb1 - lb0, bb1 - bb0);
@@ -762,7 +749,7 @@ async fn i2p_private_and_verified(i2p: &I2pTestnet) {
     );
     // Rested, as in `verify`.
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let (asked, secs) = authq(&mut ca, &mut cb, Duration::from_secs(600)).await;
+    let (asked, secs) = authq(&mut ca, &mut cb, LYON_Q, LYON_A, Duration::from_secs(600)).await;
     println!(
         "  time to verified (authq to \"You verified bob\"): {secs:.2} s (question shown after {asked:.1} s)"
     );

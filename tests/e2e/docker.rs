@@ -18,7 +18,7 @@ use crate::support::docker::{
 };
 use crate::support::ngircd::{NgircdOpts, container_config};
 use crate::support::otrbnc::BncConfig;
-use crate::support::scenario::{assert_reassembles, deliver, status_of};
+use crate::support::scenario::{assert_reassembles, authq, deliver, status_of};
 use crate::support::{free_port, pcap, show, token};
 
 /// The first message: the whole first-contact handshake.
@@ -219,14 +219,7 @@ async fn conversation_and_smp_between_containers() {
 
     let question = "Which harbour did the whale ship leave from?";
     let answer = format!("Nantucket {}", token(8));
-    a.otr(&format!("authq bob \"{question}\" {answer}")).await;
-    b.expect_otr(NEXT, "alice's question", |t| t.contains(question))
-        .await;
-    b.otr(&format!("auth alice {answer}")).await;
-    a.expect_otr(NEXT, "you verified bob", |t| {
-        t.starts_with("You verified bob")
-    })
-    .await;
+    authq(&mut a, &mut b, question, &answer, NEXT).await;
     b.expect_otr(NEXT, "alice verified you", |t| {
         t.starts_with("alice verified you")
     })

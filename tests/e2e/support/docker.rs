@@ -21,7 +21,9 @@ pub const REQUIRE_ENV: &str = "OTRBNC_REQUIRE_DOCKER";
 const READY_WAIT: Duration = Duration::from_secs(600);
 /// On every image, network and container the tests make.
 pub const LABEL: &str = "org.otrbnc.test=e2e";
-/// The image the tests build (docker/Dockerfile, target `prebuilt`).
+/// docker/Dockerfile's `runtime-base` stage, built by the tests.
+pub const BASE_IMAGE: &str = "otrbnc-test/runtime-base:e2e";
+/// The image the tests run: that stage with the binary under test.
 pub const IMAGE: &str = "otrbnc-test/otrbnc:e2e";
 /// The container user's uid and gid (docker/Dockerfile).
 pub const CONTAINER_UID: u32 = 10001;
@@ -40,23 +42,12 @@ pub struct DockerEnv {
     pub ngircd_image: String,
 }
 
-fn required() -> bool {
-    std::env::var_os(REQUIRE_ENV).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
 impl DockerEnv {
     /// The prepared images, waiting for them if they are still being made. `None` (after a
     /// "skipped" line) when there are none and `OTRBNC_REQUIRE_DOCKER` is unset; a panic when
     /// it is set.
     pub async fn get(test: &str) -> Option<DockerEnv> {
-        match Self::find().await {
-            Ok(t) => Some(t),
-            Err(e) if required() => panic!("{test}: {e} and {REQUIRE_ENV} is set"),
-            Err(e) => {
-                eprintln!("{test}: skipped: {e} (set {REQUIRE_ENV}=1 to make this a failure)");
-                None
-            }
-        }
+        super::found_or_skip(test, Self::find().await, REQUIRE_ENV)
     }
 
     async fn find() -> Result<DockerEnv, String> {
@@ -128,22 +119,52 @@ pub fn docker_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docker")
 }
 
-/// The otrbnc image for this test run: docker/Dockerfile's `prebuilt` target on the prepared
-/// base image, around the binary under test (its debug information stripped when `strip`
-/// is there, as the release build's is). Built once per test process.
+/// The otrbnc image for this test run: docker/Dockerfile's `runtime-base` stage on the
+/// prepared base image, with the binary under test added (its debug information stripped
+/// when `strip` is there, as the Dockerfile's own build does). The Dockerfile's `builder`
+/// stage needs a Rust image from a registry, so the binary comes from the host instead.
+/// Built once per test process. `OTRBNC_DOCKER_IMAGE=<image>` tests that image instead (one
+/// built with the Dockerfile's own `builder` stage, say).
 pub fn runtime_image(env: &DockerEnv) -> String {
+    if let Some(image) = std::env::var("OTRBNC_DOCKER_IMAGE")
+        .ok()
+        .filter(|i| !i.is_empty())
+    {
+        return image;
+    }
     static BUILT: Mutex<bool> = Mutex::new(false);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if !*built {
+        let started = Instant::now();
+        let base_ctx = tempfile::Builder::new()
+            .prefix("otrbnc-docker-ctx-")
+            .tempdir()
+            .expect("tempdir");
+        let dockerfile = docker_dir().join("Dockerfile");
+        docker(&[
+            "build".into(),
+            "--quiet".into(),
+            "--target".into(),
+            "runtime-base".into(),
+            "--build-arg".into(),
+            format!("RUNTIME_IMAGE={}", env.base_image).into(),
+            "--label".into(),
+            LABEL.into(),
+            "--tag".into(),
+            BASE_IMAGE.into(),
+            "--file".into(),
+            dockerfile.into_os_string(),
+            base_ctx.path().as_os_str().to_os_string(),
+        ] as &[std::ffi::OsString]);
         let ctx = tempfile::Builder::new()
             .prefix("otrbnc-docker-ctx-")
             .tempdir()
             .expect("tempdir");
-        std::fs::copy(
-            docker_dir().join("Dockerfile"),
+        std::fs::write(
             ctx.path().join("Dockerfile"),
+            format!("FROM {BASE_IMAGE}\nCOPY otrbnc /usr/local/bin/otrbnc\n"),
         )
-        .expect("copy the Dockerfile");
+        .expect("write the Dockerfile");
         let bin = ctx.path().join("otrbnc");
         let stripped = Command::new("strip")
             .arg("--strip-debug")
@@ -156,20 +177,9 @@ pub fn runtime_image(env: &DockerEnv) -> String {
             std::fs::copy(super::otrbnc::binary(), &bin).expect("copy the otrbnc binary");
         }
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let started = Instant::now();
         let ctx_path = ctx.path().display().to_string();
         docker(&[
-            "build",
-            "--quiet",
-            "--target",
-            "prebuilt",
-            "--build-arg",
-            &format!("RUNTIME_IMAGE={}", env.base_image),
-            "--label",
-            LABEL,
-            "--tag",
-            IMAGE,
-            &ctx_path,
+            "build", "--quiet", "--label", LABEL, "--tag", IMAGE, &ctx_path,
         ]);
         eprintln!(
             "docker: built {IMAGE} ({} MB) in {:.1} s",

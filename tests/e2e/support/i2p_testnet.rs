@@ -30,10 +30,6 @@ pub struct I2pTestnet {
     pub options: Vec<(String, String)>,
 }
 
-fn required() -> bool {
-    std::env::var_os(REQUIRE_ENV).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
 impl I2pTestnet {
     /// A bouncer `nick` (opted in to `peer`) reaching the server tunnel through the router,
     /// without TLS.
@@ -58,14 +54,7 @@ impl I2pTestnet {
     /// The running network, waiting for it if it is still forming. `None` (after a "skipped"
     /// line) when there is none and `OTRBNC_REQUIRE_I2P` is unset; a panic when it is set.
     pub async fn get(test: &str) -> Option<I2pTestnet> {
-        match Self::find().await {
-            Ok(t) => Some(t),
-            Err(e) if required() => panic!("{test}: {e} and {REQUIRE_ENV} is set"),
-            Err(e) => {
-                eprintln!("{test}: skipped: {e} (set {REQUIRE_ENV}=1 to make this a failure)");
-                None
-            }
-        }
+        super::found_or_skip(test, Self::find().await, REQUIRE_ENV)
     }
 
     async fn find() -> Result<I2pTestnet, String> {

@@ -51,6 +51,20 @@ pub async fn ready_network(
     Ok((dir, env))
 }
 
+/// A test set-up's `found` value, or, when it is missing, a "skipped" line and `None` —
+/// or a panic when `require_env` is set to something other than `0` (CI sets it).
+pub fn found_or_skip<T>(test: &str, found: Result<T, String>, require_env: &str) -> Option<T> {
+    let required = std::env::var_os(require_env).is_some_and(|v| !v.is_empty() && v != "0");
+    match found {
+        Ok(t) => Some(t),
+        Err(e) if required => panic!("{test}: {e} and {require_env} is set"),
+        Err(e) => {
+            eprintln!("{test}: skipped: {e} (set {require_env}=1 to make this a failure)");
+            None
+        }
+    }
+}
+
 /// Reads a test network's `DIR/env` file (`KEY=value` lines, optionally `export`ed or quoted).
 pub fn read_env_file(
     dir: &std::path::Path,

@@ -215,3 +215,26 @@ pub async fn upstream_status(c: &mut Client) -> String {
     .text()
     .to_string()
 }
+
+/// `a` asks `b` `question` with `*otr authq`, and `b` answers `answer` with `*otr auth` the
+/// moment the question shows. Returns the seconds until `b` saw the question and until `a`
+/// was told it verified `b`.
+pub async fn authq(
+    a: &mut Client,
+    b: &mut Client,
+    question: &str,
+    answer: &str,
+    limit: Duration,
+) -> (f64, f64) {
+    let (an, bn) = (a.nick().to_string(), b.nick().to_string());
+    let t0 = std::time::Instant::now();
+    a.otr(&format!("authq {bn} \"{question}\" {answer}")).await;
+    b.expect_otr(limit, "the question", |t| t.contains(question))
+        .await;
+    let asked = t0.elapsed().as_secs_f64();
+    b.otr(&format!("auth {an} {answer}")).await;
+    let verified = format!("You verified {bn}");
+    a.expect_otr(limit, &verified, |t| t.starts_with(&verified))
+        .await;
+    (asked, t0.elapsed().as_secs_f64())
+}

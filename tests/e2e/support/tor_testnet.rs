@@ -35,10 +35,6 @@ pub struct TorTestnet {
     pub socks: SocketAddr,
 }
 
-fn required() -> bool {
-    std::env::var_os(REQUIRE_ENV).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
 impl TorTestnet {
     /// A bouncer `nick` (opted in to `peer`) reaching `upstream` through its embedded Tor
     /// client on this network, without TLS (the exit and the onion service lead to ngircd's
@@ -65,14 +61,7 @@ impl TorTestnet {
     /// (after a "skipped" line) when there is none and `OTRBNC_REQUIRE_TOR` is unset; a
     /// panic when it is set.
     pub async fn get(test: &str) -> Option<TorTestnet> {
-        match Self::find().await {
-            Ok(t) => Some(t),
-            Err(e) if required() => panic!("{test}: {e} and {REQUIRE_ENV} is set"),
-            Err(e) => {
-                eprintln!("{test}: skipped: {e} (set {REQUIRE_ENV}=1 to make this a failure)");
-                None
-            }
-        }
+        super::found_or_skip(test, Self::find().await, REQUIRE_ENV)
     }
 
     async fn find() -> Result<TorTestnet, String> {

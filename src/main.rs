@@ -70,18 +70,12 @@ fn fingerprint(path: Option<&std::path::Path>) -> ExitCode {
 /// Reads the config: the given file, else the default path if it exists, else the embedded
 /// defaults (with a one-time password printed on stderr).
 fn load(path: Option<&std::path::Path>) -> Result<(Config, String), String> {
-    if let Some(p) = path {
-        return Config::load(p)
-            .map(|c| (c, p.display().to_string()))
-            .map_err(|e| format!("{}: {e}", p.display()));
-    }
-    if let Some(p) = config::default_paths().into_iter().find(|p| p.exists()) {
+    if let Some(p) = config_file(path) {
         return Config::load(&p)
             .map(|c| (c, p.display().to_string()))
             .map_err(|e| format!("{}: {e}", p.display()));
     }
-    let mut config = Config::embedded();
-    config::apply_env(&mut config, |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+    let mut config = embedded_with_env()?;
     if config.listen.password_hash.is_none() && config.listen.password_file.is_none() {
         let mut bytes = [0u8; 12];
         rand::fill(&mut bytes);
@@ -100,19 +94,25 @@ fn load(path: Option<&std::path::Path>) -> Result<(Config, String), String> {
     Ok((config, "embedded defaults".to_string()))
 }
 
+/// The config file to read: the one given, else the first default path that exists.
+fn config_file(path: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    path.map(std::path::Path::to_path_buf)
+        .or_else(|| config::default_paths().into_iter().find(|p| p.exists()))
+}
+
+/// The embedded defaults with the environment's overrides applied.
+fn embedded_with_env() -> Result<Config, String> {
+    let mut config = Config::embedded();
+    config::apply_env(&mut config, |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
 /// The listen address the bouncer would use, from the same config and environment, without
 /// reading any secret.
 fn listen_address(path: Option<&std::path::Path>) -> Result<String, String> {
-    let found = path
-        .map(std::path::Path::to_path_buf)
-        .or_else(|| config::default_paths().into_iter().find(|p| p.exists()));
-    let config = match found {
+    let config = match config_file(path) {
         Some(p) => Config::read(&p).map_err(|e| format!("{}: {e}", p.display()))?,
-        None => {
-            let mut c = Config::embedded();
-            config::apply_env(&mut c, |k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
-            c
-        }
+        None => embedded_with_env()?,
     };
     Ok(config.listen.address)
 }

@@ -61,12 +61,15 @@ pub fn check(addr: SocketAddr, limit: Duration) -> Result<(), HealthError> {
     let mut bytes = [0u8; 8];
     rand::fill(&mut bytes);
     let token = format!("health-{}", hex::encode(bytes));
-    let left = limit
-        .saturating_sub(started.elapsed())
-        .max(Duration::from_millis(1));
+    // What is left of `limit`, so a peer trickling lines cannot stretch the check.
+    let left = || {
+        limit
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1))
+    };
     stream
-        .set_read_timeout(Some(left))
-        .and_then(|()| stream.set_write_timeout(Some(left)))
+        .set_read_timeout(Some(left()))
+        .and_then(|()| stream.set_write_timeout(Some(left())))
         .map_err(|e| no_answer(format!(" ({e})")))?;
     (&stream)
         .write_all(format!("PING :{token}\r\n").as_bytes())
@@ -91,6 +94,11 @@ pub fn check(addr: SocketAddr, limit: Duration) -> Result<(), HealthError> {
         if started.elapsed() > limit {
             return Err(no_answer(String::new()));
         }
+        reader
+            .get_ref()
+            .get_ref()
+            .set_read_timeout(Some(left()))
+            .map_err(|e| no_answer(format!(" ({e})")))?;
     }
 }
 
@@ -131,6 +139,30 @@ mod tests {
         assert!(matches!(e, HealthError::NoAnswer { .. }), "{e}");
         assert!(started.elapsed() < Duration::from_secs(5));
         drop(l);
+    }
+
+    #[test]
+    fn a_late_line_does_not_extend_the_limit() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            s.write_all(b"NOTICE * :not yet\r\n").unwrap();
+            // Keep the connection open well past the limit.
+            std::thread::sleep(Duration::from_secs(4));
+        });
+        let started = Instant::now();
+        let e = check(addr, Duration::from_secs(2)).unwrap_err();
+        // A read timeout set once, at the start, would wait a whole limit after the
+        // notice (to ~3.5 s); the check must give up at its 2 s.
+        assert!(matches!(e, HealthError::NoAnswer { .. }), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_millis(3200),
+            "{:?}",
+            started.elapsed()
+        );
+        server.join().unwrap();
     }
 
     #[test]

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
-    let dir = std::env::args_os()
-        .nth(1)
-        .map_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/seeds")), PathBuf::from);
+    let dir = std::env::args_os().nth(1).map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/seeds")),
+        PathBuf::from,
+    );
     for (target, inputs) in otr_core::fuzzing::seeds() {
         let d = dir.join(target);
         if d.exists() {

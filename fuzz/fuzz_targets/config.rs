@@ -6,13 +6,16 @@
 //!
 //! Properties:
 //! * nothing panics;
-//! * `apply_env` fails exactly when some network's `OTRBNC_NET_<NAME>_PORT` is set and is
-//!   not a `u16`; when it succeeds every variable that is set is in the config;
+//! * `apply_env` fails exactly when a value it must interpret is bad (a network's `_PORT`
+//!   not a `u16`, `_TRANSPORT` or `OTRBNC_IDENTITY` not one of their words) or when both
+//!   `OTRBNC_PASSWORD_HASH` and `OTRBNC_PASSWORD_FILE` are set; when it succeeds every
+//!   variable that is set is in the config;
 //! * a config that validates keeps the promises the rest of the bouncer relies on: a
 //!   listen address that parses, a login name and network names of 1-32 characters from
-//!   `A-Z a-z 0-9 _ . -`, an argon2id hash, host names without whitespace or `/`, a non-zero
-//!   port, valid nicks, no CR, LF or NUL in anything that goes into an IRC line (marker,
-//!   username, realname, passwords), pins that decode, sane pacing and backoff.
+//!   `A-Z a-z 0-9 _ . -`, an argon2id hash or else a password file (never both), host
+//!   names without whitespace or `/`, a non-zero port, valid nicks, no CR, LF or NUL in
+//!   anything that goes into an IRC line (marker, username, realname, passwords), pins that
+//!   decode, sane pacing and backoff.
 #![no_main]
 
 use std::collections::HashMap;
@@ -58,12 +61,23 @@ fn check(data: &[u8]) {
     if let Some(env) = env {
         let env = String::from_utf8_lossy(env);
         let vars: HashMap<&str, &str> = env.lines().filter_map(|l| l.split_once('=')).collect();
-        let bad_port = config.networks.keys().any(|name| {
-            vars.get(format!("{}PORT", prefix(name)).as_str())
-                .is_some_and(|v| v.parse::<u16>().is_err())
+        let net_var = |name: &str, key: &str| vars.get(format!("{}{key}", prefix(name)).as_str());
+        let bad_port = config
+            .networks
+            .keys()
+            .any(|name| net_var(name, "PORT").is_some_and(|v| v.parse::<u16>().is_err()));
+        let bad_transport = config.networks.keys().any(|name| {
+            net_var(name, "TRANSPORT")
+                .is_some_and(|v| !["tls", "plain", "tor", "socks5", "i2p"].contains(v))
         });
+        let bad_identity = vars
+            .get("OTRBNC_IDENTITY")
+            .is_some_and(|v| !["persistent", "ephemeral"].contains(v));
+        let both_passwords =
+            vars.contains_key("OTRBNC_PASSWORD_HASH") && vars.contains_key("OTRBNC_PASSWORD_FILE");
+        let expect_err = bad_port || bad_transport || bad_identity || both_passwords;
         let result = apply_env(&mut config, |k| vars.get(k).map(|v| v.to_string()));
-        assert_eq!(result.is_err(), bad_port, "apply_env: {result:?}");
+        assert_eq!(result.is_err(), expect_err, "apply_env: {result:?}");
         if result.is_err() {
             return;
         }
@@ -76,6 +90,14 @@ fn check(data: &[u8]) {
         }
         if let Some(v) = get("OTRBNC_PASSWORD_HASH") {
             assert_eq!(config.listen.password_hash.as_deref(), Some(v));
+            assert!(config.listen.password_file.is_none());
+        }
+        if let Some(v) = get("OTRBNC_PASSWORD_FILE") {
+            assert_eq!(
+                config.listen.password_file.as_deref(),
+                Some(std::path::Path::new(v))
+            );
+            assert!(config.listen.password_hash.is_none());
         }
         if let Some(v) = get("OTRBNC_DATA_DIR") {
             assert_eq!(config.data.dir.as_deref(), Some(std::path::Path::new(v)));
@@ -121,14 +143,15 @@ fn check(data: &[u8]) {
         l.address
     );
     assert!(is_valid_name(&l.user), "listen.user {:?}", l.user);
-    let hash = l
-        .password_hash
-        .as_deref()
-        .expect("validated: a password hash");
-    assert!(
-        otrbnc::password::check_hash_format(hash).is_ok(),
-        "hash {hash:?}"
-    );
+    // Exactly one of the two: an argon2id hash, or a file to read the password from.
+    match (l.password_hash.as_deref(), l.password_file.as_deref()) {
+        (Some(hash), None) => assert!(
+            otrbnc::password::check_hash_format(hash).is_ok(),
+            "hash {hash:?}"
+        ),
+        (None, Some(file)) => assert!(!file.as_os_str().is_empty(), "empty password_file"),
+        other => panic!("validated with password hash/file {other:?}"),
+    }
     assert!((1..=1024).contains(&l.max_clients), "max_clients");
     let o = &config.otr;
     assert!(no_breaks(&o.plaintext_marker), "plaintext_marker");
@@ -147,7 +170,11 @@ fn check(data: &[u8]) {
         // An I2P network only ever names an I2P service, without a port; an I2P name is
         // never given to a direct transport (it would go to the local DNS).
         if net.transport == Transport::I2p {
-            assert!(net.is_i2p() && net.port.is_none(), "{name}: i2p host {:?}", net.host);
+            assert!(
+                net.is_i2p() && net.port.is_none(),
+                "{name}: i2p host {:?}",
+                net.host
+            );
         } else if net.host.to_ascii_lowercase().ends_with(".i2p") {
             assert_eq!(net.transport, Transport::Socks5, "{name}: .i2p host");
         }

@@ -35,7 +35,10 @@ fn check(data: &[u8]) {
     if let Some(addr) = dest::b32_address(&text) {
         let b32 = addr.strip_suffix(".b32.i2p").expect("suffix");
         assert_eq!(b32.len(), 52);
-        assert!(b32.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)));
+        assert!(
+            b32.bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+        );
     }
     if dest::is_public_destination(&text) {
         assert!(dest::is_i2p_host(&text));

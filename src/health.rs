@@ -68,8 +68,7 @@ pub fn check(addr: SocketAddr, limit: Duration) -> Result<(), HealthError> {
             .max(Duration::from_millis(1))
     };
     stream
-        .set_read_timeout(Some(left()))
-        .and_then(|()| stream.set_write_timeout(Some(left())))
+        .set_write_timeout(Some(left()))
         .map_err(|e| no_answer(format!(" ({e})")))?;
     (&stream)
         .write_all(format!("PING :{token}\r\n").as_bytes())
@@ -77,6 +76,9 @@ pub fn check(addr: SocketAddr, limit: Duration) -> Result<(), HealthError> {
     let mut reader = BufReader::new(&stream).take(64 * MAX_LINE as u64);
     let mut line = Vec::new();
     loop {
+        stream
+            .set_read_timeout(Some(left()))
+            .map_err(|e| no_answer(format!(" ({e})")))?;
         line.clear();
         match reader.read_until(b'\n', &mut line) {
             Ok(0) => return Err(no_answer(" (it closed the connection)".into())),
@@ -94,11 +96,6 @@ pub fn check(addr: SocketAddr, limit: Duration) -> Result<(), HealthError> {
         if started.elapsed() > limit {
             return Err(no_answer(String::new()));
         }
-        reader
-            .get_ref()
-            .get_ref()
-            .set_read_timeout(Some(left()))
-            .map_err(|e| no_answer(format!(" ({e})")))?;
     }
 }
 

@@ -18,12 +18,17 @@
 //!   each bouncer with its own SAM session, to ngircd behind the router's server tunnel: SAM
 //!   session creation time, start-to-registered, time to private (first contact) and time to
 //!   verified (SMP with a question), on ngircd's default penalties with otrbnc's default pacing.
+//! * `penalties`: the conversation of the e2e test
+//!   `flood::conversation_under_default_flood_penalties` (first contact, then 10 messages of
+//!   ~1,500 characters each way at once) at otrbnc's default pacing on ngircd's default
+//!   penalties, with all of that test's checks: about 4 minutes.
 //! * `throughput`: encrypted messages per second once private, with ngircd's penalties off
 //!   (`MaxPenaltyTime = 0`) and otrbnc's pacing off.
 //!
-//! Run: `cargo bench --bench otr_e2e` (both; about 8 minutes), or
-//! `cargo bench --bench otr_e2e -- private` / `-- throughput` for one part.
-//! `cargo test --benches` runs a tiny `throughput` only (a few seconds) and skips `private`;
+//! Run: `cargo bench --bench otr_e2e` (every part: well over 10 minutes), or
+//! `cargo bench --bench otr_e2e -- private` / `-- penalties` / `-- throughput` for one part.
+//! `cargo test --benches` runs a tiny `throughput` and `penalties` only (seconds) and skips
+//! the rest;
 //! without ngircd installed everything is skipped (unless `OTRBNC_REQUIRE_E2E=1`).
 #![allow(
     clippy::unwrap_used,
@@ -43,6 +48,7 @@ use support::client::{Client, Msg};
 use support::i2p_testnet::I2pTestnet;
 use support::ngircd::NgircdOpts;
 use support::otrbnc::BncConfig;
+use support::penalties;
 use support::scenario::{Pair, authq};
 use support::tor_testnet::TorTestnet;
 
@@ -867,7 +873,7 @@ fn main() {
             if bench {
                 ""
             } else {
-                " — test mode: tiny throughput only; `cargo bench --bench otr_e2e` for the figures"
+                " — test mode: tiny throughput and penalties only; `cargo bench --bench otr_e2e` for the figures"
             }
         );
         let mut private = Vec::new();
@@ -912,6 +918,27 @@ fn main() {
                 "  summary: time to verified {secs:.1} s; SMP {} lines / {} bytes in all",
                 la + lb,
                 ba + bb
+            );
+        }
+        if wants("penalties") {
+            // The conversation of the e2e test `flood::conversation_under_default_flood_penalties`
+            // (first contact, then 10 messages of ~1,500 characters each way at once, every
+            // delivery and wire check) at otrbnc's default pacing: about 4 minutes. Test mode
+            // runs one message each way, paced at 0.1 s.
+            let (label, f) = if bench {
+                let pace = |c: BncConfig| c.default_pacing().handshake_timeout(600);
+                ("default pacing", penalties::conversation(pace, 10, Duration::from_secs(900)).await)
+            } else {
+                let pace = |c: BncConfig| c.pacing(0.1, 9).handshake_timeout(120);
+                ("paced at 0.1 s", penalties::conversation(pace, 1, Duration::from_secs(240)).await)
+            };
+            println!(
+                "  penalties ({label}): private after {:.1} s, everything delivered after {:.1} s; \
+                 {} lines up from alice, {} from bob; nobody disconnected",
+                f.private_after.as_secs_f64(),
+                f.all_after.as_secs_f64(),
+                f.lines_up.0,
+                f.lines_up.1
             );
         }
         let tput = if wants("throughput") {

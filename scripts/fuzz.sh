@@ -6,8 +6,12 @@
 #   scripts/fuzz.sh <target> [seconds]   fuzz one target (default 600 s)
 #   scripts/fuzz.sh all [seconds]        every target in turn, one process at a time
 #   scripts/fuzz.sh smoke [seconds]      CI smoke: every target briefly (10 s, parsers 5 s)
+#   scripts/fuzz.sh build                build every target (what `smoke` and `all` start with)
+#   scripts/fuzz.sh smoke-run [seconds]  the smoke on the targets as last built (scripts/test.sh)
 #   scripts/fuzz.sh seeds                regenerate fuzz/seeds/ from otr_core::fuzzing::seeds()
 #   scripts/fuzz.sh list                 list targets
+#
+# FUZZ_JOBS=N runs N targets at a time (default 1; each fuzzer is one process on one core).
 #
 # Stable works because we build with `--sanitizer none`: cargo-fuzz then passes only stable
 # `-C` flags (SanitizerCoverage instrumentation + `--cfg fuzzing`), no `-Z` flags, and needs no
@@ -47,7 +51,7 @@ smoke_secs() {
 }
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -110,12 +114,25 @@ run_many() {
   local secs="$1"
   shift
   SUMMARY=$(mktemp)
-  local failed=0 start
+  local failed=0 start jobs="${FUZZ_JOBS:-1}" running=0
   start=$(date +%s)
   for t in "$@"; do
     local s="$secs"
     [ "$s" = smoke ] && s=$(smoke_secs "$t")
-    run_target "$t" "$s" || failed=1
+    if [ "$jobs" -le 1 ]; then
+      run_target "$t" "$s" || failed=1
+      continue
+    fi
+    run_target "$t" "$s" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+      wait -n || failed=1
+      running=$((running - 1))
+    fi
+  done
+  while [ "$running" -gt 0 ]; do
+    wait -n || failed=1
+    running=$((running - 1))
   done
   echo
   echo "== summary"
@@ -141,6 +158,14 @@ case "$cmd" in
   smoke)
     ensure_cargo_fuzz
     build
+    run_many "${2:-smoke}" "${TARGETS[@]}"
+    ;;
+  build)
+    ensure_cargo_fuzz
+    build
+    ;;
+  smoke-run)
+    BUILT_FROM="as last built by \`scripts/fuzz.sh build\`"
     run_many "${2:-smoke}" "${TARGETS[@]}"
     ;;
   all)

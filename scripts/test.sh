@@ -1,100 +1,48 @@
 #!/usr/bin/env bash
 # The whole test suite: what CI runs and what a developer runs before pushing.
-# Installs what the tests need, then runs formatting, lints and every test.
+# Installs what the tests need, then runs formatting, lints, every test, the benchmarks' smoke
+# runs and the fuzz smoke, and ends with a table of its phases, the ten slowest tests and a
+# time budget. docs/TESTING.md explains the layout.
+#
+# Environment:
+#   OTRBNC_TEST_BUDGET_MIN   fail when the whole run takes longer (default 40 minutes)
+#   OTRBNC_SKIP_TOR=1, OTRBNC_SKIP_I2P=1, OTRBNC_SKIP_DOCKER=1   leave a test network out
+#   OTRBNC_SKIP_FUZZ=1       leave the fuzz smoke out (a local shortcut; CI never sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/phases.sh
+source scripts/lib/phases.sh
 
+BUDGET_MIN=${OTRBNC_TEST_BUDGET_MIN:-40}
+case "$BUDGET_MIN" in '' | *[!0-9]*) echo "OTRBNC_TEST_BUDGET_MIN must be whole minutes" >&2; exit 2 ;; esac
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-test-logs.XXXXXX")
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-# Build prerequisites for the C parts of the crypto crates (pqcrypto: PQClean).
-need_pkgs=()
-command -v cc >/dev/null 2>&1 || need_pkgs+=(build-essential)
-command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
-if [ "${#need_pkgs[@]}" -gt 0 ]; then
-  sudo_if_needed apt-get update
-  sudo_if_needed apt-get install -y "${need_pkgs[@]}"
-fi
-
-# End-to-end tests (tests/e2e): a private ngircd per test; irssi and tmux to drive a real client.
-e2e_pkgs=()
-command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || e2e_pkgs+=(ngircd)
-command -v irssi >/dev/null 2>&1 || e2e_pkgs+=(irssi)
-command -v tmux >/dev/null 2>&1 || e2e_pkgs+=(tmux)
-if [ "${#e2e_pkgs[@]}" -gt 0 ]; then
+apt_install() {
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "${e2e_pkgs[@]}"
-  if [[ " ${e2e_pkgs[*]} " == *" ngircd "* ]]; then
-    # Debian's package starts a system ngircd on port 6667 (otrbnc's default): stop it and
-    # keep it from starting at boot. The tests start their own servers. No init system: fine.
-    sudo_if_needed service ngircd stop >/dev/null 2>&1 || true
-    sudo_if_needed systemctl disable ngircd >/dev/null 2>&1 || true
-    sudo_if_needed update-rc.d ngircd disable >/dev/null 2>&1 || true
-  fi
-fi
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+# Debian's packages of ngircd, tor and i2pd start a system daemon (on otrbnc's own port 6667,
+# or joining the real Tor or I2P network): stop it and keep it from starting at boot. The tests
+# start their own. No init system: fine.
+stop_system_daemon() {
+  sudo_if_needed service "$1" stop >/dev/null 2>&1 || true
+  sudo_if_needed systemctl disable "$1" >/dev/null 2>&1 || true
+  sudo_if_needed update-rc.d "$1" disable >/dev/null 2>&1 || true
+}
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
-# Tor tests (tests/e2e/tor.rs): a private Tor network of Debian's tor daemons on loopback,
-# started now in the background so it forms while the code builds; the tests wait for it.
-if [ "${OTRBNC_TOR_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_TOR:-0}" != "1" ]; then
-  if ! command -v tor >/dev/null 2>&1 && ! [ -x /usr/sbin/tor ]; then
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y tor
-    # Debian's package starts a system tor that would try to reach the real Tor network:
-    # stop it and keep it from starting at boot. The tests use their own network.
-    sudo_if_needed service tor stop >/dev/null 2>&1 || true
-    sudo_if_needed systemctl disable tor >/dev/null 2>&1 || true
-    sudo_if_needed update-rc.d tor disable >/dev/null 2>&1 || true
-  fi
-  tor_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-tor-testnet.XXXXXX")
-  export OTRBNC_TOR_TESTNET="$tor_dir"
-  ./scripts/tor-testnet/start "$tor_dir" >"$tor_dir.log" 2>&1 &
-  tor_start_pid=$!
-  echo "== Tor test network starting in $tor_dir (log: $tor_dir.log)"
-fi
-
-# I2P tests (tests/e2e/i2p.rs): Debian's i2pd on loopback with a server tunnel in front of the
-# test's IRC server, started now in the background too; the tests wait for it.
-if [ "${OTRBNC_I2P_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_I2P:-0}" != "1" ]; then
-  # python3 runs the test network's SAM check (scripts/i2p-testnet/samcheck.py).
-  i2p_pkgs=()
-  command -v python3 >/dev/null 2>&1 || i2p_pkgs+=(python3)
-  command -v i2pd >/dev/null 2>&1 || [ -x /usr/sbin/i2pd ] || i2p_pkgs+=(i2pd)
-  if [ "${#i2p_pkgs[@]}" -gt 0 ]; then
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "${i2p_pkgs[@]}"
-    # The package's system router would join the real I2P network: stop it, keep it off.
-    sudo_if_needed service i2pd stop >/dev/null 2>&1 || true
-    sudo_if_needed systemctl disable i2pd >/dev/null 2>&1 || true
-    sudo_if_needed update-rc.d i2pd disable >/dev/null 2>&1 || true
-  fi
-  i2p_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-i2p-testnet.XXXXXX")
-  export OTRBNC_I2P_TESTNET="$i2p_dir"
-  ./scripts/i2p-testnet/start "$i2p_dir" >"$i2p_dir.log" 2>&1 &
-  i2p_start_pid=$!
-  echo "== I2P test network starting in $i2p_dir (log: $i2p_dir.log)"
-fi
-
-# Container tests (tests/e2e/docker.rs): they need a Docker engine, but no image registry:
-# base images are made with debootstrap (scripts/docker-test/prepare), in the background too.
-docker_skipped=""
+want_tor=0 want_i2p=0 want_docker=0 want_fuzz=1 docker_skipped=""
+[ "${OTRBNC_TOR_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_TOR:-0}" != "1" ] && want_tor=1
+[ "${OTRBNC_I2P_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_I2P:-0}" != "1" ] && want_i2p=1
+[ "${OTRBNC_SKIP_FUZZ:-0}" = "1" ] && want_fuzz=0
 if [ "${OTRBNC_DOCKER_TESTNET:-}" = "" ] && [ "${OTRBNC_SKIP_DOCKER:-0}" != "1" ]; then
-  if command -v docker >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
+  if have docker && ! docker info >/dev/null 2>&1; then
     # An engine that is installed but not running: start it.
     sudo_if_needed service docker start >/dev/null 2>&1 || true
     for _ in 1 2 3 4 5 6 7 8 9 10; do docker info >/dev/null 2>&1 && break; sleep 1; done
   fi
-  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-    docker_pkgs=()
-    command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || docker_pkgs+=(debootstrap)
-    command -v tcpdump >/dev/null 2>&1 || [ -x /usr/bin/tcpdump ] || docker_pkgs+=(tcpdump)
-    if [ "${#docker_pkgs[@]}" -gt 0 ]; then
-      sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update
-      sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "${docker_pkgs[@]}"
-    fi
-    docker_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-docker-test.XXXXXX")
-    export OTRBNC_DOCKER_TESTNET="$docker_dir"
-    sudo_if_needed ./scripts/docker-test/prepare "$docker_dir" >"$docker_dir.log" 2>&1 &
-    docker_prepare_pid=$!
-    echo "== Docker: making the base images in $docker_dir (log: $docker_dir.log)"
+  if have docker && docker info >/dev/null 2>&1; then
+    want_docker=1
   else
     docker_skipped="no Docker engine here (docker info failed)"
   fi
@@ -109,55 +57,205 @@ if [ -n "$docker_skipped" ]; then
   fi
 fi
 
+# ---- Debian packages: everything missing, in one apt-get run --------------------------------
+install_packages() {
+  local pkgs=() daemons=()
+  have cc || pkgs+=(build-essential)        # the C parts of the crypto crates (PQClean, aws-lc)
+  have pkg-config || pkgs+=(pkg-config)
+  have ngircd || { pkgs+=(ngircd); daemons+=(ngircd); }   # tests/e2e: one ngircd per test
+  have irssi || pkgs+=(irssi)               # tests/e2e/irssi.rs: a real client under tmux
+  have tmux || pkgs+=(tmux)
+  have python3 || pkgs+=(python3)           # the I2P network's SAM check, the slowest-tests report
+  if [ "$want_tor" = 1 ]; then have tor || { pkgs+=(tor); daemons+=(tor); }; fi
+  if [ "$want_i2p" = 1 ]; then have i2pd || { pkgs+=(i2pd); daemons+=(i2pd); }; fi
+  if [ "$want_docker" = 1 ]; then
+    have debootstrap || pkgs+=(debootstrap) # base images without a registry
+    have tcpdump || pkgs+=(tcpdump)         # the wire audit on the Docker bridge
+  fi
+  if [ "${#pkgs[@]}" -eq 0 ]; then
+    echo "all present"
+    return 0
+  fi
+  apt_install "${pkgs[@]}"
+  local d
+  for d in "${daemons[@]}"; do stop_system_daemon "$d"; done
+}
+phase "Debian packages" install_packages
+
+# ---- test networks, in the background: they form while the code builds ----------------------
+if [ "$want_tor" = 1 ]; then
+  # A private Tor network of Debian's tor daemons on loopback (tests/e2e/tor.rs).
+  tor_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-tor-testnet.XXXXXX")
+  export OTRBNC_TOR_TESTNET="$tor_dir"
+  lane "Tor test network" "$tor_dir.log" phase "Tor test network: start" ./scripts/tor-testnet/start "$tor_dir"
+  tor_pid=$LANE_PID
+fi
+if [ "$want_i2p" = 1 ]; then
+  # Debian's i2pd on loopback, a server tunnel in front of the test's IRC server (tests/e2e/i2p.rs).
+  i2p_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-i2p-testnet.XXXXXX")
+  export OTRBNC_I2P_TESTNET="$i2p_dir"
+  lane "I2P test network" "$i2p_dir.log" phase "I2P test network: start" ./scripts/i2p-testnet/start "$i2p_dir"
+  i2p_pid=$LANE_PID
+fi
+if [ "$want_docker" = 1 ]; then
+  # Base images made with debootstrap, no registry (tests/e2e/docker.rs).
+  docker_dir=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-docker-test.XXXXXX")
+  export OTRBNC_DOCKER_TESTNET="$docker_dir"
+  lane "Docker base images" "$docker_dir.log" phase "Docker base images: prepare" sudo_if_needed ./scripts/docker-test/prepare "$docker_dir"
+  docker_pid=$LANE_PID
+fi
+
+# ---- the fuzz smoke: its own workspace and target directory, so it builds beside the main
+# build; niced, it takes the cores only when the foreground leaves them idle -----------------
+fuzz_lane() {
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    phase "cargo-fuzz: install" nice -n 15 cargo install cargo-fuzz --locked || return
+  fi
+  # (`|| return`: set -e does not reach into a lane, and the smoke must never run targets
+  # left over from an earlier build.)
+  phase "fuzz: build" nice -n 15 ./scripts/fuzz.sh build || return
+  # Two targets at a time: the smoke's seconds are wall-clock, one core each.
+  phase "fuzz: smoke (every target)" env FUZZ_JOBS=2 nice -n 15 ./scripts/fuzz.sh smoke-run
+}
+if [ "$want_fuzz" = 1 ]; then
+  lane "fuzz smoke" "$LOGS/fuzz.log" fuzz_lane
+  fuzz_pid=$LANE_PID
+fi
+
+# A lane's subshell and everything it started (cargo, rustc, fuzzers).
+kill_tree() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" >/dev/null 2>&1 || true
+}
 stop_test_networks() {
-  if [ -n "${tor_start_pid:-}" ]; then
-    kill "$tor_start_pid" >/dev/null 2>&1 || true
-    ./scripts/tor-testnet/stop "$tor_dir" --clean >/dev/null 2>&1 || true
+  local rc=$?
+  trap - EXIT
+  for p in ${tor_pid:-} ${i2p_pid:-} ${docker_pid:-} ${fuzz_pid:-} ${clippy_pid:-} ${docs_pid:-}; do
+    kill_tree "$p"
+  done
+  [ -z "${tor_dir:-}" ] || ./scripts/tor-testnet/stop "$tor_dir" --clean >/dev/null 2>&1 || true
+  [ -z "${i2p_dir:-}" ] || ./scripts/i2p-testnet/stop "$i2p_dir" --clean >/dev/null 2>&1 || true
+  if [ "$rc" -ne 0 ] && [ -z "${reported:-}" ]; then
+    phase_table
+    echo "!! the test suite FAILED (exit $rc) after $(elapsed) s; logs: $LOGS" >&2
   fi
-  if [ -n "${i2p_start_pid:-}" ]; then
-    kill "$i2p_start_pid" >/dev/null 2>&1 || true
-    ./scripts/i2p-testnet/stop "$i2p_dir" --clean >/dev/null 2>&1 || true
-  fi
-  if [ -n "${docker_prepare_pid:-}" ]; then
-    kill "$docker_prepare_pid" >/dev/null 2>&1 || true
-  fi
+  exit "$rc"
 }
 trap stop_test_networks EXIT
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
+# ---- checks that need no build ----------------------------------------------------------------
+phase "cargo fmt --check" cargo fmt --all -- --check
 
-echo "== the protocol core is sans-IO (no async runtime in its dependency tree)"
-if cargo tree -p otr-core -e normal,build --prefix none | grep -Ei '^(tokio|mio|async-std|smol|async-io) '; then
-  echo "otr-core must not depend on an IO runtime" >&2
-  exit 1
+sans_io() {
+  # The protocol core has no async runtime in its dependency tree.
+  if cargo tree -p otr-core -e normal,build --prefix none | grep -Ei '^(tokio|mio|async-std|smol|async-io) '; then
+    echo "otr-core must not depend on an IO runtime" >&2
+    return 1
+  fi
+}
+phase "otr-core is sans-IO" sans_io
+
+# ---- one build for everything the tests run ---------------------------------------------------
+if ! cargo nextest --version >/dev/null 2>&1; then
+  phase "cargo-nextest: install" cargo install cargo-nextest --locked
 fi
+# Every target in the test profile: the test binaries, the otrbnc binary the end-to-end tests
+# start, and the benchmarks. nextest, the doc tests and the benchmarks' smoke runs below only
+# check that it is fresh.
+phase "build: every target, test profile" cargo test --workspace --all-targets --no-run
 
-echo "== cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+# ---- the tests, with the doc tests, the benchmarks' smoke runs and the lints beside them ------
+# The tests mostly wait on sockets and timers, so the rest runs meanwhile in lanes. One cargo
+# at a time holds the target directory's lock: the lanes start once nextest has found its build
+# fresh and started the tests; the doc tests go first, then the benchmarks run straight from
+# their executables (no cargo), and clippy (minutes of checking, niced so that the tests keep
+# the cores they ask for) takes the lock only then.
+docs_and_benches() {
+  local rc=0
+  phase "doc tests" run_logged "$LOGS/doc.log" cargo test --workspace --doc || rc=$?
+  cargo test --workspace --benches --no-run --message-format=json 2>"$LOGS/benches.err" |
+    python3 scripts/lib/report.py benches >"$LOGS/benches.list" || { cat "$LOGS/benches.err"; rc=1; }
+  touch "$LOGS/cargo-free"
+  # Each benchmark in its test mode (no `--bench`): a tiny version of every figure.
+  phase "benchmarks: smoke runs" run_benches "$LOGS/benches.list" || rc=$?
+  return "$rc"
+}
+run_benches() {
+  local dir exe rc=0
+  [ -s "$1" ] || { echo "!! no benchmark executables found" >&2; return 1; }
+  while IFS=$'\t' read -r dir exe; do
+    echo "== $exe (in $dir)"
+    (cd "$dir" && "$exe") || { echo "!! $exe failed" >&2; rc=1; }
+  done <"$1"
+  return "$rc"
+}
+lints() {
+  until [ -e "$LOGS/cargo-free" ] || ! kill -0 "$docs_pid" 2>/dev/null; do sleep 1; done
+  phase "cargo clippy (all targets)" nice -n 10 cargo clippy --workspace --all-targets -- -D warnings
+}
+run_logged() {
+  local log="$1"
+  shift
+  "$@" 2>&1 | tee "$log"
+  return "${PIPESTATUS[0]}"
+}
+run_tests() {
+  cargo nextest run --workspace --lib --bins --tests --no-tests=fail >"$LOGS/nextest.log" 2>&1 &
+  local pid=$! rc=0
+  tail -n +1 -f --pid="$pid" "$LOGS/nextest.log" &
+  local tail_pid=$!
+  until grep -q '^ *Starting ' "$LOGS/nextest.log" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; do
+    sleep 0.5
+  done
+  lane "doc tests and benchmarks" "$LOGS/docs-benches.log" docs_and_benches
+  docs_pid=$LANE_PID
+  lane "clippy" "$LOGS/clippy.log" lints
+  clippy_pid=$LANE_PID
+  wait "$pid" || rc=$?
+  wait "$tail_pid" 2>/dev/null || true
+  return "$rc"
+}
+tests_rc=0
+phase "tests (cargo nextest)" run_tests || tests_rc=$?
 
-echo "== cargo test"
-if ! cargo test --workspace --all-targets; then
-  if [ -n "${tor_dir:-}" ]; then
-    echo "== Tor test network log ($tor_dir.log):"
-    tail -n 40 "$tor_dir.log" || true
+lanes_rc=0
+lane_wait "doc tests and benchmarks" "$docs_pid" "$LOGS/docs-benches.log" || lanes_rc=1
+lane_wait "clippy" "$clippy_pid" "$LOGS/clippy.log" || lanes_rc=1
+[ -z "${fuzz_pid:-}" ] || lane_wait "fuzz smoke" "$fuzz_pid" "$LOGS/fuzz.log" || lanes_rc=1
+# The test networks' lanes ended long ago (the tests waited for them); their logs only on failure.
+for n in tor i2p docker; do
+  pid_var="${n}_pid" dir_var="${n}_dir"
+  [ -n "${!pid_var:-}" ] || continue
+  if ! wait "${!pid_var}" || [ "$tests_rc" -ne 0 ]; then
+    echo "== $n test network log (${!dir_var}.log):"
+    tail -n 40 "${!dir_var}.log" || true
   fi
-  if [ -n "${i2p_dir:-}" ]; then
-    echo "== I2P test network log ($i2p_dir.log):"
-    tail -n 40 "$i2p_dir.log" || true
-  fi
-  if [ -n "${docker_dir:-}" ]; then
-    echo "== Docker base images log ($docker_dir.log):"
-    tail -n 40 "$docker_dir.log" || true
-  fi
-  exit 1
-fi
+done
+tor_pid="" i2p_pid="" docker_pid="" fuzz_pid="" clippy_pid="" docs_pid=""
+
+# ---- the report -------------------------------------------------------------------------------
+phase_table
+reported=1
+echo
+echo "== the ten slowest tests"
+python3 scripts/lib/report.py slowest "$LOGS/nextest.log" 10 || true
 if [ -n "$docker_skipped" ]; then
   echo "== Docker: the container tests were SKIPPED: $docker_skipped"
 fi
-
-echo "== doc tests"
-cargo test --workspace --doc
-
-echo "== fuzz smoke: every fuzz target for a few seconds (see fuzz/README.md)"
-./scripts/fuzz.sh smoke
+total=$(elapsed)
+rc=0
+if [ "$tests_rc" -ne 0 ] || [ "$lanes_rc" -ne 0 ]; then
+  echo "!! the test suite FAILED after $total s (tests: exit $tests_rc; see the lanes above); logs: $LOGS" >&2
+  rc=1
+elif [ "$total" -gt $((BUDGET_MIN * 60)) ]; then
+  echo "!! the suite took $total s, over its budget of $BUDGET_MIN min (OTRBNC_TEST_BUDGET_MIN)." >&2
+  echo "!! Every test passed, but the next test added would push CI past its limit: make the" >&2
+  echo "!! slow phases above faster (docs/TESTING.md says how) before adding more." >&2
+  rc=1
+else
+  echo "== the whole suite passed in $total s (budget $BUDGET_MIN min)"
+fi
+# The closing line: every test that ran (nextest's and the doc tests).
+python3 scripts/lib/report.py totals "$LOGS/nextest.log" "$LOGS/doc.log" || true
+exit "$rc"

@@ -422,6 +422,25 @@ fn transport_can_be_set_from_the_environment() {
     assert!(e.contains("OTRBNC_NET_N_TRANSPORT"), "{e}");
 }
 
+#[test]
+fn a_build_without_the_tor_feature_refuses_transport_tor() {
+    let c = parse_ok(&network_with("transport = \"tor\"\n"));
+    let net = c.networks.get("n").unwrap();
+    // This build has arti (the default features): the network is accepted.
+    assert!(validate::tor_built("n", net, true).is_ok());
+    let e = validate::tor_built("n", net, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("networks.n.transport:"), "{e}");
+    assert!(
+        e.contains("without embedded Tor") && e.contains("socks5"),
+        "{e}"
+    );
+    // Other transports do not need it.
+    let plain = parse_ok(&network_with(""));
+    assert!(validate::tor_built("n", plain.networks.get("n").unwrap(), false).is_ok());
+}
+
 const B32: &str = "ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkdq.b32.i2p";
 
 fn i2p_network(host: &str, keys: &str) -> String {

@@ -209,6 +209,7 @@ fn validate_route(name: &str, net: &Network) -> Result<(), ConfigError> {
             ));
         }
     }
+    tor_built(name, net, cfg!(feature = "tor"))?;
     if net.is_onion() && !matches!(net.transport, Transport::Tor | Transport::Socks5) {
         return Err(invalid(
             key("host"),
@@ -216,6 +217,18 @@ fn validate_route(name: &str, net: &Network) -> Result<(), ConfigError> {
                 "a .onion host needs transport = \"tor\" or \"socks5\", not {:?}",
                 net.transport.name()
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// `transport = "tor"` needs the embedded Tor client, which a build without the `tor` feature
+/// (`built` false) does not have: refused, never connected some other way.
+pub(crate) fn tor_built(name: &str, net: &Network, built: bool) -> Result<(), ConfigError> {
+    if !built && net.transport == Transport::Tor {
+        return Err(invalid(
+            format!("networks.{name}.transport"),
+            crate::upstream::tor::NOT_BUILT,
         ));
     }
     Ok(())
@@ -313,7 +326,7 @@ fn validate_tor(tor: &Tor) -> Result<(), ConfigError> {
                 format!("cannot read {}: {e}", p.display()),
             )
         })?;
-        crate::upstream::tor::parse_arti_config(&text)
+        crate::upstream::tor::check_arti_config(&text)
             .map_err(|e| invalid("tor.arti_config", format!("{}: {e}", p.display())))?;
     }
     if !(10..=3600).contains(&tor.bootstrap_timeout_secs) {

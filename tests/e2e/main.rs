@@ -3,8 +3,8 @@
 //! Every test starts its own ngircd (and bouncers) on free ports, so tests run in parallel.
 //! Without ngircd installed the tests print "skipped" and pass, unless `OTRBNC_REQUIRE_E2E=1`
 //! (CI) makes that a failure; the irssi test also needs tmux and irssi, under the same rule.
-//! Tests named `long_*` take a minute or more
-//! (`cargo test --test e2e -- --skip long_` leaves them out).
+//! Scenarios whose length comes from real-time pacing run here in a short variant and at full
+//! length as benchmarks (`cargo bench --bench otr_e2e`); see docs/TESTING.md.
 
 // Test code: a failed expectation is a panic with a message. clippy.toml allows these inside
 // #[test] functions only, and the harness in support/ is ordinary code to clippy.

@@ -12,6 +12,7 @@ pub mod ngircd;
 pub mod otrbnc;
 pub mod otrpeer;
 pub mod pcap;
+pub mod penalties;
 pub mod scenario;
 pub mod tor_testnet;
 

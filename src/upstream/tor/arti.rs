@@ -13,77 +13,25 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tor_rtcompat::PreferredRuntime;
 
-use super::transport::TransportError;
+use super::{TorSetupError, TorStatus, error_chain};
 use crate::config;
+use crate::upstream::transport::TransportError;
 
 /// How long a failed bootstrap waits before arti is asked again.
 const BOOTSTRAP_RETRY: Duration = Duration::from_secs(20);
 /// Progress is reported to the user in steps of at least this many percent.
 const PROGRESS_STEP: u8 = 20;
 
-/// Where the embedded client stands, as the user is told.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TorStatus {
-    /// Bootstrap progress, 0..=100.
-    pub percent: u8,
-    /// Bootstrapped: streams can be opened.
-    pub ready: bool,
-    /// arti's own summary ("40%: connecting…; fetching a consensus" or "Stuck at …").
-    pub summary: String,
-    /// Why arti says it is stuck, if it does.
-    pub blocked: Option<String>,
-    /// The last bootstrap error, if the last attempt failed.
-    pub error: Option<String>,
-    /// Seconds from start to bootstrapped.
-    pub bootstrap_secs: Option<f64>,
-}
-
-impl TorStatus {
-    /// One line for `*otr status` and progress notices.
-    pub fn describe(&self) -> String {
-        if self.ready {
-            return match self.bootstrap_secs {
-                Some(s) => format!("bootstrapped (in {s:.1} s)"),
-                None => "bootstrapped".to_string(),
-            };
-        }
-        let mut text = format!("bootstrapping, {}%", self.percent);
-        if let Some(b) = &self.blocked {
-            text.push_str(&format!(", stuck: {b}"));
-        } else if !self.summary.is_empty() {
-            text.push_str(&format!(" ({})", self.summary));
-        }
-        if let Some(e) = &self.error {
-            text.push_str(&format!("; last attempt failed: {e}"));
-        }
-        text
-    }
-}
-
-/// Why the embedded client could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum TorSetupError {
-    /// The state/cache directory could not be created.
-    #[error("Tor data directory: {0}")]
-    Dir(String),
-    /// `tor.arti_config` could not be read or used.
-    #[error("tor.arti_config {path}: {error}")]
-    ArtiConfig {
-        /// The file.
-        path: String,
-        /// Why.
-        error: String,
-    },
-    /// arti refused the configuration or could not start.
-    #[error("cannot start the embedded Tor client: {0}")]
-    Arti(String),
-}
-
 /// Parses a file in arti's own configuration format (`arti.toml`) into a builder.
-pub fn parse_arti_config(text: &str) -> Result<TorClientConfigBuilder, String> {
+fn parse_arti_config(text: &str) -> Result<TorClientConfigBuilder, String> {
     let builder: TorClientConfigBuilder = toml::from_str(text).map_err(|e| e.to_string())?;
     builder.build().map_err(|e| e.to_string())?;
     Ok(builder)
+}
+
+/// Checks a file in arti's own configuration format (`arti.toml`) as arti would read it.
+pub fn check_arti_config(text: &str) -> Result<(), String> {
+    parse_arti_config(text).map(drop)
 }
 
 /// The process's Tor client.
@@ -283,21 +231,6 @@ async fn bootstrap(client: Arc<TorClient<PreferredRuntime>>, tx: watch::Sender<T
     }
 }
 
-/// An error with its sources, as one line.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        src = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,24 +245,5 @@ mod tests {
         let no_fallbacks = "[tor_network.authorities]\nv3idents = [\"911F7C74212214823DDBDE3044B5B1AF3EFB98A0\"]\n";
         let e = parse_arti_config(no_fallbacks).err().unwrap_or_default();
         assert!(e.contains("fallback"), "{e}");
-    }
-
-    #[test]
-    fn status_lines_say_what_is_happening() {
-        let mut st = TorStatus {
-            percent: 40,
-            summary: "40%: connecting".into(),
-            ..TorStatus::default()
-        };
-        assert_eq!(st.describe(), "bootstrapping, 40% (40%: connecting)");
-        st.blocked = Some("Can't reach the Tor network".into());
-        st.error = Some("timed out".into());
-        assert_eq!(
-            st.describe(),
-            "bootstrapping, 40%, stuck: Can't reach the Tor network; last attempt failed: timed out"
-        );
-        st.ready = true;
-        st.bootstrap_secs = Some(12.34);
-        assert_eq!(st.describe(), "bootstrapped (in 12.3 s)");
     }
 }

@@ -201,6 +201,7 @@ run_logged() {
   return "${PIPESTATUS[0]}"
 }
 run_tests() {
+  : >"$LOGS/nextest.log"
   cargo nextest run --workspace --lib --bins --tests --no-tests=fail >"$LOGS/nextest.log" 2>&1 &
   local pid=$! rc=0
   tail -n +1 -f --pid="$pid" "$LOGS/nextest.log" &

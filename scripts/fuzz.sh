@@ -58,7 +58,7 @@ usage() {
 ensure_cargo_fuzz() {
   if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
-    cargo install cargo-fuzz --locked
+    cargo install cargo-fuzz --locked --debug
   fi
 }
 

@@ -110,13 +110,13 @@ fi
 fuzz_lane() {
   if ! cargo fuzz --version >/dev/null 2>&1; then
     # A debug build of the tool: it only drives cargo, and builds in half the time.
-    phase "cargo-fuzz: install" nice -n 15 cargo install cargo-fuzz --locked --debug || return
+    phase "cargo-fuzz: install" nice -n 10 cargo install cargo-fuzz --locked --debug || return
   fi
   # (`|| return`: set -e does not reach into a lane, and the smoke must never run targets
   # left over from an earlier build.)
-  phase "fuzz: build" nice -n 15 ./scripts/fuzz.sh build || return
+  phase "fuzz: build" nice -n 10 ./scripts/fuzz.sh build || return
   # Two targets at a time: the smoke's seconds are wall-clock, one core each.
-  phase "fuzz: smoke (every target)" env FUZZ_JOBS=2 nice -n 15 ./scripts/fuzz.sh smoke-run
+  phase "fuzz: smoke (every target)" env FUZZ_JOBS=2 nice -n 10 ./scripts/fuzz.sh smoke-run
 }
 if [ "$want_fuzz" = 1 ]; then
   lane "fuzz smoke" "$LOGS/fuzz.log" fuzz_lane

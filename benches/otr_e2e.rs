@@ -27,9 +27,9 @@
 //!
 //! Run: `cargo bench --bench otr_e2e` (every part: well over 10 minutes), or
 //! `cargo bench --bench otr_e2e -- private` / `-- penalties` / `-- throughput` for one part.
-//! `cargo test --benches` runs a tiny `throughput` and `penalties` only (seconds) and skips
-//! the rest;
-//! without ngircd installed everything is skipped (unless `OTRBNC_REQUIRE_E2E=1`).
+//! `cargo test --benches` runs a tiny `throughput` and `penalties` only (under a minute) and
+//! skips the rest; without ngircd installed everything is skipped (unless
+//! `OTRBNC_REQUIRE_E2E=1`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -6,6 +6,7 @@ pub mod casemap;
 pub mod codec;
 pub mod ctcp;
 pub mod line;
+pub mod target;
 
 pub use casemap::CaseMapping;
 pub use line::Line;

@@ -97,7 +97,7 @@ impl Net {
         let control = |t: &str| t.starts_with('*');
         let any_special = targets
             .iter()
-            .any(|t| control(t) || (!self.irc.is_channel(t) && self.otr.is_opted(&self.irc, t)));
+            .any(|t| control(t) || self.opted_target(t).is_some());
         if !any_special {
             if !self.irc.registered {
                 self.reply(
@@ -121,8 +121,8 @@ impl Net {
                 if !notice {
                     self.reply(id, &format!("{target} does not exist here; try *otr."));
                 }
-            } else if !self.irc.is_channel(target) && self.otr.is_opted(&self.irc, target) {
-                self.otr_send(id, target, &text_str, notice);
+            } else if let Some(nick) = self.opted_target(target) {
+                self.otr_send(id, nick, &text_str, notice);
             } else {
                 let cmd = if notice { "NOTICE" } else { "PRIVMSG" };
                 let line = build::message(None, cmd, target, &text_str);
@@ -131,6 +131,14 @@ impl Net {
                 }
             }
         }
+    }
+
+    /// The opted-in nick a message target reaches, under any spelling the server would
+    /// deliver to it (`bob@server`, `bob%host`, `@bob`, …: see `irc::target`). An opted-in nick
+    /// is never taken for a channel, whatever CHANTYPES the server declared.
+    fn opted_target<'t>(&self, target: &'t str) -> Option<&'t str> {
+        let nick = crate::irc::target::addressed_nick(target);
+        (!nick.is_empty() && self.otr.is_opted(&self.irc, nick)).then_some(nick)
     }
 
     /// Shows a sent message (as plaintext) to the other clients, and to the sender when it

@@ -523,11 +523,15 @@ impl Net {
         }
     }
 
-    /// A peer changed nick: opt-in, display name and session follow.
+    /// A peer changed nick: the session and the display name follow, and the new nick is
+    /// opted in too. The old nick stays opted in: the NICK line may be forged by the server,
+    /// and whoever takes the old nick next must not get plaintext meant for the peer.
     pub(super) fn otr_nick_change(&mut self, old: &str, new: &str) {
         let (ko, kn) = (self.irc.fold(old), self.irc.fold(new));
         let moved = self.otr.account.rename_peer(&ko, &kn);
-        if self.otr.opted.remove(&ko).is_some() {
+        // A server can put anything in a NICK line: a channel name would turn channel
+        // messages into OTR to nobody.
+        if self.otr.opted.contains_key(&ko) && crate::config::validate::is_valid_nick(new) {
             self.otr.opted.insert(kn.clone(), new.to_string());
             self.otr.account.set_auto_respond(&kn, true);
             self.otr.account.set_budget(&kn, self.irc.budget_for(new));
@@ -538,7 +542,8 @@ impl Net {
                 ""
             };
             self.notify(&format!(
-                "{old} is now known as {new}; OTR is now enabled for {new}.{follow}"
+                "{old} is now known as {new}; OTR is now enabled for {new}.{follow} \
+                 OTR stays enabled for {old} too (\"disable {old}\" turns it off)."
             ));
         }
     }

@@ -143,7 +143,11 @@ impl IrcState {
                     let (k, v) = tok.split_once('=').unwrap_or((&tok, ""));
                     match k {
                         "CASEMAPPING" => self.casemap = CaseMapping::from_isupport(v),
-                        "CHANTYPES" => self.chantypes = v.to_string(),
+                        "CHANTYPES" => {
+                            if let Some(t) = crate::irc::target::sane_chantypes(v) {
+                                self.chantypes = t;
+                            }
+                        }
                         "HOSTLEN" => self.hostlen = v.parse().ok(),
                         // soju's promise that it rate-limits without disconnecting.
                         "SAFERATE" | "soju.im/SAFERATE" => self.saferate = true,
@@ -293,6 +297,21 @@ mod tests {
         let b = Bytes::from_static(raw);
         let l = Line::parse(raw).unwrap();
         s.observe(&b, &l);
+    }
+
+    #[test]
+    fn a_server_cannot_make_nicks_look_like_channels() {
+        let mut s = IrcState::new("alice");
+        feed(
+            &mut s,
+            b":irc.test 005 alice CHANTYPES=abcdefghijklmnopqrstuvwxyz# :are supported\r\n",
+        );
+        assert!(!s.is_channel("bob") && s.is_channel("#x"));
+        feed(
+            &mut s,
+            b":irc.test 005 alice CHANTYPES=#&! :are supported\r\n",
+        );
+        assert!(s.is_channel("!x") && !s.is_channel("bob"));
     }
 
     #[test]

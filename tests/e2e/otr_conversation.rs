@@ -597,3 +597,48 @@ async fn session_follows_a_nick_change() {
     })
     .await;
 }
+
+/// After bob becomes bobby (a NICK line the server could as well have forged), "bob" stays
+/// opted in: a plain client that takes the nick gets only OTR from alice, never her text, and
+/// the wire to the server carries none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_nick_stays_opted_in_after_a_nick_change() {
+    require_e2e!();
+    let pair = Pair::fast().await;
+    let mut a = pair.attach_a().await;
+    let mut b = pair.attach_b().await;
+    let first = format!("before the nick change {}", token(10));
+    deliver(&a, &mut b, &first, FIRST).await;
+    a.join("#meet").await;
+    b.join("#meet").await;
+    b.send_raw("NICK bobby").await;
+    a.expect_otr(secs(10), "nick change noticed", |t| {
+        t.contains("bob is now known as bobby") && t.contains("stays enabled for bob")
+    })
+    .await;
+
+    let mut squatter = Client::connect(pair.ngircd.addr(), None, "bob", "squatter", &[]).await;
+    let secret = format!("meant for the real bob {}", token(12));
+    a.privmsg("bob", &secret).await;
+    squatter.collect_for(secs(3)).await;
+    let from_alice = squatter
+        .log_matching(|m| (m.command == "PRIVMSG" || m.command == "NOTICE") && m.is_from("alice"));
+    assert!(
+        !from_alice.is_empty(),
+        "the new bob got no OTR query at all"
+    );
+    for m in &from_alice {
+        assert!(
+            m.text().starts_with("?OTR"),
+            "the new bob received a non-OTR line: {m}"
+        );
+    }
+    squatter.assert_never_received(&secret);
+    pair.assert_absent(&[first.as_bytes(), secret.as_bytes()]);
+    assert_only_otr_to(&pair.aud_a, "bob");
+    // The conversation itself went on with bobby.
+    let after = format!("after the nick change {}", token(10));
+    a.privmsg("bobby", &after).await;
+    b.expect_text_from("alice", &after, secs(20)).await;
+    pair.assert_absent(&[after.as_bytes()]);
+}

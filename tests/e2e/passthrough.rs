@@ -3,7 +3,7 @@
 
 use crate::require_e2e;
 use crate::support::client::{Client, Msg};
-use crate::support::ngircd::{Ngircd, NgircdOpts};
+use crate::support::ngircd::{Ngircd, NgircdOpts, SERVER_NAME};
 use crate::support::otrbnc::BncConfig;
 use crate::support::scenario::{self, assert_only_otr_to};
 use crate::support::{secs, show, token};
@@ -179,4 +179,50 @@ async fn opted_in_targets_never_leak_plaintext() {
     for m in bob.log_matching(|m| m.is_from("alice")) {
         assert!(m.text().starts_with("?OTR"), "bob received from alice: {m}");
     }
+}
+
+/// The same nick under the other spellings a server delivers to it (RFC 2812 §3.3.1:
+/// `nick@server`, `nick%host`, `nick%host@server`, `nick!user@host`; status prefixes): the
+/// opt-in sees through them, so the text goes only as OTR to bob. (A server that declares
+/// nicks to be channels, `CHANTYPES` with letters, is refused too:
+/// `a_server_cannot_make_nicks_look_like_channels`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_spellings_of_an_opted_in_nick_never_leak_plaintext() {
+    require_e2e!();
+    let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
+    let (aud, bnc) =
+        scenario::bouncer(&ng, BncConfig::new("alice", ng.addr()).otr_nicks(&["bob"])).await;
+    let mut bob = Client::connect(ng.addr(), None, "bob", "bob", &[]).await;
+    let a = scenario::attach(&bnc).await;
+    let server = SERVER_NAME;
+    let targets = [
+        format!("bob@{server}"),
+        "bob%localhost".to_string(),
+        format!("bob%localhost@{server}"),
+        "bob!bob@localhost".to_string(),
+        format!("BOB@{server}"),
+        "@bob".to_string(),
+        "+bob".to_string(),
+        format!("carol,bob@{server}"),
+    ];
+    let secrets: Vec<String> = (0..targets.len())
+        .map(|i| format!("spelling-check-{i}-{}", token(12)))
+        .collect();
+    for (t, s) in targets.iter().zip(&secrets) {
+        a.privmsg(t, s).await;
+    }
+    bob.collect_for(secs(3)).await;
+    // The last one also went to carol, who is not opted in: in clear to her, never to bob.
+    let (to_bob_only, _) = secrets.split_at(secrets.len() - 1);
+    let refs: Vec<&[u8]> = to_bob_only.iter().map(|s| s.as_bytes()).collect();
+    aud.assert_absent(&refs);
+    for s in &secrets {
+        bob.assert_never_received(s);
+    }
+    let from_alice = bob.log_matching(|m| m.is_from("alice"));
+    assert!(!from_alice.is_empty(), "bob got no OTR query at all");
+    for m in from_alice {
+        assert!(m.text().starts_with("?OTR"), "bob received from alice: {m}");
+    }
+    assert_only_otr_to(&aud, "bob");
 }

@@ -565,24 +565,32 @@ async fn notice_and_ctcp_to_opted_in_nicks_are_refused_unless_allowed() {
     assert!(got.text().starts_with("[NOT ENCRYPTED] "), "{got}");
 }
 
+/// Alice and bob private (one message delivered, returned), then bob becomes bobby, seen by
+/// alice through a shared channel (IRC servers tell NICK changes only to users who share one).
+/// Returns both clients, the first message and the `*otr` notice alice got.
+async fn private_then_bob_becomes_bobby(pair: &Pair) -> (Client, Client, String, Msg) {
+    let mut a = pair.attach_a().await;
+    let mut b = pair.attach_b().await;
+    let first = format!("before the nick change {}", token(10));
+    deliver(&a, &mut b, &first, FIRST).await;
+    a.join("#meet").await;
+    b.join("#meet").await;
+    b.send_raw("NICK bobby").await;
+    let told = a
+        .expect_otr(secs(10), "nick change noticed", |t| {
+            t.contains("bob is now known as bobby")
+        })
+        .await;
+    (a, b, first, told)
+}
+
 /// The session follows a NICK change (seen through a shared channel): messages to the new
 /// nick are encrypted and arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_follows_a_nick_change() {
     require_e2e!();
     let pair = Pair::fast().await;
-    let mut a = pair.attach_a().await;
-    let mut b = pair.attach_b().await;
-    let first = format!("before the nick change {}", token(10));
-    deliver(&a, &mut b, &first, FIRST).await;
-    // IRC servers tell NICK changes only to users who share a channel.
-    a.join("#meet").await;
-    b.join("#meet").await;
-    b.send_raw("NICK bobby").await;
-    a.expect_otr(secs(10), "nick change noticed", |t| {
-        t.contains("bob is now known as bobby")
-    })
-    .await;
+    let (mut a, mut b, first, _) = private_then_bob_becomes_bobby(&pair).await;
     let second = format!("after the nick change {}", token(10));
     a.privmsg("bobby", &second).await;
     b.expect_text_from("alice", &second, secs(20)).await;
@@ -605,17 +613,8 @@ async fn session_follows_a_nick_change() {
 async fn the_old_nick_stays_opted_in_after_a_nick_change() {
     require_e2e!();
     let pair = Pair::fast().await;
-    let mut a = pair.attach_a().await;
-    let mut b = pair.attach_b().await;
-    let first = format!("before the nick change {}", token(10));
-    deliver(&a, &mut b, &first, FIRST).await;
-    a.join("#meet").await;
-    b.join("#meet").await;
-    b.send_raw("NICK bobby").await;
-    a.expect_otr(secs(10), "nick change noticed", |t| {
-        t.contains("bob is now known as bobby") && t.contains("stays enabled for bob")
-    })
-    .await;
+    let (a, mut b, first, told) = private_then_bob_becomes_bobby(&pair).await;
+    assert!(told.text().contains("stays enabled for bob"), "{told}");
 
     let mut squatter = Client::connect(pair.ngircd.addr(), None, "bob", "squatter", &[]).await;
     let secret = format!("meant for the real bob {}", token(12));

@@ -169,7 +169,9 @@ impl Net {
                 let key = self.irc.fold(nick);
                 if !self.otr.is_opted(&self.irc, nick) {
                     self.otr.enable(&self.irc, nick);
+                    let saved = self.remember_opt_in(nick, true);
                     self.reply(id, &format!("OTR enabled for {nick}."));
+                    self.tell_remembered(id, nick, saved, true);
                 }
                 let mut rng = rand::rng();
                 self.otr.account.start(now_ms(), &mut rng, &key);
@@ -191,7 +193,9 @@ impl Net {
                 }
             }
             ("enable", Some(nick)) => {
-                if self.otr.enable(&self.irc, nick) {
+                let new = self.otr.enable(&self.irc, nick);
+                let saved = self.remember_opt_in(nick, true);
+                if new {
                     self.reply(
                         id,
                         &format!("OTR enabled for {nick}: messages to {nick} are now encrypted and never sent in clear. The first one starts the session."),
@@ -199,9 +203,11 @@ impl Net {
                 } else {
                     self.reply(id, &format!("OTR was already enabled for {nick}."));
                 }
+                self.tell_remembered(id, nick, saved, true);
             }
             ("disable", Some(nick)) => {
                 let key = self.irc.fold(nick);
+                let saved = self.remember_opt_in(nick, false);
                 if self.otr.disable(&self.irc, nick) {
                     let mut rng = rand::rng();
                     self.otr.account.finish(now_ms(), &mut rng, &key);
@@ -210,6 +216,7 @@ impl Net {
                 } else {
                     self.reply(id, &format!("OTR was not enabled for {nick}."));
                 }
+                self.tell_remembered(id, nick, saved, false);
             }
             ("trust" | "distrust", Some(nick)) => {
                 let key = self.irc.fold(nick);
@@ -335,8 +342,33 @@ impl Net {
                 };
                 *slot = value;
                 self.reply(id, &format!("{name} is now {}.", on_off(value)));
+                if let Err(e) = self.remember_policy() {
+                    self.reply(
+                        id,
+                        &format!("WARNING: this could NOT be saved ({e}): after a restart {name} is what the config says."),
+                    );
+                }
             }
             _ => self.reply(id, &format!("Unknown command {cmd:?}. Type: help")),
+        }
+    }
+
+    /// Says whether an opt-in change will hold after a restart: loudly when it will not.
+    fn tell_remembered(&mut self, id: ClientId, nick: &str, saved: Result<(), String>, on: bool) {
+        match saved {
+            Err(e) if on => self.reply(
+                id,
+                &format!("WARNING: OTR is enabled for {nick} now, but this could NOT be saved ({e}): after a restart messages to {nick} would NOT be encrypted. Fix the data directory, then enable {nick} again."),
+            ),
+            Err(e) => self.reply(
+                id,
+                &format!("WARNING: this could NOT be saved ({e}): after a restart OTR is enabled for {nick} again."),
+            ),
+            Ok(()) if self.otr.trust.path().is_none() => self.reply(
+                id,
+                "(identity = \"ephemeral\": nothing is kept across a restart, this included.)",
+            ),
+            Ok(()) => {}
         }
     }
 

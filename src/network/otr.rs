@@ -83,18 +83,25 @@ impl OtrState {
         let mut account = identity.account(policy(cfg), now_ms())?;
         remember_profiles(&mut account, &trust);
         let fold = |n: &str| crate::irc::CaseMapping::default().fold(n);
-        let opted: BTreeMap<String, String> = nicks.iter().map(|n| (fold(n), n.clone())).collect();
+        // The config's nicks, then those the user opted in at run time (remembered in the
+        // store): all of them before the upstream connects.
+        let mut opted: BTreeMap<String, String> =
+            nicks.iter().map(|n| (fold(n), n.clone())).collect();
+        for n in trust.opted() {
+            opted.entry(fold(n)).or_insert_with(|| n.to_string());
+        }
         for k in opted.keys() {
             account.set_auto_respond(k, true);
         }
+        let toggles = trust.policy();
         Ok(OtrState {
             account,
             display: opted.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             opted,
             trust,
-            allow_plain_notice: cfg.allow_plain_notice,
-            allow_plain_ctcp: cfg.allow_plain_ctcp,
-            accept_strangers: cfg.accept_strangers,
+            allow_plain_notice: toggles.allow_plain_notice.unwrap_or(cfg.allow_plain_notice),
+            allow_plain_ctcp: toggles.allow_plain_ctcp.unwrap_or(cfg.allow_plain_ctcp),
+            accept_strangers: toggles.accept_strangers.unwrap_or(cfg.accept_strangers),
             require_encryption: cfg.require_encryption,
             marker: cfg.plaintext_marker.clone(),
         })
@@ -545,6 +552,12 @@ impl Net {
                 "{old} is now known as {new}; OTR is now enabled for {new}.{follow} \
                  OTR stays enabled for {old} too (\"disable {old}\" turns it off)."
             ));
+            if let Err(e) = self.remember_opt_in(new, true) {
+                self.notify(&format!(
+                    "WARNING: the opt-in of {new} could NOT be saved ({e}): after a restart \
+                     messages to {new} would not be encrypted. Use \"enable {new}\" once fixed."
+                ));
+            }
         }
     }
 
@@ -568,6 +581,36 @@ impl Net {
                 "{nick} is not on the network: your last message to {nick} was NOT delivered."
             ));
         }
+    }
+
+    /// Remembers an opt-in change in the trust store and saves it at once, so that it holds
+    /// after a restart or a crash. On failure the change still holds until the restart; the
+    /// error says why it will not after.
+    pub(super) fn remember_opt_in(&mut self, nick: &str, on: bool) -> Result<(), String> {
+        let key = self.irc.fold(nick);
+        self.otr
+            .trust
+            .set_opted(&key, nick, on)
+            .map_err(|e| e.to_string())?;
+        self.otr
+            .trust
+            .save_if_dirty()
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Remembers the policy toggles as they are now and saves them at once.
+    pub(super) fn remember_policy(&mut self) -> Result<(), String> {
+        self.otr.trust.set_policy(crate::store::PolicyToggles {
+            allow_plain_notice: Some(self.otr.allow_plain_notice),
+            allow_plain_ctcp: Some(self.otr.allow_plain_ctcp),
+            accept_strangers: Some(self.otr.accept_strangers),
+        });
+        self.otr
+            .trust
+            .save_if_dirty()
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     /// Writes the trust store if it changed; a failure is told to the user (the change stays

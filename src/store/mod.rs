@@ -26,4 +26,6 @@ pub use i2p_keys::I2pKeyFile;
 pub use identity_file::{IdentityFile, StoredIdentity};
 pub use passphrase::{Passphrase, PassphraseSource};
 pub use sealed::{KdfParams, SealedFile};
-pub use trust::{KeyStatus, KnownKey, NickTrust, Observation, TrustStore};
+pub use trust::{
+    KeyStatus, KnownKey, NickTrust, Observation, OptInError, PolicyToggles, TrustStore,
+};

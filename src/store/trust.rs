@@ -3,7 +3,10 @@
 //!
 //! Per (case-folded) nick: every key fingerprint seen, when it was first and last seen, whether
 //! the user trusts it by hand or verified it with SMP, and the peer's last verified client
-//! profile. The payload is JSON (`{"version":1,"nicks":{...}}`) inside the seal.
+//! profile. Also the nicks the user opted in (`enable`, `start`, and the nicks they follow
+//! through NICK changes) and the policy toggles changed with `*otr policy`, so that both hold
+//! after a restart. The payload is JSON (`{"version":1,"nicks":{...},"opted":{...},"policy":
+//! {...}}`) inside the seal; files written before `opted` and `policy` existed read as empty.
 //!
 //! Bounds keep a hostile network from growing the file without limit: at most
 //! [`MAX_NICKS`] nicks of at most [`MAX_NICK_LEN`] bytes, [`MAX_KEYS_PER_NICK`] keys per nick
@@ -33,6 +36,9 @@ pub const MAX_NICKS: usize = 4096;
 pub const MAX_KEYS_PER_NICK: usize = 16;
 /// Longest nick (folded or displayed) remembered, in bytes.
 pub const MAX_NICK_LEN: usize = 64;
+/// Most opted-in nicks remembered per network (a server forging NICK changes must not grow
+/// the file without limit).
+pub const MAX_OPTED: usize = 1024;
 /// Largest trust payload read or written (a full store is about 70 MB).
 pub const MAX_PAYLOAD_LEN: usize = super::sealed::MAX_PAYLOAD_LEN;
 /// The JSON model version this code writes and reads.
@@ -113,11 +119,41 @@ pub enum Observation {
     },
 }
 
+/// The policy toggles the user changed at run time (`*otr policy`), over the config's values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyToggles {
+    /// `allow_plain_notice`, if changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_plain_notice: Option<bool>,
+    /// `allow_plain_ctcp`, if changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_plain_ctcp: Option<bool>,
+    /// `accept_strangers`, if changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_strangers: Option<bool>,
+}
+
+/// Why an opt-in cannot be remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OptInError {
+    /// It would pass [`MAX_OPTED`].
+    #[error("{MAX_OPTED} nicks are opted in already; disable some first")]
+    Full,
+    /// Not a nick (the file must stay readable).
+    #[error("not a valid nick")]
+    InvalidNick,
+}
+
 /// The serialised model.
 #[derive(Default, Serialize, Deserialize)]
 struct Model {
     version: u32,
     nicks: BTreeMap<String, NickTrust>,
+    /// Opted-in nicks: folded → as typed.
+    #[serde(default)]
+    opted: BTreeMap<String, String>,
+    #[serde(default)]
+    policy: PolicyToggles,
 }
 
 /// The trust store of one network: the model in memory, and (unless it is a memory-only
@@ -144,6 +180,8 @@ impl TrustStore {
             model: Model {
                 version: MODEL_VERSION,
                 nicks: BTreeMap::new(),
+                opted: BTreeMap::new(),
+                policy: PolicyToggles::default(),
             },
             file: None,
             dirty: AtomicBool::new(false),
@@ -386,6 +424,51 @@ impl TrustStore {
         removed
     }
 
+    /// Remembers that `nick` (folded; `display` as typed) is opted in (`on`) or not. Says
+    /// whether anything changed.
+    pub fn set_opted(&mut self, nick: &str, display: &str, on: bool) -> Result<bool, OptInError> {
+        let changed = if on {
+            if !crate::config::validate::is_valid_nick(display) || nick.len() > MAX_NICK_LEN {
+                return Err(OptInError::InvalidNick);
+            }
+            if self.model.opted.get(nick).is_some_and(|d| d == display) {
+                false
+            } else {
+                if !self.model.opted.contains_key(nick) && self.model.opted.len() >= MAX_OPTED {
+                    return Err(OptInError::Full);
+                }
+                self.model
+                    .opted
+                    .insert(nick.to_string(), display.to_string());
+                true
+            }
+        } else {
+            self.model.opted.remove(nick).is_some()
+        };
+        if changed {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        Ok(changed)
+    }
+
+    /// The opted-in nicks remembered, as typed.
+    pub fn opted(&self) -> impl Iterator<Item = &str> {
+        self.model.opted.values().map(String::as_str)
+    }
+
+    /// The policy toggles changed at run time.
+    pub fn policy(&self) -> PolicyToggles {
+        self.model.policy
+    }
+
+    /// Remembers the policy toggles.
+    pub fn set_policy(&mut self, policy: PolicyToggles) {
+        if self.model.policy != policy {
+            self.model.policy = policy;
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// The keys seen for `nick` (empty if none).
     pub fn keys(&self, nick: &str) -> &[KnownKey] {
         self.model
@@ -488,6 +571,14 @@ fn parse(payload: &[u8]) -> Result<Model, String> {
     if model.nicks.len() > MAX_NICKS {
         return Err(format!("it lists more than {MAX_NICKS} nicks"));
     }
+    if model.opted.len() > MAX_OPTED {
+        return Err(format!("it lists more than {MAX_OPTED} opted-in nicks"));
+    }
+    for (nick, display) in &model.opted {
+        if nick.len() > MAX_NICK_LEN || !crate::config::validate::is_valid_nick(display) {
+            return Err("it has an opted-in nick that is not a valid nick".to_string());
+        }
+    }
     for (nick, t) in &model.nicks {
         if nick.len() > MAX_NICK_LEN || t.display.len() > MAX_NICK_LEN {
             return Err(format!("it has a nick longer than {MAX_NICK_LEN} bytes"));
@@ -543,6 +634,64 @@ mod tests {
 
     fn open(dir: &Path) -> TrustStore {
         TrustStore::open_or_create_with_params(dir, "libera", &pass("pw"), TEST_PARAMS).unwrap()
+    }
+
+    #[test]
+    fn opt_ins_and_policy_toggles_persist_across_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut t = open(tmp.path());
+        assert_eq!(t.set_opted("bob", "Bob", true), Ok(true));
+        assert_eq!(t.set_opted("bob", "Bob", true), Ok(false));
+        assert_eq!(t.set_opted("carol", "carol", true), Ok(true));
+        assert_eq!(t.set_opted("dave", "dave", false), Ok(false));
+        t.set_policy(PolicyToggles {
+            allow_plain_notice: Some(true),
+            ..PolicyToggles::default()
+        });
+        t.save().unwrap();
+        let mut t = open(tmp.path());
+        assert_eq!(t.opted().collect::<Vec<_>>(), ["Bob", "carol"]);
+        assert_eq!(t.policy().allow_plain_notice, Some(true));
+        assert_eq!(t.policy().accept_strangers, None);
+        assert_eq!(t.set_opted("carol", "carol", false), Ok(true));
+        t.save().unwrap();
+        assert_eq!(open(tmp.path()).opted().collect::<Vec<_>>(), ["Bob"]);
+    }
+
+    #[test]
+    fn opt_ins_are_bounded_and_must_be_nicks() {
+        let mut t = TrustStore::memory();
+        for i in 0..MAX_OPTED {
+            assert_eq!(
+                t.set_opted(&format!("n{i}"), &format!("n{i}"), true),
+                Ok(true)
+            );
+        }
+        assert_eq!(
+            t.set_opted("one-more", "one_more", true),
+            Err(OptInError::Full)
+        );
+        // Changing one already there is fine; opting out always is.
+        assert_eq!(t.set_opted("n0", "N0", true), Ok(true));
+        assert_eq!(t.set_opted("n1", "n1", false), Ok(true));
+        assert_eq!(
+            t.set_opted("#chan", "#chan", true),
+            Err(OptInError::InvalidNick)
+        );
+        assert_eq!(
+            t.set_opted("a b", "a b", true),
+            Err(OptInError::InvalidNick)
+        );
+    }
+
+    #[test]
+    fn a_store_from_before_opt_ins_reads_as_none() {
+        let old = br#"{"version":1,"nicks":{}}"#;
+        let m = parse(old).unwrap();
+        assert!(m.opted.is_empty());
+        assert_eq!(m.policy, PolicyToggles::default());
+        let bad = br##"{"version":1,"nicks":{},"opted":{"x":"#chan"}}"##;
+        assert!(parse(bad).is_err());
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod login;
 mod otr_conversation;
 mod passthrough;
 mod pcap_selftest;
+mod persistence;
 mod restart_kill;
 mod smp;
 mod tls;

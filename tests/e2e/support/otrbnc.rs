@@ -372,7 +372,11 @@ impl OtrBnc {
             {
                 return Err(format!("exited before listening ({status})"));
             }
-            if !listening_addrs(self.port).is_empty() {
+            if self
+                .child
+                .as_ref()
+                .is_some_and(|c| listens_on(c.id(), self.port))
+            {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -522,6 +526,33 @@ impl Drop for OtrBnc {
 /// Local addresses with a TCP socket listening on `port` (from `/proc/net/tcp` and
 /// `/proc/net/tcp6`).
 pub fn listening_addrs(port: u16) -> Vec<IpAddr> {
+    listeners(port).into_iter().map(|(ip, _)| ip).collect()
+}
+
+/// Whether process `pid` itself holds a socket listening on `port`. A port the harness chose
+/// may be taken by another test's process before ours binds it; a TCP probe would then
+/// succeed against that process.
+fn listens_on(pid: u32, port: u16) -> bool {
+    let inodes: Vec<u64> = listeners(port).into_iter().map(|(_, i)| i).collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).ok().is_some_and(|target| {
+            target
+                .to_str()
+                .and_then(|t| t.strip_prefix("socket:[")?.strip_suffix(']'))
+                .and_then(|i| i.parse::<u64>().ok())
+                .is_some_and(|i| inodes.contains(&i))
+        })
+    })
+}
+
+/// The listening TCP sockets on `port`: local address and socket inode.
+fn listeners(port: u16) -> Vec<(IpAddr, u64)> {
     let mut out = Vec::new();
     for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -541,8 +572,9 @@ pub fn listening_addrs(port: u16) -> Vec<IpAddr> {
             if u16::from_str_radix(port_hex, 16).ok() != Some(port) {
                 continue;
             }
+            let inode = cols.get(9).and_then(|i| i.parse::<u64>().ok()).unwrap_or(0);
             if let Some(ip) = parse_proc_ip(ip_hex, v6) {
-                out.push(ip);
+                out.push((ip, inode));
             }
         }
     }

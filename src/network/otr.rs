@@ -535,6 +535,19 @@ impl Net {
     /// and whoever takes the old nick next must not get plaintext meant for the peer.
     pub(super) fn otr_nick_change(&mut self, old: &str, new: &str) {
         let (ko, kn) = (self.irc.fold(old), self.irc.fold(new));
+        // A session never moves onto a nick the user opted in already: the NICK line may be
+        // forged, and messages typed to that nick would then go to the old nick's key, which
+        // the user never accepted for it.
+        if self.otr.opted.contains_key(&kn) {
+            if self.otr.opted.contains_key(&ko) {
+                self.notify(&format!(
+                    "{old} is now known as {new}, for which OTR was already enabled: the private \
+                     conversation with {old} does NOT move to {new}; messages to {new} go only to \
+                     {new}'s own key."
+                ));
+            }
+            return;
+        }
         let moved = self.otr.account.rename_peer(&ko, &kn);
         // A server can put anything in a NICK line: a channel name would turn channel
         // messages into OTR to nobody.

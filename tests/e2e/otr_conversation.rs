@@ -7,7 +7,7 @@ use crate::require_e2e;
 use crate::support::client::{CapStyle, Client, Login, Msg};
 use crate::support::ngircd::{Ngircd, NgircdOpts};
 use crate::support::otrbnc::BncConfig;
-use crate::support::scenario::{self, Pair, assert_only_otr_to, assert_reassembles};
+use crate::support::scenario::{self, Pair, assert_only_otr_to, assert_reassembles, status_of};
 use crate::support::{secs, token};
 
 /// The first message starts a session: allow for the whole first-contact handshake.
@@ -640,4 +640,39 @@ async fn the_old_nick_stays_opted_in_after_a_nick_change() {
     a.privmsg("bobby", &after).await;
     b.expect_text_from("alice", &after, secs(20)).await;
     pair.assert_absent(&[after.as_bytes()]);
+}
+
+/// A NICK change onto a nick alice opted in already (here carol, not on the network; the
+/// server could forge the line just as well) does not move bob's session to carol: what
+/// alice types to carol never goes to bob's key, and alice is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_never_moves_onto_a_nick_already_opted_in() {
+    require_e2e!();
+    let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
+    let (aud_a, bnc_a) = scenario::bouncer(
+        &ng,
+        BncConfig::new("alice", ng.addr()).otr_nicks(&["bob", "carol"]),
+    )
+    .await;
+    let (_aud_b, bnc_b) =
+        scenario::bouncer(&ng, BncConfig::new("bob", ng.addr()).otr_nicks(&["alice"])).await;
+    let mut a = scenario::attach(&bnc_a).await;
+    let mut b = scenario::attach(&bnc_b).await;
+    let first = format!("before the nick change {}", token(10));
+    deliver(&a, &mut b, &first, FIRST).await;
+    a.join("#meet").await;
+    b.join("#meet").await;
+    b.send_raw("NICK carol").await;
+    a.expect_otr(secs(10), "the refusal to move", |t| {
+        t.contains("bob is now known as carol") && t.contains("does NOT move")
+    })
+    .await;
+    a.otr("status carol").await;
+    let status = a
+        .expect_otr(secs(10), "carol's status", |t| t.starts_with("carol: "))
+        .await;
+    assert!(status.text().starts_with("carol: plaintext"), "{status}");
+    let (status, _) = status_of(&mut a, "bob", secs(10)).await;
+    assert!(status.starts_with("bob: unverified"), "{status}");
+    aud_a.assert_absent(&[first.as_bytes()]);
 }

@@ -186,6 +186,22 @@ pub struct Otr {
     /// Messages and notices kept for playback while no client is attached.
     #[serde(default = "default_playback")]
     pub playback_lines: usize,
+    /// A nick's first key: accepted on first use (`"trust"`, the default) or held, with
+    /// nothing sent, until `*otr accept` (`"hold"`). A key other than the accepted ones is
+    /// always held. A network's own `first_contact` overrides this.
+    #[serde(default)]
+    pub first_contact: FirstContact,
+}
+
+/// What to do with the first key a nick shows (see [`Otr::first_contact`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirstContact {
+    /// Accept it on first use (TOFU).
+    #[default]
+    Trust,
+    /// Hold the handshake until the user accepts the key with `*otr accept`.
+    Hold,
 }
 
 impl Default for Otr {
@@ -201,6 +217,7 @@ impl Default for Otr {
             idle_expiry_secs: default_idle(),
             queue_warn_secs: default_queue_warn(),
             playback_lines: default_playback(),
+            first_contact: FirstContact::Trust,
         }
     }
 }
@@ -408,6 +425,9 @@ pub struct Network {
     /// Nicks whose private messages go through OTR.
     #[serde(default)]
     pub otr_nicks: Vec<String>,
+    /// Overrides `[otr] first_contact` for this network.
+    #[serde(default)]
+    pub first_contact: Option<FirstContact>,
     /// Reconnect backoff bounds (seconds); jitter is added.
     #[serde(default = "default_reconnect_min")]
     pub reconnect_min_secs: u64,
@@ -595,6 +615,7 @@ impl Config {
                 flood_interval_secs: default_flood_interval(),
                 flood_burst: default_flood_burst(),
                 otr_nicks: Vec::new(),
+                first_contact: None,
                 reconnect_min_secs: default_reconnect_min(),
                 reconnect_max_secs: default_reconnect_max(),
             },

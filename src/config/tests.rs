@@ -45,6 +45,7 @@ fn the_example_is_valid_and_documents_every_key() {
         "allow_plain_notice",
         "allow_plain_ctcp",
         "accept_strangers",
+        "first_contact",
         "plaintext_marker",
         "handshake_timeout_secs",
         "heartbeat_secs",

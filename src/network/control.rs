@@ -55,6 +55,11 @@ const COMMANDS: &[(&str, &str, &str)] = &[
         "trust the nick's current fingerprint (after comparing it over another channel)",
     ),
     (
+        "accept",
+        "<nick> <fingerprint>",
+        "accept the new key nick showed (at least its first 16 hex digits, as the warning gives them): releases what waits for it",
+    ),
+    (
         "distrust",
         "<nick>",
         "stop trusting the nick's current fingerprint",
@@ -68,7 +73,7 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "policy",
         "[name on|off]",
-        "show or change: allow_plain_notice, allow_plain_ctcp, accept_strangers",
+        "show or change: allow_plain_notice, allow_plain_ctcp, accept_strangers, hold_first_contact",
     ),
     (
         "forget",
@@ -135,6 +140,7 @@ impl Net {
             "disable",
             "trust",
             "distrust",
+            "accept",
             "forget",
             "auth",
             "authq",
@@ -237,6 +243,13 @@ impl Net {
                 };
                 self.reply(id, &text);
             }
+            ("accept", Some(nick)) => {
+                let typed = args.get(2..).unwrap_or_default().join(" ");
+                if typed.is_empty() {
+                    return self.usage(id, "accept");
+                }
+                self.accept(id, nick, &typed);
+            }
             ("auth", Some(nick)) => {
                 let secret = args.get(2..).unwrap_or_default().join(" ");
                 if secret.is_empty() {
@@ -266,6 +279,7 @@ impl Net {
             ("forget", Some(nick)) => {
                 let key = self.irc.fold(nick);
                 self.otr.forget(&key);
+                self.otr.account.forget_keys(&key);
                 self.save_trust();
                 let mut rng = rand::rng();
                 self.otr.account.finish(now_ms(), &mut rng, &key);
@@ -320,11 +334,12 @@ impl Net {
             ("genkey", Some(_)) => self.usage(id, "genkey"),
             ("policy", None) => {
                 let p = format!(
-                    "require_encryption {} · allow_plain_notice {} · allow_plain_ctcp {} · accept_strangers {}",
+                    "require_encryption {} · allow_plain_notice {} · allow_plain_ctcp {} · accept_strangers {} · hold_first_contact {}",
                     on_off(self.otr.require_encryption),
                     on_off(self.otr.allow_plain_notice),
                     on_off(self.otr.allow_plain_ctcp),
-                    on_off(self.otr.accept_strangers)
+                    on_off(self.otr.accept_strangers),
+                    on_off(self.otr.hold_first_contact)
                 );
                 self.reply(id, &p);
             }
@@ -338,9 +353,13 @@ impl Net {
                     "allow_plain_notice" => &mut self.otr.allow_plain_notice,
                     "allow_plain_ctcp" => &mut self.otr.allow_plain_ctcp,
                     "accept_strangers" => &mut self.otr.accept_strangers,
+                    "hold_first_contact" => &mut self.otr.hold_first_contact,
                     _ => return self.usage(id, "policy"),
                 };
                 *slot = value;
+                self.otr
+                    .account
+                    .set_hold_first_contact(self.otr.hold_first_contact);
                 self.reply(id, &format!("{name} is now {}.", on_off(value)));
                 if let Err(e) = self.remember_policy() {
                     self.reply(
@@ -412,6 +431,15 @@ impl Net {
             text.push_str(&format!(", their instance tag {tag:08x}"));
         }
         self.reply(id, &text);
+        if let Some(held) = info.held {
+            self.reply(
+                id,
+                &format!(
+                    "  a NEW key of {nick} waits for your decision (nothing is sent to it): {}. If it is theirs: accept {nick} <its first 16 hex digits>",
+                    held.to_display()
+                ),
+            );
+        }
         if let Some(fp) = info.fingerprint {
             let mut trust = match self.otr.trust.key_status(&key, &fp.0) {
                 Some(k) if k.smp_verified && k.trusted => "verified by SMP, trusted",

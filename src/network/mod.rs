@@ -7,6 +7,7 @@ mod control;
 mod from_client;
 mod from_server;
 pub mod otr;
+mod pinning;
 mod state;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -193,7 +194,8 @@ pub fn spawn(
     let current = identity
         .current()
         .ok_or_else(|| "the identity is unavailable".to_string())?;
-    let otr = OtrState::new(&current, &otr_cfg, &cfg.otr_nicks, trust)?;
+    let first_contact = cfg.first_contact.unwrap_or(otr_cfg.first_contact);
+    let otr = OtrState::new(&current, &otr_cfg, &cfg.otr_nicks, first_contact, trust)?;
     let identity_gen = identity.generation();
     let now = Instant::now();
     let net = Net {

@@ -33,6 +33,8 @@ pub struct OtrState {
     pub allow_plain_ctcp: bool,
     /// Answer strangers' offers.
     pub accept_strangers: bool,
+    /// Hold a nick's first key until `accept` (otherwise it is trusted on first use).
+    pub hold_first_contact: bool,
     /// Never send plaintext to opted-in nicks.
     pub require_encryption: bool,
     /// Prefix for plaintext from opted-in nicks.
@@ -49,17 +51,31 @@ pub fn policy(cfg: &config::Otr) -> Policy {
     }
 }
 
-/// Hands the account the peers' profiles cached in the trust store, so the first handshake
-/// after a restart can refer to them by hash. Expired or invalid ones are skipped.
-pub fn remember_profiles(account: &mut Account, trust: &TrustStore) {
+/// Hands the account what the trust store knows of each peer: the keys the user accepted
+/// (every key in the store was: a session ran under it), which pins the peer to them, and the
+/// profile cached last, so the first handshake after a restart can refer to it by hash.
+/// Expired or invalid profiles are skipped.
+pub fn restore_peers(account: &mut Account, trust: &TrustStore) {
     let now = now_ms();
     for (nick, entry) in trust.nicks() {
+        for key in &entry.fingerprints {
+            if let Some(fp) = parse_fingerprint(&key.fingerprint) {
+                account.pin_key(nick, &fp);
+            }
+        }
         if entry.profile.is_some()
             && let Some(bytes) = trust.profile(nick)
         {
             let _ = account.remember_peer_profile(nick, &bytes, now);
         }
     }
+}
+
+/// A fingerprint as the trust store writes it (hex digits, spaces allowed).
+pub fn parse_fingerprint(hex: &str) -> Option<Fingerprint> {
+    let digits: String = hex.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = hex::decode(digits).ok()?;
+    Some(Fingerprint(bytes.try_into().ok()?))
 }
 
 /// The privacy level shown to the user (pidgin's names).
@@ -78,10 +94,11 @@ impl OtrState {
         identity: &Identity,
         cfg: &config::Otr,
         nicks: &[String],
+        first_contact: config::FirstContact,
         trust: TrustStore,
     ) -> Result<Self, String> {
         let mut account = identity.account(policy(cfg), now_ms())?;
-        remember_profiles(&mut account, &trust);
+        restore_peers(&mut account, &trust);
         let fold = |n: &str| crate::irc::CaseMapping::default().fold(n);
         // The config's nicks, then those the user opted in at run time (remembered in the
         // store): all of them before the upstream connects.
@@ -94,6 +111,10 @@ impl OtrState {
             account.set_auto_respond(k, true);
         }
         let toggles = trust.policy();
+        let hold_first_contact = toggles
+            .hold_first_contact
+            .unwrap_or(first_contact == config::FirstContact::Hold);
+        account.set_hold_first_contact(hold_first_contact);
         Ok(OtrState {
             account,
             display: opted.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -102,6 +123,7 @@ impl OtrState {
             allow_plain_notice: toggles.allow_plain_notice.unwrap_or(cfg.allow_plain_notice),
             allow_plain_ctcp: toggles.allow_plain_ctcp.unwrap_or(cfg.allow_plain_ctcp),
             accept_strangers: toggles.accept_strangers.unwrap_or(cfg.accept_strangers),
+            hold_first_contact,
             require_encryption: cfg.require_encryption,
             marker: cfg.plaintext_marker.clone(),
         })
@@ -396,7 +418,7 @@ impl Net {
     }
 
     /// Status text in the conversation with the peer, marked `[otr]`.
-    fn in_conversation(&mut self, key: &str, text: &str) {
+    pub(super) fn in_conversation(&mut self, key: &str, text: &str) {
         let nick = self.otr.display(key);
         let me = self.irc.nick.clone();
         let line = build::message(
@@ -468,6 +490,12 @@ impl Net {
                 }
                 self.in_conversation(&peer, &format!("Private conversation {what} ({lvl})."));
             }
+            Event::KeyNotAccepted {
+                peer,
+                offered,
+                accepted,
+                queued,
+            } => self.key_not_accepted(&peer, &offered, &accepted, queued),
             Event::Smp { peer, event } => self.otr_smp_event(&peer, event),
             Event::PeerFinished { peer } => {
                 let nick = self.otr.display(&peer);
@@ -618,6 +646,7 @@ impl Net {
             allow_plain_notice: Some(self.otr.allow_plain_notice),
             allow_plain_ctcp: Some(self.otr.allow_plain_ctcp),
             accept_strangers: Some(self.otr.accept_strangers),
+            hold_first_contact: Some(self.otr.hold_first_contact),
         });
         self.otr
             .trust
@@ -742,7 +771,8 @@ impl Net {
         self.otr_finish_all();
         match identity.account(policy(&self.otr_cfg), now_ms()) {
             Ok(mut account) => {
-                remember_profiles(&mut account, &self.otr.trust);
+                restore_peers(&mut account, &self.otr.trust);
+                account.set_hold_first_contact(self.otr.hold_first_contact);
                 self.otr.account = account;
                 self.otr.refold(&self.irc);
                 self.identity_gen = generation;

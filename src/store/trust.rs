@@ -131,6 +131,9 @@ pub struct PolicyToggles {
     /// `accept_strangers`, if changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_strangers: Option<bool>,
+    /// `hold_first_contact`, if changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_first_contact: Option<bool>,
 }
 
 /// Why an opt-in cannot be remembered.

@@ -22,6 +22,7 @@ mod support;
 mod docker;
 mod flood;
 mod harness_selftest;
+mod hostile;
 mod i2p;
 mod injection;
 mod irssi;

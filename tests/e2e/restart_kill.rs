@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::require_e2e;
 use crate::support::client::Client;
 use crate::support::ngircd::NgircdOpts;
-use crate::support::scenario::{Pair, assert_only_otr_to, deliver, sent_to, status_of};
+use crate::support::scenario::{
+    Pair, accept_new_key, assert_only_otr_to, deliver, sent_to, status_of,
+};
 use crate::support::{secs, token};
 
 /// The first message starts a session: allow for the whole first-contact handshake.
@@ -83,13 +85,27 @@ async fn bouncer_killed_mid_conversation_rekeys() {
     let lost = format!("written into the old session {}", token(12));
     a.privmsg("bob", &lost).await;
 
-    // alice is told: the OTR error, bob's new key, the re-keyed session.
-    a.wait_log(FIRST, "alice's *otr: error, key CHANGED, re-keyed", |_| {
+    // alice is told: the OTR error, then that bob shows a new key, which carries nothing
+    // until she accepts it; then the re-keyed session.
+    a.wait_log(FIRST, "alice's *otr: error, new key held", |_| {
         let t = otr_since(&a, mark_a);
         t.iter().any(|t| t.contains("OTR error from bob"))
-            && t.iter().any(|t| t.contains("bob's key CHANGED"))
-            && t.iter()
-                .any(|t| t.contains("Private conversation with bob re-keyed"))
+            && t.iter().any(|t| {
+                t.starts_with("WARNING: a private session with bob completed under a NEW key")
+            })
+    })
+    .await;
+    assert!(
+        !otr_since(&a, mark_a)
+            .iter()
+            .any(|t| t.contains("Private conversation with bob re-keyed")),
+        "the new key was used before alice accepted it"
+    );
+    accept_new_key(&mut a, "bob", NEXT).await;
+    a.wait_log(NEXT, "alice's *otr: re-keyed", |_| {
+        otr_since(&a, mark_a)
+            .iter()
+            .any(|t| t.contains("Private conversation with bob re-keyed"))
     })
     .await;
     // bob is told: alice's message was unreadable, then the new session.
@@ -125,7 +141,7 @@ async fn bouncer_killed_mid_conversation_rekeys() {
     // The conversation window on alice's side shows the warning too.
     assert!(
         a.log()[mark_a..].iter().any(|m| m.is_privmsg_from("bob")
-            && m.text().starts_with("[otr] WARNING: bob's key CHANGED")),
+            && m.text().starts_with("[otr] WARNING: bob showed a NEW key")),
         "no key-change warning in alice's conversation with bob"
     );
 

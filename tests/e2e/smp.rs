@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::require_e2e;
 use crate::support::client::Client;
-use crate::support::scenario::{Pair, assert_only_otr_to, deliver, status_of};
+use crate::support::scenario::{Pair, accept_new_key, assert_only_otr_to, deliver, status_of};
 use crate::support::token;
 
 /// The first message starts a session: allow for the whole first-contact handshake.
@@ -98,7 +98,9 @@ async fn authq_answered_with_auth_verifies_and_survives_restarts() {
     assert_eq!(fa3, fa);
     // Same keys: no key-change warning anywhere.
     assert!(
-        !a.log().iter().any(|m| m.text().contains("key CHANGED")),
+        !a.log()
+            .iter()
+            .any(|m| m.text().contains("key CHANGED") || m.text().contains("NEW key")),
         "a key change was announced after a restart with a persistent identity"
     );
 }
@@ -141,7 +143,7 @@ async fn changed_key_of_a_verified_nick_is_announced_and_unverified() {
     let identity = pair.b.data_dir().join("identity.sealed");
     std::fs::remove_file(&identity).expect("remove bob's identity");
     pair.b.restart().await;
-    let mut b = pair.attach_b().await;
+    let b = pair.attach_b().await;
     a.expect_otr(NEXT, "bob ended", |t| {
         t.starts_with("bob ended the private conversation")
     })
@@ -149,9 +151,15 @@ async fn changed_key_of_a_verified_nick_is_announced_and_unverified() {
     let mark = a.log().len();
     a.otr("start bob").await;
     let hello = format!("from bob's new key {}", token(8));
-    // bob writes as soon as his side is private.
-    b.expect_otr(FIRST, "private", |t| {
-        t.starts_with("Private conversation with alice started")
+    // The new key is held: alice is warned, with the verification she loses, and nothing
+    // is private with it until she accepts it.
+    a.expect_otr(FIRST, "new-key warning", |t| {
+        t.starts_with("WARNING: a private session with bob completed under a NEW key")
+    })
+    .await;
+    accept_new_key(&mut a, "bob", NEXT).await;
+    a.expect_otr(NEXT, "private", |t| {
+        t.starts_with("Private conversation with bob started")
     })
     .await;
     deliver(&b, &mut a, &hello, NEXT).await;
@@ -159,11 +167,7 @@ async fn changed_key_of_a_verified_nick_is_announced_and_unverified() {
     let after: Vec<_> = log.iter().skip(mark).collect();
     let warn = after
         .iter()
-        .position(|m| {
-            m.is_otr_control()
-                && m.text()
-                    .contains("bob's key CHANGED from a key you had verified")
-        })
+        .position(|m| m.is_otr_control() && m.text().contains("bob was VERIFIED under the old key"))
         .expect("key-change warning to alice");
     let shown = after
         .iter()
@@ -231,8 +235,10 @@ async fn genkey_needs_confirmation_then_rotates_and_persists() {
     let new = own(&mut a).unwrap();
     assert_ne!(new, old);
     b.otr("start alice").await;
-    b.expect_otr(FIRST, "key change", |t| t.contains("alice's key CHANGED"))
-        .await;
+    b.expect_otr(FIRST, "key change", |t| {
+        t.starts_with("WARNING: a private session with alice completed under a NEW key")
+    })
+    .await;
     // The new key is the stored one.
     drop(a);
     pair.a.restart().await;

@@ -39,6 +39,9 @@ pub const MAX_TLVS: usize = 16;
 /// Peers an account tracks at once (sessions, fragment buffers, queues).
 pub const MAX_PEERS: usize = 4096;
 
+/// Most keys accepted per peer (the oldest makes room).
+pub const MAX_ACCEPTED_KEYS: usize = 16;
+
 /// Instances (instance tags) tracked per peer.
 pub const MAX_INSTANCES_PER_PEER: usize = 4;
 

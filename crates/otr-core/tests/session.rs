@@ -149,6 +149,14 @@ fn restarted_peer_rekeys() {
             .iter()
             .any(|e| matches!(e, Event::Unreadable { .. }))
     );
+    // Bob's new key is not the one alice accepted: the re-key is held for her decision.
+    let new_key = net.bob.fingerprint();
+    assert!(net.events_alice.iter().any(|e| matches!(
+        e,
+        Event::KeyNotAccepted { offered, .. } if *offered == new_key
+    )));
+    net.alice.accept_key(net.now, &mut net.rng, "bob", &new_key);
+    net.pump();
     assert_eq!(net.alice.session_info("bob").state, State::Encrypted);
     assert_eq!(net.bob.session_info("alice").state, State::Encrypted);
     assert!(
@@ -360,4 +368,28 @@ fn session_follows_a_nick_change() {
             text: "after the nick change".into()
         }
     );
+}
+
+/// The server drops our Identity: the peer, told nothing came, asks again with a query, and
+/// that query makes us send a new Identity instead of waiting out our handshake timeout.
+#[test]
+fn a_query_while_waiting_for_auth_r_restarts_the_handshake() {
+    let mut net = Net::new(60);
+    // bob asks; alice's Identity (her answer) is lost on the way.
+    net.bob.start(net.now, &mut net.rng, "alice");
+    let query = net.bob.poll_transmit().unwrap();
+    let _ = net
+        .alice
+        .handle_incoming(net.now, &mut net.rng, "bob", &query.line);
+    while net.alice.poll_transmit().is_some() {}
+    assert_eq!(net.alice.session_info("bob").state, State::Handshaking);
+    // bob's retry (his own handshake timed out, or the user typed start).
+    net.now += 10_000;
+    net.bob.start(net.now, &mut net.rng, "alice");
+    net.bob
+        .send(net.now, &mut net.rng, "alice", "again")
+        .unwrap();
+    net.pump();
+    assert_eq!(net.received_by_alice, vec!["again"]);
+    assert_eq!(net.alice.session_info("bob").state, State::Encrypted);
 }

@@ -6,6 +6,7 @@
 pub mod auditor;
 pub mod client;
 pub mod docker;
+pub mod hostile;
 pub mod i2p_testnet;
 pub mod irssi;
 pub mod ngircd;

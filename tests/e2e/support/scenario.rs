@@ -238,3 +238,31 @@ pub async fn authq(
         .await;
     (asked, t0.elapsed().as_secs_f64())
 }
+
+/// Waits for `*otr`'s notice that `nick` showed a key not accepted yet (its last line gives
+/// the command), accepts the key with that command and waits for the confirmation. Returns
+/// the accept command.
+pub async fn accept_new_key(c: &mut Client, nick: &str, limit: Duration) -> String {
+    let head = format!("if it is theirs: accept {nick} ");
+    let offers = |log: &[super::client::Msg]| {
+        log.iter()
+            .filter(|m| m.is_otr_control() && m.text().contains(&head))
+            .map(|m| m.text().to_string())
+            .collect::<Vec<_>>()
+    };
+    // From the whole log: the notice may have been read past already.
+    c.wait_log(limit, "the accept command for a key", |log| {
+        !offers(log).is_empty()
+    })
+    .await;
+    let latest = offers(&c.log()).pop().unwrap_or_default();
+    let cmd = latest
+        .rsplit("if it is theirs: ")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    c.otr(&cmd).await;
+    c.expect_otr(limit, "the key accepted", |t| t.starts_with("Accepted "))
+        .await;
+    cmd
+}

@@ -78,6 +78,19 @@ pub enum Event {
         /// Why.
         reason: EndReason,
     },
+    /// A handshake completed under a key the user has not accepted for the peer. Nothing was
+    /// or will be encrypted to it; the previous session (if any) and the queue are kept until
+    /// [`crate::session::Account::accept_key`] is called with this key.
+    KeyNotAccepted {
+        /// Peer.
+        peer: String,
+        /// The key the handshake completed under.
+        offered: Fingerprint,
+        /// The keys accepted for the peer so far (empty at first contact).
+        accepted: Vec<Fingerprint>,
+        /// Messages held in the queue.
+        queued: usize,
+    },
     /// A handshake message was rejected.
     DakeFailed {
         /// Peer.

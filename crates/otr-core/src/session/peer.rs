@@ -5,9 +5,11 @@ use std::collections::VecDeque;
 use crate::dake::{Mode, ResumptionPsk, WaitingAuthI, WaitingAuthR};
 use crate::fragment::assembler::Assembler;
 use crate::fragment::irc_split::LineJoiner;
-use crate::profile::ClientProfile;
+use crate::profile::{ClientProfile, Fingerprint};
 use crate::ratchet::Ratchet;
 use crate::smp::Smp;
+
+use super::account::Held;
 
 /// Handshake progress.
 pub(crate) enum Handshake {
@@ -78,6 +80,10 @@ pub(crate) struct Peer {
     /// The session a re-key replaced, kept briefly to decrypt messages already in flight.
     pub previous: Option<(Established, u64)>,
     pub last_activity: u64,
+    /// Keys the user accepted for this peer (on first use or by decision).
+    pub accepted: Vec<Fingerprint>,
+    /// A handshake completed under a key not accepted, waiting for the user's decision.
+    pub held: Option<Held>,
 }
 
 impl Peer {
@@ -99,6 +105,8 @@ impl Peer {
             last_offer_event: None,
             previous: None,
             last_activity: now,
+            accepted: Vec::new(),
+            held: None,
         }
     }
 
@@ -110,6 +118,7 @@ impl Peer {
             || self.handshake.is_running()
             || !self.queue.is_empty()
             || self.previous.is_some()
+            || self.held.is_some()
     }
 
     /// True if nothing worth keeping is held (the peer can be forgotten to bound memory).
@@ -124,5 +133,7 @@ impl Peer {
             && self.budget.is_none()
             && !self.joiner.is_pending()
             && self.assembler.incomplete() == 0
+            && self.accepted.is_empty()
+            && self.held.is_none()
     }
 }

@@ -23,6 +23,9 @@ pub struct Policy {
     pub pad_block: usize,
     /// An SMP run (including the wait for the user's answer) older than this is aborted.
     pub smp_timeout_ms: u64,
+    /// Hold a peer's first key for the user's decision too (otherwise the first key is
+    /// accepted on first use). A key other than the accepted ones is always held.
+    pub hold_first_contact: bool,
 }
 
 impl Default for Policy {
@@ -39,6 +42,7 @@ impl Default for Policy {
                 .to_string(),
             pad_block: 32,
             smp_timeout_ms: 10 * 60 * 1000,
+            hold_first_contact: false,
         }
     }
 }

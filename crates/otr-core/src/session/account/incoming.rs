@@ -52,11 +52,11 @@ impl Account {
             return self.on_encoded(now_ms, rng, peer, &line);
         }
         if let Some(v) = query::parse_query(&line) {
-            self.on_offer(now_ms, rng, peer, &v);
+            self.on_offer(now_ms, rng, peer, &v, true);
             return Received::Protocol;
         }
         if let Some((v, stripped)) = query::find_whitespace_tag(&line) {
-            self.on_offer(now_ms, rng, peer, &v);
+            self.on_offer(now_ms, rng, peer, &v, false);
             return Received::Tagged { text: stripped };
         }
         Received::Plain
@@ -73,7 +73,7 @@ impl Account {
         text: &str,
     ) -> Received {
         if let Some((v, stripped)) = query::find_whitespace_tag(text) {
-            self.on_offer(now_ms, rng, peer, &v);
+            self.on_offer(now_ms, rng, peer, &v, false);
             return Received::Tagged { text: stripped };
         }
         let offered = match query::parse_query(text) {
@@ -111,6 +111,7 @@ impl Account {
         rng: &mut impl rand_core::CryptoRng,
         peer: &str,
         v: &Versions,
+        query: bool,
     ) {
         if !v.contains(VERSION_CHAR) {
             return;
@@ -122,11 +123,12 @@ impl Account {
             self.offer_event(now_ms, peer);
             return;
         }
-        // Already handshaking as initiator: the peer's offer crossed ours; keep going.
-        if matches!(
-            p.handshake,
-            Handshake::WaitingAuthR { .. } | Handshake::WaitingAuthI { .. }
-        ) {
+        // A peer sends a query only from no handshake with us: if we wait for its Auth-R,
+        // our Identity was lost (or the peer started over), so a new one goes out. Waiting
+        // for its Auth-I, its Identity is on its way: keep going. A whitespace tag is no such
+        // sign (clients tag plain messages until they see OTR).
+        let waiting_auth_r = matches!(p.handshake, Handshake::WaitingAuthR { .. });
+        if matches!(p.handshake, Handshake::WaitingAuthI { .. }) || waiting_auth_r && !query {
             return;
         }
         let mut advertised = Vec::new();
@@ -209,7 +211,10 @@ impl Account {
             return;
         }
         p.last_error_reply = Some(now_ms);
-        let restart = p.auto_respond && p.session.is_none() && !p.handshake.is_running();
+        // Not while a handshake waits for the user's decision on its key: the peer's messages
+        // belong to it, and a new handshake would only be held again.
+        let restart =
+            p.auto_respond && p.session.is_none() && !p.handshake.is_running() && p.held.is_none();
         self.transmits.push_back(Transmit {
             peer: peer.to_string(),
             line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
@@ -431,6 +436,10 @@ impl Account {
         peer: &str,
         out: DakeOutput,
     ) {
+        if !self.admit_key(peer, out.their_profile.fingerprint()) {
+            self.hold(now_ms, peer, out);
+            return;
+        }
         let kem_every = self.policy.kem_every;
         let tag = self.tag;
         let their_profile = out.their_profile.clone();
@@ -460,6 +469,7 @@ impl Account {
             smp: crate::smp::Smp::new(),
         });
         p.handshake = Handshake::Idle;
+        p.held = None;
         p.finished = false;
         p.psk = Some(next_psk);
         p.profile = Some(their_profile.clone());

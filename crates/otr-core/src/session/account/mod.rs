@@ -5,8 +5,12 @@ use std::collections::{HashMap, VecDeque};
 
 mod incoming;
 mod outgoing;
+mod pinning;
 mod smp;
 mod timers;
+
+pub use pinning::Accepted;
+pub(crate) use pinning::Held;
 
 use super::event::{
     EndReason, Event, Received, SendError, SendOutcome, SmpCommandError, SmpEvent, Transmit,
@@ -18,7 +22,8 @@ use crate::dake::{self, DakeError, DakeOutput, Local, ResumptionPsk};
 use crate::fragment::irc_split::Joined;
 use crate::fragment::{self, fragmenter};
 use crate::limits::{
-    ERROR_REPLY_INTERVAL_MS, MAX_PEERS, MAX_PLAINTEXT_BYTES, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES,
+    ERROR_REPLY_INTERVAL_MS, MAX_ACCEPTED_KEYS, MAX_PEERS, MAX_PLAINTEXT_BYTES, MAX_QUEUED_BYTES,
+    MAX_QUEUED_MESSAGES,
 };
 use crate::profile::{
     ClientProfile, DEFAULT_PROFILE_LIFETIME_SECS, Fingerprint, LongTermKeys, ProfileError,
@@ -70,6 +75,8 @@ pub struct SessionInfo {
     pub queued: usize,
     /// Where an SMP run stands (idle without a session).
     pub smp: SmpStatus,
+    /// The key of a handshake held for the user's decision (see [`Account::accept_key`]).
+    pub held: Option<Fingerprint>,
 }
 
 /// One local OTRv4+ identity and its sessions with every peer.
@@ -228,8 +235,9 @@ impl Account {
 
     /// The peer changed its nick: its session, handshake, queue and cached profile follow it.
     /// If state already exists under the new name, the renamed peer's state replaces it only
-    /// when the old name had a session or handshake (the live conversation wins). Returns
-    /// whether anything moved.
+    /// when the old name had a session or handshake (the live conversation wins). The keys
+    /// accepted for the old name stay accepted for it too, so that whoever takes the old nick
+    /// next is held unless it has one of them. Returns whether anything moved.
     pub fn rename_peer(&mut self, old: &str, new: &str) -> bool {
         if old == new {
             return false;
@@ -245,7 +253,22 @@ impl Account {
                 false
             }
             _ => {
+                let mut p = p;
+                let accepted = p.accepted.clone();
+                // Keys accepted for the new name before stay accepted for it.
+                if let Some(existing) = self.peers.get(new) {
+                    for fp in &existing.accepted {
+                        if !p.accepted.contains(fp) && p.accepted.len() < MAX_ACCEPTED_KEYS {
+                            p.accepted.push(*fp);
+                        }
+                    }
+                }
                 self.peers.insert(new.to_string(), p);
+                if !accepted.is_empty() {
+                    let mut left = Peer::new(0);
+                    left.accepted = accepted;
+                    self.peers.insert(old.to_string(), left);
+                }
                 true
             }
         }
@@ -262,6 +285,7 @@ impl Account {
                 mode: None,
                 queued: 0,
                 smp: SmpStatus::Idle,
+                held: None,
             };
         };
         let state = if p.finished {
@@ -288,6 +312,7 @@ impl Account {
                 .session
                 .as_ref()
                 .map_or(SmpStatus::Idle, |s| s.smp.status()),
+            held: p.held.as_ref().map(|h| *h.out.their_profile.fingerprint()),
         }
     }
 
@@ -328,6 +353,9 @@ impl Account {
             }
             if let Some(t) = p.joiner.next_expiry() {
                 consider(t);
+            }
+            if let Some(h) = &p.held {
+                consider(h.since.saturating_add(pinning::HELD_HANDSHAKE_MS));
             }
         }
         next

@@ -97,7 +97,9 @@ impl Account {
         }
         p.queue.push_back(text.to_string());
         p.queued_bytes += text.len();
-        if !p.handshake.is_running() {
+        // A handshake held for the user's decision: a new one would reach the same key and
+        // be held again; the user decides (`accept_key`) or restarts (`start`).
+        if !p.handshake.is_running() && p.held.is_none() {
             self.start(now_ms, rng, peer);
         }
         Ok(SendOutcome::Queued)

@@ -6,6 +6,7 @@ impl Account {
     /// Runs timers: handshake timeouts, heartbeats, idle expiry and fragment expiry.
     pub fn handle_timeout(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng) {
         self.refresh_profile(now_ms);
+        self.expire_held(now_ms);
         let peers: Vec<String> = self.peers.keys().cloned().collect();
         for peer in peers {
             let Some(p) = self.peers.get_mut(&peer) else {

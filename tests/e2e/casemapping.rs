@@ -149,10 +149,18 @@ async fn oragono_and_unknown_casemappings_never_leak_plaintext() {
     require_e2e!();
     let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
     for tokens in ["CASEMAPPING=rfc7613", "CASEMAPPING=utf8"] {
-        let (aud, bnc) = alice(&ng, &["bob", "böb"], declare(tokens, always)).await;
+        let (aud, bnc) = alice(&ng, &["bob"], declare(tokens, always)).await;
         assert!(find(&aud.server_to_client(), tokens.as_bytes()).is_some());
-        let a = scenario::attach(&bnc).await;
-        let targets = ["ＢＯＢ", "BÖB", "@bo\u{308}b"];
+        let mut a = scenario::attach(&bnc).await;
+        let targets = ["ＢＯＢ", "@Ｂob"];
+        let secrets = send_each(&a, &targets).await;
+        assert_only_otr(&aud, &targets, &secrets).await;
+        a.otr("enable böb").await;
+        a.expect_otr(secs(10), "enable answered", |t| {
+            t.contains("OTR enabled for böb")
+        })
+        .await;
+        let targets = ["BÖB", "@bo\u{308}b"];
         let secrets = send_each(&a, &targets).await;
         assert_only_otr(&aud, &targets, &secrets).await;
         drop(a);
@@ -201,12 +209,9 @@ async fn a_server_that_stops_declaring_its_casemapping_gets_no_plaintext() {
     assert_only_otr(&aud, &targets, &secrets).await;
 }
 
-/// Under `rfc1459` the user opts in `bob{x}`, then `BOB[X]` (the same nick there). The next
-/// connection declares `ascii`, where they are two nicks: both stay opted in, after a
-/// reconnection and after a restart (from the store).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_opt_in_is_lost_when_the_casemapping_changes() {
-    require_e2e!();
+/// Under `rfc1459` the user opts in `bob{x}`, then `BOB[X]` (the same nick there); otrbnc then
+/// reconnects or restarts, and the server declares `ascii`, where they are two nicks.
+async fn enable_both_spellings_then(down: Down) {
     let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
     let (aud, mut bnc) = alice(&ng, &[], declare("CASEMAPPING=rfc1459", |conn| conn == 0)).await;
     let mut a = scenario::attach(&bnc).await;
@@ -220,16 +225,49 @@ async fn no_opt_in_is_lost_when_the_casemapping_changes() {
         t.contains("already enabled for BOB[X]")
     })
     .await;
-    aud.cut();
-    registered(&aud, 2).await;
+    let a = match down {
+        Down::Reconnect => {
+            aud.cut();
+            registered(&aud, 2).await;
+            a
+        }
+        Down::Restart => {
+            drop(a);
+            bnc.restart().await;
+            registered(&aud, 2).await;
+            scenario::attach(&bnc).await
+        }
+    };
+    let second = aud
+        .connections()
+        .last()
+        .map(|c| c.s2c.clone())
+        .unwrap_or_default();
+    assert!(find(&second, NGIRCD).is_some());
     let targets = ["bob{x}", "BOB[X]"];
     let secrets = send_each(&a, &targets).await;
     assert_only_otr(&aud, &targets, &secrets).await;
+}
 
-    drop(a);
-    bnc.restart().await;
-    registered(&aud, 3).await;
-    let a = scenario::attach(&bnc).await;
-    let secrets = send_each(&a, &targets).await;
-    assert_only_otr(&aud, &targets, &secrets).await;
+/// How otrbnc comes back to a server that now declares another mapping.
+#[derive(Clone, Copy, Debug)]
+enum Down {
+    /// The connection drops; the opt-ins in memory are folded again.
+    Reconnect,
+    /// A restart; the opt-ins come back from the store.
+    Restart,
+}
+
+/// Both spellings stay opted in across a reconnection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_opt_in_is_lost_when_the_casemapping_changes() {
+    require_e2e!();
+    enable_both_spellings_then(Down::Reconnect).await;
+}
+
+/// And across a restart: the store kept `BOB[X]` under the key `bob{x}`, and both count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_stored_opt_in_is_lost_when_the_casemapping_changes() {
+    require_e2e!();
+    enable_both_spellings_then(Down::Restart).await;
 }

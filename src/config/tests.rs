@@ -533,3 +533,33 @@ fn i2p_section_is_checked() {
     })
     .unwrap();
 }
+
+#[test]
+fn unicode_nicks_are_nicks() {
+    use super::validate::is_valid_nick;
+    for ok in [
+        "bob",
+        "Bob[x]",
+        "böb",
+        "ＢＯＢ",
+        "Jürgen",
+        "οδος",
+        "bo\u{308}b",
+    ] {
+        assert!(is_valid_nick(ok), "{ok:?}");
+    }
+    for bad in [
+        "",
+        "b ob",
+        "#chan",
+        "1bob",
+        "bo\u{a0}b",
+        "bo\u{85}b",
+        "bob,carol",
+        "bob!u@h",
+    ] {
+        assert!(!is_valid_nick(bad), "{bad:?}");
+    }
+    let t = format!("{MINIMAL}otr_nicks = [\"böb\"]\n");
+    assert!(Config::parse(&t).is_ok());
+}

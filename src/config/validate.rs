@@ -39,7 +39,8 @@ fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 }
 
 /// Whether `nick` is something an IRC server could accept as a nick (RFC 2812 plus the
-/// characters modern servers allow); used for config values and `*otr` arguments.
+/// characters modern servers allow, Unicode included: Ergo and others take Unicode nicks);
+/// used for config values and `*otr` arguments.
 pub fn is_valid_nick(nick: &str) -> bool {
     let Some(first) = nick.chars().next() else {
         return false;
@@ -47,9 +48,11 @@ pub fn is_valid_nick(nick: &str) -> bool {
     nick.len() <= 64
         && !first.is_ascii_digit()
         && !matches!(first, '#' | '&' | '$' | ':' | '*' | '-')
-        && nick
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "[]\\`_^{|}-".contains(c))
+        && nick.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || "[]\\`_^{|}-".contains(c)
+                || !c.is_ascii() && !c.is_control() && !c.is_whitespace()
+        })
 }
 
 fn is_valid_name(name: &str) -> bool {

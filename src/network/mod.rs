@@ -8,6 +8,8 @@ mod from_client;
 mod from_server;
 pub mod otr;
 mod pinning;
+#[cfg(test)]
+mod refold_tests;
 mod state;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -362,6 +364,8 @@ impl Net {
         self.generation += 1;
         self.reg = Registration::default();
         self.irc = IrcState::new(&nick);
+        // Until the new connection declares its CASEMAPPING, opt-ins fold by the default.
+        self.otr.refold(&self.irc);
         let (tx, rx) = mpsc::channel(conn::WRITE_QUEUE);
         self.link = Link::Up {
             tx,

@@ -1,7 +1,7 @@
 //! The OTR side of a network: which nicks are opted in, the account that runs their
 //! sessions, and the translation between IRC lines and the account's inputs and outputs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::Bytes;
 use otr_core::profile::Fingerprint;
@@ -13,15 +13,21 @@ use super::state::IrcState;
 use super::{ClientId, Net, now_ms};
 use crate::config;
 use crate::identity::Identity;
-use crate::irc::{Line, build, ctcp};
+use crate::irc::{CaseMapping, Line, build, ctcp};
 use crate::store::{Observation, TrustStore};
 
 /// OTR state of one network.
 pub struct OtrState {
     /// The account (one identity, many peers), keyed by folded nick.
     pub account: Account,
-    /// Opted-in nicks: folded → as typed / last seen.
+    /// Opted-in nicks: folded under `folded_with` → as typed / last seen.
     opted: BTreeMap<String, String>,
+    /// Every spelling a nick was opted in under: typed, configured, followed through a NICK
+    /// change, and as stored (as typed, and the key it was folded to then). `opted` is folded
+    /// from it again when the server's case mapping changes, so that no opt-in is lost.
+    spellings: BTreeSet<String>,
+    /// The case mapping `opted` and `display` are folded under.
+    folded_with: CaseMapping,
     /// Current spelling of peers' nicks, for PRIVMSG targets.
     display: HashMap<String, String>,
     /// Keys seen, trusted by hand and verified by SMP, per folded nick (saved to disk unless
@@ -99,26 +105,32 @@ impl OtrState {
     ) -> Result<Self, String> {
         let mut account = identity.account(policy(cfg), now_ms())?;
         restore_peers(&mut account, &trust);
-        let fold = |n: &str| crate::irc::CaseMapping::default().fold(n);
+        let fold = |n: &str| CaseMapping::default().fold(n);
         // The config's nicks, then those the user opted in at run time (remembered in the
-        // store): all of them before the upstream connects.
+        // store): all of them before the upstream connects, folded by the default mapping
+        // (the coarsest) until the server declares its own.
         let mut opted: BTreeMap<String, String> =
             nicks.iter().map(|n| (fold(n), n.clone())).collect();
-        for n in trust.opted() {
-            opted.entry(fold(n)).or_insert_with(|| n.to_string());
-        }
-        for k in opted.keys() {
-            account.set_auto_respond(k, true);
+        let mut spellings: BTreeSet<String> = nicks.iter().cloned().collect();
+        for (key, typed) in trust.opted_entries() {
+            opted
+                .entry(fold(typed))
+                .or_insert_with(|| typed.to_string());
+            // The key is all that is left of a spelling typed before this one under the same
+            // key (the store keeps the last).
+            spellings.extend([typed.to_string(), key.to_string()]);
         }
         let toggles = trust.policy();
         let hold_first_contact = toggles
             .hold_first_contact
             .unwrap_or(first_contact == config::FirstContact::Hold);
         account.set_hold_first_contact(hold_first_contact);
-        Ok(OtrState {
+        let mut state = OtrState {
             account,
-            display: opted.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            display: HashMap::new(),
             opted,
+            spellings,
+            folded_with: CaseMapping::default(),
             trust,
             allow_plain_notice: toggles.allow_plain_notice.unwrap_or(cfg.allow_plain_notice),
             allow_plain_ctcp: toggles.allow_plain_ctcp.unwrap_or(cfg.allow_plain_ctcp),
@@ -126,12 +138,25 @@ impl OtrState {
             hold_first_contact,
             require_encryption: cfg.require_encryption,
             marker: cfg.plaintext_marker.clone(),
-        })
+        };
+        state.rekey(CaseMapping::default());
+        Ok(state)
     }
 
     /// Whether `nick` is opted in.
     pub fn is_opted(&self, irc: &IrcState, nick: &str) -> bool {
-        self.opted.contains_key(&irc.fold(nick))
+        self.is_opted_key(irc, &irc.fold(nick))
+    }
+
+    /// Whether the nick folded to `key` (by `irc`'s mapping) is opted in. Should `opted` be
+    /// folded under another mapping than `irc`'s (`refold` follows every change, so it should
+    /// not), the spellings are folded afresh.
+    pub fn is_opted_key(&self, irc: &IrcState, key: &str) -> bool {
+        if irc.casemap == self.folded_with {
+            self.opted.contains_key(key)
+        } else {
+            self.spellings.iter().any(|s| irc.fold(s) == key)
+        }
     }
 
     /// Opted-in nicks as typed.
@@ -141,33 +166,71 @@ impl OtrState {
 
     /// Opts a nick in.
     pub fn enable(&mut self, irc: &IrcState, nick: &str) -> bool {
+        if self.folded_with != irc.casemap {
+            self.refold(irc);
+        }
         let k = irc.fold(nick);
+        self.spellings.insert(nick.to_string());
         self.account.set_auto_respond(&k, true);
         self.account.set_budget(&k, irc.budget_for(nick));
         self.display.insert(k.clone(), nick.to_string());
         self.opted.insert(k, nick.to_string()).is_none()
     }
 
-    /// Opts a nick out (its session, if any, is left to the caller to end).
+    /// Opts a nick out under every spelling that folds to it now (its session, if any, is
+    /// left to the caller to end).
     pub fn disable(&mut self, irc: &IrcState, nick: &str) -> bool {
+        if self.folded_with != irc.casemap {
+            self.refold(irc);
+        }
         let k = irc.fold(nick);
+        self.spellings.retain(|s| irc.fold(s) != k);
         if !self.accept_strangers {
             self.account.set_auto_respond(&k, false);
         }
         self.opted.remove(&k).is_some()
     }
 
-    /// Re-folds keys once the server's CASEMAPPING is known.
+    /// Folds the opt-ins again by the case mapping in force (at connect and with each
+    /// ISUPPORT line, as the server declares `CASEMAPPING`), and refreshes what the account
+    /// knows of opted-in peers. Sessions stay under the key they have: a server that changes
+    /// its mapping cannot move a conversation onto another nick.
     pub fn refold(&mut self, irc: &IrcState) {
-        self.opted = self
-            .opted
-            .values()
-            .map(|n| (irc.fold(n), n.clone()))
-            .collect();
-        for k in self.opted.keys() {
+        self.rekey(irc.casemap);
+        self.update_budgets(irc);
+    }
+
+    /// Rebuilds `opted` and `display` from the spellings, folded by `casemap`. Spellings that
+    /// now fold together share one key; every spelling keeps one.
+    fn rekey(&mut self, casemap: CaseMapping) {
+        let old = std::mem::take(&mut self.opted);
+        let mut opted = BTreeMap::new();
+        // The spelling shown so far stays shown where it still folds to its key.
+        for shown in old.values() {
+            opted
+                .entry(casemap.fold(shown))
+                .or_insert_with(|| shown.clone());
+        }
+        for s in &self.spellings {
+            opted.entry(casemap.fold(s)).or_insert_with(|| s.clone());
+        }
+        if !self.accept_strangers {
+            for k in old.keys().filter(|k| !opted.contains_key(*k)) {
+                self.account.set_auto_respond(k, false);
+            }
+        }
+        for k in opted.keys() {
             self.account.set_auto_respond(k, true);
         }
-        self.update_budgets(irc);
+        let mut display: HashMap<String, String> = HashMap::new();
+        for shown in self.display.values().chain(opted.values()) {
+            display
+                .entry(casemap.fold(shown))
+                .or_insert_with(|| shown.clone());
+        }
+        self.display = display;
+        self.opted = opted;
+        self.folded_with = casemap;
     }
 
     /// Recomputes every opted-in peer's fragment budget from our current prefix.
@@ -301,7 +364,7 @@ impl Net {
         text: &[u8],
     ) -> bool {
         let key = self.irc.fold(src);
-        let opted = self.otr.opted.contains_key(&key);
+        let opted = self.otr.is_opted_key(&self.irc, &key);
         let Ok(text) = std::str::from_utf8(text) else {
             // Not UTF-8, so not OTR.
             return opted && self.deliver_marked(raw, line, &String::from_utf8_lossy(text));
@@ -360,7 +423,7 @@ impl Net {
     /// marked. Returns true when handled.
     pub(super) fn otr_notice_from(&mut self, src: &str, raw: &Bytes, line: &Line<'_>) -> bool {
         let key = self.irc.fold(src);
-        if !self.otr.opted.contains_key(&key) {
+        if !self.otr.is_opted_key(&self.irc, &key) {
             return false;
         }
         let text = String::from_utf8_lossy(line.param(1).unwrap_or_default()).into_owned();
@@ -566,8 +629,8 @@ impl Net {
         // A session never moves onto a nick the user opted in already: the NICK line may be
         // forged, and messages typed to that nick would then go to the old nick's key, which
         // the user never accepted for it.
-        if self.otr.opted.contains_key(&kn) {
-            if self.otr.opted.contains_key(&ko) {
+        if self.otr.is_opted_key(&self.irc, &kn) {
+            if self.otr.is_opted_key(&self.irc, &ko) {
                 self.notify(&format!(
                     "{old} is now known as {new}, for which OTR was already enabled: the private \
                      conversation with {old} does NOT move to {new}; messages to {new} go only to \
@@ -579,11 +642,8 @@ impl Net {
         let moved = self.otr.account.rename_peer(&ko, &kn);
         // A server can put anything in a NICK line: a channel name would turn channel
         // messages into OTR to nobody.
-        if self.otr.opted.contains_key(&ko) && crate::config::validate::is_valid_nick(new) {
-            self.otr.opted.insert(kn.clone(), new.to_string());
-            self.otr.account.set_auto_respond(&kn, true);
-            self.otr.account.set_budget(&kn, self.irc.budget_for(new));
-            self.otr.display.insert(kn, new.to_string());
+        if self.otr.is_opted_key(&self.irc, &ko) && crate::config::validate::is_valid_nick(new) {
+            self.otr.enable(&self.irc, new);
             let follow = if moved {
                 " The private conversation follows."
             } else {
@@ -608,7 +668,7 @@ impl Net {
             return;
         };
         let key = self.irc.fold(&nick);
-        if !self.otr.opted.contains_key(&key) {
+        if !self.otr.is_opted_key(&self.irc, &key) {
             return;
         }
         let info = self.otr.account.session_info(&key);
@@ -629,10 +689,30 @@ impl Net {
     /// error says why it will not after.
     pub(super) fn remember_opt_in(&mut self, nick: &str, on: bool) -> Result<(), String> {
         let key = self.irc.fold(nick);
-        self.otr
-            .trust
-            .set_opted(&key, nick, on)
-            .map_err(|e| e.to_string())?;
+        if on {
+            self.otr
+                .trust
+                .set_opted(&key, nick, on)
+                .map_err(|e| e.to_string())?;
+        } else {
+            // Also what was stored under another mapping and folds to the nick now, or it
+            // would be opted in again at the next start.
+            let stored: Vec<String> = self
+                .otr
+                .trust
+                .opted_entries()
+                .filter(|(k, typed)| {
+                    *k == key || self.irc.fold(k) == key || self.irc.fold(typed) == key
+                })
+                .map(|(k, _)| k.to_string())
+                .collect();
+            for k in stored {
+                self.otr
+                    .trust
+                    .set_opted(&k, nick, false)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         self.otr
             .trust
             .save_if_dirty()

@@ -32,8 +32,11 @@ pub struct IrcState {
     pub nick: String,
     /// `user@host` as others see it, once known.
     pub userhost: Option<String>,
-    /// The case mapping in force.
+    /// The case mapping in force (from `CASEMAPPING` and `UTF8MAPPING`).
     pub casemap: CaseMapping,
+    /// The server's `CASEMAPPING` and `UTF8MAPPING` values, as far as declared.
+    casemapping: Option<String>,
+    utf8mapping: Option<String>,
     /// Channel prefixes (`CHANTYPES`).
     pub chantypes: String,
     /// Longest host name the server allows (`HOSTLEN`), for the budget when ours is unknown.
@@ -66,6 +69,18 @@ impl IrcState {
     /// Folds a nick or channel name by the server's case mapping.
     pub fn fold(&self, s: &str) -> String {
         self.casemap.fold(s)
+    }
+
+    /// Puts `casemap` in force; channels are keyed again under it.
+    fn set_casemap(&mut self, casemap: CaseMapping) {
+        if casemap == self.casemap {
+            return;
+        }
+        self.casemap = casemap;
+        let channels = std::mem::take(&mut self.channels);
+        for c in channels.into_values() {
+            self.channels.entry(casemap.fold(&c.name)).or_insert(c);
+        }
     }
 
     /// Whether `target` names a channel.
@@ -142,7 +157,10 @@ impl IrcState {
                     let tok = String::from_utf8_lossy(tok);
                     let (k, v) = tok.split_once('=').unwrap_or((&tok, ""));
                     match k {
-                        "CASEMAPPING" => self.casemap = CaseMapping::from_isupport(v),
+                        "CASEMAPPING" => self.casemapping = Some(isupport_value(v)),
+                        "-CASEMAPPING" => self.casemapping = None,
+                        "UTF8MAPPING" => self.utf8mapping = Some(isupport_value(v)),
+                        "-UTF8MAPPING" => self.utf8mapping = None,
                         "CHANTYPES" => {
                             if let Some(t) = crate::irc::target::sane_chantypes(v) {
                                 self.chantypes = t;
@@ -154,6 +172,10 @@ impl IrcState {
                         _ => {}
                     }
                 }
+                self.set_casemap(CaseMapping::from_isupport(
+                    self.casemapping.as_deref(),
+                    self.utf8mapping.as_deref(),
+                ));
             }
             b"375" => {
                 self.motd.clear();
@@ -266,6 +288,15 @@ impl IrcState {
     }
 }
 
+/// An ISUPPORT value as kept: a value longer than any mapping name is some unknown mapping.
+fn isupport_value(v: &str) -> String {
+    if v.len() <= 32 {
+        v.to_string()
+    } else {
+        "unknown".to_string()
+    }
+}
+
 /// The line with its first parameter (the target nick of a numeric) replaced.
 pub fn replace_first_param(raw: &Bytes, new: &str) -> Bytes {
     let Some(line) = Line::parse(raw) else {
@@ -312,6 +343,39 @@ mod tests {
             b":irc.test 005 alice CHANTYPES=#&! :are supported\r\n",
         );
         assert!(s.is_channel("!x") && !s.is_channel("bob"));
+    }
+
+    #[test]
+    fn casemapping_and_utf8mapping_make_the_fold() {
+        let mut s = IrcState::new("alice");
+        assert_eq!(s.casemap, CaseMapping::Rfc1459);
+        feed(&mut s, b":alice!~alice@localhost JOIN #Chan[x]\r\n");
+        // Ergo: the two tokens may come in different 005 lines.
+        feed(
+            &mut s,
+            b":irc.test 005 alice CASEMAPPING=ascii :are supported\r\n",
+        );
+        assert_eq!(s.casemap, CaseMapping::Ascii);
+        assert!(s.channels.contains_key("#chan[x]"), "{:?}", s.channels);
+        feed(
+            &mut s,
+            b":irc.test 005 alice UTF8MAPPING=rfc8265 :are supported\r\n",
+        );
+        assert_eq!(s.casemap, CaseMapping::Rfc8265);
+        assert_eq!(s.fold("ＢＯＢ"), "bob");
+        feed(
+            &mut s,
+            b":irc.test 005 alice -UTF8MAPPING :are supported\r\n",
+        );
+        assert_eq!(s.casemap, CaseMapping::Ascii);
+        feed(
+            &mut s,
+            b":irc.test 005 alice CASEMAPPING=utf8 :are supported\r\n",
+        );
+        assert_eq!(s.casemap, CaseMapping::Rfc1459);
+        assert!(s.channels.contains_key("#chan{x}"), "{:?}", s.channels);
+        feed(&mut s, b":alice!~alice@localhost PART #CHAN[X]\r\n");
+        assert!(s.channels.is_empty());
     }
 
     #[test]

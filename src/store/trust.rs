@@ -459,6 +459,14 @@ impl TrustStore {
         self.model.opted.values().map(String::as_str)
     }
 
+    /// The opted-in nicks remembered: (folded under the mapping then in force, as typed).
+    pub fn opted_entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.model
+            .opted
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The policy toggles changed at run time.
     pub fn policy(&self) -> PolicyToggles {
         self.model.policy
@@ -654,6 +662,10 @@ mod tests {
         t.save().unwrap();
         let mut t = open(tmp.path());
         assert_eq!(t.opted().collect::<Vec<_>>(), ["Bob", "carol"]);
+        assert_eq!(
+            t.opted_entries().collect::<Vec<_>>(),
+            [("bob", "Bob"), ("carol", "carol")]
+        );
         assert_eq!(t.policy().allow_plain_notice, Some(true));
         assert_eq!(t.policy().accept_strangers, None);
         assert_eq!(t.set_opted("carol", "carol", false), Ok(true));

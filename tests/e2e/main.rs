@@ -19,6 +19,7 @@
 mod pki;
 mod support;
 
+mod casemapping;
 mod docker;
 mod flood;
 mod harness_selftest;

@@ -1,5 +1,7 @@
 //! The wire auditor: a TCP relay between an upstream (otrbnc or a test client) and ngircd that
-//! records every byte in both directions, per connection.
+//! records every byte in both directions, per connection. It can also play a server that says
+//! other things than ngircd: a [`Rewrite`] changes the server's lines before the upstream sees
+//! them (the server is the adversary; what it says is all it can do).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -53,6 +55,11 @@ struct State {
     conns: Vec<Conn>,
     refuse_new: bool,
 }
+
+/// Rewrites a line from the server: `(connection number, the line with its terminator)` →
+/// the bytes to pass on instead (nothing: the line is dropped). The record keeps what was
+/// passed on, which is what the upstream saw.
+pub type Rewrite = Arc<dyn Fn(usize, &[u8]) -> Vec<u8> + Send + Sync>;
 
 /// A recording relay. Dropping it stops the relay and closes every relayed connection.
 pub struct Auditor {
@@ -109,6 +116,21 @@ impl Auditor {
 
     /// Relays `listen` (port 0: a free one) to `target`.
     pub async fn start_on(listen: SocketAddr, target: SocketAddr, label: &str) -> Auditor {
+        Self::start_with(listen, target, label, None).await
+    }
+
+    /// Relays to `target` and passes the server's lines through `rewrite`.
+    pub async fn start_rewriting(target: SocketAddr, label: &str, rewrite: Rewrite) -> Auditor {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_with(listen, target, label, Some(rewrite)).await
+    }
+
+    async fn start_with(
+        listen: SocketAddr,
+        target: SocketAddr,
+        label: &str,
+        rewrite: Option<Rewrite>,
+    ) -> Auditor {
         let listener = TcpListener::bind(listen)
             .await
             .unwrap_or_else(|e| panic!("{label}: bind {listen}: {e}"));
@@ -134,8 +156,8 @@ impl Auditor {
                 let (sr, sw) = server.into_split();
                 let mut guard = st.lock().expect("auditor state");
                 let id = guard.conns.len();
-                let t1 = tokio::spawn(pump(cr, sw, st.clone(), id, true));
-                let t2 = tokio::spawn(pump(sr, cw, st.clone(), id, false));
+                let t1 = tokio::spawn(pump(cr, sw, st.clone(), id, None));
+                let t2 = tokio::spawn(pump(sr, cw, st.clone(), id, Some(rewrite.clone())));
                 guard.conns.push(Conn {
                     record: ConnRecord {
                         id,
@@ -416,21 +438,39 @@ fn tail_lines(lines: &[Vec<u8>], n: usize) -> String {
         .join("\n")
 }
 
+/// Relays one direction: client to server when `server_side` is `None`, else server to
+/// client through the optional rewrite.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     state: Arc<Mutex<State>>,
     id: usize,
-    client_to_server: bool,
+    server_side: Option<Option<Rewrite>>,
 ) {
+    let client_to_server = server_side.is_none();
+    let rewrite = server_side.flatten();
     let mut buf = vec![0u8; 16 * 1024];
+    // Bytes of a server line not complete yet (only with a rewrite).
+    let mut pending = Vec::new();
     loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => {
-                let _ = to.shutdown().await;
-                break;
+        let (n, eof) = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => (0, true),
+            Ok(n) => (n, false),
+        };
+        let out = match &rewrite {
+            None => buf[..n].to_vec(),
+            Some(rw) => {
+                pending.extend_from_slice(&buf[..n]);
+                let mut out = Vec::new();
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    out.extend(rw(id, &line));
+                }
+                if eof {
+                    out.append(&mut pending);
+                }
+                out
             }
-            Ok(n) => n,
         };
         {
             let mut st = state.lock().expect("auditor state");
@@ -440,10 +480,11 @@ async fn pump(
                 } else {
                     &mut c.record.s2c
                 };
-                rec.extend_from_slice(&buf[..n]);
+                rec.extend_from_slice(&out);
             }
         }
-        if to.write_all(&buf[..n]).await.is_err() {
+        if to.write_all(&out).await.is_err() || eof {
+            let _ = to.shutdown().await;
             break;
         }
     }

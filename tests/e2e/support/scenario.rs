@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::auditor::Auditor;
+use super::auditor::{Auditor, Rewrite};
 use super::client::{Client, Login};
 use super::ngircd::{Ngircd, NgircdOpts};
 use super::otrbnc::{BncConfig, OtrBnc};
@@ -15,6 +15,21 @@ pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 /// registered (the auditor saw `001`).
 pub async fn bouncer(ngircd: &Ngircd, cfg: BncConfig) -> (Auditor, OtrBnc) {
     let aud = Auditor::start_labeled(ngircd.addr(), &format!("auditor for {}", cfg.label)).await;
+    let mut cfg = cfg;
+    cfg.upstream = aud.addr();
+    let bnc = OtrBnc::start(cfg).await;
+    aud.wait_registered(REGISTER_TIMEOUT).await;
+    (aud, bnc)
+}
+
+/// The same with an auditor that rewrites what the server says (see [`Rewrite`]).
+pub async fn bouncer_rewriting(
+    ngircd: &Ngircd,
+    cfg: BncConfig,
+    rewrite: Rewrite,
+) -> (Auditor, OtrBnc) {
+    let label = format!("auditor for {}", cfg.label);
+    let aud = Auditor::start_rewriting(ngircd.addr(), &label, rewrite).await;
     let mut cfg = cfg;
     cfg.upstream = aud.addr();
     let bnc = OtrBnc::start(cfg).await;

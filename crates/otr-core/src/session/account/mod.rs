@@ -306,9 +306,15 @@ impl Account {
     pub fn poll_timeout(&self) -> Option<u64> {
         let mut next: Option<u64> = None;
         let mut consider = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
+        // Every deadline `handle_timeout` acts on must be here, or its work waits for some
+        // unrelated timer (a replaced session's keys would live until the idle expiry).
+        consider(self.profile_refresh_at());
         for p in self.peers.values() {
             if let Some(since) = p.handshake.since() {
                 consider(since.saturating_add(self.policy.dake_timeout_ms));
+            }
+            if let Some((_, since)) = &p.previous {
+                consider(since.saturating_add(PREVIOUS_SESSION_GRACE_MS));
             }
             if let Some(s) = &p.session {
                 if s.unanswered {
@@ -333,6 +339,15 @@ impl Account {
         next
     }
 
+    /// When our profile is due to be re-signed (milliseconds).
+    fn profile_refresh_at(&self) -> u64 {
+        let secs = self
+            .profile
+            .expiry()
+            .saturating_sub(PROFILE_REFRESH_MARGIN_SECS);
+        u64::try_from(secs).unwrap_or(0).saturating_mul(1000)
+    }
+
     /// Memory held in fragment buffers across all peers (for tests and diagnostics).
     pub fn buffered_fragment_bytes(&self) -> usize {
         self.peers
@@ -346,3 +361,6 @@ impl Account {
         self.peers.len()
     }
 }
+
+#[cfg(test)]
+mod tests;

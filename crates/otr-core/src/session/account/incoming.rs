@@ -306,14 +306,15 @@ impl Account {
             rng,
             &self.local(),
             &msg,
-            their_profile.clone(),
+            their_profile,
             &advertised,
             psk.as_ref(),
         ) {
             Ok((state, auth_r)) => {
                 self.transmit(rng, peer, &auth_r.encode(), msg.header.sender);
+                // Nothing of an unauthenticated Identity is cached: the handshake state holds
+                // the profile, and `established` stores it once the DAKE authenticated it.
                 if let Some(p) = self.peers.get_mut(peer) {
-                    p.profile = Some(their_profile);
                     p.handshake = Handshake::WaitingAuthI {
                         state: Box::new(state),
                         since: now_ms,
@@ -347,13 +348,13 @@ impl Account {
         let Some(p) = self.peers.get_mut(peer) else {
             return Reaction::Ignore;
         };
-        p.has_our_profile = false;
         let Handshake::WaitingAuthR { state, .. } = &mut p.handshake else {
             return Reaction::Ignore;
         };
         if !state.sent_profile_by_hash() {
             return Reaction::Ignore;
         }
+        p.has_our_profile = false;
         let identity = state.resend_full(&local);
         self.transmit(rng, peer, &identity.encode(), 0);
         Reaction::Ignore

@@ -8,6 +8,7 @@
 )]
 
 mod timers;
+mod unauthenticated;
 
 use rand::rngs::StdRng;
 

@@ -1,6 +1,15 @@
 //! Receiving: routing a line to reassembly, the DAKE or the ratchet, and the reactions.
 
 use super::*;
+use crate::profile::UncheckedProfile;
+
+/// A handshake message refused before any signature was verified.
+pub(super) enum Early {
+    /// Drop it silently (a reflection of our own message).
+    Ignore,
+    /// Drop it and report the failure.
+    Fail(DakeError),
+}
 
 impl Account {
     /// Handles one line of text received from `peer` (a PRIVMSG body).
@@ -251,6 +260,50 @@ impl Account {
         }
     }
 
+    /// Checks that cost no signature verification and come before any: the message is not
+    /// our own handshake reflected back (our tag, our profile or our ephemeral keys), and a
+    /// profile sent in full names the sender's instance tag as its owner.
+    fn precheck(
+        &self,
+        peer: &str,
+        sender: u32,
+        profile: &ProfileRef,
+        y: &[u8],
+        x: &[u8],
+    ) -> Result<(), Early> {
+        if sender == self.tag {
+            return Err(Early::Ignore);
+        }
+        if let Some(Handshake::WaitingAuthR { state, .. }) =
+            self.peers.get(peer).map(|p| &p.handshake)
+            && state.is_own_ephemeral(y, x)
+        {
+            return Err(Early::Ignore);
+        }
+        match profile {
+            ProfileRef::Hash(h) if h == self.profile.hash() => Err(Early::Ignore),
+            ProfileRef::Hash(_) => Ok(()),
+            ProfileRef::Full(bytes) => {
+                let unchecked = UncheckedProfile::parse(bytes)
+                    .map_err(|e| Early::Fail(DakeError::Profile(e.into())))?;
+                if unchecked.claimed_fingerprint() == *self.profile.fingerprint() {
+                    return Err(Early::Ignore);
+                }
+                if unchecked.owner_tag() != sender {
+                    return Err(Early::Fail(DakeError::Profile(ProfileError::InstanceTag)));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn early(&mut self, peer: &str, early: Early) -> Reaction {
+        if let Early::Fail(e) = early {
+            self.dake_failed(peer, e);
+        }
+        Reaction::Ignore
+    }
+
     pub(super) fn on_identity(
         &mut self,
         now_ms: u64,
@@ -270,6 +323,16 @@ impl Account {
             self.offer_event(now_ms, peer);
             return Reaction::Ignore;
         }
+        if let Err(early) = self.precheck(peer, msg.header.sender, &msg.profile, &msg.y, &msg.x) {
+            return self.early(peer, early);
+        }
+        if !msg.query_versions.is_empty() && msg.query_versions != [VERSION_CHAR] {
+            self.dake_failed(peer, DakeError::Downgrade);
+            return Reaction::Ignore;
+        }
+        let Some(p) = self.peers.get(peer) else {
+            return Reaction::Ignore;
+        };
         // Glare: both sent Identity. The larger glare key stays initiator.
         if let Handshake::WaitingAuthR { state, .. } = &p.handshake
             && state.glare_key() > dake::identity_glare_key(&msg)
@@ -370,6 +433,23 @@ impl Account {
         let Ok(msg) = AuthR::decode(bytes) else {
             return Reaction::Ignore;
         };
+        // Cheap checks before the profile's signatures (~5 ms): a handshake of ours waits for
+        // this Auth-R, it is addressed to us, offers no PSK we did not, and is not our own.
+        let Some(Handshake::WaitingAuthR { state, .. }) =
+            self.peers.get(peer).map(|p| &p.handshake)
+        else {
+            return Reaction::Ignore;
+        };
+        if msg.header.receiver != self.tag {
+            return Reaction::Ignore;
+        }
+        if msg.psk_mode() && !state.offered_psk() {
+            self.dake_failed(peer, DakeError::ModeMismatch);
+            return Reaction::Ignore;
+        }
+        if let Err(early) = self.precheck(peer, msg.header.sender, &msg.profile, &msg.y, &msg.x) {
+            return self.early(peer, early);
+        }
         let their_profile = match self.resolve_profile(peer, &msg.profile, now_ms) {
             Ok(Some(pr)) => pr,
             Ok(None) => return Reaction::Ignore,

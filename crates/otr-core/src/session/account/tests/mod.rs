@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod reflection;
 mod timers;
 mod unauthenticated;
 

@@ -84,7 +84,9 @@ impl Account {
             return Err(SendError::Finished);
         }
         p.last_activity = now_ms;
-        if p.session.is_some() && !p.handshake.is_running() {
+        // A working session carries the message even while a handshake runs: a re-key (or an
+        // Identity anyone can inject) must not hold the conversation up.
+        if p.session.is_some() {
             let payload = Payload {
                 text: text.as_bytes().to_vec(),
                 tlvs: Vec::new(),

@@ -8,6 +8,7 @@
 )]
 
 mod reflection;
+mod stall;
 mod timers;
 mod unauthenticated;
 

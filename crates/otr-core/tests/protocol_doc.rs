@@ -97,6 +97,10 @@ fn smp_section_matches_the_code() {
     )));
     assert!(doc.contains("(1 to 1,024 bytes)"));
     assert_eq!(limits::MAX_SMP_SECRET_BYTES, 1024);
+    let policy = otr_core::session::Policy::default();
+    assert!(doc.contains(&format!("`psk_max_uses` (default {})", policy.psk_max_uses)));
+    assert_eq!(policy.psk_max_age_ms, 7 * 24 * 3600 * 1000);
+    assert!(doc.contains("`psk_max_age_ms` (default 7"));
     let minutes = otr_core::session::Policy::default().smp_timeout_ms / 60_000;
     assert!(doc.contains(&format!("`smp_timeout_ms` ({minutes} minutes")));
 }

@@ -69,6 +69,10 @@ pub(crate) struct Peer {
     pub queue: VecDeque<String>,
     pub queued_bytes: usize,
     pub psk: Option<ResumptionPsk>,
+    /// PSK-mode sessions since the last full-mode one, and when that one was established:
+    /// the PSK chain is cut (full mode) once either passes the policy.
+    pub psk_uses: u32,
+    pub psk_full_at: u64,
     /// The peer's most recently verified profile.
     pub profile: Option<ClientProfile>,
     /// The peer completed a DAKE with our current profile and so has it cached.
@@ -93,6 +97,8 @@ impl Peer {
             queue: VecDeque::new(),
             queued_bytes: 0,
             psk: None,
+            psk_uses: 0,
+            psk_full_at: 0,
             profile: None,
             has_our_profile: false,
             last_error_reply: None,

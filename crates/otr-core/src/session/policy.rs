@@ -23,6 +23,12 @@ pub struct Policy {
     pub pad_block: usize,
     /// An SMP run (including the wait for the user's answer) older than this is aborted.
     pub smp_timeout_ms: u64,
+    /// Resumption-PSK sessions allowed in a row: after this many, the next DAKE runs in full
+    /// mode and re-authenticates the peer's long-term ML-KEM key (docs/PROTOCOL.md §6.2).
+    pub psk_max_uses: u32,
+    /// Age of a PSK chain, counted from the full-mode DAKE it started with, after which the
+    /// next DAKE runs in full mode.
+    pub psk_max_age_ms: u64,
 }
 
 impl Default for Policy {
@@ -39,6 +45,8 @@ impl Default for Policy {
                 .to_string(),
             pad_block: 32,
             smp_timeout_ms: 10 * 60 * 1000,
+            psk_max_uses: 16,
+            psk_max_age_ms: 7 * 24 * 3600 * 1000,
         }
     }
 }

@@ -360,10 +360,7 @@ impl Account {
                 return Reaction::Ignore;
             }
         };
-        let psk = self
-            .peers
-            .get(peer)
-            .and_then(|p| p.psk.as_ref().map(ResumptionPsk::duplicate));
+        let psk = self.usable_psk(peer, now_ms);
         let advertised = [VERSION_CHAR];
         match dake::respond(
             rng,
@@ -543,6 +540,7 @@ impl Account {
         p.handshake = Handshake::Idle;
         p.finished = false;
         p.psk = Some(next_psk);
+        p.note_psk_chain(mode, now_ms);
         p.profile = Some(their_profile.clone());
         p.has_our_profile = true;
         if smp_was_running {

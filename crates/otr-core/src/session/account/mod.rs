@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 
 mod incoming;
 mod outgoing;
+mod psk;
 mod smp;
 mod timers;
 

@@ -149,7 +149,7 @@ impl Account {
             .clone()
             .filter(|pr| pr.is_valid_at(ms_to_unix(now_ms)));
         let we_are_cached = p.has_our_profile && peer_profile.is_some();
-        let psk = p.psk.as_ref().map(ResumptionPsk::duplicate);
+        let psk = self.usable_psk(peer, now_ms);
         let result = dake::start(
             rng,
             &self.local(),

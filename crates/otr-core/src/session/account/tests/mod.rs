@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod psk;
 mod reflection;
 mod stall;
 mod timers;

@@ -56,6 +56,14 @@ pub(crate) struct Established {
     pub smp: Smp,
 }
 
+/// A session the initiator derived but has not committed: it waits for the responder's
+/// first message on it (explicit key confirmation, docs/PROTOCOL.md §6.7).
+pub(crate) struct Unconfirmed {
+    pub session: Established,
+    pub next_psk: ResumptionPsk,
+    pub since: u64,
+}
+
 /// Everything tracked for one peer.
 pub(crate) struct Peer {
     pub auto_respond: bool,
@@ -81,6 +89,8 @@ pub(crate) struct Peer {
     pub last_offer_event: Option<u64>,
     /// The session a re-key replaced, kept briefly to decrypt messages already in flight.
     pub previous: Option<(Established, u64)>,
+    /// Our DAKE as initiator completed; the new session waits for the responder's confirmation.
+    pub unconfirmed: Option<Unconfirmed>,
     pub last_activity: u64,
 }
 
@@ -104,8 +114,14 @@ impl Peer {
             last_error_reply: None,
             last_offer_event: None,
             previous: None,
+            unconfirmed: None,
             last_activity: now,
         }
+    }
+
+    /// True while a handshake runs or its result waits for the peer's confirmation.
+    pub(crate) fn handshaking(&self) -> bool {
+        self.handshake.is_running() || self.unconfirmed.is_some()
     }
 
     /// True if we talk to this peer: it is answered automatically, or has a session, a
@@ -113,7 +129,7 @@ impl Peer {
     pub(crate) fn is_engaged(&self) -> bool {
         self.auto_respond
             || self.session.is_some()
-            || self.handshake.is_running()
+            || self.handshaking()
             || !self.queue.is_empty()
             || self.previous.is_some()
     }
@@ -122,7 +138,7 @@ impl Peer {
     pub(crate) fn is_disposable(&self) -> bool {
         self.session.is_none()
             && self.previous.is_none()
-            && !self.handshake.is_running()
+            && !self.handshaking()
             && self.queue.is_empty()
             && self.psk.is_none()
             && self.profile.is_none()

@@ -3,6 +3,14 @@
 use super::*;
 use crate::profile::UncheckedProfile;
 
+/// Which session a data message decrypted on.
+enum Opened {
+    /// The current session (possibly just committed by this very message).
+    Current(Vec<u8>),
+    /// The session a re-key replaced.
+    Previous(Vec<u8>),
+}
+
 /// A handshake message refused before any signature was verified.
 pub(super) enum Early {
     /// Drop it silently (a reflection of our own message).
@@ -135,7 +143,8 @@ impl Account {
         if matches!(
             p.handshake,
             Handshake::WaitingAuthR { .. } | Handshake::WaitingAuthI { .. }
-        ) {
+        ) || p.unconfirmed.is_some()
+        {
             return;
         }
         let mut advertised = Vec::new();
@@ -218,7 +227,7 @@ impl Account {
             return;
         }
         p.last_error_reply = Some(now_ms);
-        let restart = p.auto_respond && p.session.is_none() && !p.handshake.is_running();
+        let restart = p.auto_respond && p.session.is_none() && !p.handshaking();
         self.transmits.push_back(Transmit {
             peer: peer.to_string(),
             line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
@@ -318,7 +327,7 @@ impl Account {
         let Some(p) = self.peers.get(peer) else {
             return Reaction::Ignore;
         };
-        let we_started = p.handshake.is_running() || !p.queue.is_empty();
+        let we_started = p.handshaking() || !p.queue.is_empty();
         if !p.auto_respond && !we_started && p.session.is_none() {
             self.offer_event(now_ms, peer);
             return Reaction::Ignore;
@@ -502,6 +511,9 @@ impl Account {
         });
     }
 
+    /// A DAKE completed. The responder commits at once (Auth-I confirmed the key) and answers
+    /// with a heartbeat that confirms it to the initiator; the initiator keeps the new
+    /// session aside until that confirmation decrypts (docs/PROTOCOL.md §6.7).
     pub(super) fn established(
         &mut self,
         now_ms: u64,
@@ -512,7 +524,7 @@ impl Account {
         let kem_every = self.policy.kem_every;
         let tag = self.tag;
         let their_profile = out.their_profile.clone();
-        let (ssid, mode, their_tag) = (out.ssid, out.mode, out.their_tag);
+        let (ssid, mode, role) = (out.ssid, out.mode, out.role);
         let next_psk = out.next_psk.duplicate();
         let ratchet = match Ratchet::new(rng, out, tag, kem_every) {
             Ok(r) => r,
@@ -521,23 +533,53 @@ impl Account {
                 return;
             }
         };
-        let Some(p) = self.peers.get_mut(peer) else {
-            return;
-        };
-        let rekey = p.session.is_some();
-        let smp_was_running = p.session.as_ref().is_some_and(|s| s.smp.since().is_some());
-        p.previous = p.session.take().map(|s| (s, now_ms));
-        p.session = Some(Established {
+        let session = Established {
             ratchet,
-            their_profile: their_profile.clone(),
+            their_profile,
             ssid,
             mode,
             last_sent: now_ms,
             last_recv: now_ms,
             unanswered: false,
             smp: crate::smp::Smp::new(),
-        });
+        };
+        if role == dake::Role::Initiator {
+            if let Some(p) = self.peers.get_mut(peer) {
+                p.handshake = Handshake::Idle;
+                p.unconfirmed = Some(Unconfirmed {
+                    session,
+                    next_psk,
+                    since: now_ms,
+                });
+            }
+            return;
+        }
+        self.commit_session(now_ms, rng, peer, session, next_psk);
+        let heartbeat = Payload::default();
+        let _ = self.send_payload(rng, peer, now_ms, FLAG_IGNORE_UNREADABLE, &heartbeat);
+    }
+
+    /// Makes `session` the peer's current session: the old one is kept briefly for late
+    /// messages, the PSK and the peer's profile are stored, queued messages go out.
+    pub(super) fn commit_session(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        session: Established,
+        next_psk: ResumptionPsk,
+    ) {
+        let their_profile = session.their_profile.clone();
+        let (ssid, mode, their_tag) = (session.ssid, session.mode, session.ratchet.their_tag());
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let rekey = p.session.is_some();
+        let smp_was_running = p.session.as_ref().is_some_and(|s| s.smp.since().is_some());
+        p.previous = p.session.take().map(|s| (s, now_ms));
+        p.session = Some(session);
         p.handshake = Handshake::Idle;
+        p.unconfirmed = None;
         p.finished = false;
         p.psk = Some(next_psk);
         p.note_psk_chain(mode, now_ms);
@@ -560,6 +602,55 @@ impl Account {
         self.release_queue(now_ms, rng, peer);
     }
 
+    /// Decrypts a data message on the session awaiting confirmation (which commits it: that
+    /// message is the confirmation), else the current one, else the one a re-key replaced.
+    fn open_data(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        msg: &DataMessage,
+    ) -> Result<Opened, RatchetError> {
+        let p = self.peers.get_mut(peer).ok_or(RatchetError::Unreadable)?;
+        if let Some(u) = p.unconfirmed.as_mut()
+            && let Ok(pt) = u.session.ratchet.decrypt(rng, msg)
+        {
+            if let Some(u) = p.unconfirmed.take() {
+                self.commit_session(now_ms, rng, peer, u.session, u.next_psk);
+            }
+            return Ok(Opened::Current(pt));
+        }
+        let Some(s) = p.session.as_mut() else {
+            return Err(RatchetError::Unreadable);
+        };
+        match s.ratchet.decrypt(rng, msg) {
+            Ok(pt) => Ok(Opened::Current(pt)),
+            Err(RatchetError::Duplicate) => Err(RatchetError::Duplicate),
+            Err(e) => match p.previous.as_mut() {
+                Some((old, _)) => old.ratchet.decrypt(rng, msg).map(Opened::Previous),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// A message sent on the session a re-key replaced. The peer still uses that session, so
+    /// it may not have seen our confirmation of the new one: send it (again).
+    fn on_late_message(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        plaintext: &[u8],
+    ) -> Option<String> {
+        let payload = Payload::decode(plaintext).ok()?;
+        if payload.text.is_empty() {
+            return None;
+        }
+        let heartbeat = Payload::default();
+        let _ = self.send_payload(rng, peer, now_ms, FLAG_IGNORE_UNREADABLE, &heartbeat);
+        Some(String::from_utf8_lossy(&payload.text).into_owned())
+    }
+
     pub(super) fn on_data(
         &mut self,
         now_ms: u64,
@@ -574,30 +665,17 @@ impl Account {
         } else {
             Reaction::ReplyUnreadable
         };
+        let plaintext = match self.open_data(now_ms, rng, peer, &msg) {
+            Ok(Opened::Current(pt)) => pt,
+            Ok(Opened::Previous(pt)) => return Ok(self.on_late_message(now_ms, rng, peer, &pt)),
+            Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
+            Err(_) => return Err(unreadable),
+        };
         let Some(p) = self.peers.get_mut(peer) else {
             return Err(Reaction::Ignore);
         };
         let Some(s) = p.session.as_mut() else {
-            return Err(unreadable);
-        };
-        let plaintext = match s.ratchet.decrypt(rng, &msg) {
-            Ok(pt) => pt,
-            Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
-            Err(_) => {
-                // A message sent on the session a re-key just replaced.
-                let Some((old, _)) = p.previous.as_mut() else {
-                    return Err(unreadable);
-                };
-                match old.ratchet.decrypt(rng, &msg) {
-                    Ok(pt) => {
-                        let payload = Payload::decode(&pt).map_err(|_| Reaction::Ignore)?;
-                        let text = String::from_utf8_lossy(&payload.text).into_owned();
-                        return Ok((!text.is_empty()).then_some(text));
-                    }
-                    Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
-                    Err(_) => return Err(unreadable),
-                }
-            }
+            return Err(Reaction::Ignore);
         };
         s.last_recv = now_ms;
         // The message authenticated, so malformed contents mean a broken peer, not an attacker.

@@ -12,7 +12,7 @@ mod timers;
 use super::event::{
     EndReason, Event, Received, SendError, SendOutcome, SmpCommandError, SmpEvent, Transmit,
 };
-use super::peer::{Established, Handshake, Peer};
+use super::peer::{Established, Handshake, Peer, Unconfirmed};
 use super::policy::Policy;
 use crate::crypto::CryptoError;
 use crate::dake::{self, DakeError, DakeOutput, Local, ResumptionPsk};
@@ -238,7 +238,7 @@ impl Account {
         let Some(p) = self.peers.remove(old) else {
             return false;
         };
-        let live = p.session.is_some() || p.handshake.is_running();
+        let live = p.session.is_some() || p.handshaking();
         match self.peers.get(new) {
             Some(existing) if !live && !existing.is_disposable() => {
                 // Keep what the new name already had; the old entry held nothing live.
@@ -269,7 +269,7 @@ impl Account {
             State::Finished
         } else if p.session.is_some() {
             State::Encrypted
-        } else if p.handshake.is_running() {
+        } else if p.handshaking() {
             State::Handshaking
         } else {
             State::Plaintext
@@ -316,6 +316,9 @@ impl Account {
             }
             if let Some((_, since)) = &p.previous {
                 consider(since.saturating_add(PREVIOUS_SESSION_GRACE_MS));
+            }
+            if let Some(u) = &p.unconfirmed {
+                consider(u.since.saturating_add(self.policy.dake_timeout_ms));
             }
             if let Some(s) = &p.session {
                 if s.unanswered {

@@ -99,7 +99,7 @@ impl Account {
         }
         p.queue.push_back(text.to_string());
         p.queued_bytes += text.len();
-        if !p.handshake.is_running() {
+        if !p.handshaking() {
             self.start(now_ms, rng, peer);
         }
         Ok(SendOutcome::Queued)
@@ -182,6 +182,7 @@ impl Account {
         if let Some(p) = self.peers.get_mut(peer) {
             p.finished = false;
             p.handshake = Handshake::Idle;
+            p.unconfirmed = None;
             let dropped = p.queue.len();
             p.queue.clear();
             p.queued_bytes = 0;

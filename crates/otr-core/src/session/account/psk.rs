@@ -31,9 +31,10 @@ impl Account {
     }
 
     /// Forgets what was learnt about `peer` (the shell's `*otr forget`): the resumption PSK,
-    /// the cached profile, the session a re-key replaced and any running handshake. The next
-    /// DAKE with the peer runs in full mode. A current session, the queue and the peer's
-    /// settings (auto-respond, budget) stay; end the session with [`Account::finish`].
+    /// the cached profile, the session a re-key replaced and any running handshake or session
+    /// awaiting confirmation. The next DAKE with the peer runs in full mode. A current
+    /// session, the queue and the peer's settings (auto-respond, budget) stay; end the session
+    /// with [`Account::finish`].
     pub fn forget_peer(&mut self, peer: &str) {
         let Some(p) = self.peers.get_mut(peer) else {
             return;
@@ -45,5 +46,6 @@ impl Account {
         p.has_our_profile = false;
         p.previous = None;
         p.handshake = Handshake::Idle;
+        p.unconfirmed = None;
     }
 }

@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod confirmation;
 mod psk;
 mod reflection;
 mod stall;

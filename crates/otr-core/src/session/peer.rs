@@ -66,7 +66,10 @@ pub(crate) struct Unconfirmed {
 
 /// Everything tracked for one peer.
 pub(crate) struct Peer {
+    /// The user opted this peer in: its offers are answered and it is never evicted.
     pub auto_respond: bool,
+    /// Its offers are answered because the user accepts strangers; it stays a stranger.
+    pub accept_offers: bool,
     pub budget: Option<usize>,
     pub joiner: LineJoiner,
     pub assembler: Assembler,
@@ -98,6 +101,7 @@ impl Peer {
     pub(crate) fn new(now: u64) -> Self {
         Peer {
             auto_respond: false,
+            accept_offers: false,
             budget: None,
             joiner: LineJoiner::new(),
             assembler: Assembler::new(),
@@ -124,10 +128,26 @@ impl Peer {
         self.handshake.is_running() || self.unconfirmed.is_some()
     }
 
+    /// True if the peer's offers and handshakes are answered.
+    pub(crate) fn answers(&self) -> bool {
+        self.auto_respond || self.accept_offers
+    }
+
+    /// True for a peer the user did not opt in that holds no session and no queue: it may be
+    /// evicted to bound what strangers cost (least recently active first).
+    pub(crate) fn is_stranger(&self) -> bool {
+        !self.auto_respond && self.session.is_none() && self.queue.is_empty()
+    }
+
+    /// Bytes held in its fragment and split-line buffers.
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.assembler.buffered_bytes() + self.joiner.pending_bytes()
+    }
+
     /// True if we talk to this peer: it is answered automatically, or has a session, a
     /// handshake or queued messages. Only then is its OTR traffic buffered and processed.
     pub(crate) fn is_engaged(&self) -> bool {
-        self.auto_respond
+        self.answers()
             || self.session.is_some()
             || self.handshaking()
             || !self.queue.is_empty()
@@ -142,7 +162,7 @@ impl Peer {
             && self.queue.is_empty()
             && self.psk.is_none()
             && self.profile.is_none()
-            && !self.auto_respond
+            && !self.answers()
             && self.budget.is_none()
             && !self.joiner.is_pending()
             && self.assembler.incomplete() == 0

@@ -28,6 +28,18 @@ impl Account {
         peer: &str,
         text: &str,
     ) -> Received {
+        let received = self.handle_line(now_ms, rng, peer, text);
+        self.bound_stranger_buffers(peer);
+        received
+    }
+
+    fn handle_line(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        text: &str,
+    ) -> Received {
         // Errors are unauthenticated, so they only inform: the side that lost its session is
         // the one that starts a new DAKE (see `reply_unreadable`).
         if let Some((_code, message)) = envelope::parse_error(text) {
@@ -41,13 +53,14 @@ impl Account {
             return Received::Plain;
         }
         let our_tag = self.tag;
-        let Some(p) = self.peer_mut(peer, now_ms) else {
+        let Some(p) = self.admit(peer, now_ms, true) else {
             return if looks_otr {
                 Received::Protocol
             } else {
                 Received::Plain
             };
         };
+        p.last_activity = now_ms;
         if !p.is_engaged() {
             return self.on_stranger_line(now_ms, rng, peer, text);
         }
@@ -135,7 +148,7 @@ impl Account {
         let Some(p) = self.peers.get(peer) else {
             return;
         };
-        if !p.auto_respond {
+        if !p.answers() {
             self.offer_event(now_ms, peer);
             return;
         }
@@ -227,7 +240,7 @@ impl Account {
             return;
         }
         p.last_error_reply = Some(now_ms);
-        let restart = p.auto_respond && p.session.is_none() && !p.handshaking();
+        let restart = p.answers() && p.session.is_none() && !p.handshaking();
         self.transmits.push_back(Transmit {
             peer: peer.to_string(),
             line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
@@ -328,7 +341,7 @@ impl Account {
             return Reaction::Ignore;
         };
         let we_started = p.handshaking() || !p.queue.is_empty();
-        if !p.auto_respond && !we_started && p.session.is_none() {
+        if !p.answers() && !we_started && p.session.is_none() {
             self.offer_event(now_ms, peer);
             return Reaction::Ignore;
         }

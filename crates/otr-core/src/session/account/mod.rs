@@ -7,6 +7,7 @@ mod incoming;
 mod outgoing;
 mod psk;
 mod smp;
+mod strangers;
 mod timers;
 
 use super::event::{
@@ -19,7 +20,7 @@ use crate::dake::{self, DakeError, DakeOutput, Local, ResumptionPsk};
 use crate::fragment::irc_split::Joined;
 use crate::fragment::{self, fragmenter};
 use crate::limits::{
-    ERROR_REPLY_INTERVAL_MS, MAX_PEERS, MAX_PLAINTEXT_BYTES, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES,
+    ERROR_REPLY_INTERVAL_MS, MAX_PLAINTEXT_BYTES, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES,
 };
 use crate::profile::{
     ClientProfile, DEFAULT_PROFILE_LIFETIME_SECS, Fingerprint, LongTermKeys, ProfileError,
@@ -199,21 +200,16 @@ impl Account {
         }
     }
 
+    /// The peer's state, created if needed, for something the user asked for: it always gets
+    /// a slot (strangers are evicted for it). Lines from the network use `admit`.
     fn peer_mut(&mut self, peer: &str, now: u64) -> Option<&mut Peer> {
-        if !self.peers.contains_key(peer) {
-            if self.peers.len() >= MAX_PEERS {
-                self.peers.retain(|_, p| !p.is_disposable());
-                if self.peers.len() >= MAX_PEERS {
-                    return None;
-                }
-            }
-            self.peers.insert(peer.to_string(), Peer::new(now));
-        }
-        self.peers.get_mut(peer)
+        self.admit(peer, now, false)
     }
 
     /// Whether to answer OTRv4+ offers from this peer by starting a handshake (the shell sets
-    /// this for opted-in peers). Offers from other peers raise [`Event::OfferReceived`].
+    /// this for opted-in peers). Offers from other peers raise [`Event::OfferReceived`]. An
+    /// opted-in peer always gets a slot and is never evicted; see
+    /// [`Account::set_accept_offers`] for peers answered only because strangers are accepted.
     pub fn set_auto_respond(&mut self, peer: &str, on: bool) {
         if let Some(p) = self.peer_mut(peer, 0) {
             p.auto_respond = on;
@@ -354,10 +350,7 @@ impl Account {
 
     /// Memory held in fragment buffers across all peers (for tests and diagnostics).
     pub fn buffered_fragment_bytes(&self) -> usize {
-        self.peers
-            .values()
-            .map(|p| p.assembler.buffered_bytes() + p.joiner.pending_bytes())
-            .sum()
+        self.peers.values().map(Peer::buffered_bytes).sum()
     }
 
     /// Number of peers tracked.

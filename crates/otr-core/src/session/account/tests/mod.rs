@@ -11,6 +11,7 @@ mod confirmation;
 mod psk;
 mod reflection;
 mod stall;
+mod strangers;
 mod timers;
 mod unauthenticated;
 

@@ -279,7 +279,7 @@ impl Net {
             ("forget", Some(nick)) => {
                 let key = self.irc.fold(nick);
                 self.otr.forget(&key);
-                self.otr.account.forget_keys(&key);
+                self.otr.account.forget_peer(&key);
                 self.save_trust();
                 let mut rng = rand::rng();
                 self.otr.account.finish(now_ms(), &mut rng, &key);

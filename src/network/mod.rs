@@ -6,6 +6,7 @@ mod conn;
 mod control;
 mod from_client;
 mod from_server;
+mod offers;
 pub mod otr;
 mod pinning;
 #[cfg(test)]

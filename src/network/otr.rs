@@ -41,6 +41,8 @@ pub struct OtrState {
     pub accept_strangers: bool,
     /// Hold a nick's first key until `accept` (otherwise it is trusted on first use).
     pub hold_first_contact: bool,
+    /// Offers from strangers announced or answered lately (bounded per minute).
+    pub offers: super::offers::OfferWindow,
     /// Never send plaintext to opted-in nicks.
     pub require_encryption: bool,
     /// Prefix for plaintext from opted-in nicks.
@@ -136,6 +138,7 @@ impl OtrState {
             allow_plain_ctcp: toggles.allow_plain_ctcp.unwrap_or(cfg.allow_plain_ctcp),
             accept_strangers: toggles.accept_strangers.unwrap_or(cfg.accept_strangers),
             hold_first_contact,
+            offers: Default::default(),
             require_encryption: cfg.require_encryption,
             marker: cfg.plaintext_marker.clone(),
         };
@@ -185,9 +188,7 @@ impl OtrState {
         }
         let k = irc.fold(nick);
         self.spellings.retain(|s| irc.fold(s) != k);
-        if !self.accept_strangers {
-            self.account.set_auto_respond(&k, false);
-        }
+        self.account.set_auto_respond(&k, false);
         self.opted.remove(&k).is_some()
     }
 
@@ -214,10 +215,8 @@ impl OtrState {
         for s in &self.spellings {
             opted.entry(casemap.fold(s)).or_insert_with(|| s.clone());
         }
-        if !self.accept_strangers {
-            for k in old.keys().filter(|k| !opted.contains_key(*k)) {
-                self.account.set_auto_respond(k, false);
-            }
+        for k in old.keys().filter(|k| !opted.contains_key(*k)) {
+            self.account.set_auto_respond(k, false);
         }
         for k in opted.keys() {
             self.account.set_auto_respond(k, true);
@@ -582,21 +581,7 @@ impl Net {
                 tracing::debug!(peer = %nick, %error, "handshake failed");
                 self.notify(&format!("OTR handshake with {nick} failed: {error}"));
             }
-            Event::OfferReceived { peer } => {
-                let nick = self.otr.display(&peer);
-                if self.otr.accept_strangers {
-                    self.otr.account.set_auto_respond(&peer, true);
-                    let mut rng = rand::rng();
-                    self.otr.account.start(now_ms(), &mut rng, &peer);
-                    self.notify(&format!(
-                        "{nick} offers a private conversation; accepting (accept_strangers is on)."
-                    ));
-                } else {
-                    self.notify(&format!(
-                        "{nick} wants a private (OTRv4+) conversation. To accept: start {nick}"
-                    ));
-                }
-            }
+            Event::OfferReceived { peer } => self.offer_received(&peer),
             Event::QueueReleased { peer, count } => {
                 tracing::debug!(peer = %self.otr.display(&peer), count, "queued messages sent");
             }

@@ -42,6 +42,16 @@ pub const MAX_PEERS: usize = 4096;
 /// Most keys accepted per peer (the oldest makes room).
 pub const MAX_ACCEPTED_KEYS: usize = 16;
 
+/// Strangers tracked at once: peers the user did not opt in that hold no session and no
+/// queue (those answered only because strangers are accepted, and nicks that merely sent OTR
+/// lines). A new one evicts the least recently active.
+pub const MAX_STRANGERS: usize = 256;
+
+/// Fragment and split-line bytes buffered for all strangers together; beyond it the least
+/// recently active strangers are evicted. It exceeds one peer's own bound
+/// (8 × 87,400 + 87,400 bytes), so one stranger can always complete a message.
+pub const MAX_STRANGER_FRAGMENT_BYTES: usize = 2 * 1024 * 1024;
+
 /// Instances (instance tags) tracked per peer.
 pub const MAX_INSTANCES_PER_PEER: usize = 4;
 

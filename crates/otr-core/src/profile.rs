@@ -182,6 +182,18 @@ pub(crate) fn fingerprint_of(
     ))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Profiles this thread verified (tests check that cheap checks come first).
+    static VERIFICATIONS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// How many profiles this thread has verified so far.
+#[cfg(test)]
+pub(crate) fn verifications() -> u64 {
+    VERIFICATIONS.with(core::cell::Cell::get)
+}
+
 /// A parsed profile whose signatures and validity have NOT been checked.
 pub struct UncheckedProfile<'a> {
     bytes: &'a [u8],
@@ -233,9 +245,25 @@ impl<'a> UncheckedProfile<'a> {
         })
     }
 
+    /// The owner instance tag the profile claims (unverified).
+    pub fn owner_tag(&self) -> u32 {
+        self.owner_tag
+    }
+
+    /// The fingerprint the profile claims, computed without verifying anything: enough to
+    /// recognise our own profile reflected back before spending a verification on it.
+    pub fn claimed_fingerprint(&self) -> Fingerprint {
+        Fingerprint(hash(
+            Usage::Fingerprint,
+            &[&self.h, &self.f, self.kem, self.dsa],
+        ))
+    }
+
     /// Checks everything otrv4 §Validating a Client Profile asks, plus the ML-DSA signature:
     /// expiry against `now_unix`, that OTRv4+ is offered, every key, and both signatures.
     pub fn verify(self, now_unix: i64) -> Result<ClientProfile, ProfileError> {
+        #[cfg(test)]
+        VERIFICATIONS.with(|n| n.set(n.get() + 1));
         if self.owner_tag < MIN_INSTANCE_TAG {
             return Err(ProfileError::InstanceTag);
         }
@@ -457,6 +485,16 @@ mod tests {
         let keys = LongTermKeys::generate(&mut rng).unwrap();
         let restored = LongTermKeys::from_bytes(keys.to_bytes().expose()).unwrap();
         assert_eq!(restored.fingerprint(), keys.fingerprint());
+    }
+
+    #[test]
+    fn claimed_fingerprint_is_the_fingerprint() {
+        let mut rng = test_rng(11);
+        let keys = LongTermKeys::generate(&mut rng).unwrap();
+        let p = ClientProfile::sign(&keys, 0x1234, NOW + 100).unwrap();
+        let unchecked = UncheckedProfile::parse(p.as_bytes()).unwrap();
+        assert_eq!(unchecked.claimed_fingerprint(), keys.fingerprint());
+        assert_eq!(unchecked.owner_tag(), 0x1234);
     }
 
     #[test]

@@ -77,6 +77,10 @@ fn stated_constants_match_the_code() {
     assert_eq!(limits::MAX_INCOMPLETE_PER_PEER, 8);
     assert_eq!(limits::MAX_FRAGMENTS_PER_MESSAGE, 400);
     assert_eq!(limits::MAX_ENCODED_BYTES, 87_400);
+    assert_eq!(limits::MAX_STRANGERS, 256);
+    assert_eq!(limits::MAX_STRANGER_FRAGMENT_BYTES, 2 * 1024 * 1024);
+    assert!(doc.contains("at most 256 are tracked (`MAX_STRANGERS`"));
+    assert!(doc.contains("share 2 MiB\n(`MAX_STRANGER_FRAGMENT_BYTES`"));
     assert!(doc.contains("8\nincomplete messages (the oldest evicted), 400 fragments per message, 87,400 bytes per message"));
 }
 
@@ -97,6 +101,10 @@ fn smp_section_matches_the_code() {
     )));
     assert!(doc.contains("(1 to 1,024 bytes)"));
     assert_eq!(limits::MAX_SMP_SECRET_BYTES, 1024);
+    let policy = otr_core::session::Policy::default();
+    assert!(doc.contains(&format!("`psk_max_uses` (default {})", policy.psk_max_uses)));
+    assert_eq!(policy.psk_max_age_ms, 7 * 24 * 3600 * 1000);
+    assert!(doc.contains("`psk_max_age_ms` (default 7"));
     let minutes = otr_core::session::Policy::default().smp_timeout_ms / 60_000;
     assert!(doc.contains(&format!("`smp_timeout_ms` ({minutes} minutes")));
 }

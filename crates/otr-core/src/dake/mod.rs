@@ -268,6 +268,16 @@ impl WaitingAuthR {
         }
     }
 
+    /// Whether `y` or `x` is one of our own ephemeral keys (a reflected message).
+    pub fn is_own_ephemeral(&self, y: &[u8], x: &[u8]) -> bool {
+        y == self.y_pub.as_bytes().as_slice() || x == self.x.public().as_slice()
+    }
+
+    /// Whether our Identity offered a resumption PSK.
+    pub fn offered_psk(&self) -> bool {
+        self.psk.is_some()
+    }
+
     /// Whether our Identity carried our profile by hash.
     pub fn sent_profile_by_hash(&self) -> bool {
         self.profile_by_hash

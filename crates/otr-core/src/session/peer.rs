@@ -58,9 +58,20 @@ pub(crate) struct Established {
     pub smp: Smp,
 }
 
+/// A session the initiator derived but has not committed: it waits for the responder's
+/// first message on it (explicit key confirmation, docs/PROTOCOL.md §6.7).
+pub(crate) struct Unconfirmed {
+    pub session: Established,
+    pub next_psk: ResumptionPsk,
+    pub since: u64,
+}
+
 /// Everything tracked for one peer.
 pub(crate) struct Peer {
+    /// The user opted this peer in: its offers are answered and it is never evicted.
     pub auto_respond: bool,
+    /// Its offers are answered because the user accepts strangers; it stays a stranger.
+    pub accept_offers: bool,
     pub budget: Option<usize>,
     pub joiner: LineJoiner,
     pub assembler: Assembler,
@@ -71,6 +82,10 @@ pub(crate) struct Peer {
     pub queue: VecDeque<String>,
     pub queued_bytes: usize,
     pub psk: Option<ResumptionPsk>,
+    /// PSK-mode sessions since the last full-mode one, and when that one was established:
+    /// the PSK chain is cut (full mode) once either passes the policy.
+    pub psk_uses: u32,
+    pub psk_full_at: u64,
     /// The peer's most recently verified profile.
     pub profile: Option<ClientProfile>,
     /// The peer completed a DAKE with our current profile and so has it cached.
@@ -79,6 +94,8 @@ pub(crate) struct Peer {
     pub last_offer_event: Option<u64>,
     /// The session a re-key replaced, kept briefly to decrypt messages already in flight.
     pub previous: Option<(Established, u64)>,
+    /// Our DAKE as initiator completed; the new session waits for the responder's confirmation.
+    pub unconfirmed: Option<Unconfirmed>,
     pub last_activity: u64,
     /// Keys the user accepted for this peer (on first use or by decision).
     pub accepted: Vec<Fingerprint>,
@@ -90,6 +107,7 @@ impl Peer {
     pub(crate) fn new(now: u64) -> Self {
         Peer {
             auto_respond: false,
+            accept_offers: false,
             budget: None,
             joiner: LineJoiner::new(),
             assembler: Assembler::new(),
@@ -99,23 +117,51 @@ impl Peer {
             queue: VecDeque::new(),
             queued_bytes: 0,
             psk: None,
+            psk_uses: 0,
+            psk_full_at: 0,
             profile: None,
             has_our_profile: false,
             last_error_reply: None,
             last_offer_event: None,
             previous: None,
+            unconfirmed: None,
             last_activity: now,
             accepted: Vec::new(),
             held: None,
         }
     }
 
+    /// True while a handshake runs or its result waits for the peer's confirmation.
+    pub(crate) fn handshaking(&self) -> bool {
+        self.handshake.is_running() || self.unconfirmed.is_some()
+    }
+
+    /// True if the peer's offers and handshakes are answered.
+    pub(crate) fn answers(&self) -> bool {
+        self.auto_respond || self.accept_offers
+    }
+
+    /// True for a peer the user did not opt in that holds no session, no queue and no
+    /// accepted key: it may be evicted to bound what strangers cost (least recently active
+    /// first). Accepted keys are never evicted: the nick's next key would be a first contact.
+    pub(crate) fn is_stranger(&self) -> bool {
+        !self.auto_respond
+            && self.session.is_none()
+            && self.queue.is_empty()
+            && self.accepted.is_empty()
+    }
+
+    /// Bytes held in its fragment and split-line buffers.
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.assembler.buffered_bytes() + self.joiner.pending_bytes()
+    }
+
     /// True if we talk to this peer: it is answered automatically, or has a session, a
     /// handshake or queued messages. Only then is its OTR traffic buffered and processed.
     pub(crate) fn is_engaged(&self) -> bool {
-        self.auto_respond
+        self.answers()
             || self.session.is_some()
-            || self.handshake.is_running()
+            || self.handshaking()
             || !self.queue.is_empty()
             || self.previous.is_some()
             || self.held.is_some()
@@ -125,11 +171,11 @@ impl Peer {
     pub(crate) fn is_disposable(&self) -> bool {
         self.session.is_none()
             && self.previous.is_none()
-            && !self.handshake.is_running()
+            && !self.handshaking()
             && self.queue.is_empty()
             && self.psk.is_none()
             && self.profile.is_none()
-            && !self.auto_respond
+            && !self.answers()
             && self.budget.is_none()
             && !self.joiner.is_pending()
             && self.assembler.incomplete() == 0

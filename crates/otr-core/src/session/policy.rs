@@ -26,6 +26,12 @@ pub struct Policy {
     /// Hold a peer's first key for the user's decision too (otherwise the first key is
     /// accepted on first use). A key other than the accepted ones is always held.
     pub hold_first_contact: bool,
+    /// Resumption-PSK sessions allowed in a row: after this many, the next DAKE runs in full
+    /// mode and re-authenticates the peer's long-term ML-KEM key (docs/PROTOCOL.md §6.2).
+    pub psk_max_uses: u32,
+    /// Age of a PSK chain, counted from the full-mode DAKE it started with, after which the
+    /// next DAKE runs in full mode.
+    pub psk_max_age_ms: u64,
 }
 
 impl Default for Policy {
@@ -43,6 +49,8 @@ impl Default for Policy {
             pad_block: 32,
             smp_timeout_ms: 10 * 60 * 1000,
             hold_first_contact: false,
+            psk_max_uses: 16,
+            psk_max_age_ms: 7 * 24 * 3600 * 1000,
         }
     }
 }

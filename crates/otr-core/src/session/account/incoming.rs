@@ -1,10 +1,39 @@
 //! Receiving: routing a line to reassembly, the DAKE or the ratchet, and the reactions.
 
 use super::*;
+use crate::profile::UncheckedProfile;
+
+/// Which session a data message decrypted on.
+enum Opened {
+    /// The current session (possibly just committed by this very message).
+    Current(Vec<u8>),
+    /// The session a re-key replaced.
+    Previous(Vec<u8>),
+}
+
+/// A handshake message refused before any signature was verified.
+pub(super) enum Early {
+    /// Drop it silently (a reflection of our own message).
+    Ignore,
+    /// Drop it and report the failure.
+    Fail(DakeError),
+}
 
 impl Account {
     /// Handles one line of text received from `peer` (a PRIVMSG body).
     pub fn handle_incoming(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        text: &str,
+    ) -> Received {
+        let received = self.handle_line(now_ms, rng, peer, text);
+        self.bound_stranger_buffers(peer);
+        received
+    }
+
+    fn handle_line(
         &mut self,
         now_ms: u64,
         rng: &mut impl rand_core::CryptoRng,
@@ -24,13 +53,14 @@ impl Account {
             return Received::Plain;
         }
         let our_tag = self.tag;
-        let Some(p) = self.peer_mut(peer, now_ms) else {
+        let Some(p) = self.admit(peer, now_ms, true) else {
             return if looks_otr {
                 Received::Protocol
             } else {
                 Received::Plain
             };
         };
+        p.last_activity = now_ms;
         if !p.is_engaged() {
             return self.on_stranger_line(now_ms, rng, peer, text);
         }
@@ -119,16 +149,18 @@ impl Account {
         let Some(p) = self.peers.get(peer) else {
             return;
         };
-        if !p.auto_respond {
+        if !p.answers() {
             self.offer_event(now_ms, peer);
             return;
         }
-        // A peer sends a query only from no handshake with us: if we wait for its Auth-R,
-        // our Identity was lost (or the peer started over), so a new one goes out. Waiting
-        // for its Auth-I, its Identity is on its way: keep going. A whitespace tag is no such
-        // sign (clients tag plain messages until they see OTR).
-        let waiting_auth_r = matches!(p.handshake, Handshake::WaitingAuthR { .. });
-        if matches!(p.handshake, Handshake::WaitingAuthI { .. }) || waiting_auth_r && !query {
+        // A peer sends a query only from no handshake with us: if we wait for its Auth-R
+        // (or for its confirmation of the session), our last handshake message was lost or the
+        // peer started over, so a new Identity goes out. Waiting for its Auth-I, its Identity
+        // is on its way: keep going. A whitespace tag is no such sign (clients tag plain
+        // messages until they see OTR).
+        let waiting_on_peer =
+            matches!(p.handshake, Handshake::WaitingAuthR { .. }) || p.unconfirmed.is_some();
+        if matches!(p.handshake, Handshake::WaitingAuthI { .. }) || waiting_on_peer && !query {
             return;
         }
         let mut advertised = Vec::new();
@@ -213,8 +245,7 @@ impl Account {
         p.last_error_reply = Some(now_ms);
         // Not while a handshake waits for the user's decision on its key: the peer's messages
         // belong to it, and a new handshake would only be held again.
-        let restart =
-            p.auto_respond && p.session.is_none() && !p.handshake.is_running() && p.held.is_none();
+        let restart = p.answers() && p.session.is_none() && !p.handshaking() && p.held.is_none();
         self.transmits.push_back(Transmit {
             peer: peer.to_string(),
             line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
@@ -256,6 +287,50 @@ impl Account {
         }
     }
 
+    /// Checks that cost no signature verification and come before any: the message is not
+    /// our own handshake reflected back (our tag, our profile or our ephemeral keys), and a
+    /// profile sent in full names the sender's instance tag as its owner.
+    fn precheck(
+        &self,
+        peer: &str,
+        sender: u32,
+        profile: &ProfileRef,
+        y: &[u8],
+        x: &[u8],
+    ) -> Result<(), Early> {
+        if sender == self.tag {
+            return Err(Early::Ignore);
+        }
+        if let Some(Handshake::WaitingAuthR { state, .. }) =
+            self.peers.get(peer).map(|p| &p.handshake)
+            && state.is_own_ephemeral(y, x)
+        {
+            return Err(Early::Ignore);
+        }
+        match profile {
+            ProfileRef::Hash(h) if h == self.profile.hash() => Err(Early::Ignore),
+            ProfileRef::Hash(_) => Ok(()),
+            ProfileRef::Full(bytes) => {
+                let unchecked = UncheckedProfile::parse(bytes)
+                    .map_err(|e| Early::Fail(DakeError::Profile(e.into())))?;
+                if unchecked.claimed_fingerprint() == *self.profile.fingerprint() {
+                    return Err(Early::Ignore);
+                }
+                if unchecked.owner_tag() != sender {
+                    return Err(Early::Fail(DakeError::Profile(ProfileError::InstanceTag)));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn early(&mut self, peer: &str, early: Early) -> Reaction {
+        if let Early::Fail(e) = early {
+            self.dake_failed(peer, e);
+        }
+        Reaction::Ignore
+    }
+
     pub(super) fn on_identity(
         &mut self,
         now_ms: u64,
@@ -270,11 +345,21 @@ impl Account {
         let Some(p) = self.peers.get(peer) else {
             return Reaction::Ignore;
         };
-        let we_started = p.handshake.is_running() || !p.queue.is_empty();
-        if !p.auto_respond && !we_started && p.session.is_none() {
+        let we_started = p.handshaking() || !p.queue.is_empty();
+        if !p.answers() && !we_started && p.session.is_none() {
             self.offer_event(now_ms, peer);
             return Reaction::Ignore;
         }
+        if let Err(early) = self.precheck(peer, msg.header.sender, &msg.profile, &msg.y, &msg.x) {
+            return self.early(peer, early);
+        }
+        if !msg.query_versions.is_empty() && msg.query_versions != [VERSION_CHAR] {
+            self.dake_failed(peer, DakeError::Downgrade);
+            return Reaction::Ignore;
+        }
+        let Some(p) = self.peers.get(peer) else {
+            return Reaction::Ignore;
+        };
         // Glare: both sent Identity. The larger glare key stays initiator.
         if let Handshake::WaitingAuthR { state, .. } = &p.handshake
             && state.glare_key() > dake::identity_glare_key(&msg)
@@ -302,23 +387,21 @@ impl Account {
                 return Reaction::Ignore;
             }
         };
-        let psk = self
-            .peers
-            .get(peer)
-            .and_then(|p| p.psk.as_ref().map(ResumptionPsk::duplicate));
+        let psk = self.usable_psk(peer, now_ms);
         let advertised = [VERSION_CHAR];
         match dake::respond(
             rng,
             &self.local(),
             &msg,
-            their_profile.clone(),
+            their_profile,
             &advertised,
             psk.as_ref(),
         ) {
             Ok((state, auth_r)) => {
                 self.transmit(rng, peer, &auth_r.encode(), msg.header.sender);
+                // Nothing of an unauthenticated Identity is cached: the handshake state holds
+                // the profile, and `established` stores it once the DAKE authenticated it.
                 if let Some(p) = self.peers.get_mut(peer) {
-                    p.profile = Some(their_profile);
                     p.handshake = Handshake::WaitingAuthI {
                         state: Box::new(state),
                         since: now_ms,
@@ -352,13 +435,13 @@ impl Account {
         let Some(p) = self.peers.get_mut(peer) else {
             return Reaction::Ignore;
         };
-        p.has_our_profile = false;
         let Handshake::WaitingAuthR { state, .. } = &mut p.handshake else {
             return Reaction::Ignore;
         };
         if !state.sent_profile_by_hash() {
             return Reaction::Ignore;
         }
+        p.has_our_profile = false;
         let identity = state.resend_full(&local);
         self.transmit(rng, peer, &identity.encode(), 0);
         Reaction::Ignore
@@ -374,6 +457,23 @@ impl Account {
         let Ok(msg) = AuthR::decode(bytes) else {
             return Reaction::Ignore;
         };
+        // Cheap checks before the profile's signatures (~5 ms): a handshake of ours waits for
+        // this Auth-R, it is addressed to us, offers no PSK we did not, and is not our own.
+        let Some(Handshake::WaitingAuthR { state, .. }) =
+            self.peers.get(peer).map(|p| &p.handshake)
+        else {
+            return Reaction::Ignore;
+        };
+        if msg.header.receiver != self.tag {
+            return Reaction::Ignore;
+        }
+        if msg.psk_mode() && !state.offered_psk() {
+            self.dake_failed(peer, DakeError::ModeMismatch);
+            return Reaction::Ignore;
+        }
+        if let Err(early) = self.precheck(peer, msg.header.sender, &msg.profile, &msg.y, &msg.x) {
+            return self.early(peer, early);
+        }
         let their_profile = match self.resolve_profile(peer, &msg.profile, now_ms) {
             Ok(Some(pr)) => pr,
             Ok(None) => return Reaction::Ignore,
@@ -429,6 +529,9 @@ impl Account {
         });
     }
 
+    /// A DAKE completed. The responder commits at once (Auth-I confirmed the key) and answers
+    /// with a heartbeat that confirms it to the initiator; the initiator keeps the new
+    /// session aside until that confirmation decrypts (docs/PROTOCOL.md §6.7).
     pub(super) fn established(
         &mut self,
         now_ms: u64,
@@ -440,38 +543,82 @@ impl Account {
             self.hold(now_ms, peer, out);
             return;
         }
-        let kem_every = self.policy.kem_every;
-        let tag = self.tag;
+        let role = out.role;
+        let Some((session, next_psk)) = self.new_session(now_ms, rng, peer, out) else {
+            return;
+        };
+        if role == dake::Role::Initiator {
+            if let Some(p) = self.peers.get_mut(peer) {
+                p.handshake = Handshake::Idle;
+                p.unconfirmed = Some(Unconfirmed {
+                    session,
+                    next_psk,
+                    since: now_ms,
+                });
+            }
+            return;
+        }
+        self.commit_session(now_ms, rng, peer, session, next_psk);
+        let heartbeat = Payload::default();
+        let _ = self.send_payload(rng, peer, now_ms, FLAG_IGNORE_UNREADABLE, &heartbeat);
+    }
+
+    /// The session a completed DAKE starts (not yet the peer's current one).
+    pub(super) fn new_session(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        out: DakeOutput,
+    ) -> Option<(Established, ResumptionPsk)> {
         let their_profile = out.their_profile.clone();
-        let (ssid, mode, their_tag) = (out.ssid, out.mode, out.their_tag);
+        let (ssid, mode) = (out.ssid, out.mode);
         let next_psk = out.next_psk.duplicate();
-        let ratchet = match Ratchet::new(rng, out, tag, kem_every) {
+        let ratchet = match Ratchet::new(rng, out, self.tag, self.policy.kem_every) {
             Ok(r) => r,
             Err(e) => {
                 self.dake_failed(peer, DakeError::Crypto(e));
-                return;
+                return None;
             }
         };
-        let Some(p) = self.peers.get_mut(peer) else {
-            return;
-        };
-        let rekey = p.session.is_some();
-        let smp_was_running = p.session.as_ref().is_some_and(|s| s.smp.since().is_some());
-        p.previous = p.session.take().map(|s| (s, now_ms));
-        p.session = Some(Established {
+        let session = Established {
             ratchet,
-            their_profile: their_profile.clone(),
+            their_profile,
             ssid,
             mode,
             last_sent: now_ms,
             last_recv: now_ms,
             unanswered: false,
             smp: crate::smp::Smp::new(),
-        });
+        };
+        Some((session, next_psk))
+    }
+
+    /// Makes `session` the peer's current session: the old one is kept briefly for late
+    /// messages, the PSK and the peer's profile are stored, queued messages go out.
+    pub(super) fn commit_session(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        session: Established,
+        next_psk: ResumptionPsk,
+    ) {
+        let their_profile = session.their_profile.clone();
+        let (ssid, mode, their_tag) = (session.ssid, session.mode, session.ratchet.their_tag());
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let rekey = p.session.is_some();
+        let smp_was_running = p.session.as_ref().is_some_and(|s| s.smp.since().is_some());
+        p.previous = p.session.take().map(|s| (s, now_ms));
+        p.session = Some(session);
         p.handshake = Handshake::Idle;
         p.held = None;
+        p.unconfirmed = None;
         p.finished = false;
         p.psk = Some(next_psk);
+        p.note_psk_chain(mode, now_ms);
         p.profile = Some(their_profile.clone());
         p.has_our_profile = true;
         if smp_was_running {
@@ -491,6 +638,55 @@ impl Account {
         self.release_queue(now_ms, rng, peer);
     }
 
+    /// Decrypts a data message on the session awaiting confirmation (which commits it: that
+    /// message is the confirmation), else the current one, else the one a re-key replaced.
+    fn open_data(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        msg: &DataMessage,
+    ) -> Result<Opened, RatchetError> {
+        let p = self.peers.get_mut(peer).ok_or(RatchetError::Unreadable)?;
+        if let Some(u) = p.unconfirmed.as_mut()
+            && let Ok(pt) = u.session.ratchet.decrypt(rng, msg)
+        {
+            if let Some(u) = p.unconfirmed.take() {
+                self.commit_session(now_ms, rng, peer, u.session, u.next_psk);
+            }
+            return Ok(Opened::Current(pt));
+        }
+        let Some(s) = p.session.as_mut() else {
+            return Err(RatchetError::Unreadable);
+        };
+        match s.ratchet.decrypt(rng, msg) {
+            Ok(pt) => Ok(Opened::Current(pt)),
+            Err(RatchetError::Duplicate) => Err(RatchetError::Duplicate),
+            Err(e) => match p.previous.as_mut() {
+                Some((old, _)) => old.ratchet.decrypt(rng, msg).map(Opened::Previous),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// A message sent on the session a re-key replaced. The peer still uses that session, so
+    /// it may not have seen our confirmation of the new one: send it (again).
+    fn on_late_message(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        plaintext: &[u8],
+    ) -> Option<String> {
+        let payload = Payload::decode(plaintext).ok()?;
+        if payload.text.is_empty() {
+            return None;
+        }
+        let heartbeat = Payload::default();
+        let _ = self.send_payload(rng, peer, now_ms, FLAG_IGNORE_UNREADABLE, &heartbeat);
+        Some(String::from_utf8_lossy(&payload.text).into_owned())
+    }
+
     pub(super) fn on_data(
         &mut self,
         now_ms: u64,
@@ -505,30 +701,17 @@ impl Account {
         } else {
             Reaction::ReplyUnreadable
         };
+        let plaintext = match self.open_data(now_ms, rng, peer, &msg) {
+            Ok(Opened::Current(pt)) => pt,
+            Ok(Opened::Previous(pt)) => return Ok(self.on_late_message(now_ms, rng, peer, &pt)),
+            Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
+            Err(_) => return Err(unreadable),
+        };
         let Some(p) = self.peers.get_mut(peer) else {
             return Err(Reaction::Ignore);
         };
         let Some(s) = p.session.as_mut() else {
-            return Err(unreadable);
-        };
-        let plaintext = match s.ratchet.decrypt(rng, &msg) {
-            Ok(pt) => pt,
-            Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
-            Err(_) => {
-                // A message sent on the session a re-key just replaced.
-                let Some((old, _)) = p.previous.as_mut() else {
-                    return Err(unreadable);
-                };
-                match old.ratchet.decrypt(rng, &msg) {
-                    Ok(pt) => {
-                        let payload = Payload::decode(&pt).map_err(|_| Reaction::Ignore)?;
-                        let text = String::from_utf8_lossy(&payload.text).into_owned();
-                        return Ok((!text.is_empty()).then_some(text));
-                    }
-                    Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
-                    Err(_) => return Err(unreadable),
-                }
-            }
+            return Err(Reaction::Ignore);
         };
         s.last_recv = now_ms;
         // The message authenticated, so malformed contents mean a broken peer, not an attacker.

@@ -6,7 +6,9 @@ use std::collections::{HashMap, VecDeque};
 mod incoming;
 mod outgoing;
 mod pinning;
+mod psk;
 mod smp;
+mod strangers;
 mod timers;
 
 pub use pinning::Accepted;
@@ -15,14 +17,14 @@ pub(crate) use pinning::Held;
 use super::event::{
     EndReason, Event, Received, SendError, SendOutcome, SmpCommandError, SmpEvent, Transmit,
 };
-use super::peer::{Established, Handshake, Peer};
+use super::peer::{Established, Handshake, Peer, Unconfirmed};
 use super::policy::Policy;
 use crate::crypto::CryptoError;
 use crate::dake::{self, DakeError, DakeOutput, Local, ResumptionPsk};
 use crate::fragment::irc_split::Joined;
 use crate::fragment::{self, fragmenter};
 use crate::limits::{
-    ERROR_REPLY_INTERVAL_MS, MAX_ACCEPTED_KEYS, MAX_PEERS, MAX_PLAINTEXT_BYTES, MAX_QUEUED_BYTES,
+    ERROR_REPLY_INTERVAL_MS, MAX_ACCEPTED_KEYS, MAX_PLAINTEXT_BYTES, MAX_QUEUED_BYTES,
     MAX_QUEUED_MESSAGES,
 };
 use crate::profile::{
@@ -205,21 +207,16 @@ impl Account {
         }
     }
 
+    /// The peer's state, created if needed, for something the user asked for: it always gets
+    /// a slot (strangers are evicted for it). Lines from the network use `admit`.
     fn peer_mut(&mut self, peer: &str, now: u64) -> Option<&mut Peer> {
-        if !self.peers.contains_key(peer) {
-            if self.peers.len() >= MAX_PEERS {
-                self.peers.retain(|_, p| !p.is_disposable());
-                if self.peers.len() >= MAX_PEERS {
-                    return None;
-                }
-            }
-            self.peers.insert(peer.to_string(), Peer::new(now));
-        }
-        self.peers.get_mut(peer)
+        self.admit(peer, now, false)
     }
 
     /// Whether to answer OTRv4+ offers from this peer by starting a handshake (the shell sets
-    /// this for opted-in peers). Offers from other peers raise [`Event::OfferReceived`].
+    /// this for opted-in peers). Offers from other peers raise [`Event::OfferReceived`]. An
+    /// opted-in peer always gets a slot and is never evicted; see
+    /// [`Account::set_accept_offers`] for peers answered only because strangers are accepted.
     pub fn set_auto_respond(&mut self, peer: &str, on: bool) {
         if let Some(p) = self.peer_mut(peer, 0) {
             p.auto_respond = on;
@@ -245,7 +242,7 @@ impl Account {
         let Some(p) = self.peers.remove(old) else {
             return false;
         };
-        let live = p.session.is_some() || p.handshake.is_running();
+        let live = p.session.is_some() || p.handshaking();
         match self.peers.get(new) {
             Some(existing) if !live && !existing.is_disposable() => {
                 // Keep what the new name already had; the old entry held nothing live.
@@ -292,7 +289,7 @@ impl Account {
             State::Finished
         } else if p.session.is_some() {
             State::Encrypted
-        } else if p.handshake.is_running() {
+        } else if p.handshaking() {
             State::Handshaking
         } else {
             State::Plaintext
@@ -331,9 +328,18 @@ impl Account {
     pub fn poll_timeout(&self) -> Option<u64> {
         let mut next: Option<u64> = None;
         let mut consider = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
+        // Every deadline `handle_timeout` acts on must be here, or its work waits for some
+        // unrelated timer (a replaced session's keys would live until the idle expiry).
+        consider(self.profile_refresh_at());
         for p in self.peers.values() {
             if let Some(since) = p.handshake.since() {
                 consider(since.saturating_add(self.policy.dake_timeout_ms));
+            }
+            if let Some((_, since)) = &p.previous {
+                consider(since.saturating_add(PREVIOUS_SESSION_GRACE_MS));
+            }
+            if let Some(u) = &p.unconfirmed {
+                consider(u.since.saturating_add(self.policy.dake_timeout_ms));
             }
             if let Some(s) = &p.session {
                 if s.unanswered {
@@ -361,12 +367,18 @@ impl Account {
         next
     }
 
+    /// When our profile is due to be re-signed (milliseconds).
+    fn profile_refresh_at(&self) -> u64 {
+        let secs = self
+            .profile
+            .expiry()
+            .saturating_sub(PROFILE_REFRESH_MARGIN_SECS);
+        u64::try_from(secs).unwrap_or(0).saturating_mul(1000)
+    }
+
     /// Memory held in fragment buffers across all peers (for tests and diagnostics).
     pub fn buffered_fragment_bytes(&self) -> usize {
-        self.peers
-            .values()
-            .map(|p| p.assembler.buffered_bytes() + p.joiner.pending_bytes())
-            .sum()
+        self.peers.values().map(Peer::buffered_bytes).sum()
     }
 
     /// Number of peers tracked.
@@ -374,3 +386,6 @@ impl Account {
         self.peers.len()
     }
 }
+
+#[cfg(test)]
+mod tests;

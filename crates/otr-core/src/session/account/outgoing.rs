@@ -84,7 +84,9 @@ impl Account {
             return Err(SendError::Finished);
         }
         p.last_activity = now_ms;
-        if p.session.is_some() && !p.handshake.is_running() {
+        // A working session carries the message even while a handshake runs: a re-key (or an
+        // Identity anyone can inject) must not hold the conversation up.
+        if p.session.is_some() {
             let payload = Payload {
                 text: text.as_bytes().to_vec(),
                 tlvs: Vec::new(),
@@ -99,7 +101,7 @@ impl Account {
         p.queued_bytes += text.len();
         // A handshake held for the user's decision: a new one would reach the same key and
         // be held again; the user decides (`accept_key`) or restarts (`start`).
-        if !p.handshake.is_running() && p.held.is_none() {
+        if !p.handshaking() && p.held.is_none() {
             self.start(now_ms, rng, peer);
         }
         Ok(SendOutcome::Queued)
@@ -149,7 +151,7 @@ impl Account {
             .clone()
             .filter(|pr| pr.is_valid_at(ms_to_unix(now_ms)));
         let we_are_cached = p.has_our_profile && peer_profile.is_some();
-        let psk = p.psk.as_ref().map(ResumptionPsk::duplicate);
+        let psk = self.usable_psk(peer, now_ms);
         let result = dake::start(
             rng,
             &self.local(),
@@ -182,6 +184,7 @@ impl Account {
         if let Some(p) = self.peers.get_mut(peer) {
             p.finished = false;
             p.handshake = Handshake::Idle;
+            p.unconfirmed = None;
             let dropped = p.queue.len();
             p.queue.clear();
             p.queued_bytes = 0;

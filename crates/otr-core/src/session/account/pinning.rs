@@ -86,7 +86,13 @@ impl Account {
             .held
             .take_if(|h| h.out.their_profile.fingerprint() == fingerprint);
         if let Some(held) = held {
-            self.established(now_ms, rng, peer, held.out);
+            if held.out.role == dake::Role::Responder {
+                self.established(now_ms, rng, peer, held.out);
+            } else if let Some((session, psk)) = self.new_session(now_ms, rng, peer, held.out) {
+                // As initiator, the responder's confirmation came while the key was held and
+                // was dropped unread: the user's decision stands in for it.
+                self.commit_session(now_ms, rng, peer, session, psk);
+            }
             return Accepted::SessionStarted;
         }
         let idle = p.session.is_none() && !p.handshake.is_running();

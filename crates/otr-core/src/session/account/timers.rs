@@ -34,6 +34,7 @@ impl Account {
                     });
                 }
             }
+            self.expire_unconfirmed(now_ms, &peer);
             self.expire_smp(now_ms, rng, &peer);
             let Some(p) = self.peers.get_mut(&peer) else {
                 continue;
@@ -52,5 +53,28 @@ impl Account {
             }
         }
         self.peers.retain(|_, p| !p.is_disposable());
+    }
+
+    /// The responder never confirmed the session we derived as initiator: drop it. A current
+    /// session goes on as it was (its PSK was never replaced).
+    fn expire_unconfirmed(&mut self, now_ms: u64, peer: &str) {
+        let timeout = self.policy.dake_timeout_ms;
+        let Some(p) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let expired = p
+            .unconfirmed
+            .as_ref()
+            .is_some_and(|u| now_ms.saturating_sub(u.since) >= timeout);
+        if !expired {
+            return;
+        }
+        p.unconfirmed = None;
+        if p.session.is_none() {
+            self.events.push_back(Event::NoAnswer {
+                peer: peer.to_string(),
+                queued: p.queue.len(),
+            });
+        }
     }
 }

@@ -1,0 +1,138 @@
+//! Explicit key confirmation: the initiator commits a new session (replacing the working one
+//! and rotating the PSK) only once the responder's first message on it decrypts.
+
+use super::*;
+
+fn psk_id(a: &Account, peer: &str) -> [u8; 16] {
+    a.peers[peer].psk.as_ref().unwrap().id
+}
+
+fn rekeyed(events: &[Event]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, Event::Private { rekey: true, .. }))
+}
+
+#[test]
+fn initiator_rotates_the_psk_only_after_the_responder_s_confirmation() {
+    let mut pair = Pair::established(601);
+    let (old_psk, old_ssid) = (
+        psk_id(&pair.alice, "bob"),
+        pair.alice.session_info("bob").ssid,
+    );
+    assert_eq!(psk_id(&pair.bob, "alice"), old_psk);
+    pair.alice.start(pair.now, &mut pair.rng, "bob");
+    let identity = drain(&mut pair.alice);
+    pair.deliver_to_bob(&identity);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    let auth_i = drain(&mut pair.alice);
+    pair.collect_events();
+    // Alice derived the new session but committed nothing.
+    assert_eq!(psk_id(&pair.alice, "bob"), old_psk);
+    assert_eq!(pair.alice.session_info("bob").ssid, old_ssid);
+    assert!(!rekeyed(&pair.events_alice));
+    pair.deliver_to_bob(&auth_i);
+    let confirmation = drain(&mut pair.bob);
+    assert!(!confirmation.is_empty(), "bob confirms at once");
+    pair.collect_events();
+    let new_psk = psk_id(&pair.bob, "alice");
+    assert_ne!(
+        new_psk, old_psk,
+        "bob rotated on Auth-I, which confirmed the key to him"
+    );
+    assert_eq!(psk_id(&pair.alice, "bob"), old_psk);
+    assert!(!rekeyed(&pair.events_alice));
+    pair.deliver_to_alice(&confirmation);
+    pair.collect_events();
+    assert_eq!(psk_id(&pair.alice, "bob"), new_psk);
+    assert_eq!(
+        pair.alice.session_info("bob").ssid,
+        pair.bob.session_info("alice").ssid
+    );
+    assert_ne!(pair.alice.session_info("bob").ssid, old_ssid);
+    assert!(rekeyed(&pair.events_alice));
+    assert!(
+        pair.got_by_alice.is_empty(),
+        "the confirmation shows nothing"
+    );
+}
+
+#[test]
+fn without_confirmation_the_old_session_and_psk_stay() {
+    let mut pair = Pair::established(602);
+    let (old_psk, old_ssid) = (
+        psk_id(&pair.alice, "bob"),
+        pair.alice.session_info("bob").ssid,
+    );
+    // Someone who can answer as bob (here: bob's keys on another machine) completes the
+    // DAKE with alice but never confirms it; the real bob never sees any of it.
+    let bob_keys = LongTermKeys::from_bytes(pair.bob.keys.to_bytes().expose()).unwrap();
+    let mut impostor = Account::new(bob_keys, BOB, Policy::default(), T0).unwrap();
+    impostor.set_auto_respond("alice", true);
+    pair.alice.set_budget("bob", 100_000);
+    pair.alice.start(pair.now, &mut pair.rng, "bob");
+    // Alice and the impostor talk (a Profile-Request, the full Identity, Auth-R) until alice
+    // answers with Auth-I, which is lost.
+    loop {
+        let to_impostor = drain(&mut pair.alice);
+        assert_eq!(to_impostor.len(), 1, "one unfragmented message");
+        let bin = envelope::decode(&to_impostor[0].line).unwrap();
+        if Header::peek(&bin).unwrap().msg_type == MessageType::AuthI {
+            break;
+        }
+        impostor.handle_incoming(pair.now, &mut pair.rng, "alice", &to_impostor[0].line);
+        pair.deliver_to_alice(&drain(&mut impostor));
+    }
+    pair.collect_events();
+    assert!(!rekeyed(&pair.events_alice));
+    let since = pair.now;
+    let check = |pair: &mut Pair, n: usize| {
+        assert_eq!(psk_id(&pair.alice, "bob"), old_psk);
+        assert_eq!(psk_id(&pair.bob, "alice"), old_psk);
+        assert_eq!(pair.alice.session_info("bob").ssid, old_ssid);
+        let (a, b) = (format!("to bob {n}"), format!("to alice {n}"));
+        assert_eq!(
+            pair.alice.send(pair.now, &mut pair.rng, "bob", &a),
+            Ok(SendOutcome::Sent)
+        );
+        pair.bob.send(pair.now, &mut pair.rng, "alice", &b).unwrap();
+        pair.pump();
+        assert_eq!(pair.got_by_bob.last(), Some(&a));
+        assert_eq!(pair.got_by_alice.last(), Some(&b));
+    };
+    check(&mut pair, 1);
+    // When the wait times out the session aside is dropped; nothing else changes.
+    let t = since + Policy::default().dake_timeout_ms;
+    pair.now = t;
+    pair.alice.handle_timeout(t, &mut pair.rng);
+    assert_eq!(pair.alice.session_info("bob").state, State::Encrypted);
+    check(&mut pair, 2);
+    assert!(!rekeyed(&pair.events_alice));
+}
+
+#[test]
+fn a_lost_confirmation_is_sent_again_when_the_initiator_writes_on_the_old_session() {
+    let mut pair = Pair::established(603);
+    pair.alice.start(pair.now, &mut pair.rng, "bob");
+    let identity = drain(&mut pair.alice);
+    pair.deliver_to_bob(&identity);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    let auth_i = drain(&mut pair.alice);
+    pair.deliver_to_bob(&auth_i);
+    drain(&mut pair.bob); // the confirmation is lost
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "still on the old session")
+        .unwrap();
+    pair.pump();
+    assert_eq!(pair.got_by_bob, vec!["still on the old session"]);
+    assert!(
+        rekeyed(&pair.events_alice),
+        "bob's new confirmation arrived"
+    );
+    assert_eq!(
+        pair.alice.session_info("bob").ssid,
+        pair.bob.session_info("alice").ssid
+    );
+}

@@ -1,0 +1,80 @@
+//! The resumption-PSK chain returns to full mode by count, by age, and when a peer is
+//! forgotten.
+
+use super::*;
+use crate::dake::Mode;
+
+impl Pair {
+    /// A re-key started by alice (or bob); returns the new session's mode on both sides.
+    fn rekey(&mut self, by_alice: bool) -> Mode {
+        let ssid = self.alice.session_info("bob").ssid;
+        if by_alice {
+            self.alice.start(self.now, &mut self.rng, "bob");
+        } else {
+            self.bob.start(self.now, &mut self.rng, "alice");
+        }
+        self.pump();
+        let (a, b) = (
+            self.alice.session_info("bob"),
+            self.bob.session_info("alice"),
+        );
+        assert_ne!(a.ssid, ssid, "a new session");
+        assert_eq!(a.ssid, b.ssid);
+        assert_eq!(a.mode, b.mode);
+        a.mode.unwrap()
+    }
+}
+
+#[test]
+fn full_mode_after_the_policy_s_number_of_resumptions() {
+    let policy = Policy::default();
+    assert_eq!(policy.psk_max_uses, 16);
+    let mut pair = Pair::established(701);
+    assert_eq!(pair.alice.session_info("bob").mode, Some(Mode::Full));
+    for i in 0..policy.psk_max_uses {
+        assert_eq!(pair.rekey(i % 2 == 0), Mode::Psk, "resumption {}", i + 1);
+    }
+    assert_eq!(pair.rekey(true), Mode::Full, "the chain is cut");
+    assert_eq!(pair.rekey(false), Mode::Psk, "and a new one starts");
+}
+
+#[test]
+fn full_mode_once_the_chain_is_older_than_the_policy_allows() {
+    let policy = Policy::default();
+    assert_eq!(policy.psk_max_age_ms, 7 * 24 * 3600 * 1000);
+    let mut pair = Pair::established(702);
+    pair.now = T0 + policy.psk_max_age_ms - 60_000;
+    assert_eq!(pair.rekey(true), Mode::Psk);
+    // Counted from the full-mode session the chain started with, not the last resumption.
+    pair.now = T0 + policy.psk_max_age_ms;
+    assert_eq!(pair.rekey(false), Mode::Full);
+    pair.now += 60_000;
+    assert_eq!(pair.rekey(true), Mode::Psk);
+}
+
+#[test]
+fn forget_peer_drops_psk_profile_previous_and_handshake() {
+    let mut pair = Pair::established(703);
+    assert_eq!(pair.rekey(true), Mode::Psk);
+    pair.alice.start(pair.now, &mut pair.rng, "bob");
+    drain(&mut pair.alice);
+    {
+        let p = &pair.alice.peers["bob"];
+        assert!(p.psk.is_some() && p.profile.is_some() && p.previous.is_some());
+        assert!(p.handshake.is_running());
+    }
+    pair.alice.forget_peer("bob");
+    let p = &pair.alice.peers["bob"];
+    assert!(p.psk.is_none() && p.profile.is_none() && p.previous.is_none());
+    assert!(!p.handshake.is_running());
+    assert!(pair.alice.peer_profile("bob").is_none());
+    assert_eq!(
+        pair.alice.session_info("bob").state,
+        State::Encrypted,
+        "session kept"
+    );
+    // Whoever starts next, the DAKE runs in full mode.
+    assert_eq!(pair.rekey(false), Mode::Full);
+    pair.alice.forget_peer("bob");
+    assert_eq!(pair.rekey(true), Mode::Full);
+}

@@ -21,8 +21,13 @@ impl<const N: usize> Secret<N> {
 
     /// Copies a slice of exactly `N` bytes; `None` on a length mismatch.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let arr: [u8; N] = bytes.try_into().ok()?;
-        Some(Secret(arr))
+        if bytes.len() != N {
+            return None;
+        }
+        // Copied straight into the container, with no intermediate array left behind.
+        let mut s = Secret([0u8; N]);
+        s.0.copy_from_slice(bytes);
+        Some(s)
     }
 
     /// Fills a new secret from the RNG.

@@ -9,6 +9,12 @@ use crate::secret::Secret;
 /// Authentication tag length.
 pub const TAG_LEN: usize = 16;
 
+/// The key as the cipher's key type, by reference: no copy of it is made on our side (the
+/// cipher's expanded key schedule is wiped on drop by aes-gcm's `zeroize` feature).
+fn key_ref(key: &Secret<32>) -> &Key<Aes256Gcm> {
+    key.expose().into()
+}
+
 /// Encrypts `plaintext` bound to `aad`; returns ciphertext || tag.
 pub fn seal(
     key: &Secret<32>,
@@ -16,7 +22,7 @@ pub fn seal(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key.expose()));
+    let cipher = Aes256Gcm::new(key_ref(key));
     cipher
         .encrypt(
             &Nonce::from(*nonce),
@@ -35,7 +41,7 @@ pub fn open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key.expose()));
+    let cipher = Aes256Gcm::new(key_ref(key));
     cipher
         .decrypt(
             &Nonce::from(*nonce),

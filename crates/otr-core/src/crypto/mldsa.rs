@@ -4,7 +4,7 @@
 use pqcrypto_mldsa::mldsa87;
 use pqcrypto_traits::sign::{DetachedSignature as _, PublicKey as _, SecretKey as _};
 
-use super::CryptoError;
+use super::{CryptoError, overwrite};
 use crate::secret::SecretVec;
 
 /// Public key length.
@@ -59,10 +59,12 @@ pub struct DsaKeypair {
 impl DsaKeypair {
     /// Generates a key pair (randomness from the OS inside pqcrypto).
     pub fn generate() -> Result<Self, CryptoError> {
-        let (pk, sk) = mldsa87::keypair();
+        let (pk, mut sk) = mldsa87::keypair();
+        let secret = SecretVec::from_slice(sk.as_bytes());
+        overwrite(&mut sk, zero_secret_key());
         Ok(DsaKeypair {
             public: DsaPublic::from_bytes(pk.as_bytes())?,
-            secret: SecretVec::from_slice(sk.as_bytes()),
+            secret,
         })
     }
 
@@ -89,9 +91,15 @@ impl DsaKeypair {
 
     /// Signs (hedged/randomised per FIPS 204) with a context string.
     pub fn sign(&self, context: &[u8], msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let sk = mldsa87::SecretKey::from_bytes(self.secret.expose())
+        // pqcrypto needs its own (Copy) key type: rebuilt for this call only, then wiped.
+        let mut sk = mldsa87::SecretKey::from_bytes(self.secret.expose())
             .map_err(|_| CryptoError::InvalidDsaKey)?;
         let sig = mldsa87::detached_sign_ctx(msg, context, &sk);
+        overwrite(&mut sk, zero_secret_key());
         Ok(sig.as_bytes().to_vec())
     }
+}
+
+fn zero_secret_key() -> Option<mldsa87::SecretKey> {
+    mldsa87::SecretKey::from_bytes(&[0; SK_LEN]).ok()
 }

@@ -1,12 +1,14 @@
 //! ML-KEM-1024 (FIPS 203) through pqcrypto-mlkem.
 //!
-//! pqcrypto's key types are `Copy` and cannot be wiped, so we copy their bytes into our own
-//! secret containers at once and keep nothing of theirs alive longer than one call.
+//! pqcrypto's key types are `Copy` and expose no mutable bytes, so we copy their bytes into our
+//! own secret containers at once, rebuild a pqcrypto secret key only for the duration of one
+//! call, and overwrite every pqcrypto secret we held with zeros afterwards
+//! ([`super::overwrite`]). What the C code copies onto its own stack is not wiped.
 
 use pqcrypto_mlkem::mlkem1024;
 use pqcrypto_traits::kem::{Ciphertext as _, PublicKey as _, SecretKey as _, SharedSecret as _};
 
-use super::CryptoError;
+use super::{CryptoError, overwrite};
 use crate::secret::{Secret, SecretVec};
 
 /// Encapsulation key length.
@@ -57,10 +59,11 @@ impl KemPublic {
     pub fn encapsulate(&self) -> Result<(KemCiphertext, Secret<SS_LEN>), CryptoError> {
         let pk = mlkem1024::PublicKey::from_bytes(self.0.as_slice())
             .map_err(|_| CryptoError::InvalidKemKey)?;
-        let (ss, ct) = mlkem1024::encapsulate(&pk);
-        let ss = Secret::from_slice(ss.as_bytes()).ok_or(CryptoError::Internal)?;
+        let (mut ss, ct) = mlkem1024::encapsulate(&pk);
+        let secret = Secret::from_slice(ss.as_bytes());
+        overwrite(&mut ss, zero_shared_secret());
         let ct = KemCiphertext::from_bytes(ct.as_bytes())?;
-        Ok((ct, ss))
+        Ok((ct, secret.ok_or(CryptoError::Internal)?))
     }
 }
 
@@ -99,9 +102,10 @@ pub struct KemKeypair {
 impl KemKeypair {
     /// Generates a key pair (randomness comes from the OS inside pqcrypto).
     pub fn generate() -> Result<Self, CryptoError> {
-        let (pk, sk) = mlkem1024::keypair();
-        let public = KemPublic::from_bytes(pk.as_bytes())?;
+        let (pk, mut sk) = mlkem1024::keypair();
         let secret = SecretVec::from_slice(sk.as_bytes());
+        overwrite(&mut sk, mlkem1024::SecretKey::from_bytes(&[0; DK_LEN]).ok());
+        let public = KemPublic::from_bytes(pk.as_bytes())?;
         Ok(KemKeypair { public, secret })
     }
 
@@ -161,9 +165,16 @@ fn check_decapsulation_key(dk: &[u8]) -> Result<(), CryptoError> {
 /// FIPS 203 §7.3 input checks.
 pub fn decapsulate_raw(dk: &[u8], ct: &[u8]) -> Result<Secret<SS_LEN>, CryptoError> {
     check_decapsulation_key(dk)?;
-    let sk = mlkem1024::SecretKey::from_bytes(dk).map_err(|_| CryptoError::InvalidKemKey)?;
     let ct =
         mlkem1024::Ciphertext::from_bytes(ct).map_err(|_| CryptoError::InvalidKemCiphertext)?;
-    let ss = mlkem1024::decapsulate(&ct, &sk);
-    Secret::from_slice(ss.as_bytes()).ok_or(CryptoError::Internal)
+    let mut sk = mlkem1024::SecretKey::from_bytes(dk).map_err(|_| CryptoError::InvalidKemKey)?;
+    let mut ss = mlkem1024::decapsulate(&ct, &sk);
+    overwrite(&mut sk, mlkem1024::SecretKey::from_bytes(&[0; DK_LEN]).ok());
+    let secret = Secret::from_slice(ss.as_bytes());
+    overwrite(&mut ss, zero_shared_secret());
+    secret.ok_or(CryptoError::Internal)
+}
+
+fn zero_shared_secret() -> Option<mlkem1024::SharedSecret> {
+    mlkem1024::SharedSecret::from_bytes(&[0; SS_LEN]).ok()
 }

@@ -13,6 +13,7 @@
 
 use ed448_goldilocks_plus::{EdwardsPoint, Scalar};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+use zeroize::Zeroize;
 
 use super::CryptoError;
 use super::ed448::{
@@ -84,10 +85,15 @@ pub(crate) fn sign(
     // T_i = G·u_i + A_i·v_i with (u, v) = (t, 0) at the signer's position and (r_i, c_i)
     // elsewhere: the same constant-time computation at every position, whoever signs.
     let g = EdwardsPoint::GENERATOR;
+    // Scalars are `Copy`: every plain copy of the nonce t (and c·a, from which the secret
+    // key follows) is wiped here; the `SecretScalar`s wipe themselves on drop.
     let t_points: [EdwardsPoint; 3] = core::array::from_fn(|i| {
-        let u = Scalar::conditional_select(r_rand[i].scalar(), t_nonce[i].scalar(), is_signer[i]);
+        let mut u =
+            Scalar::conditional_select(r_rand[i].scalar(), t_nonce[i].scalar(), is_signer[i]);
         let v = Scalar::conditional_select(c_rand[i].scalar(), &Scalar::ZERO, is_signer[i]);
-        double_mul_ct(&u, &g, &v, ring[i].point())
+        let t = double_mul_ct(&u, &g, &v, ring[i].point());
+        u.zeroize();
+        t
     });
     let c = challenge(&ring, &t_points, msg);
 
@@ -98,7 +104,10 @@ pub(crate) fn sign(
         t_signer += Scalar::conditional_select(&Scalar::ZERO, t_nonce[i].scalar(), is_signer[i]);
     }
     let c_signer = c - sum_decoys;
-    let r_signer = t_signer - c_signer * secret.scalar();
+    let mut c_a = c_signer * secret.scalar();
+    let r_signer = t_signer - c_a;
+    t_signer.zeroize();
+    c_a.zeroize();
 
     let mut out = [0u8; RING_SIG_LEN];
     for i in 0..3 {
@@ -143,15 +152,21 @@ fn ct_lookup(table: &[EdwardsPoint; 1 << WINDOW], d: usize) -> EdwardsPoint {
 /// the secret nonce.
 fn double_mul_ct(a: &Scalar, p: &EdwardsPoint, b: &Scalar, q: &EdwardsPoint) -> EdwardsPoint {
     let (tp, tq) = (window_table(p), window_table(q));
-    let (ab, bb) = (a.bits(), b.bits());
+    let (mut ab, mut bb) = (a.bits(), b.bits());
     let mut acc = EdwardsPoint::IDENTITY;
     for w in (0..448 / WINDOW).rev() {
         for _ in 0..WINDOW {
             acc = acc.double();
         }
-        acc = acc.add(&ct_lookup(&tp, digit(&ab, w)));
-        acc = acc.add(&ct_lookup(&tq, digit(&bb, w)));
+        // A fetched entry names a digit of the scalar (the nonce): wipe it after use.
+        let mut e = ct_lookup(&tp, digit(&ab, w));
+        acc = acc.add(&e);
+        e = ct_lookup(&tq, digit(&bb, w));
+        acc = acc.add(&e);
+        e.zeroize();
     }
+    ab.zeroize();
+    bb.zeroize();
     acc
 }
 

@@ -2,6 +2,8 @@
 
 use ed448_goldilocks_plus::x448::{PublicKey, StaticSecret};
 
+use zeroize::Zeroize;
+
 use super::CryptoError;
 use crate::secret::Secret;
 
@@ -26,7 +28,10 @@ impl X448Secret {
     }
 
     fn from_secret(seed: &mut Secret<X448_LEN>) -> Self {
-        let secret = StaticSecret::from(*seed.expose());
+        // The crate takes the key by value; wipe the copy we hand it.
+        let mut bytes = *seed.expose();
+        let secret = StaticSecret::from(bytes);
+        bytes.zeroize();
         let public = PublicKey::from(&secret).to_bytes();
         X448Secret { secret, public }
     }

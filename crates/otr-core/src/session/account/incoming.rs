@@ -509,6 +509,10 @@ impl Account {
         let Ok(msg) = AuthI::decode(bytes) else {
             return Reaction::Ignore;
         };
+        // Our own Auth-I reflected back: not even worth a report.
+        if msg.header.sender == self.tag {
+            return Reaction::Ignore;
+        }
         let local = self.local();
         let Some(Handshake::WaitingAuthI { state, .. }) =
             self.peers.get(peer).map(|p| &p.handshake)

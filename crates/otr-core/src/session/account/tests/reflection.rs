@@ -151,3 +151,40 @@ fn identity_carrying_our_ephemeral_keys_is_ignored() {
     reflect(&mut pair.alice, &mut pair.rng, &[line]);
     assert_unchanged(&mut pair.alice, "bob", &before);
 }
+
+#[test]
+fn reflected_auth_i_is_ignored() {
+    // Alice's Auth-I of one handshake, re-addressed to her while she answers another.
+    let mut pair = Pair::established(206);
+    pair.alice.set_budget("bob", 100_000);
+    pair.alice.start(pair.now, &mut pair.rng, "bob");
+    let identity = drain(&mut pair.alice);
+    pair.deliver_to_bob(&identity);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    let auth_i = drain(&mut pair.alice);
+    assert_eq!(auth_i.len(), 1);
+    let mut msg = AuthI::decode(&envelope::decode(&auth_i[0].line).unwrap()).unwrap();
+    assert_eq!(msg.header.sender, ALICE);
+    msg.header.receiver = ALICE;
+    let reflected = Transmit {
+        peer: "alice".into(),
+        line: envelope::encode(&msg.encode()),
+    };
+    pair.bob.start(pair.now, &mut pair.rng, "alice");
+    let identity = drain(&mut pair.bob);
+    pair.deliver_to_alice(&identity);
+    drain(&mut pair.alice);
+    while pair.alice.poll_event().is_some() {}
+    assert!(matches!(
+        pair.alice.peers["bob"].handshake,
+        Handshake::WaitingAuthI { .. }
+    ));
+    let before = snapshot(&pair.alice, "bob");
+    reflect(&mut pair.alice, &mut pair.rng, &[reflected]);
+    assert_unchanged(&mut pair.alice, "bob", &before);
+    assert!(matches!(
+        pair.alice.peers["bob"].handshake,
+        Handshake::WaitingAuthI { .. }
+    ));
+}

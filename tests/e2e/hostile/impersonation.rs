@@ -153,12 +153,15 @@ async fn a_working_session_survives_an_impostor_through_the_server() {
     let (_, fp_before) = status_of(&mut a, "bob", NEXT).await;
 
     // Beside the real bob, the server starts a handshake under bob's nick with its own keys.
+    // The real bob's answers to that handshake are dropped, so mallory's arrive.
     let mallory = net.evil.impersonate_alongside("bob");
+    net.evil.silence(Some("bob"));
     net.evil.mallory_start();
     a.expect_otr(FIRST, "the new-key warning", |t| {
         t.starts_with("WARNING: a private session with bob completed under a NEW key")
     })
     .await;
+    net.evil.silence(None);
     // The session with the real bob carries on: the next message reaches bob, not mallory.
     let secret = format!("still only for bob {}", token(12));
     deliver(&a, &mut b, &secret, NEXT).await;

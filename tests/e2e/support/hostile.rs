@@ -37,6 +37,8 @@ pub struct Mallory {
 /// What the relay does to traffic (all off by default).
 #[derive(Default)]
 struct Script {
+    /// Drop every line from this nick.
+    silence: Option<String>,
     /// Deliver every PRIVMSG from this nick to otrbnc twice.
     duplicate_from: Option<String>,
     /// Deliver OTR fragments from this nick in swapped pairs.
@@ -268,6 +270,11 @@ impl Hostile {
             .unwrap_or_default()
     }
 
+    /// Drops every line from `nick` (`None`: none).
+    pub fn silence(&self, nick: Option<&str>) {
+        self.lock().script.silence = nick.map(str::to_string);
+    }
+
     /// Delivers every PRIVMSG from `nick` twice.
     pub fn duplicate_from(&self, nick: &str) {
         self.lock().script.duplicate_from = Some(nick.to_string());
@@ -470,6 +477,13 @@ fn on_server_line(state: &Arc<Mutex<State>>, line: &[u8]) -> Vec<Vec<u8>> {
         g.client_nick = msg.param(0).to_string();
     }
     let from = msg.nick().unwrap_or_default().to_string();
+    if g.script
+        .silence
+        .as_ref()
+        .is_some_and(|n| from.eq_ignore_ascii_case(n))
+    {
+        return Vec::new();
+    }
     if g.mallory
         .as_ref()
         .is_some_and(|m| !m.alongside && from.eq_ignore_ascii_case(&m.nick))

@@ -6,6 +6,7 @@
 //! decrypt that no plaintext reached anyone but the key alice accepted, and that alice was
 //! told what happened.
 
+mod flood;
 mod impersonation;
 mod tampering;
 
@@ -25,7 +26,7 @@ pub const NEXT: Duration = Duration::from_secs(20);
 
 /// alice behind the hostile server, bob on the honest path, both opted in to each other.
 pub struct Hostile2 {
-    pub _ngircd: Ngircd,
+    pub ngircd: Ngircd,
     /// The man in the middle in front of alice's otrbnc.
     pub evil: Hostile,
     /// What ngircd received from alice's side (after the tampering).
@@ -51,7 +52,7 @@ impl Hostile2 {
         )
         .await;
         Hostile2 {
-            _ngircd: ngircd,
+            ngircd,
             evil,
             aud_a,
             aud_b,

@@ -322,6 +322,19 @@ impl Hostile {
         self.inject_all(vec![format!("{line}\r\n").into_bytes()]);
     }
 
+    /// Sends raw lines to otrbnc as if the server said them, in one go.
+    pub fn inject_many(&self, lines: impl IntoIterator<Item = String>) {
+        let tx = self
+            .lock()
+            .client_tx
+            .clone()
+            .expect("hostile: no connection");
+        // Not recorded: a flood would only bloat the record.
+        for l in lines {
+            let _ = tx.send(format!("{l}\r\n").into_bytes());
+        }
+    }
+
     fn inject_all(&self, lines: Vec<Vec<u8>>) {
         let tx = self
             .lock()

@@ -280,4 +280,21 @@ mod tests {
         assert!(PublicPoint::ring_member_from_bytes(&bad).is_err());
         assert!(PublicPoint::from_bytes(&bad).is_err());
     }
+
+    /// What the DAKE takes as an ephemeral Y (docs/PROTOCOL.md §6.3): a point with a
+    /// small-order component is refused, a prime-order point is kept as sent.
+    #[test]
+    fn dake_points_must_be_in_the_prime_order_subgroup() {
+        let mut order2 = [0xffu8; POINT_LEN];
+        order2[0] = 0xfe;
+        order2[28] = 0xfe;
+        order2[56] = 0;
+        let t2: Option<EdwardsPoint> = CompressedEdwardsY(order2).decompress_unchecked().into();
+        let p = SecretScalar::random(&mut test_rng(2)).public();
+        let mixed = (*p.point() + t2.unwrap()).compress().0;
+        assert!(PublicPoint::from_bytes(&mixed).is_err());
+        assert!(PublicPoint::from_bytes(&order2).is_err());
+        let kept = PublicPoint::from_bytes(p.as_bytes()).unwrap();
+        assert_eq!(kept.as_bytes(), p.as_bytes());
+    }
 }

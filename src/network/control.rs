@@ -232,6 +232,10 @@ impl Net {
                 let on = cmd == "trust";
                 self.otr.trust.observe(&key, nick, &fp.0, now_ms() / 1000);
                 self.otr.set_trusted(&key, &fp, on);
+                if !on {
+                    // The next session re-authenticates the long-term key, not the PSK chain.
+                    self.otr.account.drop_psk(&key);
+                }
                 self.save_trust();
                 let text = if on {
                     format!("You now trust {nick}'s fingerprint {}.", fp.to_display())

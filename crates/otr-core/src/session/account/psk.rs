@@ -30,6 +30,15 @@ impl Account {
             .map(ResumptionPsk::duplicate)
     }
 
+    /// Drops the resumption PSK shared with `peer` (the user's `distrust`): the next DAKE
+    /// runs in full mode and authenticates the peer's long-term ML-KEM key again.
+    pub fn drop_psk(&mut self, peer: &str) {
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.psk = None;
+            p.psk_uses = 0;
+        }
+    }
+
     /// Forgets what was learnt about `peer` (the shell's `*otr forget`): the resumption PSK,
     /// the cached profile, the session a re-key replaced, any running handshake or session
     /// awaiting confirmation, the accepted keys and a held handshake. The next DAKE with the peer runs in full mode. A current

@@ -78,3 +78,12 @@ fn forget_peer_drops_psk_profile_previous_and_handshake() {
     pair.alice.forget_peer("bob");
     assert_eq!(pair.rekey(true), Mode::Full);
 }
+
+#[test]
+fn drop_psk_makes_the_next_handshake_full_mode() {
+    let mut pair = Pair::established(704);
+    assert_eq!(pair.rekey(true), Mode::Psk);
+    pair.alice.drop_psk("bob");
+    assert!(pair.alice.peers["bob"].psk.is_none());
+    assert_eq!(pair.rekey(true), Mode::Full);
+}

@@ -434,6 +434,12 @@ pub struct Network {
     /// Upper bound of the reconnect backoff.
     #[serde(default = "default_reconnect_max")]
     pub reconnect_max_secs: u64,
+    /// After this long without a line from the server, send it a PING.
+    #[serde(default = "default_ping_interval")]
+    pub ping_interval_secs: u64,
+    /// Give the connection up (and reconnect) when nothing came this long after the PING.
+    #[serde(default = "default_ping_timeout")]
+    pub ping_timeout_secs: u64,
 }
 
 impl Network {
@@ -500,6 +506,12 @@ fn default_idle() -> u64 {
 }
 fn default_queue_warn() -> u64 {
     30
+}
+fn default_ping_interval() -> u64 {
+    120
+}
+fn default_ping_timeout() -> u64 {
+    60
 }
 fn default_playback() -> usize {
     500
@@ -618,6 +630,8 @@ impl Config {
                 first_contact: None,
                 reconnect_min_secs: default_reconnect_min(),
                 reconnect_max_secs: default_reconnect_max(),
+                ping_interval_secs: default_ping_interval(),
+                ping_timeout_secs: default_ping_timeout(),
             },
         );
         Config {

@@ -78,6 +78,8 @@ fn the_example_is_valid_and_documents_every_key() {
         "otr_nicks",
         "reconnect_min_secs",
         "reconnect_max_secs",
+        "ping_interval_secs",
+        "ping_timeout_secs",
         "sam_address",
         "destination",
         "session_timeout_secs",

@@ -457,5 +457,13 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
             "must be at least 1 and at most reconnect_max_secs",
         ));
     }
+    for (name, v) in [
+        ("ping_interval_secs", net.ping_interval_secs),
+        ("ping_timeout_secs", net.ping_timeout_secs),
+    ] {
+        if !(1..=3600).contains(&v) {
+            return Err(invalid(key(name), "must be 1..=3600"));
+        }
+    }
     Ok(())
 }

@@ -27,6 +27,18 @@ impl Net {
                 self.send_now(Bytes::from(pong));
                 return;
             }
+            // The server closes the link: say so in *otr, not as a raw line a client would
+            // take as its own disconnection.
+            b"ERROR" => {
+                let why = line
+                    .params
+                    .last()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .unwrap_or_default();
+                tracing::warn!(network = %self.name, "the server closed the link");
+                self.notify(&format!("The server {} closes the link: {why}", self.name));
+                return;
+            }
             b"CAP" => return self.on_cap(&line),
             b"AUTHENTICATE" => return self.on_authenticate(&line),
             b"900" | b"901" => {}
@@ -117,6 +129,9 @@ impl Net {
 
     fn on_registered(&mut self) {
         tracing::info!(network = %self.name, "registered");
+        // Only a registration resets the backoff: a server that accepts and closes at once
+        // (K-line, throttle) is retried ever more slowly.
+        self.backoff = std::time::Duration::from_secs(self.cfg.reconnect_min_secs);
         self.last_close_reason = None;
         if self.irc.nick != self.client_nick {
             // Clients still use the nick of the last connection: tell them.

@@ -6,6 +6,7 @@ mod conn;
 mod control;
 mod from_client;
 mod from_server;
+mod liveness;
 mod offers;
 pub mod otr;
 mod pinning;
@@ -168,6 +169,8 @@ pub struct Net {
     /// Channels to join again after a reconnect.
     rejoin: Vec<String>,
     otr: OtrState,
+    /// When the server last spoke, and our unanswered PING.
+    live: liveness::Liveness,
     inbox: mpsc::Sender<NetMsg>,
     /// The identity shared by every network, and the generation our account was built from.
     identity: Arc<SharedIdentity>,
@@ -227,6 +230,7 @@ pub fn spawn(
         last_close_reason: None,
         client_nick: cfg.nick.clone().unwrap_or_default(),
         otr,
+        live: liveness::Liveness::default(),
         identity,
         identity_gen,
         route: Arc::new(route),
@@ -278,6 +282,7 @@ impl Net {
                 self.on_connected()
             }
             NetMsg::UpLine { generation, line } if generation == self.generation => {
+                self.heard(Instant::now());
                 self.on_server_line(line)
             }
             NetMsg::UpClosed {
@@ -317,6 +322,9 @@ impl Net {
         if let Link::Down { retry_at: Some(t) } = self.link {
             consider(t);
         }
+        if let Some(t) = self.liveness_deadline() {
+            consider(t);
+        }
         if let Some(t) = self.otr.account.poll_timeout() {
             let wait = t.saturating_sub(now_ms());
             consider(now + Duration::from_millis(wait));
@@ -331,6 +339,7 @@ impl Net {
         {
             self.connect();
         }
+        self.liveness_timer(now);
         if self
             .otr
             .account
@@ -388,7 +397,7 @@ impl Net {
             *connected = true;
         }
         tracing::info!(network = %self.name, "connected; registering");
-        self.backoff = Duration::from_secs(self.cfg.reconnect_min_secs);
+        self.heard(Instant::now());
         let nick = self.irc.nick.clone();
         self.send_now(Bytes::from_static(b"CAP LS 302\r\n"));
         if let Some(pass) = self.cfg.server_password.clone() {
@@ -485,8 +494,17 @@ impl Net {
                 );
             }
         };
+        let heard = match (&self.link, self.last_heard_text(Instant::now())) {
+            (
+                Link::Up {
+                    connected: true, ..
+                },
+                Some(h),
+            ) => format!("; {h}"),
+            _ => String::new(),
+        };
         format!(
-            "Upstream {}: {state}, {}.",
+            "Upstream {}: {state}{heard}, {}.",
             self.name,
             self.route.describe(&self.cfg)
         )

@@ -8,6 +8,7 @@
 
 mod flood;
 mod impersonation;
+mod liveness;
 mod tampering;
 
 use std::time::Duration;

@@ -54,6 +54,8 @@ struct Conn {
 struct State {
     conns: Vec<Conn>,
     refuse_new: bool,
+    /// When each refused connection was accepted and closed.
+    refused: Vec<Instant>,
 }
 
 /// Rewrites a line from the server: `(connection number, the line with its terminator)` →
@@ -142,9 +144,14 @@ impl Auditor {
                 let Ok((client, peer)) = listener.accept().await else {
                     continue;
                 };
-                if st.lock().expect("auditor state").refuse_new {
-                    drop(client);
-                    continue;
+                {
+                    let mut g = st.lock().expect("auditor state");
+                    if g.refuse_new {
+                        g.refused.push(Instant::now());
+                        drop(g);
+                        drop(client);
+                        continue;
+                    }
                 }
                 let Ok(server) = connect_from(peer, target).await else {
                     drop(client);
@@ -410,6 +417,11 @@ impl Auditor {
     /// While `true`, new connections are accepted and closed at once (the network is down).
     pub fn refuse_new(&self, refuse: bool) {
         self.state.lock().expect("auditor state").refuse_new = refuse;
+    }
+
+    /// When each connection refused so far came in.
+    pub fn refused_at(&self) -> Vec<Instant> {
+        self.state.lock().expect("auditor state").refused.clone()
     }
 
     fn dump(&self) -> String {

@@ -66,6 +66,8 @@ struct State {
     client_tx: Option<UnboundedSender<Vec<u8>>>,
     tasks: Vec<AbortHandle>,
     connections: usize,
+    /// Connections (numbered from 1) whose traffic is swallowed both ways, sockets open.
+    black_holed: Vec<usize>,
 }
 
 /// The relay. Dropping it closes everything.
@@ -128,6 +130,10 @@ impl Hostile {
                     }
                     let _ = sw.shutdown().await;
                 });
+                let conn_no = st.lock().expect("hostile state").connections + 1;
+                // A side that ends closes the other side's writer, so the end is seen.
+                let (end_server, end_client) =
+                    (server_writer.abort_handle(), client_writer.abort_handle());
                 let (st_up, stx_up, ctx_up) = (st.clone(), stx.clone(), ctx.clone());
                 let up = tokio::spawn(async move {
                     let mut buf = vec![0u8; 16 * 1024];
@@ -139,6 +145,9 @@ impl Hostile {
                         pending.extend_from_slice(&buf[..n]);
                         while let Some(i) = pending.iter().position(|b| *b == b'\n') {
                             let line: Vec<u8> = pending.drain(..=i).collect();
+                            if is_black_holed(&st_up, conn_no) {
+                                continue;
+                            }
                             let (to_server, to_client, cut) = on_client_line(&st_up, &line);
                             for l in to_server {
                                 let _ = stx_up.send(l);
@@ -152,6 +161,7 @@ impl Hostile {
                             }
                         }
                     }
+                    end_server.abort();
                 });
                 let (st_down, ctx_down) = (st.clone(), ctx.clone());
                 let down = tokio::spawn(async move {
@@ -164,11 +174,15 @@ impl Hostile {
                         pending.extend_from_slice(&buf[..n]);
                         while let Some(i) = pending.iter().position(|b| *b == b'\n') {
                             let line: Vec<u8> = pending.drain(..=i).collect();
+                            if is_black_holed(&st_down, conn_no) {
+                                continue;
+                            }
                             for l in on_server_line(&st_down, &line) {
                                 deliver(&st_down, &ctx_down, l);
                             }
                         }
                     }
+                    end_client.abort();
                 });
                 let mut g = st.lock().expect("hostile state");
                 g.connections += 1;
@@ -310,6 +324,14 @@ impl Hostile {
         g.script.otr_to_seen = 0;
     }
 
+    /// From now on the current connection carries nothing either way, its sockets left open
+    /// (a dead NAT mapping, a suspended laptop's link); new connections pass normally.
+    pub fn black_hole(&self) {
+        let mut g = self.lock();
+        let n = g.connections;
+        g.black_holed.push(n);
+    }
+
     /// Stops every tampering (mallory stays, silent).
     pub fn behave(&self) {
         let mut g = self.lock();
@@ -393,6 +415,14 @@ impl Drop for Hostile {
         self.accept_task.abort();
         cut_all(&self.state);
     }
+}
+
+fn is_black_holed(state: &Arc<Mutex<State>>, conn: usize) -> bool {
+    state
+        .lock()
+        .expect("hostile state")
+        .black_holed
+        .contains(&conn)
 }
 
 fn cut_all(state: &Arc<Mutex<State>>) {

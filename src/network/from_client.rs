@@ -34,27 +34,32 @@ impl Net {
                 let args = rest_after_command(&raw);
                 self.control(id, &args);
             }
+            // Only `ZNC *otr …` is ours: other ZNC commands go on to a ZNC (or soju) behind
+            // otrbnc, so the two can be chained.
             b"ZNC" => {
                 let args = rest_after_command(&raw);
                 match args.split_once(' ') {
                     Some((module, rest)) if module.eq_ignore_ascii_case("*otr") => {
                         self.control(id, rest)
                     }
-                    _ => self.reply(id, "Only *otr is available here: ZNC *otr <command>"),
+                    _ => self.forward_raw(id, &raw),
                 }
             }
             b"PRIVMSG" | b"NOTICE" => self.client_message(id, &raw, &line),
-            _ => {
-                if !self.irc.registered {
-                    self.reply(
-                        id,
-                        "Not connected to the server yet; the command was NOT sent.",
-                    );
-                    return;
-                }
-                self.send_paced(vec![raw.clone()]);
-            }
+            _ => self.forward_raw(id, &raw),
         }
+    }
+
+    /// Passes a client's line upstream unchanged, or says why it cannot.
+    fn forward_raw(&mut self, id: ClientId, raw: &Bytes) {
+        if !self.irc.registered {
+            self.reply(
+                id,
+                "Not connected to the server yet; the command was NOT sent.",
+            );
+            return;
+        }
+        self.send_paced(vec![raw.clone()]);
     }
 
     fn client_cap(&mut self, id: ClientId, line: &Line<'_>) {
@@ -94,7 +99,9 @@ impl Net {
             return;
         };
         let targets: Vec<&str> = targets.split(',').filter(|t| !t.is_empty()).collect();
-        let control = |t: &str| t.starts_with('*');
+        // Only *otr is ours; other `*` nicks (ZNC's *status, soju's BouncerServ aside) belong
+        // to a bouncer behind otrbnc and pass upstream like any target.
+        let control = |t: &str| t.eq_ignore_ascii_case("*otr");
         let any_special = targets
             .iter()
             .any(|t| control(t) || self.opted_target(t).is_some());
@@ -116,10 +123,6 @@ impl Net {
             if target.eq_ignore_ascii_case("*otr") {
                 if !notice {
                     self.control(id, &text_str);
-                }
-            } else if control(target) {
-                if !notice {
-                    self.reply(id, &format!("{target} does not exist here; try *otr."));
                 }
             } else if let Some(nick) = self.opted_target(target) {
                 self.otr_send(id, nick, &text_str, notice);

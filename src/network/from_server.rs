@@ -117,10 +117,11 @@ impl Net {
         }
         // The registration burst goes only to clients that have not had one (those attached
         // while connecting); the others already know, and get a NICK if ours changed.
-        if is_registration_numeric(&cmd) {
+        if is_registration_numeric(&cmd) && !self.reg.burst_done {
             self.clients.broadcast_where(&raw, None, |c| !c.welcomed);
             if cmd == b"376" || cmd == b"422" {
                 self.clients.mark_welcomed();
+                self.reg.burst_done = true;
             }
             return;
         }

@@ -143,6 +143,9 @@ struct Registration {
     sasl_pending: bool,
     /// Nick attempts made (433 handling).
     nick_tries: u32,
+    /// The registration burst ended (376/422): later MOTD, LUSERS or ISUPPORT lines answer a
+    /// client's own request and reach the clients like any other line.
+    burst_done: bool,
 }
 
 /// The network task's state.

@@ -202,7 +202,20 @@ async fn direct(addr: &str) -> Result<TcpStream, TransportError> {
             error,
         })?;
     let _ = tcp.set_nodelay(true);
+    set_keepalive(&tcp);
     Ok(tcp)
+}
+
+/// TCP keepalive probes after a minute of silence: the kernel then notices a peer that
+/// vanished (a NAT that forgot us) even while otrbnc has nothing to send. The PING check
+/// (`ping_interval_secs`) covers what keepalive cannot (a server alive but deaf).
+fn set_keepalive(tcp: &TcpStream) {
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(std::time::Duration::from_secs(60))
+        .with_interval(std::time::Duration::from_secs(10));
+    if let Err(e) = socket2::SockRef::from(tcp).set_tcp_keepalive(&ka) {
+        tracing::debug!(error = %e, "cannot set TCP keepalive");
+    }
 }
 
 async fn with_tls(
@@ -236,6 +249,19 @@ mod tests {
             "[listen]\npassword_hash = \"x\"\n[networks.n]\nhost = \"irc.example.org\"\n{extra}"
         );
         Config::parse(&text).unwrap().networks.remove("n").unwrap()
+    }
+
+    #[tokio::test]
+    async fn direct_connections_have_tcp_keepalive() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let tcp = direct(&addr).await.unwrap();
+        let sock = socket2::SockRef::from(&tcp);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(
+            sock.tcp_keepalive_time().unwrap(),
+            std::time::Duration::from_secs(60)
+        );
     }
 
     #[test]

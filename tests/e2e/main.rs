@@ -20,6 +20,7 @@ mod pki;
 mod support;
 
 mod casemapping;
+mod chain;
 mod docker;
 mod flood;
 mod harness_selftest;

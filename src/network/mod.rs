@@ -507,7 +507,7 @@ impl Net {
             _ => String::new(),
         };
         format!(
-            "Upstream {}: {state}{heard}, {}.",
+            "Upstream {}: {state}, {}{heard}.",
             self.name,
             self.route.describe(&self.cfg)
         )

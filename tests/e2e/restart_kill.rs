@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use crate::require_e2e;
-use crate::support::client::Client;
 use crate::support::ngircd::NgircdOpts;
 use crate::support::scenario::{
     Pair, accept_new_key, assert_only_otr_to, deliver, sent_to, status_of,
@@ -17,16 +16,6 @@ use crate::support::{secs, token};
 const FIRST: Duration = Duration::from_secs(60);
 /// A message through an established session.
 const NEXT: Duration = Duration::from_secs(20);
-
-/// `*otr` texts a client received after the first `skip` lines of its log.
-fn otr_since(c: &Client, skip: usize) -> Vec<String> {
-    c.log()
-        .iter()
-        .skip(skip)
-        .filter(|m| m.is_otr_control())
-        .map(|m| m.text().to_string())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bouncer_killed_mid_conversation_rekeys() {
@@ -88,7 +77,7 @@ async fn bouncer_killed_mid_conversation_rekeys() {
     // alice is told: the OTR error, then that bob shows a new key, which carries nothing
     // until she accepts it; then the re-keyed session.
     a.wait_log(FIRST, "alice's *otr: error, new key held", |_| {
-        let t = otr_since(&a, mark_a);
+        let t = a.otr_texts_since(mark_a);
         t.iter().any(|t| t.contains("OTR error from bob"))
             && t.iter().any(|t| {
                 t.starts_with("WARNING: a private session with bob completed under a NEW key")
@@ -96,28 +85,28 @@ async fn bouncer_killed_mid_conversation_rekeys() {
     })
     .await;
     assert!(
-        !otr_since(&a, mark_a)
+        !a.otr_texts_since(mark_a)
             .iter()
             .any(|t| t.contains("Private conversation with bob re-keyed")),
         "the new key was used before alice accepted it"
     );
     accept_new_key(&mut a, "bob", NEXT).await;
     a.wait_log(NEXT, "alice's *otr: re-keyed", |_| {
-        otr_since(&a, mark_a)
+        a.otr_texts_since(mark_a)
             .iter()
             .any(|t| t.contains("Private conversation with bob re-keyed"))
     })
     .await;
     // bob is told: alice's message was unreadable, then the new session.
     b2.wait_log(NEXT, "bob's *otr: unreadable, then private", |_| {
-        let t = otr_since(&b2, mark_b);
+        let t = b2.otr_texts_since(mark_b);
         t.iter().any(|t| t.contains("could not be decrypted"))
             && t.iter()
                 .any(|t| t.contains("Private conversation with alice started"))
     })
     .await;
-    let told_a = otr_since(&a, mark_a);
-    let told_b = otr_since(&b2, mark_b);
+    let told_a = a.otr_texts_since(mark_a);
+    let told_b = b2.otr_texts_since(mark_b);
     println!("alice's *otr after the crash:");
     for t in &told_a {
         println!("  {t}");

@@ -6,7 +6,7 @@ use crate::require_e2e;
 use crate::support::scenario::{accept_new_key, authq, deliver, status_of};
 use crate::support::{secs, token};
 
-use super::{FIRST, Hostile2, NEXT, otr_since};
+use super::{FIRST, Hostile2, NEXT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_impostor_of_a_verified_contact_gets_nothing_until_accepted() {
@@ -76,7 +76,7 @@ async fn an_impostor_of_a_verified_contact_gets_nothing_until_accepted() {
         "{texts:?}"
     );
     // Told before anything else: no "private" notice came first or at all.
-    let before: Vec<String> = otr_since(&a, mark);
+    let before: Vec<String> = a.otr_texts_since(mark);
     assert!(
         !before
             .iter()

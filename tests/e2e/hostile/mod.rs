@@ -69,13 +69,3 @@ impl Hostile2 {
         )
     }
 }
-
-/// `*otr` texts `c` received after its first `skip` lines.
-pub fn otr_since(c: &Client, skip: usize) -> Vec<String> {
-    c.log()
-        .iter()
-        .skip(skip)
-        .filter(|m| m.is_otr_control())
-        .map(|m| m.text().to_string())
-        .collect()
-}

@@ -644,8 +644,14 @@ impl Client {
 
     /// Texts of every `*otr` reply in the whole log.
     pub fn otr_texts(&self) -> Vec<String> {
+        self.otr_texts_since(0)
+    }
+
+    /// Texts of the `*otr` replies after the first `skip` lines of the log.
+    pub fn otr_texts_since(&self, skip: usize) -> Vec<String> {
         self.log()
             .iter()
+            .skip(skip)
             .filter(|m| m.is_otr_control())
             .map(|m| m.text().to_string())
             .collect()

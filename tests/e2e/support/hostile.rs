@@ -14,8 +14,9 @@ use otr_core::profile::{Fingerprint, LongTermKeys};
 use otr_core::session::{Account, Event, Policy, Received};
 use rand::rngs::StdRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::client::Msg;
@@ -110,78 +111,49 @@ impl Hostile {
                 };
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let (ctx, mut crx) = unbounded_channel::<Vec<u8>>();
-                let (stx, mut srx) = unbounded_channel::<Vec<u8>>();
-                let client_writer = tokio::spawn(async move {
-                    while let Some(b) = crx.recv().await {
-                        if cw.write_all(&b).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = cw.shutdown().await;
-                });
-                let server_writer = tokio::spawn(async move {
-                    while let Some(b) = srx.recv().await {
-                        if sw.write_all(&b).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = sw.shutdown().await;
-                });
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                let (ctx, crx) = unbounded_channel::<Vec<u8>>();
+                let (stx, srx) = unbounded_channel::<Vec<u8>>();
+                let client_writer = tokio::spawn(write_all_from(crx, cw));
+                let server_writer = tokio::spawn(write_all_from(srx, sw));
                 let conn_no = st.lock().expect("hostile state").connections + 1;
                 // A side that ends closes the other side's writer, so the end is seen.
                 let (end_server, end_client) =
                     (server_writer.abort_handle(), client_writer.abort_handle());
                 let (st_up, stx_up, ctx_up) = (st.clone(), stx.clone(), ctx.clone());
                 let up = tokio::spawn(async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    let mut pending = Vec::new();
-                    while let Ok(n) = cr.read(&mut buf).await {
-                        if n == 0 {
-                            break;
+                    let cut = for_each_line(cr, |line| {
+                        if is_black_holed(&st_up, conn_no) {
+                            return true;
                         }
-                        pending.extend_from_slice(&buf[..n]);
-                        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-                            let line: Vec<u8> = pending.drain(..=i).collect();
-                            if is_black_holed(&st_up, conn_no) {
-                                continue;
-                            }
-                            let (to_server, to_client, cut) = on_client_line(&st_up, &line);
-                            for l in to_server {
-                                let _ = stx_up.send(l);
-                            }
-                            for l in to_client {
-                                deliver(&st_up, &ctx_up, l);
-                            }
-                            if cut {
-                                cut_all(&st_up);
-                                return;
-                            }
+                        let (to_server, to_client, cut) = on_client_line(&st_up, &line);
+                        for l in to_server {
+                            let _ = stx_up.send(l);
                         }
+                        for l in to_client {
+                            deliver(&st_up, &ctx_up, l);
+                        }
+                        !cut
+                    })
+                    .await;
+                    if cut {
+                        cut_all(&st_up);
+                    } else {
+                        end_server.abort();
                     }
-                    end_server.abort();
                 });
                 let (st_down, ctx_down) = (st.clone(), ctx.clone());
                 let down = tokio::spawn(async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    let mut pending = Vec::new();
-                    while let Ok(n) = sr.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        pending.extend_from_slice(&buf[..n]);
-                        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-                            let line: Vec<u8> = pending.drain(..=i).collect();
-                            if is_black_holed(&st_down, conn_no) {
-                                continue;
-                            }
+                    for_each_line(sr, |line| {
+                        if !is_black_holed(&st_down, conn_no) {
                             for l in on_server_line(&st_down, &line) {
                                 deliver(&st_down, &ctx_down, l);
                             }
                         }
-                    }
+                        true
+                    })
+                    .await;
                     end_client.abort();
                 });
                 let mut g = st.lock().expect("hostile state");
@@ -415,6 +387,35 @@ impl Drop for Hostile {
         self.accept_task.abort();
         cut_all(&self.state);
     }
+}
+
+/// Writes what arrives on `rx` to `to` until either ends, then closes `to`.
+async fn write_all_from(mut rx: UnboundedReceiver<Vec<u8>>, mut to: OwnedWriteHalf) {
+    while let Some(b) = rx.recv().await {
+        if to.write_all(&b).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Hands each line read from `from` (terminator included) to `each` until the stream ends
+/// or `each` says stop. Returns whether `each` stopped it.
+async fn for_each_line(mut from: OwnedReadHalf, mut each: impl FnMut(Vec<u8>) -> bool) -> bool {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut pending = Vec::new();
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+            if !each(pending.drain(..=i).collect()) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn is_black_holed(state: &Arc<Mutex<State>>, conn: usize) -> bool {

@@ -126,7 +126,7 @@ impl Account {
 
     /// Forgets the keys accepted for `peer` and any handshake held for a decision (the user's
     /// `forget`): its next key is a first contact again.
-    pub fn forget_keys(&mut self, peer: &str) {
+    pub(super) fn forget_keys(&mut self, peer: &str) {
         if let Some(p) = self.peers.get_mut(peer) {
             p.accepted.clear();
             p.held = None;

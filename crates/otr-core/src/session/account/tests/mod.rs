@@ -78,6 +78,18 @@ impl Pair {
         pair
     }
 
+    /// Alice's query, bob's Identity in answer, and alice's Auth-R (in one line, her full
+    /// profile in it), which is returned undelivered.
+    pub fn alice_auth_r(&mut self) -> Vec<Transmit> {
+        self.alice.start(self.now, &mut self.rng, "bob");
+        let query = drain(&mut self.alice);
+        self.deliver_to_bob(&query);
+        let identity = drain(&mut self.bob);
+        self.alice.set_budget("bob", 100_000);
+        self.deliver_to_alice(&identity);
+        drain(&mut self.alice)
+    }
+
     /// Hands lines to bob as coming from alice.
     pub fn deliver_to_bob(&mut self, lines: &[Transmit]) {
         for t in lines {

@@ -89,13 +89,7 @@ fn reflected_auth_r_is_ignored() {
     // Alice answers bob's Identity with an Auth-R. Handed back to alice, re-addressed to her,
     // while she waits for an Auth-R of her own, it carries her own tag and profile.
     let mut pair = Pair::new(203);
-    pair.alice.start(pair.now, &mut pair.rng, "bob");
-    let query = drain(&mut pair.alice);
-    pair.deliver_to_bob(&query);
-    let identity = drain(&mut pair.bob);
-    pair.alice.set_budget("bob", 100_000);
-    pair.deliver_to_alice(&identity);
-    let auth_r = drain(&mut pair.alice);
+    let auth_r = pair.alice_auth_r();
     assert_eq!(auth_r.len(), 1, "one unfragmented line");
     let mut msg = AuthR::decode(&envelope::decode(&auth_r[0].line).unwrap()).unwrap();
     assert!(matches!(msg.profile, ProfileRef::Full(_)));

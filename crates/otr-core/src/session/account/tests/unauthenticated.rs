@@ -79,13 +79,7 @@ fn binary(lines: &[Transmit]) -> Vec<u8> {
 fn auth_r_with_no_handshake_waiting_verifies_nothing() {
     let mut pair = Pair::new(301);
     // Alice's query, bob's Identity, and alice's Auth-R with her full profile.
-    pair.alice.start(pair.now, &mut pair.rng, "bob");
-    let query = drain(&mut pair.alice);
-    pair.deliver_to_bob(&query);
-    let identity = drain(&mut pair.bob);
-    pair.alice.set_budget("bob", 100_000);
-    pair.deliver_to_alice(&identity);
-    let auth_r = drain(&mut pair.alice);
+    let auth_r = pair.alice_auth_r();
     assert!(matches!(
         AuthR::decode(&binary(&auth_r)).unwrap().profile,
         ProfileRef::Full(_)

@@ -425,6 +425,10 @@ pub struct Network {
     /// Nicks whose private messages go through OTR.
     #[serde(default)]
     pub otr_nicks: Vec<String>,
+    /// Channels joined at every connection: `"#chan"` or `"#chan key"` (channels joined at
+    /// run time are kept in the data directory besides these).
+    #[serde(default)]
+    pub channels: Vec<String>,
     /// Overrides `[otr] first_contact` for this network.
     #[serde(default)]
     pub first_contact: Option<FirstContact>,
@@ -627,6 +631,7 @@ impl Config {
                 flood_interval_secs: default_flood_interval(),
                 flood_burst: default_flood_burst(),
                 otr_nicks: Vec::new(),
+                channels: Vec::new(),
                 first_contact: None,
                 reconnect_min_secs: default_reconnect_min(),
                 reconnect_max_secs: default_reconnect_max(),

@@ -76,6 +76,7 @@ fn the_example_is_valid_and_documents_every_key() {
         "flood_interval_secs",
         "flood_burst",
         "otr_nicks",
+        "channels",
         "reconnect_min_secs",
         "reconnect_max_secs",
         "ping_interval_secs",
@@ -134,6 +135,14 @@ fn bad_values_name_the_key_and_why() {
         (
             format!("{MINIMAL}otr_nicks = [\"b ob\"]\n"),
             "networks.test.otr_nicks",
+        ),
+        (
+            format!("{MINIMAL}channels = [\"#a b c\"]\n"),
+            "networks.test.channels",
+        ),
+        (
+            format!("{MINIMAL}channels = [\"nochan\"]\n"),
+            "networks.test.channels",
         ),
         (format!("{MINIMAL}nick = \"#chan\"\n"), "networks.test.nick"),
         (

@@ -451,6 +451,26 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
             ));
         }
     }
+    if net.channels.len() > crate::network::MAX_WANTED_CHANNELS {
+        return Err(invalid(
+            key("channels"),
+            format!("at most {} channels", crate::network::MAX_WANTED_CHANNELS),
+        ));
+    }
+    for c in &net.channels {
+        let ok = crate::network::parse_configured_channel(c).is_some_and(|(name, key)| {
+            name.len() <= 200
+                && name.starts_with(['#', '&', '!', '+'])
+                && !name.contains([',', '\x07', '\0', '\r', '\n'])
+                && key.is_none_or(|k| k.len() <= 100 && !k.contains([',', '\0', '\r', '\n']))
+        });
+        if !ok {
+            return Err(invalid(
+                key("channels"),
+                format!("{c:?} is not \"#channel\" or \"#channel key\""),
+            ));
+        }
+    }
     if net.reconnect_min_secs == 0 || net.reconnect_min_secs > net.reconnect_max_secs {
         return Err(invalid(
             key("reconnect_min_secs"),

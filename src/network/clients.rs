@@ -24,9 +24,9 @@ pub struct Client {
     pub tx: mpsc::Sender<Bytes>,
     /// What it negotiated.
     pub caps: ClientCaps,
-    /// It has seen a registration burst (001…MOTD) and must not get another one when the
-    /// upstream reconnects.
-    pub welcomed: bool,
+    /// It was welcomed by otrbnc while the server was away: it gets the server's ISUPPORT
+    /// when the server is back.
+    pub offline: bool,
 }
 
 /// Attached clients and the playback buffer.
@@ -129,11 +129,15 @@ impl Clients {
         }
     }
 
-    /// Marks every attached client as welcomed.
-    pub fn mark_welcomed(&mut self) {
-        for c in self.clients.values_mut() {
-            c.welcomed = true;
+    /// The clients welcomed while the server was away, now counted as welcomed by it.
+    pub fn take_offline(&mut self) -> Vec<ClientId> {
+        let mut out = Vec::new();
+        for (id, c) in &mut self.clients {
+            if std::mem::take(&mut c.offline) {
+                out.push(*id);
+            }
         }
+        out
     }
 
     /// Takes the playback buffer (lines with the time they arrived).
@@ -210,7 +214,7 @@ mod tests {
             Client {
                 tx,
                 caps: ClientCaps::default(),
-                welcomed: false,
+                offline: false,
             },
         );
         for _ in 0..3 {

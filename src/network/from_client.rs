@@ -46,6 +46,13 @@ impl Net {
                 }
             }
             b"PRIVMSG" | b"NOTICE" => self.client_message(id, &raw, &line),
+            b"JOIN" if !self.irc.registered => self.join_later(id, &line),
+            b"JOIN" => {
+                self.note_client_join(&line);
+                self.forward_raw(id, &raw);
+            }
+            // Answered from tracked state where possible, only to this client.
+            b"NAMES" | b"MODE" if self.answer_from_state(id, &line) => {}
             _ => self.forward_raw(id, &raw),
         }
     }

@@ -102,6 +102,7 @@ impl Net {
         }
         if cmd == b"005" {
             self.otr.refold(&self.irc);
+            self.joins.refold(self.irc.casemap);
             let interval = if self.irc.saferate {
                 std::time::Duration::ZERO
             } else {
@@ -115,13 +116,15 @@ impl Net {
             b"401" => self.otr_no_such_nick(&line),
             _ => {}
         }
-        // The registration burst goes only to clients that have not had one (those attached
-        // while connecting); the others already know, and get a NICK if ours changed.
+        self.track_kept_channels(&cmd, &line);
+        // The registration burst is not passed on: every client was welcomed when it
+        // attached (by otrbnc itself while the server was away), and gets a NICK if ours
+        // changed. Later MOTD, LUSERS or ISUPPORT lines answer a client's own request.
         if is_registration_numeric(&cmd) && !self.reg.burst_done {
-            self.clients.broadcast_where(&raw, None, |c| !c.welcomed);
             if cmd == b"376" || cmd == b"422" {
-                self.clients.mark_welcomed();
                 self.reg.burst_done = true;
+                self.welcome_offline_clients();
+                self.join_kept();
             }
             return;
         }
@@ -138,16 +141,12 @@ impl Net {
             // Clients still use the nick of the last connection: tell them.
             let line =
                 crate::irc::build::command(Some(&self.client_nick), &["NICK", &self.irc.nick]);
-            self.clients.broadcast_where(&line, None, |c| c.welcomed);
+            self.clients.broadcast(&line);
         }
         self.client_nick = self.irc.nick.clone();
         self.otr.update_budgets(&self.irc);
-        // Rejoin the channels clients were in before a reconnect.
-        let chans: Vec<String> = self.rejoin.drain(..).collect();
-        for ch in chans {
-            let line = crate::irc::build::command(None, &["JOIN", &ch]);
-            self.send_paced(vec![line]);
-        }
+        // The kept channels are joined at the end of the burst, once ISUPPORT (TARGMAX,
+        // CASEMAPPING) is known.
     }
 
     fn on_cap(&mut self, line: &Line<'_>) {

@@ -1,13 +1,17 @@
 //! One network: a single task owns its upstream connection, IRC state, attached clients,
 //! OTR account and send queue (no locks; everything arrives as a [`NetMsg`]).
 
+mod channels;
 mod clients;
 mod conn;
 mod control;
 mod from_client;
 mod from_server;
+mod joins;
 mod liveness;
+mod members;
 mod offers;
+mod offline;
 pub mod otr;
 mod pinning;
 #[cfg(test)]
@@ -22,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use clients::{Client, Clients};
 pub use clients::{ClientCaps, ClientId};
 pub use control::split_args;
+pub use joins::{MAX_WANTED as MAX_WANTED_CHANNELS, parse_configured as parse_configured_channel};
 use otr::OtrState;
 use state::IrcState;
 
@@ -34,8 +39,9 @@ use std::sync::Arc;
 
 /// Capacity of a network's inbox.
 const INBOX: usize = 1024;
-/// Lines buffered towards one client before it counts as stuck.
-pub const CLIENT_QUEUE: usize = 8192;
+/// Lines buffered towards one client before it counts as stuck (an attach to 1,000
+/// channels of 200 nicks is about 8,000 lines).
+pub const CLIENT_QUEUE: usize = 32_768;
 /// The source of `*otr` messages.
 pub const CONTROL_SOURCE: &str = "*otr!otr@otrbnc";
 /// How soon to retry the pacer when the connection's write queue was full.
@@ -169,8 +175,14 @@ pub struct Net {
     client_nick: String,
     /// Why the last connection ended (repeats are not announced again).
     last_close_reason: Option<String>,
-    /// Channels to join again after a reconnect.
-    rejoin: Vec<String>,
+    /// The channels kept joined (configured and joined at run time).
+    joins: joins::Joins,
+    /// Keys from clients' JOINs, until the server answers (folded channel → key).
+    pending_keys: std::collections::BTreeMap<String, Option<String>>,
+    /// When the changed channel list is written to the store.
+    save_at: Option<Instant>,
+    /// ISUPPORT of the last registration, for clients welcomed while the server is away.
+    last_isupport: Vec<Bytes>,
     otr: OtrState,
     /// When the server last spoke, and our unanswered PING.
     live: liveness::Liveness,
@@ -207,7 +219,7 @@ pub fn spawn(
     let otr = OtrState::new(&current, &otr_cfg, &cfg.otr_nicks, first_contact, trust)?;
     let identity_gen = identity.generation();
     let now = Instant::now();
-    let net = Net {
+    let mut net = Net {
         want_nick: cfg.nick.clone(),
         want_user: cfg
             .username
@@ -229,7 +241,10 @@ pub fn spawn(
             now,
         ),
         last_queue_warning: None,
-        rejoin: Vec::new(),
+        joins: joins::Joins::default(),
+        pending_keys: std::collections::BTreeMap::new(),
+        save_at: None,
+        last_isupport: Vec::new(),
         last_close_reason: None,
         client_nick: cfg.nick.clone().unwrap_or_default(),
         otr,
@@ -242,6 +257,7 @@ pub fn spawn(
         cfg,
         otr_cfg,
     };
+    net.load_kept_channels();
     tokio::spawn(net.run(rx));
     Ok(NetworkHandle { tx })
 }
@@ -328,6 +344,14 @@ impl Net {
         if let Some(t) = self.liveness_deadline() {
             consider(t);
         }
+        if let Some(t) = self.save_at {
+            consider(t);
+        }
+        if self.can_send()
+            && let Some(t) = self.joins.next_retry()
+        {
+            consider(t);
+        }
         if let Some(t) = self.otr.account.poll_timeout() {
             let wait = t.saturating_sub(now_ms());
             consider(now + Duration::from_millis(wait));
@@ -343,6 +367,10 @@ impl Net {
             self.connect();
         }
         self.liveness_timer(now);
+        self.save_timer(now);
+        if self.can_send() && self.joins.next_retry().is_some_and(|t| t <= now) {
+            self.join_kept();
+        }
         if self
             .otr
             .account
@@ -428,7 +456,8 @@ impl Net {
         let was_registered = self.irc.registered;
         let dropped = self.pacer.clear();
         if was_registered {
-            self.rejoin = self.irc.channels.values().map(|c| c.name.clone()).collect();
+            // Kept channels are joined again at the next registration, all at once.
+            self.joins.reset_retries();
         }
         self.irc.registered = false;
         if permanent {
@@ -605,33 +634,37 @@ impl Net {
             user,
             realname,
         } = a;
-        let welcomed = self.irc.registered;
-        self.clients.attach(id, Client { tx, caps, welcomed });
+        self.clients.attach(
+            id,
+            Client {
+                tx,
+                caps,
+                offline: !self.irc.registered,
+            },
+        );
         tracing::info!(network = %self.name, clients = self.clients.len(), "client attached");
         if self.want_nick.is_none() {
             // No configured identity: the first client's registration is used upstream.
             self.want_nick = Some(nick.clone());
             self.want_user = user;
             self.want_realname = realname;
-            self.irc.nick = nick;
+            self.irc.nick = nick.clone();
             self.connect();
         }
+        if self.client_nick.is_empty() {
+            self.client_nick = nick;
+        }
         if self.irc.registered {
-            for line in self.irc.welcome_burst() {
-                self.clients.send_to(id, line);
-            }
-            // Fresh member lists come from the server (sent to every client; harmless).
-            let names: Vec<Bytes> = self
-                .irc
-                .channels
-                .values()
-                .map(|c| build::command(None, &["NAMES", &c.name]))
-                .collect();
-            if !names.is_empty() {
-                self.send_paced(names);
-            }
+            // Registration numerics, MOTD, and every channel with its topic and members,
+            // all from what is tracked: no upstream traffic per attach.
+            let burst = self.irc.welcome_burst();
+            self.send_lines(id, burst);
         } else {
-            let text = format!("Connecting to {}…", self.name);
+            // The server is away: otrbnc registers the client itself, so that it can reach
+            // *otr and show playback; it is brought in line when the server is back.
+            let burst = self.offline_welcome();
+            self.send_lines(id, burst);
+            let text = self.offline_notice();
             self.reply(id, &text);
         }
         for (ms, line) in self.clients.take_playback() {
@@ -645,6 +678,9 @@ impl Net {
     }
 
     async fn shutdown(&mut self) {
+        if self.save_at.take().is_some() {
+            self.save_trust();
+        }
         self.notify("otrbnc is shutting down: ending private conversations.");
         self.otr_finish_all();
         let mut lines = self.pacer.drain_all();

@@ -5,23 +5,15 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::members::{self, Channel, ModeGrammar};
 use crate::irc::{CaseMapping, Line, build};
 
 /// Most MOTD lines kept for replay.
 const MAX_MOTD_LINES: usize = 500;
 /// Most ISUPPORT lines kept.
 const MAX_ISUPPORT_LINES: usize = 50;
-/// Most channels tracked.
-pub const MAX_CHANNELS: usize = 1000;
-
-/// One joined channel.
-#[derive(Debug, Clone)]
-pub struct Channel {
-    /// The name as the server spelt it.
-    pub name: String,
-    /// Current topic.
-    pub topic: Option<Vec<u8>>,
-}
+/// Most channels tracked (a user past it is told; see `Net::on_server_line`).
+pub const MAX_CHANNELS: usize = 5000;
 
 /// Registration and channel state of the upstream connection.
 #[derive(Debug, Default)]
@@ -52,6 +44,14 @@ pub struct IrcState {
     motd_done: bool,
     /// Joined channels by folded name.
     pub channels: BTreeMap<String, Channel>,
+    /// Members tracked over all channels (bounded by [`members::MAX_MEMBERS`]).
+    members_total: usize,
+    /// The server's channel-mode grammar (`PREFIX`, `CHANMODES`).
+    pub modes: ModeGrammar,
+    /// Most channels in one `JOIN` (ISUPPORT `TARGMAX=JOIN:n`), if declared.
+    pub join_targets: Option<usize>,
+    /// A JOIN of ours went untracked because of [`MAX_CHANNELS`] (told once).
+    pub channels_overflowed: bool,
     /// Whether 001 arrived on the current connection.
     pub registered: bool,
 }
@@ -78,9 +78,15 @@ impl IrcState {
         }
         self.casemap = casemap;
         let channels = std::mem::take(&mut self.channels);
-        for c in channels.into_values() {
+        for mut c in channels.into_values() {
+            let members = std::mem::take(&mut c.members);
+            c.members = members
+                .into_values()
+                .map(|m| (casemap.fold(&m.nick), m))
+                .collect();
             self.channels.entry(casemap.fold(&c.name)).or_insert(c);
         }
+        self.members_total = self.channels.values().map(|c| c.members.len()).sum();
     }
 
     /// Whether `target` names a channel.
@@ -167,6 +173,16 @@ impl IrcState {
                             }
                         }
                         "HOSTLEN" => self.hostlen = v.parse().ok(),
+                        "PREFIX" => self.modes.set_prefix(v),
+                        "CHANMODES" => self.modes.set_chanmodes(v),
+                        "TARGMAX" => {
+                            self.join_targets = v
+                                .split(',')
+                                .filter_map(|t| t.split_once(':'))
+                                .find(|(cmd, _)| cmd.eq_ignore_ascii_case("JOIN"))
+                                .and_then(|(_, n)| n.parse().ok())
+                                .filter(|&n| n > 0);
+                        }
                         // soju's promise that it rate-limits without disconnecting.
                         "SAFERATE" | "soju.im/SAFERATE" => self.saferate = true,
                         _ => {}
@@ -207,6 +223,52 @@ impl IrcState {
                     }
                 }
             }
+            // RPL_NAMREPLY: `me <symbol> #chan :names`.
+            b"353" => {
+                if let (Some(sym), Some(ch), Some(items)) =
+                    (line.param_str(1), line.param_str(2), line.param_str(3))
+                {
+                    let key = self.fold(&ch);
+                    let room = members::MAX_MEMBERS.saturating_sub(self.members_total);
+                    let casemap = self.casemap;
+                    if let Some(c) = self.channels.get_mut(&key) {
+                        let before = c.members.len();
+                        let symbol = sym.chars().next().unwrap_or('=');
+                        members::add_names(c, &self.modes, casemap, symbol, &items, room);
+                        self.members_total = self.members_total + c.members.len() - before;
+                    }
+                }
+            }
+            b"366" => {
+                if let Some(ch) = line.param_str(1) {
+                    let key = self.fold(&ch);
+                    if let Some(c) = self.channels.get_mut(&key) {
+                        members::end_names(c);
+                    }
+                }
+            }
+            // RPL_CHANNELMODEIS: `me #chan +modes params…`.
+            b"324" => {
+                if let (Some(ch), Some(changes)) = (line.param_str(1), line.param_str(2)) {
+                    let params: Vec<String> = (3..line.params.len())
+                        .filter_map(|i| line.param_str(i))
+                        .collect();
+                    let modes = members::parse_modes(&self.modes, &changes, &params);
+                    let key = self.fold(&ch);
+                    if let Some(c) = self.channels.get_mut(&key) {
+                        c.modes = Some(modes);
+                    }
+                }
+            }
+            // RPL_CREATIONTIME.
+            b"329" => {
+                if let (Some(ch), Some(at)) = (line.param_str(1), line.param_str(2)) {
+                    let key = self.fold(&ch);
+                    if let Some(c) = self.channels.get_mut(&key) {
+                        c.created = Some(at.chars().take(20).collect());
+                    }
+                }
+            }
             _ => self.observe_command(line),
         }
     }
@@ -219,8 +281,10 @@ impl IrcState {
             return;
         };
         let me = self.is_me(&src);
-        if line.is("JOIN") && me {
-            if let Some(ch) = line.param_str(0) {
+        if line.is("JOIN") {
+            let Some(ch) = line.param_str(0) else { return };
+            let key = self.fold(&ch);
+            if me {
                 // Our own JOIN carries our full prefix: learn it.
                 if let Some(uh) = line.source.and_then(|s| {
                     s.iter()
@@ -229,27 +293,68 @@ impl IrcState {
                 }) {
                     self.userhost = Some(String::from_utf8_lossy(uh).into_owned());
                 }
+                if self.channels.contains_key(&key) {
+                    return;
+                }
                 if self.channels.len() < MAX_CHANNELS {
-                    let key = self.fold(&ch);
-                    self.channels.entry(key).or_insert(Channel {
-                        name: ch,
-                        topic: None,
-                    });
+                    self.channels.insert(key, Channel::new(ch));
+                } else {
+                    self.channels_overflowed = true;
+                }
+            } else {
+                self.add_member(&key, &src);
+            }
+        } else if line.is("PART") {
+            let Some(chans) = line.param_str(0) else {
+                return;
+            };
+            for ch in chans.split(',') {
+                let key = self.fold(ch);
+                if me {
+                    self.remove_channel(&key);
+                } else {
+                    self.remove_member(&key, &src);
                 }
             }
-        } else if line.is("PART") && me {
-            if let Some(ch) = line.param_str(0) {
-                self.channels.remove(&self.fold(&ch));
-            }
         } else if line.is("KICK") {
-            if let (Some(ch), Some(who)) = (line.param_str(0), line.param_str(1))
-                && self.is_me(&who)
-            {
-                self.channels.remove(&self.fold(&ch));
+            if let (Some(ch), Some(who)) = (line.param_str(0), line.param_str(1)) {
+                let key = self.fold(&ch);
+                if self.is_me(&who) {
+                    self.remove_channel(&key);
+                } else {
+                    self.remove_member(&key, &who);
+                }
             }
-        } else if line.is("NICK") && me {
-            if let Some(new) = line.param_str(0) {
-                self.nick = new;
+        } else if line.is("QUIT") {
+            let nick = self.fold(&src);
+            for c in self.channels.values_mut() {
+                if c.members.remove(&nick).is_some() {
+                    self.members_total = self.members_total.saturating_sub(1);
+                }
+            }
+        } else if line.is("NICK") {
+            let Some(new) = line.param_str(0) else { return };
+            if me {
+                self.nick = new.clone();
+            }
+            let (old_key, new_key) = (self.fold(&src), self.fold(&new));
+            for c in self.channels.values_mut() {
+                if let Some(mut m) = c.members.remove(&old_key) {
+                    m.nick = new.clone();
+                    c.members.insert(new_key.clone(), m);
+                }
+            }
+        } else if line.is("MODE") {
+            let (Some(target), Some(changes)) = (line.param_str(0), line.param_str(1)) else {
+                return;
+            };
+            let params: Vec<String> = (2..line.params.len())
+                .filter_map(|i| line.param_str(i))
+                .collect();
+            let key = self.fold(&target);
+            let casemap = self.casemap;
+            if let Some(c) = self.channels.get_mut(&key) {
+                members::apply_mode(c, &self.modes, casemap, &changes, &params);
             }
         } else if line.is("TOPIC") {
             if let (Some(ch), Some(topic)) = (line.param_str(0), line.param(1)) {
@@ -266,8 +371,112 @@ impl IrcState {
         }
     }
 
+    fn add_member(&mut self, chan_key: &str, nick: &str) {
+        if self.members_total >= members::MAX_MEMBERS {
+            if let Some(c) = self.channels.get_mut(chan_key) {
+                c.names_complete = false;
+            }
+            return;
+        }
+        let key = self.fold(nick);
+        if let Some(c) = self.channels.get_mut(chan_key)
+            && c.members
+                .insert(
+                    key,
+                    members::Member {
+                        nick: nick.to_string(),
+                        prefix: String::new(),
+                    },
+                )
+                .is_none()
+        {
+            self.members_total += 1;
+        }
+    }
+
+    fn remove_member(&mut self, chan_key: &str, nick: &str) {
+        let key = self.fold(nick);
+        if let Some(c) = self.channels.get_mut(chan_key)
+            && c.members.remove(&key).is_some()
+        {
+            self.members_total = self.members_total.saturating_sub(1);
+        }
+    }
+
+    fn remove_channel(&mut self, chan_key: &str) {
+        if let Some(c) = self.channels.remove(chan_key) {
+            self.members_total = self.members_total.saturating_sub(c.members.len());
+        }
+    }
+
+    /// The `353`/`366` lines answering `NAMES #chan` from what is tracked, if the member list
+    /// is complete.
+    pub fn names_reply(&self, chan: &str) -> Option<Vec<Bytes>> {
+        let c = self.channels.get(&self.fold(chan))?;
+        if !c.names_complete {
+            return None;
+        }
+        Some(self.names_lines(c))
+    }
+
+    fn names_lines(&self, c: &Channel) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = c
+            .names_chunks()
+            .into_iter()
+            .map(|chunk| {
+                Bytes::from(format!(
+                    ":{} 353 {} {} {} :{chunk}\r\n",
+                    self.server_name(),
+                    self.nick,
+                    c.symbol,
+                    c.name
+                ))
+            })
+            .collect();
+        out.push(Bytes::from(format!(
+            ":{} 366 {} {} :End of /NAMES list.\r\n",
+            self.server_name(),
+            self.nick,
+            c.name
+        )));
+        out
+    }
+
+    /// The `324` (and `329`) lines answering `MODE #chan`, once the modes are known.
+    pub fn modes_reply(&self, chan: &str) -> Option<Vec<Bytes>> {
+        let c = self.channels.get(&self.fold(chan))?;
+        let modes = c.mode_string()?;
+        let server = self.server_name();
+        let mut out = vec![Bytes::from(format!(
+            ":{server} 324 {} {} {modes}\r\n",
+            self.nick, c.name
+        ))];
+        if let Some(at) = &c.created {
+            out.push(Bytes::from(format!(
+                ":{server} 329 {} {} {at}\r\n",
+                self.nick, c.name
+            )));
+        }
+        Some(out)
+    }
+
+    /// The server's name as numerics give it (otrbnc's own before the first 001).
+    fn server_name(&self) -> &str {
+        if self.server.is_empty() {
+            "otrbnc"
+        } else {
+            &self.server
+        }
+    }
+
+    /// The ISUPPORT lines of this connection.
+    pub fn isupport_lines(&self) -> &[Bytes] {
+        &self.isupport
+    }
+
     /// The lines that welcome a client attaching now: registration numerics, ISUPPORT and
-    /// MOTD with our current nick, then a JOIN and the topic of every channel.
+    /// MOTD with our current nick, then for every channel a JOIN, the topic and (when the
+    /// member list is complete) its NAMES: the client needs no upstream traffic to show them.
     pub fn welcome_burst(&self) -> Vec<Bytes> {
         let mut out = Vec::new();
         for raw in self.welcome.iter().chain(&self.isupport).chain(&self.motd) {
@@ -282,6 +491,9 @@ impl IrcState {
                 l.extend_from_slice(topic);
                 l.extend_from_slice(b"\r\n");
                 out.push(Bytes::from(l));
+            }
+            if ch.names_complete {
+                out.extend(self.names_lines(ch));
             }
         }
         out

@@ -4,7 +4,7 @@
 //! | file | holds | module |
 //! |---|---|---|
 //! | `identity.sealed` | long-term keys, instance tag, last signed profile | [`identity_file`] |
-//! | `trust-<network>.sealed` | per nick: keys seen, trusted / SMP-verified, last profile | [`trust`] |
+//! | `trust-<network>.sealed` | per nick: keys seen, trusted / SMP-verified, last profile; opt-ins, policy toggles, channels joined at run time (with keys) | [`trust`] |
 //! | `i2p-<network>.sealed` | the network's I2P destination keys (`i2p.destination = "persistent"`) | [`i2p_keys`] |
 //! | `store.key` | random key, only when no passphrase is configured | [`passphrase`] |
 //!
@@ -27,5 +27,6 @@ pub use identity_file::{IdentityFile, StoredIdentity};
 pub use passphrase::{Passphrase, PassphraseSource};
 pub use sealed::{KdfParams, SealedFile};
 pub use trust::{
-    KeyStatus, KnownKey, NickTrust, Observation, OptInError, PolicyToggles, TrustStore,
+    KeyStatus, KnownKey, NickTrust, Observation, OptInError, PolicyToggles, StoredChannel,
+    TrustStore,
 };

@@ -157,6 +157,19 @@ struct Model {
     opted: BTreeMap<String, String>,
     #[serde(default)]
     policy: PolicyToggles,
+    /// Channels joined at run time: folded → as spelt, with the key.
+    #[serde(default)]
+    channels: BTreeMap<String, StoredChannel>,
+}
+
+/// A channel the user joined at run time, kept to be joined again after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredChannel {
+    /// The name as spelt.
+    pub name: String,
+    /// Its key, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// The trust store of one network: the model in memory, and (unless it is a memory-only
@@ -185,6 +198,7 @@ impl TrustStore {
                 nicks: BTreeMap::new(),
                 opted: BTreeMap::new(),
                 policy: PolicyToggles::default(),
+                channels: BTreeMap::new(),
             },
             file: None,
             dirty: AtomicBool::new(false),
@@ -478,6 +492,31 @@ impl TrustStore {
             self.model.policy = policy;
             self.dirty.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Keeps (or updates) a channel joined at run time; whether anything changed. Bounded
+    /// by the caller (`network::joins`).
+    pub fn set_channel(&mut self, folded: &str, channel: StoredChannel) -> bool {
+        if self.model.channels.get(folded) == Some(&channel) {
+            return false;
+        }
+        self.model.channels.insert(folded.to_string(), channel);
+        self.dirty.store(true, Ordering::Relaxed);
+        true
+    }
+
+    /// Forgets a channel; whether it was kept.
+    pub fn remove_channel(&mut self, folded: &str) -> bool {
+        let removed = self.model.channels.remove(folded).is_some();
+        if removed {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// The channels joined at run time, in order.
+    pub fn channels(&self) -> impl Iterator<Item = &StoredChannel> {
+        self.model.channels.values()
     }
 
     /// The keys seen for `nick` (empty if none).

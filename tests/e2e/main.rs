@@ -19,6 +19,7 @@
 mod pki;
 mod support;
 
+mod bouncer;
 mod casemapping;
 mod chain;
 mod docker;
@@ -29,6 +30,7 @@ mod i2p;
 mod injection;
 mod irssi;
 mod login;
+mod offline_clients;
 mod otr_conversation;
 mod passthrough;
 mod pcap_selftest;

@@ -635,6 +635,61 @@ mod tests {
     }
 
     #[test]
+    fn members_follow_joins_parts_quits_nicks_kicks_and_modes() {
+        let mut s = IrcState::new("alice");
+        feed(
+            &mut s,
+            b":irc.test 001 alice :Welcome alice!~alice@localhost\r\n",
+        );
+        feed(&mut s, b":alice!~alice@localhost JOIN #c\r\n");
+        assert!(s.names_reply("#c").is_none(), "no list before the 366");
+        feed(&mut s, b":irc.test 353 alice @ #c :@alice +bob\r\n");
+        feed(&mut s, b":irc.test 366 alice #c :End of NAMES list\r\n");
+        feed(&mut s, b":carol!c@h JOIN #c\r\n");
+        feed(&mut s, b":bob!b@h NICK Robert\r\n");
+        feed(&mut s, b":alice!~alice@localhost MODE #c +o carol\r\n");
+        feed(&mut s, b":dave!d@h JOIN #c\r\n");
+        feed(&mut s, b":dave!d@h QUIT :bye\r\n");
+        feed(&mut s, b":erin!e@h JOIN #c\r\n");
+        feed(&mut s, b":erin!e@h PART #c\r\n");
+        let reply: Vec<String> = s
+            .names_reply("#C")
+            .unwrap()
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        assert_eq!(
+            reply,
+            vec![
+                ":irc.test 353 alice @ #c :@alice @carol +Robert\r\n".to_string(),
+                ":irc.test 366 alice #c :End of /NAMES list.\r\n".to_string()
+            ]
+        );
+        assert!(s.modes_reply("#c").is_none(), "modes unknown before a 324");
+        feed(&mut s, b":irc.test 324 alice #c +tn\r\n");
+        feed(&mut s, b":irc.test 329 alice #c 1700000000\r\n");
+        feed(&mut s, b":carol!c@h MODE #c +k sekrit\r\n");
+        let modes: Vec<String> = s
+            .modes_reply("#c")
+            .unwrap()
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        assert_eq!(modes[0], ":irc.test 324 alice #c +knt sekrit\r\n");
+        assert_eq!(modes[1], ":irc.test 329 alice #c 1700000000\r\n");
+        // The attach burst carries the list; a kick of us forgets the channel.
+        let burst = s.welcome_burst();
+        assert!(
+            burst
+                .iter()
+                .any(|l| l.starts_with(b":irc.test 353 alice @ #c :"))
+        );
+        feed(&mut s, b":carol!c@h KICK #c alice :out\r\n");
+        assert!(s.names_reply("#c").is_none());
+        assert_eq!(s.members_total, 0);
+    }
+
+    #[test]
     fn budget_uses_the_real_prefix() {
         let mut s = IrcState::new("alice");
         let unknown = s.budget_for("bob");

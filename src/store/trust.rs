@@ -713,6 +713,38 @@ mod tests {
     }
 
     #[test]
+    fn run_time_channels_and_keys_persist_and_are_sealed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut t = open(tmp.path());
+        let keyed = StoredChannel {
+            name: "#Team".into(),
+            key: Some("sekrit-key".into()),
+        };
+        assert!(t.set_channel("#team", keyed.clone()));
+        assert!(!t.set_channel("#team", keyed.clone()));
+        assert!(t.set_channel(
+            "#plain",
+            StoredChannel {
+                name: "#plain".into(),
+                key: None
+            }
+        ));
+        t.save().unwrap();
+        let mut t = open(tmp.path());
+        let names: Vec<_> = t.channels().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["#plain", "#Team"]);
+        assert_eq!(t.channels().nth(1), Some(&keyed));
+        assert!(t.remove_channel("#plain") && !t.remove_channel("#plain"));
+        t.save().unwrap();
+        assert_eq!(open(tmp.path()).channels().count(), 1);
+        // The key is not readable on disk.
+        for f in std::fs::read_dir(tmp.path()).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            assert!(!bytes.windows(10).any(|w| w == b"sekrit-key"));
+        }
+    }
+
+    #[test]
     fn opt_ins_are_bounded_and_must_be_nicks() {
         let mut t = TrustStore::memory();
         for i in 0..MAX_OPTED {

@@ -249,3 +249,34 @@ async fn a_client_registers_while_the_server_is_away_and_is_brought_in() {
             .any(|m| m.command == "005" && m.nick() != Some("otrbnc"))
     );
 }
+
+/// A kept channel the server refuses (wrong key) is reported once in `*otr` and scheduled
+/// for a later try; the refusal itself reaches the client as the server sent it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_kept_channel_is_reported_and_retried_later() {
+    require_e2e!();
+    let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
+    let mut carol = Client::connect(ngircd.addr(), None, "carol", "carol", &[]).await;
+    carol.join("#locked").await;
+    carol.send_raw("MODE #locked +k right-key").await;
+    carol
+        .expect_desc(secs(5), "the key set", |m| m.command == "MODE")
+        .await;
+    let aud = Auditor::start_labeled(ngircd.addr(), "auditor for alice").await;
+    aud.refuse_new(true);
+    let cfg = BncConfig::new("alice", aud.addr()).network_toml(
+        "channels = [\"#locked wrong-key\"]\nreconnect_min_secs = 1\nreconnect_max_secs = 2",
+    );
+    let bnc = OtrBnc::start(cfg).await;
+    let mut c = attach(&bnc).await;
+    aud.refuse_new(false);
+    c.expect_otr(secs(20), "the refusal told", |t| {
+        t.starts_with("Could not join #locked (") && t.contains("trying again in 1 min")
+    })
+    .await;
+    c.wait_log(secs(5), "the server's refusal", |log| {
+        log.iter().any(|m| m.command == "475")
+    })
+    .await;
+    assert_eq!(commands_sent(&aud, "JOIN"), vec!["JOIN #locked wrong-key"]);
+}

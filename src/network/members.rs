@@ -192,6 +192,34 @@ impl ModeGrammar {
     }
 }
 
+/// The changes of a `MODE` line, one mode letter at a time: (adding, letter, parameter).
+fn mode_changes<'a>(
+    grammar: &'a ModeGrammar,
+    changes: &'a str,
+    params: &'a [String],
+) -> impl Iterator<Item = (bool, char, Option<&'a String>)> + 'a {
+    let mut adding = true;
+    let mut params = params.iter();
+    changes.chars().filter_map(move |c| match c {
+        '+' => {
+            adding = true;
+            None
+        }
+        '-' => {
+            adding = false;
+            None
+        }
+        m => {
+            let param = if grammar.takes_param(m, adding) {
+                params.next()
+            } else {
+                None
+            };
+            Some((adding, m, param))
+        }
+    })
+}
+
 /// What a `MODE` line changed for one channel, for the member list and the modes.
 pub fn apply_mode(
     chan: &mut Channel,
@@ -200,37 +228,24 @@ pub fn apply_mode(
     changes: &str,
     params: &[String],
 ) {
-    let mut adding = true;
-    let mut params = params.iter();
-    for c in changes.chars() {
-        match c {
-            '+' => adding = true,
-            '-' => adding = false,
-            m => {
-                let param = if grammar.takes_param(m, adding) {
-                    params.next()
+    for (adding, m, param) in mode_changes(grammar, changes, params) {
+        if let Some(symbol) = grammar.symbol_of(m) {
+            let Some(nick) = param else { continue };
+            if let Some(member) = chan.members.get_mut(&casemap.fold(nick)) {
+                let held = member.prefix.chars().filter(|&s| s != symbol);
+                member.prefix = if adding {
+                    grammar.ranked(held.chain(std::iter::once(symbol)))
                 } else {
-                    None
+                    grammar.ranked(held)
                 };
-                if let Some(symbol) = grammar.symbol_of(m) {
-                    let Some(nick) = param else { continue };
-                    if let Some(member) = chan.members.get_mut(&casemap.fold(nick)) {
-                        let held = member.prefix.chars().filter(|&s| s != symbol);
-                        member.prefix = if adding {
-                            grammar.ranked(held.chain(std::iter::once(symbol)))
-                        } else {
-                            grammar.ranked(held)
-                        };
-                    }
-                } else if grammar.list.contains(m) {
-                    // Ban and exception lists are not kept.
-                } else if let Some(modes) = chan.modes.as_mut() {
-                    if adding {
-                        modes.insert(m, param.cloned());
-                    } else {
-                        modes.remove(&m);
-                    }
-                }
+            }
+        } else if grammar.list.contains(m) {
+            // Ban and exception lists are not kept.
+        } else if let Some(modes) = chan.modes.as_mut() {
+            if adding {
+                modes.insert(m, param.cloned());
+            } else {
+                modes.remove(&m);
             }
         }
     }
@@ -242,26 +257,10 @@ pub fn key_change(
     changes: &str,
     params: &[String],
 ) -> Option<Option<String>> {
-    let mut adding = true;
-    let mut params = params.iter();
-    let mut out = None;
-    for c in changes.chars() {
-        match c {
-            '+' => adding = true,
-            '-' => adding = false,
-            m => {
-                let param = if grammar.takes_param(m, adding) {
-                    params.next()
-                } else {
-                    None
-                };
-                if m == 'k' {
-                    out = Some(if adding { param.cloned() } else { None });
-                }
-            }
-        }
-    }
-    out
+    mode_changes(grammar, changes, params)
+        .filter(|(_, m, _)| *m == 'k')
+        .last()
+        .map(|(adding, _, param)| if adding { param.cloned() } else { None })
 }
 
 /// Parses a `324` mode string and its parameters into the kept form.

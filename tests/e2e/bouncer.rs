@@ -10,7 +10,7 @@ use crate::require_e2e;
 use crate::support::auditor::Auditor;
 use crate::support::client::{Client, Login};
 use crate::support::ngircd::{Ngircd, NgircdOpts};
-use crate::support::otrbnc::{BncConfig, OtrBnc};
+use crate::support::otrbnc::BncConfig;
 use crate::support::scenario::{self, attach};
 use crate::support::secs;
 
@@ -202,11 +202,7 @@ async fn a_restart_rejoins_configured_and_run_time_channels_with_keys() {
 async fn a_client_registers_while_the_server_is_away_and_is_brought_in() {
     require_e2e!();
     let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
-    let aud = Auditor::start_labeled(ngircd.addr(), "auditor for alice").await;
-    aud.refuse_new(true);
-    let cfg = BncConfig::new("alice", aud.addr())
-        .network_toml("channels = [\"#home\"]\nreconnect_min_secs = 1\nreconnect_max_secs = 2");
-    let bnc = OtrBnc::start(cfg).await;
+    let (aud, bnc) = scenario::bouncer_while_unreachable(&ngircd, "channels = [\"#home\"]").await;
     let mut c = Client::connect_with(
         bnc.addr(),
         Login::new(Some(&bnc.pass()), "alice").caps(&["server-time"]),
@@ -262,12 +258,8 @@ async fn a_refused_kept_channel_is_reported_and_retried_later() {
     carol
         .expect_desc(secs(5), "the key set", |m| m.command == "MODE")
         .await;
-    let aud = Auditor::start_labeled(ngircd.addr(), "auditor for alice").await;
-    aud.refuse_new(true);
-    let cfg = BncConfig::new("alice", aud.addr()).network_toml(
-        "channels = [\"#locked wrong-key\"]\nreconnect_min_secs = 1\nreconnect_max_secs = 2",
-    );
-    let bnc = OtrBnc::start(cfg).await;
+    let (aud, bnc) =
+        scenario::bouncer_while_unreachable(&ngircd, "channels = [\"#locked wrong-key\"]").await;
     let mut c = attach(&bnc).await;
     aud.refuse_new(false);
     c.expect_otr(secs(20), "the refusal told", |t| {

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::auditor::Auditor;
 use crate::support::irssi::{Irssi, IrssiOpts};
 use crate::support::ngircd::{Ngircd, NgircdOpts};
-use crate::support::otrbnc::{BncConfig, OtrBnc};
+use crate::support::scenario;
 use crate::support::weechat::Weechat;
 use crate::{require_irssi, require_weechat};
 
@@ -18,11 +17,7 @@ async fn irssi_and_weechat_register_while_the_server_is_away() {
     require_irssi!();
     require_weechat!();
     let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
-    let aud = Auditor::start_labeled(ngircd.addr(), "auditor for alice").await;
-    aud.refuse_new(true);
-    let cfg = BncConfig::new("alice", aud.addr())
-        .network_toml("channels = [\"#home\"]\nreconnect_min_secs = 1\nreconnect_max_secs = 2");
-    let bnc = OtrBnc::start(cfg).await;
+    let (aud, bnc) = scenario::bouncer_while_unreachable(&ngircd, "channels = [\"#home\"]").await;
 
     let irssi = Irssi::start(IrssiOpts::new("alice")).await;
     irssi.type_line(&format!("/connect 127.0.0.1 {} {}", bnc.port(), bnc.pass()));

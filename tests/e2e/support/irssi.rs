@@ -63,9 +63,6 @@ pub fn irssi_binary() -> Option<PathBuf> {
 /// "skipped" line) when one is missing and `OTRBNC_REQUIRE_E2E` is unset; panics when it is
 /// set.
 pub fn available(test: &str) -> bool {
-    if !super::e2e_available(test) {
-        return false;
-    }
     let missing: Vec<&str> = [
         ("tmux", tmux_binary().is_none()),
         ("irssi", irssi_binary().is_none()),
@@ -73,22 +70,7 @@ pub fn available(test: &str) -> bool {
     .into_iter()
     .filter_map(|(n, m)| m.then_some(n))
     .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let env = super::REQUIRE_ENV;
-    if std::env::var_os(env).is_some_and(|v| !v.is_empty() && v != "0") {
-        panic!(
-            "{test}: {} not installed and {env} is set; install with `apt-get install {}` or run ./scripts/test.sh",
-            missing.join(" and "),
-            missing.join(" ")
-        );
-    }
-    eprintln!(
-        "{test}: skipped: {} not installed (set {env}=1 to make this a failure)",
-        missing.join(" and ")
-    );
-    false
+    super::tools_available(test, &missing)
 }
 
 /// Returns early from a test (with a "skipped" line) when ngircd, tmux or irssi is missing,

@@ -106,6 +106,29 @@ pub fn e2e_available(test: &str) -> bool {
     false
 }
 
+/// Whether ngircd and the programs a test needs besides are there: `missing` names those not
+/// found. Skips (with a "skipped" line) or, with `OTRBNC_REQUIRE_E2E` set, fails the test when
+/// anything is missing.
+pub fn tools_available(test: &str, missing: &[&str]) -> bool {
+    if !e2e_available(test) {
+        return false;
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let names = missing.join(" and ");
+    if std::env::var_os(REQUIRE_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+        panic!(
+            "{test}: {names} not installed and {REQUIRE_ENV} is set; install with `apt-get install {}` or run ./scripts/test.sh",
+            missing.join(" ")
+        );
+    }
+    eprintln!(
+        "{test}: skipped: {names} not installed (set {REQUIRE_ENV}=1 to make this a failure)"
+    );
+    false
+}
+
 /// Returns early from a test (with a "skipped" line) when ngircd is missing, or fails it when
 /// `OTRBNC_REQUIRE_E2E=1`.
 #[macro_export]

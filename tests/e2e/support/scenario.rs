@@ -22,6 +22,16 @@ pub async fn bouncer(ngircd: &Ngircd, cfg: BncConfig) -> (Auditor, OtrBnc) {
     (aud, bnc)
 }
 
+/// A bouncer whose server is unreachable for now: its upstream goes through an auditor that
+/// refuses connections until `refuse_new(false)`; `network_toml` is added to its network.
+pub async fn bouncer_while_unreachable(ngircd: &Ngircd, network_toml: &str) -> (Auditor, OtrBnc) {
+    let aud = Auditor::start_labeled(ngircd.addr(), "auditor for alice").await;
+    aud.refuse_new(true);
+    let toml = format!("{network_toml}\nreconnect_min_secs = 1\nreconnect_max_secs = 2");
+    let bnc = OtrBnc::start(BncConfig::new("alice", aud.addr()).network_toml(&toml)).await;
+    (aud, bnc)
+}
+
 /// The same with an auditor that rewrites what the server says (see [`Rewrite`]).
 pub async fn bouncer_rewriting(
     ngircd: &Ngircd,

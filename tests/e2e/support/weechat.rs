@@ -34,20 +34,12 @@ pub fn binary() -> Option<PathBuf> {
 
 /// Whether ngircd and weechat-headless are present (see `irssi::available`).
 pub fn available(test: &str) -> bool {
-    if !super::e2e_available(test) {
-        return false;
-    }
-    if binary().is_some() {
-        return true;
-    }
-    let env = super::REQUIRE_ENV;
-    if std::env::var_os(env).is_some_and(|v| !v.is_empty() && v != "0") {
-        panic!("{test}: weechat-headless not installed and {env} is set; run ./scripts/test.sh");
-    }
-    eprintln!(
-        "{test}: skipped: weechat-headless not installed (set {env}=1 to make this a failure)"
-    );
-    false
+    let missing: &[&str] = if binary().is_some() {
+        &[]
+    } else {
+        &["weechat-headless"]
+    };
+    super::tools_available(test, missing)
 }
 
 /// Returns early from a test (with a "skipped" line) when ngircd or WeeChat is missing, or

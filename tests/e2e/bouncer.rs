@@ -231,10 +231,20 @@ async fn a_client_registers_while_the_server_is_away_and_is_brought_in() {
     .await;
     assert!(aud.registrations() == 0);
 
+    // Someone else holds "alice" by the time the server is back: the client, registered as
+    // alice by otrbnc, is told its new nick before it is put into its channels.
+    let _squatter = Client::connect(ngircd.addr(), None, "alice", "squatter", &[]).await;
     aud.refuse_new(false);
+    let renamed = c
+        .expect_desc(secs(20), "the new nick", |m| {
+            m.command == "NICK" && m.is_from("alice")
+        })
+        .await;
+    let nick = renamed.param(0).to_string();
+    assert_ne!(nick, "alice");
     for chan in ["#home", "#later"] {
         c.expect_desc(secs(20), "brought into the channel", |m| {
-            m.command == "JOIN" && m.param(0) == chan && m.is_from("alice")
+            m.command == "JOIN" && m.param(0) == chan && m.is_from(&nick)
         })
         .await;
     }

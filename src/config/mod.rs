@@ -398,6 +398,10 @@ pub struct Network {
     /// attaches, with that client's nick, user name and real name.
     #[serde(default)]
     pub nick: Option<String>,
+    /// Nicks to try, in order, when the server refuses `nick` during registration (in use,
+    /// erroneous or unavailable); then variants of `nick` that fit the server's NICKLEN.
+    #[serde(default)]
+    pub alt_nicks: Vec<String>,
     /// User name (ident); default: the nick.
     #[serde(default)]
     pub username: Option<String>,
@@ -416,6 +420,10 @@ pub struct Network {
     /// SASL PLAIN password.
     #[serde(default)]
     pub sasl_password: Option<String>,
+    /// Never register without the account: when the server offers no SASL or the
+    /// authentication fails, disconnect instead of continuing unauthenticated.
+    #[serde(default)]
+    pub sasl_required: bool,
     /// Seconds per line once the burst is spent (token bucket refill).
     #[serde(default = "default_flood_interval")]
     pub flood_interval_secs: f64,
@@ -618,12 +626,14 @@ impl Config {
                 tls_client_cert: None,
                 tls_client_key: None,
                 nick: None,
+                alt_nicks: Vec::new(),
                 username: None,
                 realname: None,
                 server_password: None,
                 sasl_mechanism: None,
                 sasl_username: None,
                 sasl_password: None,
+                sasl_required: false,
                 flood_interval_secs: default_flood_interval(),
                 flood_burst: default_flood_burst(),
                 otr_nicks: Vec::new(),

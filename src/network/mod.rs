@@ -7,11 +7,13 @@ mod control;
 mod from_client;
 mod from_server;
 mod liveness;
+mod nicks;
 mod offers;
 pub mod otr;
 mod pinning;
 #[cfg(test)]
 mod refold_tests;
+mod registration;
 mod state;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -141,8 +143,12 @@ struct Registration {
     caps_offered: Vec<String>,
     /// Waiting for the SASL exchange to end.
     sasl_pending: bool,
-    /// Nick attempts made (433 handling).
-    nick_tries: u32,
+    /// Nicks refused so far (433/432/437).
+    nick_tries: usize,
+    /// The NICKLEN generated nick variants must fit (shortened by a 432).
+    nicklen: usize,
+    /// When the connection came up (registration must finish in time).
+    connected_at: Option<Instant>,
     /// The registration burst ended (376/422): later MOTD, LUSERS or ISUPPORT lines answer a
     /// client's own request and reach the clients like any other line.
     burst_done: bool,
@@ -178,6 +184,8 @@ pub struct Net {
     /// The identity shared by every network, and the generation our account was built from.
     identity: Arc<SharedIdentity>,
     identity_gen: u64,
+    /// The NICKLEN the server declared last (for nick variants before the next `005`).
+    known_nicklen: Option<usize>,
     /// How the server is reached (direct, Tor, SOCKS5); kept across reconnects.
     route: Arc<Route>,
 }
@@ -236,6 +244,7 @@ pub fn spawn(
         live: liveness::Liveness::default(),
         identity,
         identity_gen,
+        known_nicklen: None,
         route: Arc::new(route),
         inbox: tx.clone(),
         name,
@@ -328,6 +337,9 @@ impl Net {
         if let Some(t) = self.liveness_deadline() {
             consider(t);
         }
+        if let Some(t) = self.registration_deadline() {
+            consider(t);
+        }
         if let Some(t) = self.otr.account.poll_timeout() {
             let wait = t.saturating_sub(now_ms());
             consider(now + Duration::from_millis(wait));
@@ -343,6 +355,7 @@ impl Net {
             self.connect();
         }
         self.liveness_timer(now);
+        self.registration_timer(now);
         if self
             .otr
             .account
@@ -375,7 +388,10 @@ impl Net {
             return;
         };
         self.generation += 1;
-        self.reg = Registration::default();
+        self.reg = Registration {
+            nicklen: self.known_nicklen.unwrap_or(nicks::DEFAULT_NICKLEN),
+            ..Registration::default()
+        };
         self.irc = IrcState::new(&nick);
         // Until the new connection declares its CASEMAPPING, opt-ins fold by the default.
         self.otr.refold(&self.irc);
@@ -401,6 +417,7 @@ impl Net {
         }
         tracing::info!(network = %self.name, "connected; registering");
         self.heard(Instant::now());
+        self.reg.connected_at = Some(Instant::now());
         let nick = self.irc.nick.clone();
         self.send_now(Bytes::from_static(b"CAP LS 302\r\n"));
         if let Some(pass) = self.cfg.server_password.clone() {
@@ -445,7 +462,8 @@ impl Net {
             return;
         }
         let jitter = rand::random_range(0.0..0.25);
-        let wait = self.backoff.mul_f64(1.0 + jitter);
+        let wait =
+            registration::reconnect_wait(self.backoff, jitter, was_connected && !was_registered);
         self.backoff = (self.backoff * 2).min(Duration::from_secs(self.cfg.reconnect_max_secs));
         self.link = Link::Down {
             retry_at: Some(Instant::now() + wait),

@@ -41,6 +41,8 @@ pub struct IrcState {
     pub chantypes: String,
     /// Longest host name the server allows (`HOSTLEN`), for the budget when ours is unknown.
     pub hostlen: Option<usize>,
+    /// Longest nick the server allows (`NICKLEN`), bounded.
+    pub nicklen: Option<usize>,
     /// The server paces us itself without disconnecting (ISUPPORT `SAFERATE`).
     pub saferate: bool,
     /// 001-004 lines as received.
@@ -167,6 +169,9 @@ impl IrcState {
                             }
                         }
                         "HOSTLEN" => self.hostlen = v.parse().ok(),
+                        "NICKLEN" => {
+                            self.nicklen = v.parse::<usize>().ok().filter(|n| (1..=512).contains(n))
+                        }
                         // soju's promise that it rate-limits without disconnecting.
                         "SAFERATE" | "soju.im/SAFERATE" => self.saferate = true,
                         _ => {}

@@ -448,6 +448,10 @@ pub struct Network {
     /// Give the connection up (and reconnect) when nothing came this long after the PING.
     #[serde(default = "default_ping_timeout")]
     pub ping_timeout_secs: u64,
+    /// Give a registration up (QUIT, reconnect later) when the server has not welcomed us
+    /// this long after the connection came up.
+    #[serde(default = "default_register_timeout")]
+    pub register_timeout_secs: u64,
 }
 
 impl Network {
@@ -519,6 +523,10 @@ fn default_ping_interval() -> u64 {
     120
 }
 fn default_ping_timeout() -> u64 {
+    60
+}
+fn default_register_timeout() -> u64 {
+    // SASL over Tor and a server's ident and DNS lookups fit easily.
     60
 }
 fn default_playback() -> usize {
@@ -642,6 +650,7 @@ impl Config {
                 reconnect_max_secs: default_reconnect_max(),
                 ping_interval_secs: default_ping_interval(),
                 ping_timeout_secs: default_ping_timeout(),
+                register_timeout_secs: default_register_timeout(),
             },
         );
         Config {

@@ -82,6 +82,7 @@ fn the_example_is_valid_and_documents_every_key() {
         "reconnect_max_secs",
         "ping_interval_secs",
         "ping_timeout_secs",
+        "register_timeout_secs",
         "sam_address",
         "destination",
         "session_timeout_secs",

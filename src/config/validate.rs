@@ -483,6 +483,7 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
     for (name, v) in [
         ("ping_interval_secs", net.ping_interval_secs),
         ("ping_timeout_secs", net.ping_timeout_secs),
+        ("register_timeout_secs", net.register_timeout_secs),
     ] {
         if !(1..=3600).contains(&v) {
             return Err(invalid(key(name), "must be 1..=3600"));

@@ -1,7 +1,7 @@
 //! Registration that never gets stuck: a refused nick is followed by the configured
 //! alternatives and then variants within NICKLEN (bounded); `sasl_required` disconnects
 //! instead of registering without the account; a registration that does not finish in
-//! [`REGISTRATION_TIMEOUT`] is given up. Giving up sends QUIT and reconnects with backoff
+//! `register_timeout_secs` is given up. Giving up sends QUIT and reconnects with backoff
 //! (or stops, for errors retrying cannot fix).
 
 use std::time::{Duration, Instant};
@@ -10,10 +10,6 @@ use bytes::Bytes;
 
 use super::{Link, Net, nicks};
 use crate::irc::Line;
-
-/// From TCP (and TLS) up to `001`: a server that stalls the exchange (SASL without an
-/// answer, a nick reply that never comes) is left for another attempt.
-pub const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The least wait before connecting again after a connection closed before it registered
 /// (a K-line, a throttle, refused SASL), whatever the backoff: the default
@@ -153,7 +149,12 @@ impl Net {
         match self.link {
             Link::Up {
                 connected: true, ..
-            } if !self.irc.registered => self.reg.connected_at.map(|t| t + REGISTRATION_TIMEOUT),
+            // From TCP (and TLS) up to `001`: a server that stalls the exchange (SASL without
+            // an answer, a nick reply that never comes) is left for another attempt.
+            } if !self.irc.registered => self
+                .reg
+                .connected_at
+                .map(|t| t + Duration::from_secs(self.cfg.register_timeout_secs)),
             _ => None,
         }
     }
@@ -162,7 +163,7 @@ impl Net {
         if self.registration_deadline().is_some_and(|t| t <= now) {
             let reason = format!(
                 "registration did not finish in {} s",
-                REGISTRATION_TIMEOUT.as_secs()
+                self.cfg.register_timeout_secs
             );
             self.abandon_registration(&reason, false);
         }

@@ -2,8 +2,8 @@
 //! passes lines through unless told to tamper, and then it can play a nick itself with its
 //! own `otr_core::Account` and valid keys ("mallory": lines otrbnc sends to that nick go to
 //! mallory, the real nick's lines are dropped), duplicate, reorder, drop or reflect OTR
-//! lines, rewrite the case of a source nick, forge lines, and cut the connection after a
-//! given OTR line. It records every byte otrbnc sent (before any tampering: what a server
+//! lines, rewrite the case of a source nick, forge lines, cut the connection after a given
+//! OTR line, and play the SASL part of a server (ngircd has none). It records every byte otrbnc sent (before any tampering: what a server
 //! sees) so a test can prove no plaintext left, and every text mallory decrypted.
 
 use std::net::SocketAddr;

@@ -168,8 +168,13 @@ impl Net {
                 if self.cfg.sasl_mechanism.is_some() {
                     if self.reg.caps_offered.iter().any(|o| o == "sasl") {
                         want.push("sasl");
-                    } else {
+                    } else if self.cfg.sasl_required {
                         return self.on_sasl_failed(SaslFailure::NotOffered, "");
+                    } else {
+                        self.notify(&format!(
+                            "{} does not offer SASL; continuing without it.",
+                            self.name
+                        ));
                     }
                 }
                 if want.is_empty() {

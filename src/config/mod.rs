@@ -398,6 +398,10 @@ pub struct Network {
     /// attaches, with that client's nick, user name and real name.
     #[serde(default)]
     pub nick: Option<String>,
+    /// Nicks to try, in order, when the server refuses `nick` during registration (in use,
+    /// erroneous or unavailable); then variants of `nick` that fit the server's NICKLEN.
+    #[serde(default)]
+    pub alt_nicks: Vec<String>,
     /// User name (ident); default: the nick.
     #[serde(default)]
     pub username: Option<String>,
@@ -416,6 +420,10 @@ pub struct Network {
     /// SASL PLAIN password.
     #[serde(default)]
     pub sasl_password: Option<String>,
+    /// Never register without the account: when the server offers no SASL or the
+    /// authentication fails, disconnect instead of continuing unauthenticated.
+    #[serde(default)]
+    pub sasl_required: bool,
     /// Seconds per line once the burst is spent (token bucket refill).
     #[serde(default = "default_flood_interval")]
     pub flood_interval_secs: f64,
@@ -444,6 +452,10 @@ pub struct Network {
     /// Give the connection up (and reconnect) when nothing came this long after the PING.
     #[serde(default = "default_ping_timeout")]
     pub ping_timeout_secs: u64,
+    /// Give a registration up (QUIT, reconnect later) when the server has not welcomed us
+    /// this long after the connection came up.
+    #[serde(default = "default_register_timeout")]
+    pub register_timeout_secs: u64,
 }
 
 impl Network {
@@ -515,6 +527,10 @@ fn default_ping_interval() -> u64 {
     120
 }
 fn default_ping_timeout() -> u64 {
+    60
+}
+fn default_register_timeout() -> u64 {
+    // SASL over Tor and a server's ident and DNS lookups fit easily.
     60
 }
 fn default_playback() -> usize {
@@ -622,12 +638,14 @@ impl Config {
                 tls_client_cert: None,
                 tls_client_key: None,
                 nick: None,
+                alt_nicks: Vec::new(),
                 username: None,
                 realname: None,
                 server_password: None,
                 sasl_mechanism: None,
                 sasl_username: None,
                 sasl_password: None,
+                sasl_required: false,
                 flood_interval_secs: default_flood_interval(),
                 flood_burst: default_flood_burst(),
                 otr_nicks: Vec::new(),
@@ -637,6 +655,7 @@ impl Config {
                 reconnect_max_secs: default_reconnect_max(),
                 ping_interval_secs: default_ping_interval(),
                 ping_timeout_secs: default_ping_timeout(),
+                register_timeout_secs: default_register_timeout(),
             },
         );
         Config {

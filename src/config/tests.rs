@@ -67,12 +67,14 @@ fn the_example_is_valid_and_documents_every_key() {
         "tls_client_cert",
         "tls_client_key",
         "nick",
+        "alt_nicks",
         "username",
         "realname",
         "server_password",
         "sasl_mechanism",
         "sasl_username",
         "sasl_password",
+        "sasl_required",
         "flood_interval_secs",
         "flood_burst",
         "otr_nicks",
@@ -81,6 +83,7 @@ fn the_example_is_valid_and_documents_every_key() {
         "reconnect_max_secs",
         "ping_interval_secs",
         "ping_timeout_secs",
+        "register_timeout_secs",
         "sam_address",
         "destination",
         "session_timeout_secs",
@@ -145,6 +148,20 @@ fn bad_values_name_the_key_and_why() {
             "networks.test.channels",
         ),
         (format!("{MINIMAL}nick = \"#chan\"\n"), "networks.test.nick"),
+        (
+            format!("{MINIMAL}alt_nicks = [\"ok\", \"1bad\"]\n"),
+            "networks.test.alt_nicks",
+        ),
+        (
+            format!(
+                "{MINIMAL}alt_nicks = [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]\n"
+            ),
+            "networks.test.alt_nicks",
+        ),
+        (
+            format!("{MINIMAL}sasl_required = true\n"),
+            "networks.test.sasl_required",
+        ),
         (
             format!("{MINIMAL}tls_pin_sha256 = [\"00\"]\n"),
             "networks.test.tls_pin_sha256",

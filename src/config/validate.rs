@@ -31,6 +31,9 @@ pub enum ConfigError {
     },
 }
 
+/// Most `alt_nicks` per network (each costs a round trip while registering).
+pub const MAX_ALT_NICKS: usize = 8;
+
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
@@ -399,6 +402,20 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
     {
         return Err(invalid(key("nick"), format!("{n:?} is not a valid nick")));
     }
+    if net.alt_nicks.len() > MAX_ALT_NICKS {
+        return Err(invalid(
+            key("alt_nicks"),
+            format!("at most {MAX_ALT_NICKS} nicks"),
+        ));
+    }
+    for n in &net.alt_nicks {
+        if !is_valid_nick(n) {
+            return Err(invalid(
+                key("alt_nicks"),
+                format!("{n:?} is not a valid nick"),
+            ));
+        }
+    }
     for (k, v) in [
         ("username", &net.username),
         ("realname", &net.realname),
@@ -433,6 +450,12 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
             ));
         }
         _ => {}
+    }
+    if net.sasl_required && net.sasl_mechanism.is_none() {
+        return Err(invalid(
+            key("sasl_required"),
+            "needs sasl_mechanism (and its credentials)",
+        ));
     }
     if !net.flood_interval_secs.is_finite() || !(0.0..=60.0).contains(&net.flood_interval_secs) {
         return Err(invalid(
@@ -480,6 +503,7 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
     for (name, v) in [
         ("ping_interval_secs", net.ping_interval_secs),
         ("ping_timeout_secs", net.ping_timeout_secs),
+        ("register_timeout_secs", net.register_timeout_secs),
     ] {
         if !(1..=3600).contains(&v) {
             return Err(invalid(key(name), "must be 1..=3600"));

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::registration::SaslFailure;
 use super::{Net, now_ms};
 use crate::config::SaslMechanism;
 use crate::irc::Line;
@@ -50,31 +51,19 @@ impl Net {
             }
             b"902" | b"904" | b"905" | b"906" | b"907" | b"908" => {
                 if self.reg.sasl_pending {
-                    self.reg.sasl_pending = false;
-                    self.send_now(Bytes::from_static(b"CAP END\r\n"));
                     let why = line
                         .params
                         .last()
-                        .map(|p| String::from_utf8_lossy(p).into_owned());
-                    tracing::warn!(network = %self.name, "SASL authentication failed");
-                    self.notify(&format!(
-                        "SASL authentication to {} failed: {}",
-                        self.name,
-                        why.unwrap_or_default()
-                    ));
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .unwrap_or_default();
+                    self.on_sasl_failed(SaslFailure::from_numeric(&cmd), &why);
                 }
                 return;
             }
-            // Nick in use during registration: try another.
-            b"433" | b"432" if !self.irc.registered => {
-                self.reg.nick_tries += 1;
-                let base = self.want_nick.clone().unwrap_or_else(|| "otrbnc".into());
-                let nick = format!("{base}{}", "_".repeat(self.reg.nick_tries as usize));
-                if self.reg.nick_tries <= 5 {
-                    self.irc.nick = nick.clone();
-                    self.send_now(crate::irc::build::command(None, &["NICK", &nick]));
-                }
-                return;
+            // Nick refused during registration: try another (after it, the replies to a
+            // client's own NICK pass to the clients unchanged).
+            b"433" | b"432" | b"437" if !self.irc.registered => {
+                return self.on_nick_refused(&cmd, &line);
             }
             _ => {}
         }
@@ -101,6 +90,10 @@ impl Net {
             self.on_registered();
         }
         if cmd == b"005" {
+            // Kept across connections: the next registration's nick variants fit it.
+            if let Some(n) = self.irc.nicklen {
+                self.known_nicklen = Some(n);
+            }
             self.otr.refold(&self.irc);
             self.joins.refold(self.irc.casemap);
             let interval = if self.irc.saferate {
@@ -174,6 +167,8 @@ impl Net {
                 if self.cfg.sasl_mechanism.is_some() {
                     if self.reg.caps_offered.iter().any(|o| o == "sasl") {
                         want.push("sasl");
+                    } else if self.cfg.sasl_required {
+                        return self.on_sasl_failed(SaslFailure::NotOffered, "");
                     } else {
                         self.notify(&format!(
                             "{} does not offer SASL; continuing without it.",
@@ -202,13 +197,21 @@ impl Net {
                     self.reg.sasl_pending = true;
                     self.send_now(Bytes::from(format!("AUTHENTICATE {mech}\r\n")));
                 } else if !self.irc.registered {
-                    self.send_now(Bytes::from_static(b"CAP END\r\n"));
+                    self.cap_end_unless_sasl_required();
                 }
             }
-            b"NAK" if !self.irc.registered => {
-                self.send_now(Bytes::from_static(b"CAP END\r\n"));
-            }
+            b"NAK" if !self.irc.registered => self.cap_end_unless_sasl_required(),
             _ => {}
+        }
+    }
+
+    /// The caps we asked for were not all granted: with SASL configured and required, the
+    /// refusal of `sasl` means no account, so no registration.
+    fn cap_end_unless_sasl_required(&mut self) {
+        if self.cfg.sasl_mechanism.is_some() && self.cfg.sasl_required {
+            self.on_sasl_failed(SaslFailure::NotOffered, "");
+        } else {
+            self.send_now(Bytes::from_static(b"CAP END\r\n"));
         }
     }
 

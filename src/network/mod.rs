@@ -10,12 +10,14 @@ mod from_server;
 mod joins;
 mod liveness;
 mod members;
+mod nicks;
 mod offers;
 mod offline;
 pub mod otr;
 mod pinning;
 #[cfg(test)]
 mod refold_tests;
+mod registration;
 mod state;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -147,8 +149,12 @@ struct Registration {
     caps_offered: Vec<String>,
     /// Waiting for the SASL exchange to end.
     sasl_pending: bool,
-    /// Nick attempts made (433 handling).
-    nick_tries: u32,
+    /// Nicks refused so far (433/432/437).
+    nick_tries: usize,
+    /// The NICKLEN generated nick variants must fit (shortened by a 432).
+    nicklen: usize,
+    /// When the connection came up (registration must finish in time).
+    connected_at: Option<Instant>,
     /// The registration burst ended (376/422): later MOTD, LUSERS or ISUPPORT lines answer a
     /// client's own request and reach the clients like any other line.
     burst_done: bool,
@@ -190,6 +196,8 @@ pub struct Net {
     /// The identity shared by every network, and the generation our account was built from.
     identity: Arc<SharedIdentity>,
     identity_gen: u64,
+    /// The NICKLEN the server declared last (for nick variants before the next `005`).
+    known_nicklen: Option<usize>,
     /// How the server is reached (direct, Tor, SOCKS5); kept across reconnects.
     route: Arc<Route>,
 }
@@ -251,6 +259,7 @@ pub fn spawn(
         live: liveness::Liveness::default(),
         identity,
         identity_gen,
+        known_nicklen: None,
         route: Arc::new(route),
         inbox: tx.clone(),
         name,
@@ -352,6 +361,9 @@ impl Net {
         {
             consider(t);
         }
+        if let Some(t) = self.registration_deadline() {
+            consider(t);
+        }
         if let Some(t) = self.otr.account.poll_timeout() {
             let wait = t.saturating_sub(now_ms());
             consider(now + Duration::from_millis(wait));
@@ -371,6 +383,7 @@ impl Net {
         if self.can_send() && self.joins.next_retry().is_some_and(|t| t <= now) {
             self.join_kept();
         }
+        self.registration_timer(now);
         if self
             .otr
             .account
@@ -403,7 +416,10 @@ impl Net {
             return;
         };
         self.generation += 1;
-        self.reg = Registration::default();
+        self.reg = Registration {
+            nicklen: self.known_nicklen.unwrap_or(nicks::DEFAULT_NICKLEN),
+            ..Registration::default()
+        };
         self.irc = IrcState::new(&nick);
         // Until the new connection declares its CASEMAPPING, opt-ins fold by the default.
         self.otr.refold(&self.irc);
@@ -429,6 +445,7 @@ impl Net {
         }
         tracing::info!(network = %self.name, "connected; registering");
         self.heard(Instant::now());
+        self.reg.connected_at = Some(Instant::now());
         let nick = self.irc.nick.clone();
         self.send_now(Bytes::from_static(b"CAP LS 302\r\n"));
         if let Some(pass) = self.cfg.server_password.clone() {
@@ -474,7 +491,8 @@ impl Net {
             return;
         }
         let jitter = rand::random_range(0.0..0.25);
-        let wait = self.backoff.mul_f64(1.0 + jitter);
+        let wait =
+            registration::reconnect_wait(self.backoff, jitter, was_connected && !was_registered);
         self.backoff = (self.backoff * 2).min(Duration::from_secs(self.cfg.reconnect_max_secs));
         self.link = Link::Down {
             retry_at: Some(Instant::now() + wait),

@@ -33,6 +33,8 @@ pub struct IrcState {
     pub chantypes: String,
     /// Longest host name the server allows (`HOSTLEN`), for the budget when ours is unknown.
     pub hostlen: Option<usize>,
+    /// Longest nick the server allows (`NICKLEN`), bounded.
+    pub nicklen: Option<usize>,
     /// The server paces us itself without disconnecting (ISUPPORT `SAFERATE`).
     pub saferate: bool,
     /// 001-004 lines as received.
@@ -182,6 +184,9 @@ impl IrcState {
                                 .find(|(cmd, _)| cmd.eq_ignore_ascii_case("JOIN"))
                                 .and_then(|(_, n)| n.parse().ok())
                                 .filter(|&n| n > 0);
+                        }
+                        "NICKLEN" => {
+                            self.nicklen = v.parse::<usize>().ok().filter(|n| (1..=512).contains(n))
                         }
                         // soju's promise that it rate-limits without disconnecting.
                         "SAFERATE" | "soju.im/SAFERATE" => self.saferate = true,

@@ -177,7 +177,7 @@ pub async fn connect(
     let port = net.port();
     let addr = format!("{}:{port}", net.host);
     let stream: Box<dyn Stream> = match route {
-        Route::Direct => Box::new(direct(&addr).await?),
+        Route::Direct => Box::new(direct(&net.host, port).await?),
         Route::Tor(tor) => Box::new(tor.connect(&net.host, port, progress).await?),
         Route::Socks5(socks) => Box::new(
             socks
@@ -193,17 +193,99 @@ pub async fn connect(
     }
 }
 
-async fn direct(addr: &str) -> Result<TcpStream, TransportError> {
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+/// Resolves the host and races its addresses ([`happy_eyeballs`]), all within
+/// `CONNECT_TIMEOUT`; the winner gets TCP_NODELAY and keepalive.
+async fn direct(host: &str, port: u16) -> Result<TcpStream, TransportError> {
+    let addr = format!("{host}:{port}");
+    let attempt = async {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await?
+            .take(MAX_ADDRESSES)
+            .collect();
+        happy_eyeballs(&addrs, ATTEMPT_DELAY, ATTEMPT_TIMEOUT).await
+    };
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, attempt)
         .await
-        .map_err(|_| TransportError::Timeout(addr.to_string()))?
-        .map_err(|error| TransportError::Connect {
-            addr: addr.to_string(),
-            error,
-        })?;
+        .map_err(|_| TransportError::Timeout(addr.clone()))?
+        .map_err(|error| TransportError::Connect { addr, error })?;
     let _ = tcp.set_nodelay(true);
     set_keepalive(&tcp);
     Ok(tcp)
+}
+
+/// Addresses of one host tried at most (a resolver answer is not trusted to be small).
+const MAX_ADDRESSES: usize = 16;
+/// RFC 8305's recommended "Connection Attempt Delay".
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+/// One address may take this long; a black-holed address then no longer holds up the rest.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// RFC 8305 order: IPv6 and IPv4 alternate, starting with the resolver's first family
+/// (IPv6 when it has any), each family in the resolver's order.
+pub fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
+    let (first, second) = if v6.is_empty() { (v4, v6) } else { (v6, v4) };
+    let mut out = Vec::with_capacity(addrs.len());
+    let mut a = first.into_iter();
+    let mut b = second.into_iter();
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+}
+
+/// Happy Eyeballs (RFC 8305): the addresses in [`interleave`] order, the next attempt started
+/// `delay` after the previous one (at once when one fails), each attempt limited to
+/// `per_attempt`. The first connection wins; the others are dropped (closed).
+pub async fn happy_eyeballs(
+    addrs: &[SocketAddr],
+    delay: Duration,
+    per_attempt: Duration,
+) -> std::io::Result<TcpStream> {
+    use futures_util::StreamExt;
+    use futures_util::stream::FuturesUnordered;
+
+    let mut queue = interleave(addrs).into_iter();
+    let mut running = FuturesUnordered::new();
+    let mut last_error = None;
+    let start = |addr: SocketAddr| async move {
+        match tokio::time::timeout(per_attempt, TcpStream::connect(addr)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{addr}: no answer in {} s", per_attempt.as_secs()),
+            )),
+        }
+    };
+    let mut next_at = tokio::time::Instant::now();
+    loop {
+        let more = queue.len() > 0;
+        if running.is_empty() || (more && tokio::time::Instant::now() >= next_at) {
+            let Some(addr) = queue.next() else {
+                return Err(last_error.unwrap_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no address to connect to")
+                }));
+            };
+            running.push(start(addr));
+            next_at = tokio::time::Instant::now() + delay;
+            continue;
+        }
+        tokio::select! {
+            done = running.next() => match done {
+                Some(Ok(tcp)) => return Ok(tcp),
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "connection attempt failed");
+                    last_error = Some(e);
+                    // A failure starts the next attempt at once.
+                    next_at = tokio::time::Instant::now();
+                }
+                None => {}
+            },
+            _ = tokio::time::sleep_until(next_at), if more => {}
+        }
+    }
 }
 
 /// TCP keepalive probes after a minute of silence: the kernel then notices a peer that
@@ -254,14 +336,120 @@ mod tests {
     #[tokio::test]
     async fn direct_connections_have_tcp_keepalive() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let tcp = direct(&addr).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tcp = direct("127.0.0.1", port).await.unwrap();
         let sock = socket2::SockRef::from(&tcp);
         assert!(sock.keepalive().unwrap());
         assert_eq!(
             sock.tcp_keepalive_time().unwrap(),
             std::time::Duration::from_secs(60)
         );
+    }
+
+    /// A loopback listener whose accept queue is full: Linux then drops further SYNs, so a
+    /// connect to it hangs like one to a black-holed address. Returns the listener (keep it),
+    /// its address and the connections that fill its queue (keep them too).
+    async fn black_hole() -> (socket2::Socket, SocketAddr, Vec<TcpStream>) {
+        use socket2::{Domain, Socket, Type};
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        sock.bind(&any.into()).unwrap();
+        sock.listen(0).unwrap();
+        let addr = sock.local_addr().unwrap().as_socket().unwrap();
+        let mut fillers = Vec::new();
+        for _ in 0..16 {
+            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => fillers.push(s),
+                Ok(Err(e)) => panic!("connect to the full listener failed: {e}"),
+                // This one hung: the queue is full, SYNs are dropped from now on.
+                Err(_) => return (sock, addr, fillers),
+            }
+        }
+        panic!("the listener's accept queue never filled");
+    }
+
+    fn refused_addr() -> SocketAddr {
+        // Bound and released: nothing listens there, so a connect is refused at once.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    }
+
+    #[test]
+    fn addresses_alternate_families_v6_first() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let got = interleave(&[
+            a("192.0.2.1:6697"),
+            a("192.0.2.2:6697"),
+            a("192.0.2.3:6697"),
+            a("[2001:db8::1]:6697"),
+            a("[2001:db8::2]:6697"),
+        ]);
+        assert_eq!(
+            got,
+            [
+                a("[2001:db8::1]:6697"),
+                a("192.0.2.1:6697"),
+                a("[2001:db8::2]:6697"),
+                a("192.0.2.2:6697"),
+                a("192.0.2.3:6697"),
+            ]
+        );
+        assert_eq!(interleave(&[a("192.0.2.1:1")]), [a("192.0.2.1:1")]);
+        assert!(interleave(&[]).is_empty());
+    }
+
+    /// The first address swallows SYNs; the second answers. The second attempt starts after
+    /// the 250 ms attempt delay and wins, long before the first attempt's own timeout.
+    #[tokio::test]
+    async fn a_black_holed_address_does_not_hold_up_the_next() {
+        let (_hole, hole, _fill) = black_hole().await;
+        let good = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let good_addr = good.local_addr().unwrap();
+        let t = std::time::Instant::now();
+        let tcp = happy_eyeballs(&[hole, good_addr], ATTEMPT_DELAY, ATTEMPT_TIMEOUT)
+            .await
+            .unwrap();
+        let took = t.elapsed();
+        println!("connected past a black-holed address in {took:?}");
+        assert_eq!(tcp.peer_addr().unwrap(), good_addr);
+        assert!(
+            took >= ATTEMPT_DELAY,
+            "the second attempt did not wait: {took:?}"
+        );
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+    }
+
+    /// A refused attempt starts the next one at once, without waiting for the delay.
+    #[tokio::test]
+    async fn a_refused_address_starts_the_next_at_once() {
+        let good = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let good_addr = good.local_addr().unwrap();
+        let long_delay = Duration::from_secs(20);
+        let t = std::time::Instant::now();
+        let tcp = happy_eyeballs(&[refused_addr(), good_addr], long_delay, ATTEMPT_TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(tcp.peer_addr().unwrap(), good_addr);
+        assert!(t.elapsed() < long_delay / 2, "took {:?}", t.elapsed());
+    }
+
+    /// Every address failing gives the last error; a black-holed one fails after its own
+    /// attempt timeout.
+    #[tokio::test]
+    async fn when_every_address_fails_the_error_says_why() {
+        let e = happy_eyeballs(&[refused_addr()], ATTEMPT_DELAY, ATTEMPT_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+        let (_hole, hole, _fill) = black_hole().await;
+        let e = happy_eyeballs(&[hole], ATTEMPT_DELAY, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        let e = happy_eyeballs(&[], ATTEMPT_DELAY, ATTEMPT_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod otr_conversation;
 mod passthrough;
 mod pcap_selftest;
 mod persistence;
+mod registration;
 mod restart_kill;
 mod smp;
 mod tls;

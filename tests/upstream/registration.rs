@@ -352,3 +352,87 @@ async fn a_fast_server_does_not_disconnect_a_reading_client() {
     let _c = writer.await.unwrap();
     assert!(!b.log().contains("could not keep up"), "{}", b.log());
 }
+
+/// With `sasl_required`, a server that offers no SASL gets no `CAP END` (so no registration)
+/// but a QUIT, the user is told why, and the next attempt comes after the backoff, no sooner
+/// than the 5 s floor for a connection that closed before registering.
+#[tokio::test]
+async fn sasl_required_without_sasl_on_offer_does_not_register() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(
+        server.port,
+        "sasl_mechanism = \"plain\"\nsasl_password = \"pw\"\nsasl_required = true",
+    ))
+    .await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :multi-prefix\r\n").await;
+    c.expect("QUIT").await;
+    let closed = Instant::now();
+    assert!(
+        !c.received.iter().any(|l| l.starts_with("CAP END")),
+        "{:?}",
+        c.received
+    );
+    let mut client = TestClient::connect(b.port, "alice").await;
+    let told = client.expect("does not offer SASL", 10).await;
+    assert!(told.contains("sasl_required is set"), "{told}");
+    let _again = server.accept().await;
+    let waited = closed.elapsed();
+    assert!(waited >= Duration::from_millis(4900), "{waited:?}");
+}
+
+/// 437 (unavailable) is handled like 433, and the NICKLEN the server declared on the last
+/// connection shapes the variants before the next `005`: `alic_`, not `alice_`.
+#[tokio::test]
+async fn a_437_and_the_last_nicklen_shape_the_next_nick() {
+    let server = FakeServer::bind().await;
+    let _b = Bouncer::start(&network(server.port, "")).await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.expect("USER ").await;
+    c.send(
+        ":srv 001 alice :Welcome alice!~u@host\r\n:srv 005 alice NICKLEN=5 :are supported\r\n\
+         :srv 422 alice :No MOTD\r\n",
+    )
+    .await;
+    drop(c);
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :\r\n").await;
+    c.expect("NICK alice").await;
+    c.send(":srv 437 * alice :Nick/channel is temporarily unavailable\r\n")
+        .await;
+    c.expect("NICK alic_").await;
+    c.send(":srv 433 * alic_ :Nickname is already in use\r\n")
+        .await;
+    c.expect("NICK ali__").await;
+    c.welcome("ali__").await;
+}
+
+/// A server that acknowledges SASL and then never answers does not keep otrbnc hanging
+/// unregistered: after `register_timeout_secs` it QUITs and the user is told.
+#[tokio::test]
+async fn a_stalled_registration_is_given_up() {
+    let server = FakeServer::bind().await;
+    let b = Bouncer::start(&network(
+        server.port,
+        "sasl_mechanism = \"plain\"\nsasl_password = \"pw\"\nregister_timeout_secs = 2",
+    ))
+    .await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :sasl\r\n").await;
+    c.expect("CAP REQ :sasl").await;
+    c.send(":srv CAP * ACK :sasl\r\n").await;
+    c.expect("AUTHENTICATE PLAIN").await;
+    let t = Instant::now();
+    // Silence from here on.
+    c.expect("QUIT").await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    let mut client = TestClient::connect(b.port, "alice").await;
+    client
+        .expect("registration did not finish in 2 s", 10)
+        .await;
+}

@@ -2,8 +2,8 @@
 //! passes lines through unless told to tamper, and then it can play a nick itself with its
 //! own `otr_core::Account` and valid keys ("mallory": lines otrbnc sends to that nick go to
 //! mallory, the real nick's lines are dropped), duplicate, reorder, drop or reflect OTR
-//! lines, rewrite the case of a source nick, forge lines, and cut the connection after a
-//! given OTR line. It records every byte otrbnc sent (before any tampering: what a server
+//! lines, rewrite the case of a source nick, forge lines, cut the connection after a given
+//! OTR line, and play the SASL part of a server (ngircd has none). It records every byte otrbnc sent (before any tampering: what a server
 //! sees) so a test can prove no plaintext left, and every text mallory decrypted.
 
 use std::net::SocketAddr;
@@ -55,6 +55,9 @@ struct Script {
     /// Cut the connection once otrbnc sent its n-th OTR line to this nick.
     cut_after_to: Option<(String, usize)>,
     otr_to_seen: usize,
+    /// Play a SASL server (ngircd has none): add `sasl` to CAP LS, acknowledge its request
+    /// and answer the credentials with this numeric (e.g. `904`).
+    fake_sasl: Option<String>,
 }
 
 #[derive(Default)]
@@ -304,6 +307,14 @@ impl Hostile {
         g.black_holed.push(n);
     }
 
+    /// Plays a SASL server in front of ngircd (which has none): `sasl` is added to the
+    /// server's `CAP LS`, `CAP REQ :sasl` is acknowledged and `AUTHENTICATE` answered here,
+    /// the credentials with `numeric` (`904`: wrong password, `903`: success). Nothing of
+    /// the exchange reaches ngircd.
+    pub fn fake_sasl(&self, numeric: &str) {
+        self.lock().script.fake_sasl = Some(numeric.to_string());
+    }
+
     /// Stops every tampering (mallory stays, silent).
     pub fn behave(&self) {
         let mut g = self.lock();
@@ -465,6 +476,11 @@ fn on_client_line(state: &Arc<Mutex<State>>, line: &[u8]) -> (Vec<Vec<u8>>, Vec<
     if msg.command == "NICK" && g.client_nick.is_empty() {
         g.client_nick = msg.param(0).to_string();
     }
+    if let Some(numeric) = g.script.fake_sasl.clone()
+        && let Some(reply) = fake_sasl_reply(&msg, &numeric)
+    {
+        return (Vec::new(), reply, false);
+    }
     if msg.command != "PRIVMSG" {
         return (vec![line.to_vec()], Vec::new(), false);
     }
@@ -511,12 +527,40 @@ fn on_client_line(state: &Arc<Mutex<State>>, line: &[u8]) -> (Vec<Vec<u8>>, Vec<
     (vec![line.to_vec()], to_client, false)
 }
 
+/// The fake SASL server's answer to a line from otrbnc, when the line is part of SASL.
+fn fake_sasl_reply(msg: &Msg, numeric: &str) -> Option<Vec<Vec<u8>>> {
+    let line = |s: String| format!(":{} {s}\r\n", super::ngircd::SERVER_NAME).into_bytes();
+    match msg.command.as_str() {
+        "CAP" if msg.param(0).eq_ignore_ascii_case("REQ") && msg.text() == "sasl" => {
+            Some(vec![line("CAP * ACK :sasl".to_string())])
+        }
+        "AUTHENTICATE" if msg.param(0) == "PLAIN" => Some(vec![b"AUTHENTICATE +\r\n".to_vec()]),
+        "AUTHENTICATE" => {
+            let text = if numeric == "903" {
+                "SASL authentication successful"
+            } else {
+                "SASL authentication failed"
+            };
+            Some(vec![line(format!("{numeric} * :{text}"))])
+        }
+        _ => None,
+    }
+}
+
 /// One line from the server: the lines otrbnc gets for it.
 fn on_server_line(state: &Arc<Mutex<State>>, line: &[u8]) -> Vec<Vec<u8>> {
     let mut g = state.lock().expect("hostile state");
     let Some(msg) = Msg::parse(line) else {
         return vec![line.to_vec()];
     };
+    if g.script.fake_sasl.is_some()
+        && msg.command == "CAP"
+        && msg.param(1).eq_ignore_ascii_case("LS")
+    {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        return vec![format!("{text} sasl\r\n").into_bytes()];
+    }
     if msg.command == "001" {
         g.client_nick = msg.param(0).to_string();
     }

@@ -29,10 +29,21 @@ pub struct Client {
     pub welcomed: bool,
 }
 
+/// What `*otr clients` tells about a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The nick it registered with (with otrbnc).
+    pub nick: String,
+    /// When it attached (Unix milliseconds).
+    pub since_ms: u64,
+}
+
 /// Attached clients and the playback buffer.
 #[derive(Debug)]
 pub struct Clients {
     clients: BTreeMap<ClientId, Client>,
+    /// Kept apart from [`Client`] so that attaching stays as it is; removed with the client.
+    info: BTreeMap<ClientId, ClientInfo>,
     playback: VecDeque<(u64, Bytes)>,
     playback_max: usize,
 }
@@ -42,6 +53,7 @@ impl Clients {
     pub fn new(playback_max: usize) -> Clients {
         Clients {
             clients: BTreeMap::new(),
+            info: BTreeMap::new(),
             playback: VecDeque::new(),
             playback_max,
         }
@@ -52,9 +64,28 @@ impl Clients {
         self.clients.insert(id, client);
     }
 
+    /// Records what `*otr clients` shows about a client.
+    pub fn note(&mut self, id: ClientId, info: ClientInfo) {
+        self.info.insert(id, info);
+    }
+
     /// Removes a client; returns whether it was attached.
     pub fn detach(&mut self, id: ClientId) -> bool {
+        self.info.remove(&id);
         self.clients.remove(&id).is_some()
+    }
+
+    /// Every attached client: id, capabilities and what was noted about it.
+    pub fn describe(&self) -> Vec<(ClientId, ClientCaps, Option<ClientInfo>)> {
+        self.clients
+            .iter()
+            .map(|(id, c)| (*id, c.caps, self.info.get(id).cloned()))
+            .collect()
+    }
+
+    /// A client's line sender (for answers from another network's task).
+    pub fn sender(&self, id: ClientId) -> Option<mpsc::Sender<Bytes>> {
+        self.clients.get(&id).map(|c| c.tx.clone())
     }
 
     /// Number attached.
@@ -85,7 +116,7 @@ impl Clients {
         };
         if failed {
             tracing::warn!("a client could not keep up and was disconnected");
-            self.clients.remove(&id);
+            self.detach(id);
         }
     }
 

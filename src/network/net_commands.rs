@@ -106,6 +106,8 @@ impl Net {
             nick: r.nick,
         };
         self.run_net_command(&asker, r.command, r.reason);
+        // The asker may ask `networks` as soon as it has the answer.
+        self.publish_summary();
     }
 
     fn run_net_command(&mut self, to: &Asker, command: NetCommand, reason: Option<String>) {
@@ -182,7 +184,8 @@ impl Net {
         }
         let dropped = self.drop_link(JUMP_QUIT);
         tracing::info!(network = %self.name, "jumping: a new connection");
-        let mut text = self.reconnect_now();
+        let connecting = self.reconnect_now();
+        let mut text = format!("Left {} (QUIT sent). {connecting}", self.name);
         if dropped > 0 {
             text.push_str(&format!(
                 " {dropped} queued line(s) to the server were not sent."

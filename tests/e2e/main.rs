@@ -21,6 +21,7 @@ mod support;
 
 mod casemapping;
 mod chain;
+mod control;
 mod docker;
 mod flood;
 mod harness_selftest;

@@ -16,6 +16,7 @@ pub mod pcap;
 pub mod penalties;
 pub mod scenario;
 pub mod tor_testnet;
+pub mod znc;
 
 use std::time::Duration;
 

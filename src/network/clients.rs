@@ -233,6 +233,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn what_is_noted_about_a_client_leaves_with_it() {
+        let mut c = Clients::new(0);
+        let (tx, _rx) = mpsc::channel(1);
+        let caps = ClientCaps {
+            echo_message: false,
+            server_time: true,
+        };
+        c.attach(
+            7,
+            Client {
+                tx,
+                caps,
+                welcomed: true,
+            },
+        );
+        let info = ClientInfo {
+            nick: "alice".into(),
+            since_ms: 5,
+        };
+        c.note(7, info.clone());
+        assert_eq!(c.describe(), vec![(7, caps, Some(info))]);
+        assert!(c.sender(7).is_some());
+        // Its queue (1 line) overflows: dropped, and its info with it.
+        c.send_to(7, Bytes::from_static(b"x"));
+        c.send_to(7, Bytes::from_static(b"y"));
+        assert!(c.describe().is_empty());
+        assert!(c.info.is_empty());
+        assert!(c.sender(7).is_none());
+    }
+
+    #[tokio::test]
     async fn slow_clients_are_dropped() {
         let mut c = Clients::new(0);
         let (tx, _rx) = mpsc::channel(2);

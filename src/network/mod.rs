@@ -193,6 +193,8 @@ pub struct Net {
     /// Our summary for the other networks, and their handles.
     info: Arc<NetInfo>,
     directory: Directory,
+    /// `*otr jump`: the connection being left; the new one starts when it has closed.
+    jump_from: Option<u64>,
 }
 
 /// Milliseconds since the Unix epoch (the clock the OTR core runs on).
@@ -260,6 +262,7 @@ pub fn spawn(
         inbox: tx.clone(),
         info: info.clone(),
         directory,
+        jump_from: None,
         name,
         cfg,
         otr_cfg,
@@ -328,6 +331,9 @@ impl Net {
             } if generation == self.generation => self.on_closed(&reason, permanent),
             NetMsg::UpProgress { generation, text } if generation == self.generation => {
                 self.notify(&text)
+            }
+            NetMsg::UpClosed { generation, .. } if self.jump_from == Some(generation) => {
+                self.jump_closed()
             }
             // Stale reports from an earlier connection.
             NetMsg::UpConnected { .. }

@@ -2,7 +2,7 @@
 //! With a network name they act on another network: its task gets a [`RemoteRequest`] and
 //! answers the asking client directly, through the client's own line sender.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -15,6 +15,8 @@ use crate::irc::build;
 const DEFAULT_QUIT: &str = "Disconnected";
 /// The QUIT reason of `jump`.
 const JUMP_QUIT: &str = "Reconnecting";
+/// How long `jump` waits for the old connection to close before connecting anyway.
+const JUMP_WAIT: Duration = Duration::from_secs(2);
 /// Longest QUIT reason passed on (bytes), well inside a 512-byte line.
 const QUIT_MAX: usize = 300;
 
@@ -177,21 +179,53 @@ impl Net {
         text
     }
 
-    /// `jump`: a new connection at once (one server per network: the same server).
+    /// `jump`: a new connection at once (one server per network: the same server). When
+    /// connected, the new connection starts once the old one has written its QUIT and closed,
+    /// so the server sees the old nick leave before the new one asks for it.
     fn jump(&mut self) -> String {
+        let connected = matches!(
+            self.link,
+            Link::Up {
+                connected: true,
+                ..
+            }
+        );
         if !matches!(self.link, Link::Up { .. }) {
             return self.connect_now();
         }
+        let old = self.generation;
         let dropped = self.drop_link(JUMP_QUIT);
         tracing::info!(network = %self.name, "jumping: a new connection");
-        let connecting = self.reconnect_now();
-        let mut text = format!("Left {} (QUIT sent). {connecting}", self.name);
+        self.backoff = Duration::from_secs(self.cfg.reconnect_min_secs);
+        self.last_close_reason = None;
+        let mut text = if connected {
+            self.jump_from = Some(old);
+            self.link = Link::Down {
+                retry_at: Some(Instant::now() + JUMP_WAIT),
+            };
+            format!(
+                "Left {} (QUIT sent); a new connection follows as soon as the old one is closed.",
+                self.name
+            )
+        } else {
+            let connecting = self.reconnect_now();
+            format!("Left {}. {connecting}", self.name)
+        };
         if dropped > 0 {
             text.push_str(&format!(
                 " {dropped} queued line(s) to the server were not sent."
             ));
         }
         text
+    }
+
+    /// The connection `jump` left has closed: connect, unless something else happened since
+    /// (a `disconnect`, or the wait ran out and the new connection is under way).
+    pub(super) fn jump_closed(&mut self) {
+        self.jump_from = None;
+        if matches!(self.link, Link::Down { retry_at: Some(_) }) {
+            self.connect();
+        }
     }
 
     /// Ends the current connection: QUIT when connected, the socket closed after it, the
@@ -295,7 +329,16 @@ impl Net {
             state: self.link_state(),
             nick: self.irc.nick.clone(),
             clients: self.clients.len(),
-            channels: self.irc.channels.len(),
+            channels: self.channels_joined(),
+        }
+    }
+
+    /// Channels joined: none while not registered (they are rejoined at the next one).
+    fn channels_joined(&self) -> usize {
+        if self.irc.registered {
+            self.irc.channels.len()
+        } else {
+            0
         }
     }
 
@@ -321,7 +364,7 @@ impl Net {
             self.link_state(),
             &self.irc.nick,
             self.clients.len(),
-            self.irc.channels.len(),
+            self.channels_joined(),
         );
     }
 }

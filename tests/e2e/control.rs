@@ -45,43 +45,50 @@ async fn disconnect_holds_until_connect_and_jump_reconnects() {
         status.starts_with("Upstream test: disconnected by you; `connect` reconnects."),
         "{status}"
     );
+    assert_eq!(aud.connections().len(), 1, "reconnected after disconnect");
+    // `connect` with this network's own name.
     a.otr("connect test").await;
-    a.expect_otr(secs(10), "no network test? it is ours", |t| {
-        t == "Connecting to test now."
-    })
-    .await;
-    // Disconnected while connecting: nothing reaches the server until `connect` again.
-    a.otr("disconnect").await;
-    a.expect_otr(secs(10), "disconnected again", |t| {
-        t.starts_with("Disconnected from test")
-    })
-    .await;
-    // Absence can only be shown by waiting: twice the longest reconnect delay.
-    tokio::time::sleep(secs(4)).await;
-    let settled = aud.connections().len();
-    assert!(
-        settled <= 2,
-        "reconnected after disconnect: {settled} connections"
-    );
-    assert_eq!(aud.registrations(), 1, "registered again after disconnect");
-    assert_eq!(aud.open_count(), 0, "a connection is open after disconnect");
-
-    a.otr("connect").await;
     a.expect_otr(secs(10), "connecting", |t| t == "Connecting to test now.")
         .await;
     aud.wait_for(secs(15), "registered again and #ctl rejoined", |aud| {
         aud.registrations() == 2 && sent_to(aud, "JOIN", "#ctl").len() == 2
     })
     .await;
+    a.expect_desc(secs(10), "#ctl rejoined", |m| {
+        m.command == "JOIN" && m.target() == "#ctl"
+    })
+    .await;
+
+    a.otr("disconnect").await;
+    a.expect_otr(secs(10), "disconnected again", |t| {
+        t == "Disconnected from test: it stays disconnected until `connect`."
+    })
+    .await;
+    aud.wait_for(secs(10), "the QUIT and the socket closed", |aud| {
+        conn_sent(aud, 1, "QUIT :Disconnected") && aud.open_count() == 0
+    })
+    .await;
+    // Absence can only be shown by waiting: twice the longest reconnect delay.
+    tokio::time::sleep(secs(4)).await;
+    assert_eq!(aud.connections().len(), 2, "reconnected after disconnect");
+    assert_eq!(aud.registrations(), 2, "registered again after disconnect");
+
+    a.otr("connect").await;
+    a.expect_otr(secs(10), "connecting", |t| t == "Connecting to test now.")
+        .await;
+    aud.wait_for(secs(15), "registered again and #ctl rejoined", |aud| {
+        aud.registrations() == 3 && sent_to(aud, "JOIN", "#ctl").len() == 3
+    })
+    .await;
     let before = aud.connections().len();
 
     a.otr("jump").await;
     a.expect_otr(secs(10), "jumped", |t| {
-        t == "Left test (QUIT sent). Connecting to test now."
+        t == "Left test (QUIT sent); a new connection follows as soon as the old one is closed."
     })
     .await;
     aud.wait_for(secs(15), "a new connection registered", |aud| {
-        aud.registrations() == 3 && aud.connections().len() == before + 1
+        aud.registrations() == 4 && aud.connections().len() == before + 1
     })
     .await;
     assert!(conn_sent(&aud, before - 1, "QUIT :Reconnecting"));
@@ -92,7 +99,7 @@ async fn disconnect_holds_until_connect_and_jump_reconnects() {
         aud.tail_to_server(20)
     );
     aud.wait_for(secs(15), "#ctl rejoined after the jump", |aud| {
-        sent_to(aud, "JOIN", "#ctl").len() == 3
+        sent_to(aud, "JOIN", "#ctl").len() == 4
     })
     .await;
     let status = upstream_status(&mut a).await;

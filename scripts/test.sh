@@ -66,6 +66,7 @@ install_packages() {
   have irssi || pkgs+=(irssi)               # tests/e2e/irssi.rs: a real client under tmux
   have tmux || pkgs+=(tmux)
   have weechat-headless || pkgs+=(weechat-headless)   # tests/e2e/offline_clients.rs: a second real client
+  have znc || pkgs+=(znc)                   # tests/e2e/chain.rs: otrbnc in front of a real ZNC
   have python3 || pkgs+=(python3)           # the I2P network's SAM check, the slowest-tests report
   if [ "$want_tor" = 1 ]; then have tor || { pkgs+=(tor); daemons+=(tor); }; fi
   if [ "$want_i2p" = 1 ]; then have i2pd || { pkgs+=(i2pd); daemons+=(i2pd); }; fi

@@ -123,6 +123,8 @@ pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
         None
     };
     let mut networks = BTreeMap::new();
+    // Each network reaches the others through this, filled once they all run.
+    let directory = network::new_directory();
     for ((name, net), (trust, i2p)) in config.networks.iter().zip(opened) {
         let route = Route::for_network(name, net, tor.as_ref(), i2p).map_err(StartError::Setup)?;
         let handle = network::spawn(
@@ -132,10 +134,13 @@ pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
             identity.clone(),
             trust,
             route,
+            directory.clone(),
         )
         .map_err(StartError::Setup)?;
         networks.insert(name.clone(), handle);
     }
+    // Set exactly once, here; a second set cannot happen.
+    let _ = directory.set(networks.clone());
     let hub = Arc::new(Hub {
         user: config.listen.user.clone(),
         verifier,

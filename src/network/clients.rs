@@ -29,10 +29,21 @@ pub struct Client {
     pub offline: bool,
 }
 
+/// What `*otr clients` tells about a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The nick it registered with (with otrbnc).
+    pub nick: String,
+    /// When it attached (Unix milliseconds).
+    pub since_ms: u64,
+}
+
 /// Attached clients and the playback buffer.
 #[derive(Debug)]
 pub struct Clients {
     clients: BTreeMap<ClientId, Client>,
+    /// Kept apart from [`Client`] so that attaching stays as it is; removed with the client.
+    info: BTreeMap<ClientId, ClientInfo>,
     playback: VecDeque<(u64, Bytes)>,
     playback_max: usize,
 }
@@ -42,6 +53,7 @@ impl Clients {
     pub fn new(playback_max: usize) -> Clients {
         Clients {
             clients: BTreeMap::new(),
+            info: BTreeMap::new(),
             playback: VecDeque::new(),
             playback_max,
         }
@@ -52,9 +64,28 @@ impl Clients {
         self.clients.insert(id, client);
     }
 
+    /// Records what `*otr clients` shows about a client.
+    pub fn note(&mut self, id: ClientId, info: ClientInfo) {
+        self.info.insert(id, info);
+    }
+
     /// Removes a client; returns whether it was attached.
     pub fn detach(&mut self, id: ClientId) -> bool {
+        self.info.remove(&id);
         self.clients.remove(&id).is_some()
+    }
+
+    /// Every attached client: id, capabilities and what was noted about it.
+    pub fn describe(&self) -> Vec<(ClientId, ClientCaps, Option<ClientInfo>)> {
+        self.clients
+            .iter()
+            .map(|(id, c)| (*id, c.caps, self.info.get(id).cloned()))
+            .collect()
+    }
+
+    /// A client's line sender (for answers from another network's task).
+    pub fn sender(&self, id: ClientId) -> Option<mpsc::Sender<Bytes>> {
+        self.clients.get(&id).map(|c| c.tx.clone())
     }
 
     /// Number attached.
@@ -85,7 +116,7 @@ impl Clients {
         };
         if failed {
             tracing::warn!("a client could not keep up and was disconnected");
-            self.clients.remove(&id);
+            self.detach(id);
         }
     }
 
@@ -203,6 +234,37 @@ mod tests {
         let p = c.take_playback();
         assert_eq!(p.len(), 3);
         assert_eq!(p.first().map(|(t, _)| *t), Some(7));
+    }
+
+    #[tokio::test]
+    async fn what_is_noted_about_a_client_leaves_with_it() {
+        let mut c = Clients::new(0);
+        let (tx, _rx) = mpsc::channel(1);
+        let caps = ClientCaps {
+            echo_message: false,
+            server_time: true,
+        };
+        c.attach(
+            7,
+            Client {
+                tx,
+                caps,
+                offline: false,
+            },
+        );
+        let info = ClientInfo {
+            nick: "alice".into(),
+            since_ms: 5,
+        };
+        c.note(7, info.clone());
+        assert_eq!(c.describe(), vec![(7, caps, Some(info))]);
+        assert!(c.sender(7).is_some());
+        // Its queue (1 line) overflows: dropped, and its info with it.
+        c.send_to(7, Bytes::from_static(b"x"));
+        c.send_to(7, Bytes::from_static(b"y"));
+        assert!(c.describe().is_empty());
+        assert!(c.info.is_empty());
+        assert!(c.sender(7).is_none());
     }
 
     #[tokio::test]

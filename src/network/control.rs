@@ -3,6 +3,7 @@
 use otr_core::session::{SmpCommandError, State};
 use otr_core::smp::SmpStatus;
 
+use super::net_commands::NetCommand;
 use super::{ClientId, Net, now_ms};
 use crate::config::validate::is_valid_nick;
 
@@ -81,11 +82,36 @@ const COMMANDS: &[(&str, &str, &str)] = &[
         "forget the keys, trust and verification stored for a nick and end its session",
     ),
     (
-        "reconnect",
+        "connect",
+        "[network]",
+        "connect to the server now: after disconnect, after an error that stopped retries, or to skip the wait",
+    ),
+    ("reconnect", "[network]", "the same as connect"),
+    (
+        "disconnect",
+        "[network [reason]]",
+        "quit the server (QUIT with the reason) and stay disconnected until connect",
+    ),
+    (
+        "jump",
+        "[network]",
+        "drop the connection and connect again at once, like ZNC's jump (one server per network here: the same server)",
+    ),
+    (
+        "networks",
         "",
-        "connect to the server now (after an error that stopped retries, or to skip the wait)",
+        "every configured network: state, nick, how it is reached, clients attached, channels joined",
+    ),
+    (
+        "clients",
+        "[network]",
+        "the clients attached to the network: id, the nick they registered with, capabilities, since when",
     ),
 ];
+
+/// Shown after the table: what `[network]` means.
+const NETWORK_NOTE: &str =
+    "[network]: another configured network by name; without it, this client's network.";
 
 /// Splits arguments shell-style: whitespace separates, double quotes group, `\"` escapes.
 pub fn split_args(input: &str) -> Vec<String> {
@@ -163,13 +189,22 @@ impl Net {
                 for (c, a, d) in COMMANDS {
                     self.reply(id, &format!("  {c} {a} — {d}"));
                 }
+                self.reply(id, NETWORK_NOTE);
             }
             ("help", Some(c)) => self.usage(id, &c.to_ascii_lowercase()),
             ("status", None) => self.status_all(id),
-            ("reconnect", None) => {
-                let text = self.reconnect_now();
-                self.reply(id, &text);
+            ("connect" | "reconnect", net) => {
+                self.network_command(id, NetCommand::Connect, net, None)
             }
+            ("disconnect", net) => {
+                let reason = args.get(2..).unwrap_or_default().join(" ");
+                let reason = (!reason.is_empty()).then_some(reason);
+                self.network_command(id, NetCommand::Disconnect, net, reason)
+            }
+            ("jump", net) => self.network_command(id, NetCommand::Jump, net, None),
+            ("clients", net) => self.network_command(id, NetCommand::Clients, net, None),
+            ("networks", None) => self.networks_list(id),
+            ("networks", Some(_)) => self.usage(id, "networks"),
             ("status", Some(nick)) => self.status_one(id, nick),
             ("start", Some(nick)) => {
                 let key = self.irc.fold(nick);

@@ -5,11 +5,13 @@ mod channels;
 mod clients;
 mod conn;
 mod control;
+mod directory;
 mod from_client;
 mod from_server;
 mod joins;
 mod liveness;
 mod members;
+mod net_commands;
 mod nicks;
 mod offers;
 mod offline;
@@ -28,7 +30,9 @@ use tokio::sync::{mpsc, oneshot};
 use clients::{Client, Clients};
 pub use clients::{ClientCaps, ClientId};
 pub use control::split_args;
+pub use directory::{Directory, NetInfo, new_directory};
 pub use joins::{MAX_WANTED as MAX_WANTED_CHANNELS, parse_configured as parse_configured_channel};
+pub use net_commands::{NetCommand, RemoteRequest};
 use otr::OtrState;
 use state::IrcState;
 
@@ -96,6 +100,8 @@ pub enum NetMsg {
         /// Retrying cannot help until the configuration or the router changes.
         permanent: bool,
     },
+    /// A network command from a client of another network.
+    Remote(RemoteRequest),
     /// End sessions, say goodbye and stop.
     Shutdown {
         /// Signalled when done.
@@ -126,6 +132,8 @@ pub struct Attachment {
 pub struct NetworkHandle {
     /// Its inbox.
     pub tx: mpsc::Sender<NetMsg>,
+    /// How it is reached and its state in brief (for the other networks' `*otr networks`).
+    pub info: Arc<NetInfo>,
 }
 
 /// Connection progress.
@@ -135,6 +143,8 @@ enum Link {
     Down { retry_at: Option<Instant> },
     /// Not connected after an error that retrying cannot fix; `*otr reconnect` tries again.
     Stopped { reason: String },
+    /// The user disconnected it (`*otr disconnect`): no connection until `*otr connect`.
+    Disconnected,
     /// A connection attempt or connection is running.
     Up {
         tx: mpsc::Sender<Bytes>,
@@ -200,6 +210,11 @@ pub struct Net {
     known_nicklen: Option<usize>,
     /// How the server is reached (direct, Tor, SOCKS5); kept across reconnects.
     route: Arc<Route>,
+    /// Our summary for the other networks, and their handles.
+    info: Arc<NetInfo>,
+    directory: Directory,
+    /// `*otr jump`: the connection being left; the new one starts when it has closed.
+    jump_from: Option<u64>,
 }
 
 /// Milliseconds since the Unix epoch (the clock the OTR core runs on).
@@ -218,6 +233,7 @@ pub fn spawn(
     identity: Arc<SharedIdentity>,
     trust: crate::store::TrustStore,
     route: Route,
+    directory: Directory,
 ) -> Result<NetworkHandle, String> {
     let (tx, rx) = mpsc::channel(INBOX);
     let current = identity
@@ -227,6 +243,12 @@ pub fn spawn(
     let otr = OtrState::new(&current, &otr_cfg, &cfg.otr_nicks, first_contact, trust)?;
     let identity_gen = identity.generation();
     let now = Instant::now();
+    let info = Arc::new(NetInfo::new(format!(
+        "{}:{} over {}",
+        cfg.host,
+        cfg.port(),
+        cfg.transport.name()
+    )));
     let mut net = Net {
         want_nick: cfg.nick.clone(),
         want_user: cfg
@@ -262,13 +284,17 @@ pub fn spawn(
         known_nicklen: None,
         route: Arc::new(route),
         inbox: tx.clone(),
+        info: info.clone(),
+        directory,
+        jump_from: None,
         name,
         cfg,
         otr_cfg,
     };
     net.load_kept_channels();
+    net.publish_summary();
     tokio::spawn(net.run(rx));
-    Ok(NetworkHandle { tx })
+    Ok(NetworkHandle { tx, info })
 }
 
 impl Net {
@@ -280,6 +306,7 @@ impl Net {
                 _ = sleep_until(deadline) => {
                     self.on_timer();
                     self.flush();
+                    self.publish_summary();
                     continue;
                 }
             };
@@ -294,12 +321,21 @@ impl Net {
                 other => self.handle(other),
             }
             self.flush();
+            self.publish_summary();
         }
     }
 
     fn handle(&mut self, msg: NetMsg) {
         match msg {
-            NetMsg::Attach(a) => self.attach(a),
+            NetMsg::Attach(a) => {
+                let info = clients::ClientInfo {
+                    nick: a.nick.clone(),
+                    since_ms: now_ms(),
+                };
+                self.clients.note(a.id, info);
+                self.attach(a)
+            }
+            NetMsg::Remote(r) => self.on_remote(r),
             NetMsg::FromClient { id, line } => self.on_client_line(id, line),
             NetMsg::Detach { id } => {
                 if self.clients.detach(id) {
@@ -320,6 +356,9 @@ impl Net {
             } if generation == self.generation => self.on_closed(&reason, permanent),
             NetMsg::UpProgress { generation, text } if generation == self.generation => {
                 self.notify(&text)
+            }
+            NetMsg::UpClosed { generation, .. } if self.jump_from == Some(generation) => {
+                self.jump_closed()
             }
             // Stale reports from an earlier connection.
             NetMsg::UpConnected { .. }
@@ -411,6 +450,10 @@ impl Net {
     }
 
     fn connect(&mut self) {
+        // Disconnected by the user: only `*otr connect` (which changes the link) connects.
+        if matches!(self.link, Link::Disconnected) {
+            return;
+        }
         let Some(nick) = self.want_nick.clone() else {
             self.link = Link::Down { retry_at: None };
             return;
@@ -535,6 +578,13 @@ impl Net {
             Link::Up { .. } => "connecting",
             Link::Down { retry_at: Some(_) } => "waiting to reconnect",
             Link::Down { retry_at: None } => "waiting for a client to supply a nick",
+            Link::Disconnected => {
+                return format!(
+                    "Upstream {}: disconnected by you; `connect` reconnects. {}.",
+                    self.name,
+                    self.route.describe(&self.cfg)
+                );
+            }
             Link::Stopped { reason } => {
                 return format!(
                     "Upstream {}: stopped after an error retrying cannot fix ({reason}); \
@@ -573,7 +623,7 @@ impl Net {
     fn write_room(&self) -> usize {
         match &self.link {
             Link::Up { tx, .. } => tx.capacity(),
-            Link::Down { .. } | Link::Stopped { .. } => 0,
+            Link::Down { .. } | Link::Stopped { .. } | Link::Disconnected => 0,
         }
     }
 

@@ -73,6 +73,7 @@ impl Net {
                     .as_secs()
             ),
             Link::Down { retry_at: None } => "waiting for a nick".to_string(),
+            Link::Disconnected => "disconnected by you; /msg *otr connect reconnects".to_string(),
             Link::Stopped { reason } => {
                 format!("stopped after an error ({reason}); /msg *otr reconnect tries again")
             }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::require_irssi;
 use crate::support::irssi::{Irssi, IrssiOpts};
-use crate::support::scenario::{Pair, assert_only_otr_to};
+use crate::support::ngircd::{MOTD_PHRASE, Ngircd, NgircdOpts};
+use crate::support::otrbnc::BncConfig;
+use crate::support::scenario::{self, Pair, assert_only_otr_to};
 use crate::support::token;
 
 /// The first private message starts the session: allow for the whole handshake.
@@ -161,4 +163,45 @@ async fn irssi_private_conversation_through_otrbnc() {
         irssi.log_files(),
         pair.aud_a.lines_to_server().len()
     );
+}
+
+/// Criterion 8: `/motd` typed in irssi after registration, while in a channel, shows the MOTD
+/// again: the answer to the client's own MOTD passes through otrbnc.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn irssi_motd_after_registration() {
+    require_irssi!();
+    let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
+    let (aud, bnc) = scenario::bouncer(&ng, BncConfig::new("alice", ng.addr())).await;
+    let irssi = Irssi::start(IrssiOpts::new("alice")).await;
+    irssi.type_line(&format!("/connect 127.0.0.1 {} {}", bnc.port(), bnc.pass()));
+    irssi
+        .wait_log(NEXT, "the MOTD of the registration", |l| {
+            l.contains(MOTD_PHRASE) && l.contains("End of MOTD")
+        })
+        .await;
+    irssi.type_line("/join #motd");
+    irssi
+        .wait_target_log("#motd", NEXT, "our JOIN", |l| {
+            l.contains("alice [~alice@127.0.0.1] has joined #motd")
+        })
+        .await;
+    let count = |l: &str, what: &str| l.matches(what).count();
+    let before = irssi.log();
+    let (phrase, end) = (count(&before, MOTD_PHRASE), count(&before, "End of MOTD"));
+    assert!(phrase >= 1, "no MOTD at registration");
+    irssi.type_line("/motd");
+    irssi
+        .wait_log(NEXT, "the MOTD shown again after /motd", |l| {
+            count(l, MOTD_PHRASE) > phrase && count(l, "End of MOTD") > end
+        })
+        .await;
+    // It came from the server, asked by irssi through otrbnc.
+    assert_eq!(
+        aud.msgs_to_server()
+            .iter()
+            .filter(|m| m.command == "MOTD")
+            .count(),
+        1
+    );
+    assert!(irssi.is_alive(), "irssi exited");
 }

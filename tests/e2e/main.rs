@@ -22,6 +22,7 @@ mod support;
 mod bouncer;
 mod casemapping;
 mod chain;
+mod control;
 mod docker;
 mod flood;
 mod harness_selftest;

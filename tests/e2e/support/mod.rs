@@ -17,6 +17,7 @@ pub mod penalties;
 pub mod scenario;
 pub mod tor_testnet;
 pub mod weechat;
+pub mod znc;
 
 use std::time::Duration;
 

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 /// The server name announced by the test server (prefix of its numerics).
 pub const SERVER_NAME: &str = "irc.test";
+/// The test server's message of the day (`MotdPhrase`: one 372 line), found nowhere else.
+pub const MOTD_PHRASE: &str = "otrbnc e2e message of the day";
 
 /// Where ngircd is installed, if it is.
 pub fn binary() -> Option<PathBuf> {
@@ -143,7 +145,7 @@ fn config_text(
          AdminEMail = nobody@irc.test\n\
          Listen = {listen}\n\
          Ports = {port}\n\
-         MotdPhrase = otrbnc e2e test server\n\
+         MotdPhrase = {MOTD_PHRASE}\n\
          {password}\
          \n\
          [Limits]\n\

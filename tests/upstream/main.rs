@@ -56,6 +56,12 @@ impl Bouncer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let hash = otrbnc::password::hash(PASSWORD).unwrap();
+        // Every bouncer keeps its state in its own directory, never in the user's.
+        let sections = if sections.contains("[data]") {
+            sections.to_string()
+        } else {
+            format!("{sections}\n[data]\ndir = \"{{DIR}}/data\"\n")
+        };
         let sections = sections.replace("{DIR}", &dir.path().display().to_string());
         let config = format!(
             "[listen]\naddress = \"127.0.0.1:{port}\"\nuser = \"u\"\npassword_hash = \"{hash}\"\n\

@@ -46,20 +46,8 @@ pub fn binary() -> Option<PathBuf> {
 /// Whether ngircd and znc are present. Returns `false` (after printing a "skipped" line) when
 /// znc is missing and `OTRBNC_REQUIRE_E2E` is unset; panics when it is set.
 pub fn available(test: &str) -> bool {
-    if !super::e2e_available(test) {
-        return false;
-    }
-    if binary().is_some() {
-        return true;
-    }
-    let env = super::REQUIRE_ENV;
-    if std::env::var_os(env).is_some_and(|v| !v.is_empty() && v != "0") {
-        panic!(
-            "{test}: znc is not installed and {env} is set; install with `apt-get install znc` or run ./scripts/test.sh"
-        );
-    }
-    eprintln!("{test}: skipped: znc not installed (set {env}=1 to make this a failure)");
-    false
+    let missing: &[&str] = if binary().is_some() { &[] } else { &["znc"] };
+    super::tools_available(test, missing)
 }
 
 /// Returns early from a test (with a "skipped" line) when ngircd or znc is missing, or fails

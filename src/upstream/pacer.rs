@@ -1,12 +1,15 @@
-//! The upstream send queue: a token bucket (burst, then one line per interval), FIFO so the
-//! fragments of one message stay together, bounded, with PING/PONG passing outside it.
+//! The upstream send queue: one lane per message target, served round robin (one line per
+//! turn) behind a token bucket (burst, then one line per interval). A long message to one
+//! target (an OTR handshake is 40-odd lines) so never holds up a line to another; within a
+//! lane the order is kept, so the fragments of one message stay in order. Bounded overall;
+//! PING/PONG and registration pass outside it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-/// Most lines waiting (about 2 MB at 400 bytes).
+/// Most lines waiting, over all lanes (about 2 MB at 400 bytes).
 pub const MAX_QUEUED_LINES: usize = 5000;
 
 /// The queue is full; the lines were not queued.
@@ -14,14 +17,43 @@ pub const MAX_QUEUED_LINES: usize = 5000;
 #[error("upstream send queue is full")]
 pub struct QueueFull;
 
-/// Token bucket plus queue.
+/// The lane of lines with no message target (NICK, WHOIS, AWAY, raw commands): one shared
+/// lane keeps them in the order typed. No target folds to the empty string.
+pub const COMMANDS_LANE: &str = "";
+
+/// The lane a line to the server goes in: the folded target of a message, or of a command
+/// about one channel (so `JOIN #a`, `PRIVMSG #a`, `PART #a` keep their order); everything
+/// else shares [`COMMANDS_LANE`]. `fold` is the server's case mapping, so `Bob` and `bob`
+/// share a lane.
+pub fn lane_of(line: &[u8], fold: impl Fn(&str) -> String) -> String {
+    const TARGETED: [&str; 8] = [
+        "PRIVMSG", "NOTICE", "TAGMSG", "JOIN", "PART", "MODE", "TOPIC", "KICK",
+    ];
+    let Some(parsed) = crate::irc::Line::parse(line) else {
+        return COMMANDS_LANE.to_string();
+    };
+    if !TARGETED.iter().any(|c| parsed.is(c)) {
+        return COMMANDS_LANE.to_string();
+    }
+    match parsed.param(0) {
+        Some(t) if !t.is_empty() => fold(&String::from_utf8_lossy(t)),
+        _ => COMMANDS_LANE.to_string(),
+    }
+}
+
+/// Token bucket plus per-target lanes.
 #[derive(Debug)]
 pub struct Pacer {
     interval: Duration,
     burst: f64,
     tokens: f64,
     last: Instant,
-    queue: VecDeque<Bytes>,
+    /// Lines waiting per lane; a lane exists only while it holds a line.
+    lanes: HashMap<String, VecDeque<Bytes>>,
+    /// The lanes holding lines, in the order they get their next turn.
+    turns: VecDeque<String>,
+    /// Lines waiting over all lanes.
+    queued: usize,
 }
 
 impl Pacer {
@@ -33,7 +65,9 @@ impl Pacer {
             burst,
             tokens: burst,
             last: now,
-            queue: VecDeque::new(),
+            lanes: HashMap::new(),
+            turns: VecDeque::new(),
+            queued: 0,
         }
     }
 
@@ -48,25 +82,62 @@ impl Pacer {
             (self.tokens + elapsed.as_secs_f64() / self.interval.as_secs_f64()).min(self.burst);
     }
 
-    /// Queues lines that must go out back to back, in order (all or nothing).
-    pub fn push_group(&mut self, lines: impl IntoIterator<Item = Bytes>) -> Result<(), QueueFull> {
+    /// Queues lines for `lane` (a folded target, or a shared lane for commands) that must
+    /// go out in order (all or nothing). A new lane takes its turn after those waiting.
+    pub fn push_group(
+        &mut self,
+        lane: &str,
+        lines: impl IntoIterator<Item = Bytes>,
+    ) -> Result<(), QueueFull> {
         let lines: Vec<Bytes> = lines.into_iter().collect();
-        if self.queue.len() + lines.len() > MAX_QUEUED_LINES {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        if self.queued + lines.len() > MAX_QUEUED_LINES {
             return Err(QueueFull);
         }
-        self.queue.extend(lines);
+        self.queued += lines.len();
+        match self.lanes.get_mut(lane) {
+            Some(q) => q.extend(lines),
+            None => {
+                self.lanes.insert(lane.to_string(), lines.into());
+                self.turns.push_back(lane.to_string());
+            }
+        }
         Ok(())
+    }
+
+    /// The next line of the lane whose turn it is, ignoring tokens.
+    fn take_next(&mut self) -> Option<Bytes> {
+        while let Some(lane) = self.turns.pop_front() {
+            let Some(q) = self.lanes.get_mut(&lane) else {
+                continue;
+            };
+            let Some(line) = q.pop_front() else {
+                self.lanes.remove(&lane);
+                continue;
+            };
+            if q.is_empty() {
+                self.lanes.remove(&lane);
+            } else {
+                self.turns.push_back(lane);
+            }
+            self.queued = self.queued.saturating_sub(1);
+            return Some(line);
+        }
+        None
     }
 
     /// The next line that may be sent now, if any.
     pub fn pop(&mut self, now: Instant) -> Option<Bytes> {
-        if self.queue.is_empty() {
+        if self.queued == 0 {
             return None;
         }
         self.refill(now);
         if self.tokens >= 1.0 {
+            let line = self.take_next()?;
             self.tokens -= 1.0;
-            self.queue.pop_front()
+            Some(line)
         } else {
             None
         }
@@ -74,7 +145,7 @@ impl Pacer {
 
     /// When the next queued line may go, if any is queued.
     pub fn next_ready(&self, now: Instant) -> Option<Instant> {
-        if self.queue.is_empty() {
+        if self.queued == 0 {
             return None;
         }
         if self.interval.is_zero() || self.tokens >= 1.0 {
@@ -92,33 +163,42 @@ impl Pacer {
 
     /// Lines waiting.
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.queued
     }
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.queued == 0
     }
 
-    /// How long the last queued line will wait (an estimate for the user).
+    /// How long the last queued line will wait at most (an estimate for the user: the
+    /// line that goes last is the last of the longest lane).
     pub fn delay(&self) -> Duration {
         if self.interval.is_zero() {
             return Duration::ZERO;
         }
-        let behind = (self.queue.len() as f64 - self.tokens).max(0.0);
+        let behind = (self.queued as f64 - self.tokens).max(0.0);
         self.interval.mul_f64(behind)
     }
 
     /// Drops everything (the connection is gone); returns how many lines were dropped.
     pub fn clear(&mut self) -> usize {
-        let n = self.queue.len();
-        self.queue.clear();
+        let n = self.queued;
+        self.lanes.clear();
+        self.turns.clear();
+        self.queued = 0;
         n
     }
 
-    /// Takes every queued line regardless of tokens (shutdown flush).
+    /// Takes every queued line regardless of tokens, in the order they would have gone
+    /// (shutdown flush).
     pub fn drain_all(&mut self) -> Vec<Bytes> {
-        self.queue.drain(..).collect()
+        let mut out = Vec::with_capacity(self.queued);
+        while let Some(line) = self.take_next() {
+            out.push(line);
+        }
+        self.clear();
+        out
     }
 }
 
@@ -130,16 +210,21 @@ mod tests {
         Bytes::from(format!("PRIVMSG x :{n}\r\n"))
     }
 
+    fn to(target: &str, n: u32) -> Bytes {
+        Bytes::from(format!("PRIVMSG {target} :{n}\r\n"))
+    }
+
+    /// Everything that may go at `now`.
+    fn pop_all(p: &mut Pacer, now: Instant) -> Vec<Bytes> {
+        std::iter::from_fn(|| p.pop(now)).collect()
+    }
+
     #[test]
     fn burst_then_one_per_interval() {
         let t0 = Instant::now();
         let mut p = Pacer::new(Duration::from_secs(2), 3, t0);
-        p.push_group((0..6).map(line)).unwrap();
-        let mut sent = 0;
-        while p.pop(t0).is_some() {
-            sent += 1;
-        }
-        assert_eq!(sent, 3);
+        p.push_group("x", (0..6).map(line)).unwrap();
+        assert_eq!(pop_all(&mut p, t0).len(), 3);
         assert_eq!(p.next_ready(t0), Some(t0 + Duration::from_secs(2)));
         assert!(p.pop(t0 + Duration::from_millis(1999)).is_none());
         assert_eq!(p.pop(t0 + Duration::from_secs(2)), Some(line(3)));
@@ -153,35 +238,131 @@ mod tests {
     fn tokens_do_not_exceed_burst() {
         let t0 = Instant::now();
         let mut p = Pacer::new(Duration::from_secs(1), 2, t0);
-        p.push_group((0..5).map(line)).unwrap();
-        let later = t0 + Duration::from_secs(100);
-        let mut sent = 0;
-        while p.pop(later).is_some() {
-            sent += 1;
-        }
-        assert_eq!(sent, 2);
+        p.push_group("x", (0..5).map(line)).unwrap();
+        assert_eq!(pop_all(&mut p, t0 + Duration::from_secs(100)).len(), 2);
     }
 
     #[test]
     fn zero_interval_is_unpaced() {
         let t0 = Instant::now();
         let mut p = Pacer::new(Duration::ZERO, 1, t0);
-        p.push_group((0..50).map(line)).unwrap();
-        let mut sent = 0;
-        while p.pop(t0).is_some() {
-            sent += 1;
-        }
-        assert_eq!(sent, 50);
+        p.push_group("x", (0..50).map(line)).unwrap();
+        assert_eq!(pop_all(&mut p, t0).len(), 50);
     }
 
     #[test]
-    fn bounded_all_or_nothing() {
+    fn bounded_all_or_nothing_over_all_lanes() {
         let t0 = Instant::now();
         let mut p = Pacer::new(Duration::from_secs(1), 1, t0);
-        p.push_group((0..MAX_QUEUED_LINES as u32 - 1).map(line))
+        p.push_group("a", (0..MAX_QUEUED_LINES as u32 - 1).map(line))
             .unwrap();
-        assert_eq!(p.push_group([line(1), line(2)]), Err(QueueFull));
+        // The bound is global: another lane cannot grow past it either.
+        assert_eq!(p.push_group("b", [line(1), line(2)]), Err(QueueFull));
         assert_eq!(p.len(), MAX_QUEUED_LINES - 1);
-        p.push_group([line(3)]).unwrap();
+        p.push_group("b", [line(3)]).unwrap();
+        assert_eq!(p.push_group("c", [line(4)]), Err(QueueFull));
+        assert_eq!(p.len(), MAX_QUEUED_LINES);
+    }
+
+    #[test]
+    fn round_robin_one_line_per_turn() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Duration::ZERO, 1, t0);
+        p.push_group("a", (0..3).map(|n| to("a", n))).unwrap();
+        p.push_group("b", (0..2).map(|n| to("b", n))).unwrap();
+        p.push_group("c", [to("c", 0)]).unwrap();
+        let got = pop_all(&mut p, t0);
+        let want = [
+            to("a", 0),
+            to("b", 0),
+            to("c", 0),
+            to("a", 1),
+            to("b", 1),
+            to("a", 2),
+        ];
+        assert_eq!(got, want);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn order_within_a_lane_across_groups() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Duration::ZERO, 1, t0);
+        p.push_group("a", (0..3).map(|n| to("a", n))).unwrap();
+        p.push_group("b", (0..5).map(|n| to("b", n))).unwrap();
+        p.push_group("a", (3..6).map(|n| to("a", n))).unwrap();
+        let got = pop_all(&mut p, t0);
+        let a: Vec<Bytes> = got
+            .iter()
+            .filter(|l| l.starts_with(b"PRIVMSG a "))
+            .cloned()
+            .collect();
+        assert_eq!(a, (0..6).map(|n| to("a", n)).collect::<Vec<_>>());
+        assert_eq!(got.len(), 11);
+    }
+
+    #[test]
+    fn a_line_behind_a_handshake_goes_next_or_second_next() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Duration::from_secs(2), 4, t0);
+        // A 40-line handshake to one peer, the burst already spent on its first lines.
+        p.push_group("bob", (0..40).map(|n| to("bob", n))).unwrap();
+        assert_eq!(pop_all(&mut p, t0).len(), 4);
+        p.push_group("#chan", [to("#chan", 0)]).unwrap();
+        let mut t = t0;
+        let mut order = Vec::new();
+        for _ in 0..2 {
+            t += Duration::from_secs(2);
+            order.extend(pop_all(&mut p, t));
+        }
+        assert!(order.contains(&to("#chan", 0)), "{order:?}");
+        assert_eq!(p.len(), 36 - 1);
+        // The rest of the handshake still goes, in order.
+        let rest = pop_all(&mut p, t + Duration::from_secs(1000));
+        assert_eq!(rest.len(), 4, "the bucket still limits the rate");
+    }
+
+    #[test]
+    fn a_new_lane_waits_for_lanes_already_waiting() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Duration::ZERO, 1, t0);
+        p.push_group("a", (0..3).map(|n| to("a", n))).unwrap();
+        assert_eq!(p.pop(t0), Some(to("a", 0)));
+        p.push_group("b", [to("b", 0)]).unwrap();
+        assert_eq!(p.pop(t0), Some(to("a", 1)));
+        assert_eq!(p.pop(t0), Some(to("b", 0)));
+        assert_eq!(p.pop(t0), Some(to("a", 2)));
+    }
+
+    #[test]
+    fn clear_and_drain_cover_every_lane() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Duration::from_secs(2), 1, t0);
+        p.push_group("a", (0..2).map(|n| to("a", n))).unwrap();
+        p.push_group("b", [to("b", 0)]).unwrap();
+        assert_eq!(
+            p.drain_all(),
+            vec![to("a", 0), to("b", 0), to("a", 1)],
+            "drained in turn order, regardless of tokens"
+        );
+        assert!(p.is_empty());
+        p.push_group("a", [to("a", 9)]).unwrap();
+        p.push_group("c", [to("c", 9)]).unwrap();
+        assert_eq!(p.clear(), 2);
+        assert!(p.is_empty());
+        assert_eq!(p.next_ready(t0), None);
+        assert_eq!(p.pop(t0 + Duration::from_secs(10)), None);
+    }
+
+    #[test]
+    fn lanes_by_folded_target() {
+        let fold = |s: &str| s.to_ascii_lowercase();
+        assert_eq!(lane_of(b"PRIVMSG Bob :hi\r\n", fold), "bob");
+        assert_eq!(lane_of(b"@t=1 :me NOTICE #Chan :hi\r\n", fold), "#chan");
+        assert_eq!(lane_of(b"PART #Chan\r\n", fold), "#chan");
+        assert_eq!(lane_of(b"WHOIS bob\r\n", fold), COMMANDS_LANE);
+        assert_eq!(lane_of(b"NICK x\r\n", fold), COMMANDS_LANE);
+        assert_eq!(lane_of(b"PRIVMSG\r\n", fold), COMMANDS_LANE);
+        assert_eq!(lane_of(b"\r\n", fold), COMMANDS_LANE);
     }
 }

@@ -22,6 +22,7 @@ mod support;
 mod casemapping;
 mod chain;
 mod docker;
+mod fair_queue;
 mod flood;
 mod harness_selftest;
 mod hostile;

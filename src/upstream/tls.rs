@@ -25,7 +25,8 @@ pub fn cert_sha256(der: &[u8]) -> [u8; 32] {
     Sha256::digest(der).into()
 }
 
-/// Largest TLS record otrbnc writes, header and tag included. ngircd (GnuTLS) reads at most
+/// Largest TLS record otrbnc writes (rustls counts the 5-byte header in it, so the plaintext
+/// of a record stays below 2,048 bytes). ngircd (GnuTLS) reads at most
 /// 2,048 bytes (`READBUFFER_LEN`) per readable event and never asks GnuTLS for what it still
 /// holds (no `gnutls_record_check_pending`): the rest of a bigger record would sit unread
 /// until the socket became readable again. A record that fits one read is consumed whole and

@@ -533,6 +533,15 @@ impl Net {
     /// Queues lines for the server through the pacer, in order, in the lane of their
     /// target (taken from the first line: a group is one message to one target).
     fn send_paced(&mut self, lines: Vec<Bytes>) -> bool {
+        // Nothing waiting and a token free (the usual case): straight to the connection.
+        if let [line] = lines.as_slice()
+            && self.can_send()
+            && self.write_room() > 0
+            && self.pacer.pass(Instant::now())
+        {
+            self.send_now(line.clone());
+            return true;
+        }
         let lane = match lines.first() {
             Some(first) => pacer::lane_of(first, |t| self.irc.fold(t)),
             None => return true,

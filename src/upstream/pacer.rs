@@ -148,6 +148,21 @@ impl Pacer {
         }
     }
 
+    /// Spends a token for a line that may go straight out: nothing is queued (so no line
+    /// is overtaken) and the bucket has a token. Spares the lanes' bookkeeping when idle.
+    pub fn pass(&mut self, now: Instant) -> bool {
+        if self.queued > 0 {
+            return false;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     /// When the next queued line may go, if any is queued.
     pub fn next_ready(&self, now: Instant) -> Option<Instant> {
         if self.queued == 0 {
@@ -238,6 +253,20 @@ mod tests {
         assert_eq!(p.pop(t0 + Duration::from_secs(4)), Some(line(4)));
         assert_eq!(p.len(), 1);
         assert_eq!(p.delay(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn pass_only_when_idle_and_counts_against_the_bucket() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Duration::from_secs(2), 2, t0);
+        assert!(p.pass(t0));
+        p.push_group("a", [to("a", 0)]).unwrap();
+        // A line is queued: nothing may overtake it.
+        assert!(!p.pass(t0));
+        assert_eq!(p.pop(t0), Some(to("a", 0)));
+        // Both tokens spent.
+        assert!(!p.pass(t0));
+        assert!(p.pass(t0 + Duration::from_secs(2)));
     }
 
     #[test]

@@ -546,7 +546,7 @@ impl Net {
             Some(first) => pacer::lane_of(first, |t| self.irc.fold(t)),
             None => return true,
         };
-        if self.pacer.push_group(&lane, lines).is_err() {
+        if self.pacer.push(lane, lines).is_err() {
             self.notify("The send queue to the server is full: a message was NOT sent.");
             return false;
         }

@@ -3,8 +3,10 @@
 //! gets the next turn (as fq_codel serves new flows first), then joins the rotation: a line
 //! typed to a channel while a 40-line OTR handshake waits for a peer goes out with the next
 //! token, and the handshake keeps every token nobody else wants. Within a lane the order is
-//! kept, so the fragments of one message stay in order. Bounded overall; PING/PONG and
-//! registration pass outside it.
+//! kept, so the fragments of one message stay in order. A change of our own prefix (NICK, a
+//! user MODE that may change the host) is a barrier: what was queued before goes first and
+//! what is queued after waits, since OTR fragments are sized for the prefix the server will
+//! relay them with. Bounded overall; PING/PONG and registration pass outside it.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -19,28 +21,55 @@ pub const MAX_QUEUED_LINES: usize = 5000;
 #[error("upstream send queue is full")]
 pub struct QueueFull;
 
-/// The lane of lines with no message target (NICK, WHOIS, AWAY, raw commands): one shared
-/// lane keeps them in the order typed. No target folds to the empty string.
+/// The lane of lines with no message target (WHOIS, AWAY, raw commands): one shared lane
+/// keeps them in the order typed. No target folds to the empty string.
 pub const COMMANDS_LANE: &str = "";
 
+/// Where a line to the server is queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lane {
+    /// The lane of one folded target (or [`COMMANDS_LANE`]).
+    Of(String),
+    /// After everything queued before it, before everything queued after it.
+    Barrier,
+}
+
+/// Channel prefixes for telling a channel MODE from a user MODE (the usual CHANTYPES; a
+/// miss only changes the order, not what is sent).
+const CHANNEL_PREFIXES: &[u8] = b"#&!+";
+
 /// The lane a line to the server goes in: the folded target of a message, or of a command
-/// about one channel (so `JOIN #a`, `PRIVMSG #a`, `PART #a` keep their order); everything
-/// else shares [`COMMANDS_LANE`]. `fold` is the server's case mapping, so `Bob` and `bob`
-/// share a lane.
-pub fn lane_of(line: &[u8], fold: impl Fn(&str) -> String) -> String {
+/// about one channel (so `JOIN #a`, `PRIVMSG #a`, `PART #a` keep their order); a barrier for
+/// NICK and user MODEs (they may change our prefix); everything else shares
+/// [`COMMANDS_LANE`]. `fold` is the server's case mapping, so `Bob` and `bob` share a lane.
+pub fn lane_of(line: &[u8], fold: impl Fn(&str) -> String) -> Lane {
     const TARGETED: [&str; 8] = [
         "PRIVMSG", "NOTICE", "TAGMSG", "JOIN", "PART", "MODE", "TOPIC", "KICK",
     ];
+    let commands = || Lane::Of(COMMANDS_LANE.to_string());
     let Some(parsed) = crate::irc::Line::parse(line) else {
-        return COMMANDS_LANE.to_string();
+        return commands();
     };
+    let target = parsed.param(0).filter(|t| !t.is_empty());
+    let user_mode = parsed.is("MODE")
+        && target.is_some_and(|t| t.first().is_some_and(|c| !CHANNEL_PREFIXES.contains(c)));
+    if parsed.is("NICK") || user_mode {
+        return Lane::Barrier;
+    }
     if !TARGETED.iter().any(|c| parsed.is(c)) {
-        return COMMANDS_LANE.to_string();
+        return commands();
     }
-    match parsed.param(0) {
-        Some(t) if !t.is_empty() => fold(&String::from_utf8_lossy(t)),
-        _ => COMMANDS_LANE.to_string(),
+    match target {
+        Some(t) => Lane::Of(fold(&String::from_utf8_lossy(t))),
+        None => commands(),
     }
+}
+
+/// What waits behind a barrier, in the order queued.
+#[derive(Debug)]
+enum Held {
+    Barrier(Bytes),
+    Group(String, Vec<Bytes>),
 }
 
 /// Token bucket plus per-target lanes.
@@ -56,7 +85,9 @@ pub struct Pacer {
     fresh: VecDeque<String>,
     /// The other lanes holding lines, in the order they get their next turn.
     turns: VecDeque<String>,
-    /// Lines waiting over all lanes.
+    /// A barrier line and what was queued after it (empty, or starting with a barrier).
+    held: VecDeque<Held>,
+    /// Lines waiting over all lanes and behind barriers.
     queued: usize,
 }
 
@@ -72,6 +103,7 @@ impl Pacer {
             lanes: HashMap::new(),
             fresh: VecDeque::new(),
             turns: VecDeque::new(),
+            held: VecDeque::new(),
             queued: 0,
         }
     }
@@ -85,6 +117,26 @@ impl Pacer {
         self.last = now;
         self.tokens =
             (self.tokens + elapsed.as_secs_f64() / self.interval.as_secs_f64()).min(self.burst);
+    }
+
+    /// Queues lines in `lane` that must go out in order (all or nothing).
+    pub fn push(
+        &mut self,
+        lane: Lane,
+        lines: impl IntoIterator<Item = Bytes>,
+    ) -> Result<(), QueueFull> {
+        match lane {
+            Lane::Of(name) => self.push_group(&name, lines),
+            Lane::Barrier => {
+                let lines: Vec<Bytes> = lines.into_iter().collect();
+                if self.queued + lines.len() > MAX_QUEUED_LINES {
+                    return Err(QueueFull);
+                }
+                self.queued += lines.len();
+                self.held.extend(lines.into_iter().map(Held::Barrier));
+                Ok(())
+            }
+        }
     }
 
     /// Queues lines for `lane` (a folded target, or a shared lane for commands) that must
@@ -102,6 +154,15 @@ impl Pacer {
             return Err(QueueFull);
         }
         self.queued += lines.len();
+        if self.held.is_empty() {
+            self.insert(lane, lines);
+        } else {
+            self.held.push_back(Held::Group(lane.to_string(), lines));
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, lane: &str, lines: Vec<Bytes>) {
         match self.lanes.get_mut(lane) {
             Some(q) => q.extend(lines),
             None => {
@@ -109,11 +170,37 @@ impl Pacer {
                 self.fresh.push_back(lane.to_string());
             }
         }
-        Ok(())
     }
 
-    /// The next line of the lane whose turn it is, ignoring tokens.
+    /// The next line, ignoring tokens: from the lanes, or once they are empty the barrier
+    /// (then what waited behind it joins the lanes).
     fn take_next(&mut self) -> Option<Bytes> {
+        if let Some(line) = self.take_from_lanes() {
+            return Some(line);
+        }
+        let mut barrier = None;
+        while let Some(held) = self.held.pop_front() {
+            match held {
+                Held::Barrier(line) if barrier.is_none() => barrier = Some(line),
+                Held::Barrier(line) => {
+                    self.held.push_front(Held::Barrier(line));
+                    break;
+                }
+                Held::Group(lane, lines) => self.insert(&lane, lines),
+            }
+        }
+        match barrier {
+            Some(line) => {
+                self.queued = self.queued.saturating_sub(1);
+                Some(line)
+            }
+            // Only groups were held (cannot happen): they are in the lanes now.
+            None => self.take_from_lanes(),
+        }
+    }
+
+    /// The next line of the lane whose turn it is.
+    fn take_from_lanes(&mut self) -> Option<Bytes> {
         while let Some(lane) = self.fresh.pop_front().or_else(|| self.turns.pop_front()) {
             let Some(q) = self.lanes.get_mut(&lane) else {
                 continue;
@@ -207,6 +294,7 @@ impl Pacer {
         self.lanes.clear();
         self.fresh.clear();
         self.turns.clear();
+        self.held.clear();
         self.queued = 0;
         n
     }
@@ -411,12 +499,62 @@ mod tests {
     #[test]
     fn lanes_by_folded_target() {
         let fold = |s: &str| s.to_ascii_lowercase();
-        assert_eq!(lane_of(b"PRIVMSG Bob :hi\r\n", fold), "bob");
-        assert_eq!(lane_of(b"@t=1 :me NOTICE #Chan :hi\r\n", fold), "#chan");
-        assert_eq!(lane_of(b"PART #Chan\r\n", fold), "#chan");
-        assert_eq!(lane_of(b"WHOIS bob\r\n", fold), COMMANDS_LANE);
-        assert_eq!(lane_of(b"NICK x\r\n", fold), COMMANDS_LANE);
-        assert_eq!(lane_of(b"PRIVMSG\r\n", fold), COMMANDS_LANE);
-        assert_eq!(lane_of(b"\r\n", fold), COMMANDS_LANE);
+        let of = |s: &str| Lane::Of(s.to_string());
+        assert_eq!(lane_of(b"PRIVMSG Bob :hi\r\n", fold), of("bob"));
+        assert_eq!(lane_of(b"@t=1 :me NOTICE #Chan :hi\r\n", fold), of("#chan"));
+        assert_eq!(lane_of(b"PART #Chan\r\n", fold), of("#chan"));
+        assert_eq!(lane_of(b"MODE #Chan +o bob\r\n", fold), of("#chan"));
+        assert_eq!(lane_of(b"WHOIS bob\r\n", fold), of(COMMANDS_LANE));
+        assert_eq!(lane_of(b"PRIVMSG\r\n", fold), of(COMMANDS_LANE));
+        assert_eq!(lane_of(b"\r\n", fold), of(COMMANDS_LANE));
+        assert_eq!(lane_of(b"NICK x\r\n", fold), Lane::Barrier);
+        assert_eq!(lane_of(b"MODE alice +x\r\n", fold), Lane::Barrier);
+    }
+
+    #[test]
+    fn a_barrier_keeps_the_order_across_lanes() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Duration::ZERO, 1, t0);
+        p.push_group("bob", (0..3).map(|n| to("bob", n))).unwrap();
+        p.push_group("#c", [to("#c", 0)]).unwrap();
+        let nick = Bytes::from_static(b"NICK alice_away\r\n");
+        p.push(Lane::Barrier, [nick.clone()]).unwrap();
+        // Queued after the NICK: waits for it, fresh lane or not.
+        p.push_group("#d", [to("#d", 0)]).unwrap();
+        p.push_group("bob", [to("bob", 3)]).unwrap();
+        assert_eq!(p.len(), 7);
+        assert!(!p.pass(t0));
+        let got = pop_all(&mut p, t0);
+        let want = [
+            to("bob", 0),
+            to("#c", 0),
+            to("bob", 1),
+            to("bob", 2),
+            nick,
+            to("#d", 0),
+            to("bob", 3),
+        ];
+        assert_eq!(got, want);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn barriers_in_a_row_and_clear() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Duration::ZERO, 1, t0);
+        let (n1, n2) = (
+            Bytes::from_static(b"NICK a\r\n"),
+            Bytes::from_static(b"NICK b\r\n"),
+        );
+        p.push(Lane::Barrier, [n1.clone()]).unwrap();
+        p.push_group("x", [to("x", 0)]).unwrap();
+        p.push(Lane::Barrier, [n2.clone()]).unwrap();
+        p.push_group("y", [to("y", 0)]).unwrap();
+        assert_eq!(p.drain_all(), vec![n1, to("x", 0), n2, to("y", 0)]);
+        p.push(Lane::Barrier, [to("z", 0)]).unwrap();
+        p.push_group("x", [to("x", 1)]).unwrap();
+        assert_eq!(p.clear(), 2);
+        assert!(p.is_empty());
+        assert_eq!(p.pop(t0), None);
     }
 }

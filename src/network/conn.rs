@@ -11,7 +11,7 @@ use tokio_util::codec::Framed;
 
 use super::NetMsg;
 use crate::config::Network;
-use crate::irc::codec::{Frame, LineCodec};
+use crate::irc::codec::{Frame, LineCodec, write_batch};
 use crate::upstream::transport::{self, Route};
 
 /// Lines waiting to be written to the socket (the pacer sits before this).
@@ -66,12 +66,11 @@ pub async fn run(
                 None => break "connection closed by the server".to_string(),
             },
             out = lines.recv() => match out {
-                // One write and flush per line: over TLS every line is its own record. A
-                // server that reads its TLS socket in small pieces and waits for the socket
-                // to become readable again (ngircd with GnuTLS) would otherwise leave the
-                // rest of a large record unread.
+                // The line and every line already waiting go out in one flush: a lone line
+                // is not delayed, a burst costs one write. TLS records stay small enough for
+                // a server that reads them in small pieces (see `tls::MAX_RECORD`).
                 Some(line) => {
-                    if let Err(e) = framed.send(line).await {
+                    if let Err(e) = write_batch(&mut framed, line, &mut lines).await {
                         break format!("write error: {e}");
                     }
                 }

@@ -161,12 +161,22 @@ impl Net {
         text: &[u8],
     ) {
         let Some(target) = target else { return };
+        let sender = self.clients.caps(from);
+        let echo_self = sender.is_some_and(|c| c.echo_message);
+        let others = self
+            .clients
+            .len()
+            .saturating_sub(usize::from(sender.is_some()));
+        if !echo_self && others == 0 {
+            // Nobody to show it to (one client, the usual case): skip building the line.
+            return;
+        }
         let prefix = self.irc.prefix();
         let cmd = String::from_utf8_lossy(command).to_ascii_uppercase();
         let text = String::from_utf8_lossy(text);
         let line = build::message(Some(&prefix), &cmd, target, &text);
         self.clients.broadcast_where(&line, Some(from), |_| true);
-        if self.clients.caps(from).is_some_and(|c| c.echo_message) {
+        if echo_self {
             self.clients.send_to(from, line);
         }
     }

@@ -239,6 +239,14 @@ impl Net {
     /// A PRIVMSG or NOTICE from the server. Returns true when it was handled here (and
     /// must not be forwarded as is).
     fn private_from_server(&mut self, raw: &Bytes, line: &Line<'_>) -> bool {
+        // Channel text that is not OTR, the bulk of what a server sends, passes as it is.
+        if line.param(1).is_some_and(|t| !t.starts_with(b"?OTR"))
+            && line
+                .param(0)
+                .is_some_and(|t| self.irc.is_channel(&String::from_utf8_lossy(t)))
+        {
+            return false;
+        }
         let (Some(src), Some(target), Some(text)) =
             (line.source_nick(), line.param_str(0), line.param(1))
         else {

@@ -39,7 +39,7 @@ use state::IrcState;
 use crate::config::{self, Network as NetConfig};
 use crate::irc::build;
 use crate::local_state::SharedIdentity;
-use crate::upstream::pacer::Pacer;
+use crate::upstream::pacer::{self, Pacer};
 use crate::upstream::transport::Route;
 use std::sync::Arc;
 
@@ -627,9 +627,23 @@ impl Net {
         }
     }
 
-    /// Queues lines for the server through the pacer, kept together.
+    /// Queues lines for the server through the pacer, in order, in the lane of their
+    /// target (taken from the first line: a group is one message to one target).
     fn send_paced(&mut self, lines: Vec<Bytes>) -> bool {
-        if self.pacer.push_group(lines).is_err() {
+        // Nothing waiting and a token free (the usual case): straight to the connection.
+        if let [line] = lines.as_slice()
+            && self.can_send()
+            && self.write_room() > 0
+            && self.pacer.pass(Instant::now())
+        {
+            self.send_now(line.clone());
+            return true;
+        }
+        let lane = match lines.first() {
+            Some(first) => pacer::lane_of(first, |t| self.irc.fold(t)),
+            None => return true,
+        };
+        if self.pacer.push(lane, lines).is_err() {
             self.notify("The send queue to the server is full: a message was NOT sent.");
             return false;
         }

@@ -25,8 +25,22 @@ pub fn cert_sha256(der: &[u8]) -> [u8; 32] {
     Sha256::digest(der).into()
 }
 
+/// Largest TLS record otrbnc writes (rustls counts the 5-byte header in it, so the plaintext
+/// of a record stays below 2,048 bytes). ngircd (GnuTLS) reads at most
+/// 2,048 bytes (`READBUFFER_LEN`) per readable event and never asks GnuTLS for what it still
+/// holds (no `gnutls_record_check_pending`): the rest of a bigger record would sit unread
+/// until the socket became readable again. A record that fits one read is consumed whole and
+/// the next stays in the socket, readable, so many lines can be written in one flush.
+pub const MAX_RECORD: usize = 2048;
+
 /// Builds the client config for one network.
 pub fn client_config(net: &Network) -> Result<ClientConfig, String> {
+    let mut config = base_config(net)?;
+    config.max_fragment_size = Some(MAX_RECORD);
+    Ok(config)
+}
+
+fn base_config(net: &Network) -> Result<ClientConfig, String> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

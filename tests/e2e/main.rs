@@ -24,6 +24,7 @@ mod casemapping;
 mod chain;
 mod control;
 mod docker;
+mod fair_queue;
 mod flood;
 mod harness_selftest;
 mod hostile;

@@ -15,7 +15,7 @@ use crate::support::client::Client;
 use crate::support::ngircd::{Ngircd, NgircdOpts, NgircdTls};
 use crate::support::otrbnc::{BncConfig, OtrBnc, toml_str};
 use crate::support::scenario::{self, REGISTER_TIMEOUT};
-use crate::support::token;
+use crate::support::{secs, token};
 
 /// The first message starts a session: allow for the whole first-contact handshake.
 const FIRST: Duration = Duration::from_secs(60);
@@ -267,4 +267,92 @@ async fn tls_to_ngircd_with_ca_file() {
 async fn tls_to_ngircd_with_pinned_certificate() {
     require_e2e!();
     tls_conversation(Verify::Pin).await;
+}
+
+/// TLS records in `bytes` (one direction of a connection, from its first byte): their total
+/// lengths, header included. Stops at a truncated record.
+fn tls_records(bytes: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(h) = bytes.get(i..i + 5) {
+        let len = 5 + usize::from(u16::from_be_bytes([h[3], h[4]]));
+        if i + len > bytes.len() {
+            break;
+        }
+        out.push(len);
+        i += len;
+    }
+    out
+}
+
+/// A burst of 2,000 lines of 200 bytes typed at once (pacing off) goes to ngircd over TLS in
+/// batches, and every line reaches the channel, in order. ngircd (GnuTLS) reads at most
+/// 2,048 bytes per readable event and does not look for what GnuTLS still buffers, so a
+/// batch written as 16 kB records would stall there; otrbnc's records stay within 2,048 bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_burst_arrives_whole() {
+    require_e2e!();
+    const LINES: usize = 2000;
+    let pki = pki();
+    let ng = Ngircd::start(NgircdOpts {
+        tls: Some(NgircdTls {
+            cert_file: pki.cert_file.clone(),
+            key_file: pki.key_file.clone(),
+        }),
+        ..NgircdOpts::no_penalties()
+    })
+    .await;
+    let (aud, bnc) = tls_bouncer(&ng, &pki, Verify::CaFile, "alice", "bob").await;
+    let mut a = scenario::attach(&bnc).await;
+    let mut watcher = Client::connect(ng.addr(), None, "watcher", "watcher", &[]).await;
+    watcher.join("#burst").await;
+    a.join("#burst").await;
+
+    let tag = token(8);
+    let pad = "x".repeat(170);
+    let texts: Vec<String> = (0..LINES).map(|i| format!("{tag} {i:05} {pad}")).collect();
+    let mut burst = Vec::new();
+    for t in &texts {
+        burst.extend_from_slice(format!("PRIVMSG #burst :{t}\r\n").as_bytes());
+    }
+    let t0 = std::time::Instant::now();
+    a.send_bytes(&burst).await;
+    let mine = |log: &[crate::support::client::Msg]| {
+        log.iter()
+            .filter(|m| m.command == "PRIVMSG" && m.is_from("alice") && m.target() == "#burst")
+            .map(|m| m.text().to_string())
+            .collect::<Vec<String>>()
+    };
+    watcher
+        .wait_log(secs(30), "every line of the burst", |log| {
+            mine(log).len() >= LINES
+        })
+        .await;
+    let took = t0.elapsed();
+    assert_eq!(mine(&watcher.log()), texts);
+
+    let records = tls_records(&aud.connections()[0].c2s);
+    let largest = records.iter().copied().max().unwrap_or(0);
+    println!(
+        "{LINES} lines of {} bytes over TLS in {took:?}: {} records from otrbnc, the largest {largest} bytes",
+        burst.len() / LINES,
+        records.len()
+    );
+    // The plaintext of a TLS 1.3 record is its length less the header (5), the inner content
+    // type (1) and the AEAD tag (16): ngircd takes in at most 2,048 bytes of it per read.
+    assert!(
+        largest.saturating_sub(5 + 1 + 16) <= 2048,
+        "a TLS record of {largest} bytes"
+    );
+    // One record per line would be more than LINES records.
+    assert!(
+        records.len() < LINES,
+        "{} records for {LINES} lines: not batched",
+        records.len()
+    );
+    assert!(
+        ng.forced_disconnects().is_empty(),
+        "{:?}",
+        ng.forced_disconnects()
+    );
 }

@@ -302,6 +302,11 @@ impl Ngircd {
             .collect()
     }
 
+    /// The server's process id (benches read its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process is still running.
     pub fn is_alive(&mut self) -> bool {
         self.child

@@ -221,31 +221,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn fmt_rate(x: f64) -> String {
-    if !x.is_finite() {
-        return "n/a".to_string();
-    }
-    let s = (x.round() as u64).to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn ngircd_version() -> String {
-    support::ngircd::binary()
-        .and_then(|b| std::process::Command::new(b).arg("--version").output().ok())
-        .map(|o| {
-            let out = String::from_utf8_lossy(&o.stdout).into_owned();
-            out.lines().next().unwrap_or("ngircd").trim().to_string()
-        })
-        .unwrap_or_else(|| "ngircd".to_string())
-}
-
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     if !support::e2e_available("ngircd_relay bench") {
@@ -335,7 +310,7 @@ async fn bench_main(lines: usize, runs: usize, window: usize, bench: bool) {
 
     println!(
         "{}, MaxPenaltyTime = 0; otrbnc plain, no pacing, log level info; {} core(s), load average {}",
-        ngircd_version(),
+        support::ngircd::version(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
@@ -354,8 +329,8 @@ async fn bench_main(lines: usize, runs: usize, window: usize, bench: bool) {
         s.sort_by(f64::total_cmp);
         format!(
             "{}–{}",
-            fmt_rate(s.first().copied().unwrap_or(f64::NAN)),
-            fmt_rate(s.last().copied().unwrap_or(f64::NAN))
+            support::fmt_rate(s.first().copied().unwrap_or(f64::NAN)),
+            support::fmt_rate(s.last().copied().unwrap_or(f64::NAN))
         )
     };
     for (name, d, v) in [
@@ -365,8 +340,8 @@ async fn bench_main(lines: usize, runs: usize, window: usize, bench: bool) {
         let (dm, vm) = (median(d.rates.clone()), median(v.rates.clone()));
         println!(
             "{name:<28} {:>16} {:>16} {:>7.0}% {:>8}{}",
-            fmt_rate(dm),
-            fmt_rate(vm),
+            support::fmt_rate(dm),
+            support::fmt_rate(vm),
             100.0 * vm / dm,
             ">= 90%",
             if d.complete && v.complete {

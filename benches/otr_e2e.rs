@@ -868,7 +868,7 @@ fn main() {
     rt.block_on(async {
         println!(
             "otr_e2e: two otrbnc on a private ngircd ({}; machine: {} core(s)){}",
-            ngircd_version(),
+            support::ngircd::version(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             if bench {
                 ""
@@ -965,23 +965,6 @@ fn main() {
         };
         summary(&private, tput.as_ref());
     });
-}
-
-fn ngircd_version() -> String {
-    let Some(bin) = support::ngircd::binary() else {
-        return "ngircd".to_string();
-    };
-    std::process::Command::new(bin)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .map(|l| l.split('-').next().unwrap_or(l).trim().to_string())
-        })
-        .unwrap_or_else(|| "ngircd".to_string())
 }
 
 fn summary(private: &[(String, Handshake, Handshake)], tput: Option<&Throughput>) {

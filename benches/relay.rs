@@ -467,21 +467,6 @@ fn flow_name(flow: Flow) -> String {
     }
 }
 
-fn fmt_rate(x: f64) -> String {
-    if !x.is_finite() {
-        return "n/a".to_string();
-    }
-    let s = (x.round() as u64).to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
@@ -671,8 +656,8 @@ async fn bench_main(sz: Sizes, bench: bool) {
         let mark = if vc { "" } else { " *" };
         row(
             &format!("{} {} (lines/s)", dir.name(), flow_name(flow)),
-            fmt_rate(d),
-            format!("{}{mark}", fmt_rate(v)),
+            support::fmt_rate(d),
+            format!("{}{mark}", support::fmt_rate(v)),
             ">= 100,000",
             "~35,000",
         );
@@ -743,12 +728,12 @@ async fn bench_main(sz: Sizes, bench: bool) {
             "{} {}: direct {}–{} lines/s, lines delivered per run [{}]{}; via otrbnc {}–{} lines/s, delivered [{}]{}",
             dir.name(),
             flow_name(flow),
-            fmt_rate(dl),
-            fmt_rate(dh),
+            support::fmt_rate(dl),
+            support::fmt_rate(dh),
             direct.delivered(dir, flow),
             if dc { "" } else { " INCOMPLETE" },
-            fmt_rate(vl),
-            fmt_rate(vh),
+            support::fmt_rate(vl),
+            support::fmt_rate(vh),
             via.delivered(dir, flow),
             if vc { "" } else { " INCOMPLETE (*)" },
         );

@@ -182,6 +182,22 @@ pub fn command(program: &std::path::Path) -> std::process::Command {
     }
 }
 
+/// A rate with thousands separators (`1,234,567`), or `n/a`.
+pub fn fmt_rate(x: f64) -> String {
+    if !x.is_finite() {
+        return "n/a".to_string();
+    }
+    let s = (x.round() as u64).to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The last `n` lines of a text, for failure messages.
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();

@@ -47,6 +47,24 @@ pub fn binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// ngircd's version as it prints it (`ngIRCd 26.1`), for benchmark reports.
+pub fn version() -> String {
+    let Some(bin) = binary() else {
+        return "ngircd".to_string();
+    };
+    std::process::Command::new(bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(|l| l.split('-').next().unwrap_or(l).trim().to_string())
+        })
+        .unwrap_or_else(|| "ngircd".to_string())
+}
+
 /// Whether ngircd is installed.
 pub fn installed() -> bool {
     binary().is_some()

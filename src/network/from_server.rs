@@ -126,9 +126,10 @@ impl Net {
 
     fn on_registered(&mut self) {
         tracing::info!(network = %self.name, "registered");
-        // Only a registration resets the backoff: a server that accepts and closes at once
-        // (K-line, throttle) is retried ever more slowly.
-        self.backoff = std::time::Duration::from_secs(self.cfg.reconnect_min_secs);
+        // The backoff resets only when this connection has stayed registered a while (see
+        // `registration::backoff_after_close`): a server that accepts, or even welcomes, and
+        // closes at once is retried ever more slowly.
+        self.registered_at = Some(std::time::Instant::now());
         self.last_close_reason = None;
         if self.irc.nick != self.client_nick {
             // Clients still use the nick of the last connection: tell them.

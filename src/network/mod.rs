@@ -182,6 +182,8 @@ pub struct Net {
     link: Link,
     generation: u64,
     backoff: Duration,
+    /// When the current connection registered (its end resets the backoff only if it lasted).
+    registered_at: Option<Instant>,
     reg: Registration,
     irc: IrcState,
     clients: Clients,
@@ -262,6 +264,7 @@ pub fn spawn(
         },
         generation: 0,
         backoff: Duration::from_secs(cfg.reconnect_min_secs),
+        registered_at: None,
         reg: Registration::default(),
         irc: IrcState::new(cfg.nick.as_deref().unwrap_or("*")),
         clients: Clients::new(otr_cfg.playback_lines),
@@ -459,6 +462,7 @@ impl Net {
             return;
         };
         self.generation += 1;
+        self.registered_at = None;
         self.reg = Registration {
             nicklen: self.known_nicklen.unwrap_or(nicks::DEFAULT_NICKLEN),
             ..Registration::default()
@@ -533,6 +537,11 @@ impl Net {
             self.last_close_reason = Some(reason.to_string());
             return;
         }
+        self.backoff = registration::backoff_after_close(
+            self.backoff,
+            Duration::from_secs(self.cfg.reconnect_min_secs),
+            self.registered_at.take().map(|t| t.elapsed()),
+        );
         let jitter = rand::random_range(0.0..0.25);
         let wait =
             registration::reconnect_wait(self.backoff, jitter, was_connected && !was_registered);

@@ -28,6 +28,25 @@ pub fn reconnect_wait(backoff: Duration, jitter: f64, closed_unregistered: bool)
     }
 }
 
+/// How long a connection must stay registered before its end resets the backoff: a server
+/// that welcomes otrbnc and closes at once (a ban applied after registration, a throttle)
+/// is retried ever more slowly, like one that closes before.
+pub const STABLE_AFTER: Duration = Duration::from_secs(60);
+
+/// The backoff to start from after a connection ended: the minimum again when it had stayed
+/// registered for [`STABLE_AFTER`], the grown one otherwise.
+pub fn backoff_after_close(
+    backoff: Duration,
+    min: Duration,
+    registered_for: Option<Duration>,
+) -> Duration {
+    if registered_for.is_some_and(|d| d >= STABLE_AFTER) {
+        min
+    } else {
+        backoff
+    }
+}
+
 /// Why SASL did not give us the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaslFailure {
@@ -173,6 +192,17 @@ impl Net {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_connection_that_stayed_registered_resets_the_backoff() {
+        let (grown, min) = (Duration::from_secs(40), Duration::from_secs(5));
+        assert_eq!(backoff_after_close(grown, min, None), grown);
+        assert_eq!(
+            backoff_after_close(grown, min, Some(Duration::from_secs(3))),
+            grown
+        );
+        assert_eq!(backoff_after_close(grown, min, Some(STABLE_AFTER)), min);
+    }
 
     #[test]
     fn a_quick_close_waits_at_least_the_floor_whatever_the_backoff() {

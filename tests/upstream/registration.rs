@@ -436,3 +436,26 @@ async fn a_stalled_registration_is_given_up() {
         .expect("registration did not finish in 2 s", 10)
         .await;
 }
+
+/// A server that welcomes otrbnc and closes at once (a ban applied after registration) is
+/// retried ever more slowly: only a connection that stayed registered resets the backoff.
+#[tokio::test]
+async fn welcomed_then_closed_at_once_backs_off() {
+    let server = FakeServer::bind().await;
+    let _b = Bouncer::start(
+        &network(server.port, "").replace("reconnect_max_secs = 2", "reconnect_max_secs = 8"),
+    )
+    .await;
+    let mut at = Vec::new();
+    for _ in 0..4 {
+        let mut c = server.accept().await;
+        at.push(Instant::now());
+        c.send(":srv CAP * LS :\r\n").await;
+        c.welcome("alice").await;
+        drop(c);
+    }
+    let gaps: Vec<f64> = at.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    println!("intervals between connections: {gaps:?}");
+    // 1, 2, 4 s (each with up to 25 % jitter): doubling, not reset by the welcome.
+    assert!(gaps[1] >= 1.9 && gaps[2] >= 3.9, "{gaps:?}");
+}

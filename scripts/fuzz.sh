@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile smp_messages account interaction
-  irc_line irc_codec client_text login control_args config sam_reply)
+  irc_line irc_codec client_text login control_args config sam_reply irc_state)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 
@@ -35,7 +35,7 @@ max_len() {
     dake_messages | data_message) echo 32768 ;;       # Auth-R with a full profile is ~12.6 KB
     tlv | profile) echo 20000 ;;                      # 16 KiB plaintext limit; 9 KB profiles
     smp_messages) echo 4096 ;;                        # SMP2, the largest, is 3,169 bytes
-    irc_codec) echo 65536 ;;                          # several lines past MAX_LINE (8704)
+    irc_codec | irc_state) echo 65536 ;;              # several lines past MAX_LINE (8704)
     irc_line | config) echo 16384 ;;                  # a line up to MAX_LINE; config files
     *) echo 8192 ;;                                   # query, fragment_parse, client_text, login, control_args
   esac
@@ -45,7 +45,7 @@ max_len() {
 # the smoke run is part of CI's time budget.
 smoke_secs() {
   case "$1" in
-    irc_line | irc_codec | client_text | login | control_args | config | sam_reply) echo 5 ;;
+    irc_line | irc_codec | client_text | login | control_args | config | sam_reply | irc_state) echo 5 ;;
     *) echo 10 ;;
   esac
 }

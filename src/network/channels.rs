@@ -115,6 +115,10 @@ impl Net {
                 let Some(name) = line.param_str(0) else {
                     return;
                 };
+                // Not a name any server allows: not kept (nor tracked, see `IrcState`).
+                if name.len() > super::state::MAX_CHANNEL_NAME_BYTES {
+                    return;
+                }
                 let folded = self.irc.fold(&name);
                 let key = self.pending_keys.remove(&folded).flatten();
                 match self.joins.add(folded.clone(), &name, key, false) {
@@ -122,7 +126,7 @@ impl Net {
                         self.joins.joined(&folded);
                         self.store_channel(&folded);
                     }
-                    Err(()) => self.notify(&format!(
+                    Err(joins::Full) => self.notify(&format!(
                         "{name} is joined but not kept for the next connection: otrbnc keeps at most {} channels.",
                         joins::MAX_WANTED
                     )),

@@ -34,6 +34,11 @@ pub struct Wanted {
     pub reported: bool,
 }
 
+/// [`MAX_WANTED`] channels are kept already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{MAX_WANTED} channels are kept already")]
+pub struct Full;
+
 /// Why a join failed, from the server's numeric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinFailure {
@@ -67,15 +72,15 @@ impl Joins {
         self.wanted.contains_key(folded)
     }
 
-    /// Keeps a channel (or updates its key). Returns whether anything changed, or `Err` when
-    /// the bound is reached.
+    /// Keeps a channel (or updates its key). Returns whether anything changed, or [`Full`]
+    /// when the bound is reached.
     pub fn add(
         &mut self,
         folded: String,
         name: &str,
         key: Option<String>,
         configured: bool,
-    ) -> Result<bool, ()> {
+    ) -> Result<bool, Full> {
         if let Some(w) = self.wanted.get_mut(&folded) {
             w.retry = None;
             let key = key.or_else(|| w.key.clone());
@@ -85,7 +90,7 @@ impl Joins {
             return Ok(changed);
         }
         if self.wanted.len() >= MAX_WANTED {
-            return Err(());
+            return Err(Full);
         }
         self.wanted.insert(
             folded,
@@ -323,7 +328,7 @@ mod tests {
         for i in 0..MAX_WANTED {
             let _ = j.add(format!("#x{i}"), "#x", None, false);
         }
-        assert_eq!(j.add("#new".into(), "#new", None, false), Err(()));
+        assert_eq!(j.add("#new".into(), "#new", None, false), Err(Full));
     }
 
     #[test]

@@ -10,6 +10,10 @@ use crate::irc::CaseMapping;
 /// it a channel's list is marked incomplete and NAMES for it go to the server again.
 pub const MAX_MEMBERS: usize = 400_000;
 
+/// Longest nick tracked (NICKLEN is 9 to 50 on the servers people use); a longer one from a
+/// hostile server leaves the list incomplete instead of making otrbnc build oversized lines.
+pub const MAX_NICK_BYTES: usize = 100;
+
 /// Nicks per `353` line otrbnc builds (keeps each line well inside 512 bytes).
 const NAMES_LINE_BUDGET: usize = 400;
 
@@ -292,7 +296,12 @@ pub fn add_names(
         chan.names_overflow = false;
         chan.names_complete = false;
     }
-    chan.symbol = symbol;
+    // Only the three symbols RFC 2812 defines are repeated to clients.
+    chan.symbol = if matches!(symbol, '=' | '*' | '@') {
+        symbol
+    } else {
+        '='
+    };
     if chan.names_overflow {
         return 0;
     }
@@ -300,6 +309,10 @@ pub fn add_names(
     for item in items.split(' ').filter(|s| !s.is_empty()) {
         let (prefix, nick) = grammar.split_item(item);
         if nick.is_empty() {
+            continue;
+        }
+        if nick.len() > MAX_NICK_BYTES || prefix.len() > MAX_NICK_BYTES {
+            chan.names_overflow = true;
             continue;
         }
         let key = casemap.fold(nick);

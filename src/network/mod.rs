@@ -8,9 +8,9 @@ mod control;
 mod directory;
 mod from_client;
 mod from_server;
-mod joins;
+pub mod joins;
 mod liveness;
-mod members;
+pub mod members;
 mod net_commands;
 mod nicks;
 mod offers;
@@ -20,7 +20,7 @@ mod pinning;
 #[cfg(test)]
 mod refold_tests;
 mod registration;
-mod state;
+pub mod state;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

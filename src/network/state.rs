@@ -14,6 +14,27 @@ const MAX_MOTD_LINES: usize = 500;
 const MAX_ISUPPORT_LINES: usize = 50;
 /// Most channels tracked (a user past it is told; see `Net::on_server_line`).
 pub const MAX_CHANNELS: usize = 5000;
+/// Longest channel name tracked (CHANNELLEN is 32 to 64 on the servers people use): with
+/// [`MAX_CHANNELS`] and [`MAX_TOPIC_BYTES`] it bounds what a hostile server can make otrbnc
+/// keep.
+pub const MAX_CHANNEL_NAME_BYTES: usize = 200;
+/// Longest topic kept for clients attaching later (TOPICLEN is 307 to 490); longer ones are
+/// cut on a character boundary.
+pub const MAX_TOPIC_BYTES: usize = 1024;
+
+/// A topic as kept: at most [`MAX_TOPIC_BYTES`], cut where a UTF-8 character ends.
+fn kept_topic(topic: &[u8]) -> Vec<u8> {
+    if topic.len() <= MAX_TOPIC_BYTES {
+        return topic.to_vec();
+    }
+    let head = topic.get(..MAX_TOPIC_BYTES).unwrap_or_default();
+    let end = match std::str::from_utf8(head) {
+        Ok(_) => head.len(),
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        Err(_) => head.len(),
+    };
+    head.get(..end).unwrap_or_default().to_vec()
+}
 
 /// Registration and channel state of the upstream connection.
 #[derive(Debug, Default)]
@@ -224,7 +245,7 @@ impl IrcState {
                 if let (Some(ch), Some(topic)) = (line.param_str(1), line.param(2)) {
                     let key = self.fold(&ch);
                     if let Some(c) = self.channels.get_mut(&key) {
-                        c.topic = Some(topic.to_vec());
+                        c.topic = Some(kept_topic(topic));
                     }
                 }
             }
@@ -298,7 +319,7 @@ impl IrcState {
                 }) {
                     self.userhost = Some(String::from_utf8_lossy(uh).into_owned());
                 }
-                if self.channels.contains_key(&key) {
+                if self.channels.contains_key(&key) || ch.len() > MAX_CHANNEL_NAME_BYTES {
                     return;
                 }
                 if self.channels.len() < MAX_CHANNELS {
@@ -346,7 +367,10 @@ impl IrcState {
             for c in self.channels.values_mut() {
                 if let Some(mut m) = c.members.remove(&old_key) {
                     m.nick = new.clone();
-                    c.members.insert(new_key.clone(), m);
+                    // A (forged) change to a nick already listed merges the two.
+                    if c.members.insert(new_key.clone(), m).is_some() {
+                        self.members_total = self.members_total.saturating_sub(1);
+                    }
                 }
             }
         } else if line.is("MODE") {
@@ -365,7 +389,7 @@ impl IrcState {
             if let (Some(ch), Some(topic)) = (line.param_str(0), line.param(1)) {
                 let key = self.fold(&ch);
                 if let Some(c) = self.channels.get_mut(&key) {
-                    c.topic = (!topic.is_empty()).then(|| topic.to_vec());
+                    c.topic = (!topic.is_empty()).then(|| kept_topic(topic));
                 }
             }
         } else if line.is("CHGHOST")
@@ -377,7 +401,7 @@ impl IrcState {
     }
 
     fn add_member(&mut self, chan_key: &str, nick: &str) {
-        if self.members_total >= members::MAX_MEMBERS {
+        if self.members_total >= members::MAX_MEMBERS || nick.len() > members::MAX_NICK_BYTES {
             if let Some(c) = self.channels.get_mut(chan_key) {
                 c.names_complete = false;
             }
@@ -421,30 +445,25 @@ impl IrcState {
         if !c.names_complete {
             return None;
         }
-        Some(self.names_lines(c))
+        self.names_lines(c)
     }
 
-    fn names_lines(&self, c: &Channel) -> Vec<Bytes> {
-        let mut out: Vec<Bytes> = c
-            .names_chunks()
-            .into_iter()
-            .map(|chunk| {
-                Bytes::from(format!(
-                    ":{} 353 {} {} {} :{chunk}\r\n",
-                    self.server_name(),
-                    self.nick,
-                    c.symbol,
-                    c.name
-                ))
-            })
-            .collect();
-        out.push(Bytes::from(format!(
-            ":{} 366 {} {} :End of /NAMES list.\r\n",
-            self.server_name(),
-            self.nick,
-            c.name
-        )));
-        out
+    /// `353`s and the `366` for a channel; None if any would not be one clean line (a hostile
+    /// server's names with CR or NUL in them: the client then asks the server itself).
+    fn names_lines(&self, c: &Channel) -> Option<Vec<Bytes>> {
+        let server = self.server_name();
+        let mut out = Vec::new();
+        for chunk in c.names_chunks() {
+            out.push(one_line(format!(
+                ":{server} 353 {} {} {} :{chunk}",
+                self.nick, c.symbol, c.name
+            ))?);
+        }
+        out.push(one_line(format!(
+            ":{server} 366 {} {} :End of /NAMES list.",
+            self.nick, c.name
+        ))?);
+        Some(out)
     }
 
     /// The `324` (and `329`) lines answering `MODE #chan`, once the modes are known.
@@ -452,15 +471,15 @@ impl IrcState {
         let c = self.channels.get(&self.fold(chan))?;
         let modes = c.mode_string()?;
         let server = self.server_name();
-        let mut out = vec![Bytes::from(format!(
-            ":{server} 324 {} {} {modes}\r\n",
+        let mut out = vec![one_line(format!(
+            ":{server} 324 {} {} {modes}",
             self.nick, c.name
-        ))];
+        ))?];
         if let Some(at) = &c.created {
-            out.push(Bytes::from(format!(
-                ":{server} 329 {} {} {at}\r\n",
+            out.push(one_line(format!(
+                ":{server} 329 {} {} {at}",
                 self.nick, c.name
-            )));
+            ))?);
         }
         Some(out)
     }
@@ -472,6 +491,12 @@ impl IrcState {
         } else {
             &self.server
         }
+    }
+
+    /// Members tracked over all channels (the bound's counter; equal to the sum of the
+    /// channels' member lists).
+    pub fn members_total(&self) -> usize {
+        self.members_total
     }
 
     /// The ISUPPORT lines of this connection.
@@ -497,12 +522,25 @@ impl IrcState {
                 l.extend_from_slice(b"\r\n");
                 out.push(Bytes::from(l));
             }
-            if ch.names_complete {
-                out.extend(self.names_lines(ch));
+            if ch.names_complete
+                && let Some(lines) = self.names_lines(ch)
+            {
+                out.extend(lines);
             }
         }
         out
     }
+}
+
+/// `text` with CRLF as one line, or None when it holds CR, LF or NUL (it would not be one
+/// line to the client).
+fn one_line(text: String) -> Option<Bytes> {
+    if text.contains(['\r', '\n', '\0']) {
+        return None;
+    }
+    let mut line = text.into_bytes();
+    line.extend_from_slice(b"\r\n");
+    Some(Bytes::from(line))
 }
 
 /// An ISUPPORT value as kept: a value longer than any mapping name is some unknown mapping.
@@ -689,6 +727,9 @@ mod tests {
                 .iter()
                 .any(|l| l.starts_with(b":irc.test 353 alice @ #c :"))
         );
+        // A forged change to a nick already listed merges the two (found by fuzzing).
+        feed(&mut s, b":carol!c@h NICK Robert\r\n");
+        assert_eq!(s.members_total, 2);
         feed(&mut s, b":carol!c@h KICK #c alice :out\r\n");
         assert!(s.names_reply("#c").is_none());
         assert_eq!(s.members_total, 0);

@@ -69,19 +69,23 @@ async fn sasl_plain_then_registration() {
     c.welcome("alice").await;
 }
 
-#[tokio::test]
-async fn sasl_failure_is_reported_and_registration_continues() {
+/// otrbnc (with the SASL settings in `extra`) connected to a scripted server that offered
+/// and acknowledged `sasl`, up to its `AUTHENTICATE PLAIN`.
+async fn sasl_plain_started(extra: &str) -> (FakeServer, Bouncer, Conn<tokio::net::TcpStream>) {
     let server = FakeServer::bind().await;
-    let b = Bouncer::start(&network(
-        server.port,
-        "sasl_mechanism = \"plain\"\nsasl_password = \"wrong\"",
-    ))
-    .await;
+    let b = Bouncer::start(&network(server.port, extra)).await;
     let mut c = server.accept().await;
     c.send(":srv CAP * LS :sasl\r\n").await;
     c.expect("CAP REQ :sasl").await;
     c.send(":srv CAP * ACK :sasl\r\n").await;
     c.expect("AUTHENTICATE PLAIN").await;
+    (server, b, c)
+}
+
+#[tokio::test]
+async fn sasl_failure_is_reported_and_registration_continues() {
+    let (_server, b, mut c) =
+        sasl_plain_started("sasl_mechanism = \"plain\"\nsasl_password = \"wrong\"").await;
     c.send("AUTHENTICATE +\r\n").await;
     c.expect("AUTHENTICATE ").await;
     c.send(":srv 904 alice :SASL authentication failed\r\n")
@@ -412,17 +416,10 @@ async fn a_437_and_the_last_nicklen_shape_the_next_nick() {
 /// unregistered: after `register_timeout_secs` it QUITs and the user is told.
 #[tokio::test]
 async fn a_stalled_registration_is_given_up() {
-    let server = FakeServer::bind().await;
-    let b = Bouncer::start(&network(
-        server.port,
+    let (_server, b, mut c) = sasl_plain_started(
         "sasl_mechanism = \"plain\"\nsasl_password = \"pw\"\nregister_timeout_secs = 2",
-    ))
+    )
     .await;
-    let mut c = server.accept().await;
-    c.send(":srv CAP * LS :sasl\r\n").await;
-    c.expect("CAP REQ :sasl").await;
-    c.send(":srv CAP * ACK :sasl\r\n").await;
-    c.expect("AUTHENTICATE PLAIN").await;
     let t = Instant::now();
     // Silence from here on.
     c.expect("QUIT").await;

@@ -1,0 +1,1 @@
+//! OTRv3 long-term keys: DSA-1024/160.

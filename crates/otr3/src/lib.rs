@@ -13,10 +13,21 @@
 //! (`Protocol-v3.html`); where libotr's behaviour differs from the text, libotr wins, because
 //! libotr is what the peers run.
 
+pub mod ake;
 pub mod codec;
+//pub mod contact;
+//pub mod conversation;
+pub mod crypto;
+pub mod data_keys;
+pub mod dh;
 pub mod dsa;
+pub mod fragment;
 pub mod group;
 pub mod keyfile;
 pub mod limits;
+pub mod message;
 pub mod smp;
 pub mod tlv;
+
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;

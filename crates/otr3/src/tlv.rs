@@ -40,8 +40,15 @@ impl Tlv {
         Tlv { tlv_type, value }
     }
 
-    /// Appends the encoding. A value longer than 65535 bytes is cut there: no caller builds
-    /// one (SMP messages are under 3 KB).
+    /// Appends the encoding to a byte vector.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let mut w = Writer::new();
+        self.encode(&mut w);
+        out.extend_from_slice(w.as_slice());
+    }
+
+    /// Appends the encoding to a writer. A value longer than 65535 bytes is cut there: no
+    /// caller builds one (SMP messages are under 3 KB).
     pub fn encode(&self, w: &mut Writer) {
         let len = u16::try_from(self.value.len()).unwrap_or(u16::MAX);
         w.u16(self.tlv_type)

@@ -45,8 +45,14 @@ enum Built {
 
 static BUILT: OnceLock<Built> = OnceLock::new();
 
+/// The repository root: the including crate's directory or the nearest one above it that
+/// holds the harness source (crates under crates/ include this file too).
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|d| d.join("tests/libotr-peer/peer.c").is_file())
+        .map_or(manifest.clone(), Path::to_path_buf)
 }
 
 fn target_dir() -> PathBuf {

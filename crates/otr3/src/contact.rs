@@ -63,7 +63,9 @@ impl Contact {
     }
 
     fn find(&self, tag: u32) -> Option<usize> {
-        self.instances.iter().position(|i| i.conv.their_tag() == tag)
+        self.instances
+            .iter()
+            .position(|i| i.conv.their_tag() == tag)
     }
 
     fn make_room(&mut self) {
@@ -242,9 +244,20 @@ impl Contact {
             };
         }
         if let Some(i) = self.find(tag) {
-            if self.instances.get(i).map(|i| i.conv.version()) == Some(VERSION_3) {
-                return Some(i);
+            let inst = self.instances.get(i)?;
+            if inst.conv.version() != VERSION_3 {
+                return None;
             }
+            // Our new commit (to receiver 0) answered by an instance we already talk to: it
+            // takes the exchange over, its current session going on until the AKE completes.
+            if matches!(msg, Message::DhKey { .. }) && !inst.conv.awaiting_dh_key() {
+                if let Some(ake) = self.master_ake() {
+                    if let Some(inst) = self.instances.get_mut(i) {
+                        inst.conv.adopt_ake(ake);
+                    }
+                }
+            }
+            return Some(i);
         }
         match msg {
             Message::DhCommit { .. } => {
@@ -253,15 +266,20 @@ impl Contact {
             Message::DhKey { .. } => {
                 // An answer to our commit, which went to receiver 0: the first answering
                 // instance takes the exchange over, later ones get a copy of it.
-                let master = self
-                    .instances
-                    .iter()
-                    .position(|i| i.conv.their_tag() == 0 && i.conv.awaiting_dh_key())?;
-                let ake = self.instances.get(master)?.conv.fork_ake()?;
+                let ake = self.master_ake()?;
                 Some(self.insert(Conversation::with_ake(VERSION_3, tag, ake), now_ms))
             }
             _ => None,
         }
+    }
+
+    /// A copy of the exchange our commit to receiver 0 started, if it awaits a D-H Key.
+    fn master_ake(&self) -> Option<crate::ake::Ake> {
+        self.instances
+            .iter()
+            .find(|i| i.conv.their_tag() == 0 && i.conv.awaiting_dh_key())?
+            .conv
+            .fork_ake()
     }
 
     /// The instance messages are sent to: the private one most recently active, else the
@@ -276,7 +294,9 @@ impl Contact {
 
     /// The conversation messages go to (see [`Contact::send`]).
     pub fn best_conversation(&self) -> Option<&Conversation> {
-        self.best().and_then(|i| self.instances.get(i)).map(|i| &i.conv)
+        self.best()
+            .and_then(|i| self.instances.get(i))
+            .map(|i| &i.conv)
     }
 
     /// Every conversation, for status displays.

@@ -139,6 +139,11 @@ impl Conversation {
         c
     }
 
+    /// Takes over an exchange (a copy of the one our commit to receiver 0 started).
+    pub fn adopt_ake(&mut self, ake: Ake) {
+        self.ake = ake;
+    }
+
     /// A copy of this conversation's exchange if it awaits a D-H Key.
     pub fn fork_ake(&self) -> Option<Ake> {
         self.ake.fork_awaiting_dh_key()
@@ -256,8 +261,7 @@ impl Conversation {
                     );
                     // A new session ends any SMP run of the old one.
                     if self.smp.abort().is_some() {
-                        self.events
-                            .push(Event::Smp(SmpOutput::AbortedByPeer));
+                        self.events.push(Event::Smp(SmpOutput::AbortedByPeer));
                     }
                     self.private = Some(Private {
                         keys,
@@ -285,7 +289,10 @@ impl Conversation {
         now_ms: u64,
     ) {
         let quiet = d.flags & FLAG_IGNORE_UNREADABLE != 0;
-        let Some(private) = self.private.as_mut().filter(|_| self.state == MsgState::Encrypted)
+        let Some(private) = self
+            .private
+            .as_mut()
+            .filter(|_| self.state == MsgState::Encrypted)
         else {
             self.events.push(Event::Unreadable { error: None, quiet });
             return;
@@ -329,9 +336,8 @@ impl Conversation {
                     let out = self.smp.handle(rng, &session, t, now_ms);
                     match &out {
                         SmpOutput::Send(t) => replies.push(t.clone()),
-                        SmpOutput::Done { send: Some(t), .. } | SmpOutput::Rejected { send: t, .. } => {
-                            replies.push(t.clone())
-                        }
+                        SmpOutput::Done { send: Some(t), .. }
+                        | SmpOutput::Rejected { send: t, .. } => replies.push(t.clone()),
                         _ => {}
                     }
                     if !matches!(out, SmpOutput::None | SmpOutput::Send(_)) {

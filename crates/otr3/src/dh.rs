@@ -74,9 +74,6 @@ mod tests {
         let len = u32::from_be_bytes([sa[0], sa[1], sa[2], sa[3]]) as usize;
         assert_eq!(len + 4, sa.len());
         assert_ne!(sa[4], 0);
-        assert_eq!(
-            group::from_be(&a.public_be()).expect("fits"),
-            *a.public()
-        );
+        assert_eq!(group::from_be(&a.public_be()).expect("fits"), *a.public());
     }
 }

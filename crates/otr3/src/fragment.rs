@@ -40,8 +40,7 @@ fn dec_u16(s: &str) -> Option<u16> {
 pub fn parse(text: &str) -> Option<Fragment<'_>> {
     let text = text.trim_end_matches([' ', '\t', '\r', '\n']);
     let body = text.strip_suffix(',')?;
-    let (version, sender_tag, receiver_tag, rest) = if let Some(rest) = body.strip_prefix("?OTR|")
-    {
+    let (version, sender_tag, receiver_tag, rest) = if let Some(rest) = body.strip_prefix("?OTR|") {
         let (tags, rest) = rest.split_once(',')?;
         let (s, r) = tags.split_once('|')?;
         (3, hex_u32(s)?, hex_u32(r)?, rest)
@@ -211,7 +210,10 @@ mod tests {
     #[test]
     fn unpadded_v2_and_v4_forms() {
         let f = parse("?OTR|eb42ebcc|0,1,2,abc,").expect("otr.js style");
-        assert_eq!((f.sender_tag, f.receiver_tag, f.k, f.n), (0xeb42ebcc, 0, 1, 2));
+        assert_eq!(
+            (f.sender_tag, f.receiver_tag, f.k, f.n),
+            (0xeb42ebcc, 0, 1, 2)
+        );
         let f = parse("?OTR,1,3,?OTR:AAID,").expect("v2");
         assert_eq!((f.version, f.k, f.n, f.piece), (2, 1, 3, "?OTR:AAID"));
         // OTRv4 fragments carry an identifier as well: not ours.
@@ -238,7 +240,11 @@ mod tests {
         assert!(!a.is_pending());
         assert_eq!(a.push(&mk(2, 3)), Assembled::Dropped);
         assert_eq!(a.push(&mk(1, 2)), Assembled::Pending);
-        assert_eq!(a.push(&mk(1, 2)), Assembled::Pending, "a new piece 1 restarts");
+        assert_eq!(
+            a.push(&mk(1, 2)),
+            Assembled::Pending,
+            "a new piece 1 restarts"
+        );
         assert_eq!(a.push(&mk(2, 3)), Assembled::Dropped, "n changed");
         assert_eq!(a.push(&mk(0, 3)), Assembled::Dropped);
         assert_eq!(a.push(&mk(4, 3)), Assembled::Dropped);

@@ -15,8 +15,8 @@
 
 pub mod ake;
 pub mod codec;
-//pub mod contact;
-//pub mod conversation;
+pub mod contact;
+pub mod conversation;
 pub mod crypto;
 pub mod data_keys;
 pub mod dh;

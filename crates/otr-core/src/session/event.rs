@@ -129,6 +129,41 @@ pub enum Event {
         /// Peer.
         peer: String,
     },
+    /// An OTRv3 (or OTRv2) session became private: not post-quantum, DSA-authenticated.
+    LegacyPrivate {
+        /// Peer.
+        peer: String,
+        /// 3 or 2.
+        version: u16,
+        /// The peer's instance tag (0 in OTRv2).
+        their_tag: u32,
+        /// The peer's DSA key fingerprint (libotr's 20-byte SHA-1).
+        fingerprint: [u8; 20],
+        /// Session id.
+        ssid: [u8; 8],
+        /// True when this replaced an existing private session.
+        rekey: bool,
+    },
+    /// The peer offered or started an OTRv3/v2 session although it has used OTRv4+ with us
+    /// (a downgrade, e.g. by a server stripping OTRv4+ from its offers): refused, nothing sent.
+    DowngradeRefused {
+        /// Peer.
+        peer: String,
+        /// The version refused.
+        version: u16,
+        /// Messages still queued.
+        queued: usize,
+    },
+    /// The peer offered or started only a protocol version the policy does not allow (e.g.
+    /// OTRv2 from a python-potr client while OTRv2 is off). Nothing was sent in plaintext.
+    VersionNotAllowed {
+        /// Peer.
+        peer: String,
+        /// The version.
+        version: u16,
+        /// Messages still queued.
+        queued: usize,
+    },
     /// Progress of an SMP run.
     Smp {
         /// Peer.
@@ -153,6 +188,13 @@ pub enum SmpEvent {
         result: SmpResult,
         /// The peer fingerprint the run was bound to (the session's).
         fingerprint: Fingerprint,
+    },
+    /// A run in an OTRv3/v2 session completed.
+    LegacyDone {
+        /// The result.
+        result: SmpResult,
+        /// The peer's DSA fingerprint the run was bound to.
+        fingerprint: [u8; 20],
     },
     /// The peer aborted the run.
     AbortedByPeer,

@@ -9,7 +9,7 @@ mod event;
 mod peer;
 mod policy;
 
-pub use account::{Accepted, Account, SessionInfo, State};
+pub use account::{Accepted, Account, Protocol, SessionInfo, State};
 pub use event::{
     EndReason, Event, Received, SendError, SendOutcome, SmpCommandError, SmpEvent, Transmit,
 };

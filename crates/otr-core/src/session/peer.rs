@@ -101,6 +101,12 @@ pub(crate) struct Peer {
     pub accepted: Vec<Fingerprint>,
     /// A handshake completed under a key not accepted, waiting for the user's decision.
     pub held: Option<Held>,
+    /// OTRv3/v2 conversations with the peer's instances (created on first use).
+    pub legacy: Option<Box<otr3::contact::Contact>>,
+    /// Which OTRv3/v2 versions are allowed with this peer (`None`: the account's policy).
+    pub legacy_versions: Option<otr3::contact::Versions>,
+    /// When a refused OTRv3/v2 attempt was last reported (reports are rate-limited).
+    pub last_legacy_refusal: Option<u64>,
 }
 
 impl Peer {
@@ -128,7 +134,28 @@ impl Peer {
             last_activity: now,
             accepted: Vec::new(),
             held: None,
+            legacy: None,
+            legacy_versions: None,
+            last_legacy_refusal: None,
         }
+    }
+
+    /// The OTRv3/v2 message state towards the peer's best instance.
+    pub(crate) fn legacy_state(&self) -> otr3::conversation::MsgState {
+        self.legacy
+            .as_ref()
+            .map_or(otr3::conversation::MsgState::Plaintext, |c| c.state())
+    }
+
+    /// True while an OTRv3/v2 conversation is private.
+    pub(crate) fn legacy_private(&self) -> bool {
+        self.session.is_none() && self.legacy_state() == otr3::conversation::MsgState::Encrypted
+    }
+
+    /// True once the peer has shown it speaks OTRv4+ (a completed session, an accepted key
+    /// or a verified profile): OTRv3/v2 is then refused with it (downgrade pinning).
+    pub(crate) fn v4_pinned(&self) -> bool {
+        !self.accepted.is_empty() || self.session.is_some() || self.profile.is_some()
     }
 
     /// True while a handshake runs or its result waits for the peer's confirmation.
@@ -149,6 +176,7 @@ impl Peer {
             && self.session.is_none()
             && self.queue.is_empty()
             && self.accepted.is_empty()
+            && self.legacy.is_none()
     }
 
     /// Bytes held in its fragment and split-line buffers.
@@ -165,6 +193,7 @@ impl Peer {
             || !self.queue.is_empty()
             || self.previous.is_some()
             || self.held.is_some()
+            || self.legacy.is_some()
     }
 
     /// True if nothing worth keeping is held (the peer can be forgotten to bound memory).
@@ -181,5 +210,6 @@ impl Peer {
             && self.assembler.incomplete() == 0
             && self.accepted.is_empty()
             && self.held.is_none()
+            && self.legacy.is_none()
     }
 }

@@ -32,6 +32,11 @@ pub struct Policy {
     /// Age of a PSK chain, counted from the full-mode DAKE it started with, after which the
     /// next DAKE runs in full mode.
     pub psk_max_age_ms: u64,
+    /// Which of OTRv3 and OTRv2 may be used with peers that do not speak OTRv4+ (only
+    /// with an OTRv3 identity: [`crate::session::Account::set_legacy_identity`]). OTRv4+
+    /// is preferred whenever both sides offer it, and a peer that has used OTRv4+ is never
+    /// answered in an older version.
+    pub legacy: otr3::contact::Versions,
 }
 
 impl Default for Policy {
@@ -51,6 +56,10 @@ impl Default for Policy {
             hold_first_contact: false,
             psk_max_uses: 16,
             psk_max_age_ms: 7 * 24 * 3600 * 1000,
+            legacy: otr3::contact::Versions {
+                v3: true,
+                v2: false,
+            },
         }
     }
 }

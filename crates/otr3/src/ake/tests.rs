@@ -41,8 +41,14 @@ fn a_full_exchange_agrees_on_keys_and_identities() {
     let (mut a, mut b) = (Ake::new(), Ake::new());
     let (bo, ao) = run(&mut a, &mut b);
     assert_eq!(bo.ssid, ao.ssid);
-    assert_eq!(bo.their_long_term.fingerprint(), alice_key().public().fingerprint());
-    assert_eq!(ao.their_long_term.fingerprint(), bob_key().public().fingerprint());
+    assert_eq!(
+        bo.their_long_term.fingerprint(),
+        alice_key().public().fingerprint()
+    );
+    assert_eq!(
+        ao.their_long_term.fingerprint(),
+        bob_key().public().fingerprint()
+    );
     assert_eq!(bo.their_dh, *ao.our_dh.public());
     assert_eq!(ao.their_dh, *bo.our_dh.public());
     assert!(bo.we_revealed && !ao.we_revealed);
@@ -94,7 +100,10 @@ fn a_tampered_reveal_or_signature_is_refused_and_the_state_kept() {
         }
     }
     // The honest reveal still completes: nothing changed on the refusals.
-    let AkeOutput::Done { send: Some(sig), .. } = a.handle(&mut r, &reveal, &ka) else {
+    let AkeOutput::Done {
+        send: Some(sig), ..
+    } = a.handle(&mut r, &reveal, &ka)
+    else {
         panic!("the honest reveal completes");
     };
     let Message::Signature { encrypted_sig, mac } = sig.clone() else {
@@ -103,10 +112,20 @@ fn a_tampered_reveal_or_signature_is_refused_and_the_state_kept() {
     let mut bad = mac;
     bad[0] ^= 1;
     assert!(matches!(
-        b.handle(&mut r, &Message::Signature { encrypted_sig, mac: bad }, &kb),
+        b.handle(
+            &mut r,
+            &Message::Signature {
+                encrypted_sig,
+                mac: bad
+            },
+            &kb
+        ),
         AkeOutput::Refused(AkeError::BadMac)
     ));
-    assert!(matches!(b.handle(&mut r, &sig, &kb), AkeOutput::Done { .. }));
+    assert!(matches!(
+        b.handle(&mut r, &sig, &kb),
+        AkeOutput::Done { .. }
+    ));
 }
 
 #[test]
@@ -179,7 +198,10 @@ fn retransmissions_follow_the_spec() {
     assert!(matches!(b.handle(&mut r, &other, &kb), AkeOutput::Nothing));
     // Out-of-state messages are ignored.
     let mut idle = Ake::new();
-    assert!(matches!(idle.handle(&mut r, &reveal, &ka), AkeOutput::Nothing));
+    assert!(matches!(
+        idle.handle(&mut r, &reveal, &ka),
+        AkeOutput::Nothing
+    ));
     assert!(matches!(idle.handle(&mut r, &k1, &ka), AkeOutput::Nothing));
     // A D-H value of 1 is refused.
     let mut fresh = Ake::new();
@@ -203,6 +225,12 @@ fn a_forked_exchange_completes_with_a_second_instance() {
     let k2 = send(a2.handle(&mut r, &commit, &ka));
     let rv1 = send(b.handle(&mut r, &k1, &kb));
     let rv2 = send(fork.handle(&mut r, &k2, &kb));
-    assert!(matches!(a1.handle(&mut r, &rv1, &ka), AkeOutput::Done { .. }));
-    assert!(matches!(a2.handle(&mut r, &rv2, &ka), AkeOutput::Done { .. }));
+    assert!(matches!(
+        a1.handle(&mut r, &rv1, &ka),
+        AkeOutput::Done { .. }
+    ));
+    assert!(matches!(
+        a2.handle(&mut r, &rv2, &ka),
+        AkeOutput::Done { .. }
+    ));
 }

@@ -68,7 +68,13 @@ impl Account {
             Joined::Pending => return Received::Protocol,
             Joined::Complete(s) | Joined::Passthrough(s) => s,
         };
+        if let Some(received) = self.on_legacy_line(now_ms, rng, peer, &line) {
+            return received;
+        }
         if fragment::is_fragment(&line) {
+            let Some(p) = self.peers.get_mut(peer) else {
+                return Received::Protocol;
+            };
             let pushed = p.assembler.push(now_ms, &line, our_tag);
             return match pushed {
                 Ok(pushed) => match pushed.complete {
@@ -143,12 +149,21 @@ impl Account {
         v: &Versions,
         query: bool,
     ) {
-        if !v.contains(VERSION_CHAR) {
-            return;
-        }
         let Some(p) = self.peers.get(peer) else {
             return;
         };
+        if !v.contains(VERSION_CHAR) {
+            // No OTRv4+: an OTRv3/v2 offer is answered in that version if allowed.
+            let legacy = v.contains(b'3') || v.contains(b'2');
+            if !p.answers() {
+                if legacy {
+                    self.offer_event(now_ms, peer);
+                }
+                return;
+            }
+            self.on_legacy_offer(now_ms, rng, peer, v, query);
+            return;
+        }
         if !p.answers() {
             self.offer_event(now_ms, peer);
             return;

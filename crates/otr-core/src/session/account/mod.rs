@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 
 mod incoming;
+mod legacy;
 mod outgoing;
 mod pinning;
 mod psk;
@@ -11,6 +12,7 @@ mod smp;
 mod strangers;
 mod timers;
 
+pub use legacy::Protocol;
 pub use pinning::Accepted;
 pub(crate) use pinning::Held;
 
@@ -79,6 +81,10 @@ pub struct SessionInfo {
     pub smp: SmpStatus,
     /// The key of a handshake held for the user's decision (see [`Account::accept_key`]).
     pub held: Option<Fingerprint>,
+    /// The protocol of the private session (while encrypted).
+    pub protocol: Option<Protocol>,
+    /// The peer's OTRv3 DSA fingerprint (in an OTRv3/v2 session).
+    pub legacy_fingerprint: Option<[u8; 20]>,
 }
 
 /// One local OTRv4+ identity and its sessions with every peer.
@@ -90,6 +96,8 @@ pub struct Account {
     peers: HashMap<String, Peer>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    /// Our OTRv3 identity (`None`: OTRv3/v2 off).
+    legacy: Option<legacy::LegacyIdentity>,
 }
 
 fn ms_to_unix(now_ms: u64) -> i64 {
@@ -129,6 +137,7 @@ impl Account {
             peers: HashMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            legacy: None,
         })
     }
 
@@ -283,8 +292,13 @@ impl Account {
                 queued: 0,
                 smp: SmpStatus::Idle,
                 held: None,
+                protocol: None,
+                legacy_fingerprint: None,
             };
         };
+        if p.legacy_private() {
+            return self.legacy_session_info(p);
+        }
         let state = if p.finished {
             State::Finished
         } else if p.session.is_some() {
@@ -310,6 +324,8 @@ impl Account {
                 .as_ref()
                 .map_or(SmpStatus::Idle, |s| s.smp.status()),
             held: p.held.as_ref().map(|h| *h.out.their_profile.fingerprint()),
+            protocol: p.session.as_ref().map(|_| Protocol::V4Plus),
+            legacy_fingerprint: None,
         }
     }
 

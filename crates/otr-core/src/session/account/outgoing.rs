@@ -94,6 +94,10 @@ impl Account {
             self.send_payload(rng, peer, now_ms, 0, &payload)?;
             return Ok(SendOutcome::Sent);
         }
+        if p.legacy_private() {
+            self.legacy_send(now_ms, rng, peer, text)?;
+            return Ok(SendOutcome::Sent);
+        }
         if p.queue.len() >= MAX_QUEUED_MESSAGES || p.queued_bytes + text.len() > MAX_QUEUED_BYTES {
             return Err(SendError::QueueFull);
         }
@@ -112,6 +116,7 @@ impl Account {
     pub fn start(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng, peer: &str) {
         self.refresh_profile(now_ms);
         let now_unix = ms_to_unix(now_ms);
+        let legacy_chars = self.legacy_query_chars(peer);
         let Some(p) = self.peer_mut(peer, now_ms) else {
             return;
         };
@@ -123,7 +128,11 @@ impl Account {
         if known {
             self.initiate(now_ms, rng, peer, &[]);
         } else {
-            let v = Versions::ours();
+            // OTRv4+ first; OTRv3/v2 only where allowed (never once the peer used OTRv4+).
+            let mut v = Versions::ours();
+            for c in legacy_chars {
+                let _ = v.push(c);
+            }
             let line = query::format_query(&v, &self.policy.query_text);
             self.transmits.push_back(Transmit {
                 peer: peer.to_string(),
@@ -180,6 +189,7 @@ impl Account {
     /// Ends the private session with `peer` (sends a disconnect if one is established) and
     /// drops anything queued. Returns to plaintext.
     pub fn finish(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng, peer: &str) {
+        self.legacy_finish(now_ms, rng, peer);
         self.end_session(now_ms, rng, peer, EndReason::Requested);
         if let Some(p) = self.peers.get_mut(peer) {
             p.finished = false;

@@ -14,6 +14,10 @@ impl Account {
         question: Option<&str>,
         secret: &str,
     ) -> Result<(), SmpCommandError> {
+        if self.peers.get(peer).is_some_and(Peer::legacy_private) {
+            let command = legacy::LegacySmp::Start { question, secret };
+            return self.legacy_smp(now_ms, rng, peer, command);
+        }
         let tlvs = self.with_smp(peer, |smp, session| {
             smp.start(rng, session, question, secret, now_ms)
         })?;
@@ -29,6 +33,10 @@ impl Account {
         peer: &str,
         secret: &str,
     ) -> Result<(), SmpCommandError> {
+        if self.peers.get(peer).is_some_and(Peer::legacy_private) {
+            let command = legacy::LegacySmp::Respond { secret };
+            return self.legacy_smp(now_ms, rng, peer, command);
+        }
         let tlv = self.with_smp(peer, |smp, session| smp.respond(rng, session, secret))?;
         self.send_smp(now_ms, rng, peer, vec![tlv])?;
         Ok(())
@@ -42,6 +50,9 @@ impl Account {
         rng: &mut impl rand_core::CryptoRng,
         peer: &str,
     ) -> Result<(), SmpCommandError> {
+        if self.peers.get(peer).is_some_and(Peer::legacy_private) {
+            return self.legacy_smp(now_ms, rng, peer, legacy::LegacySmp::Abort);
+        }
         let s = self
             .peers
             .get_mut(peer)

@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile smp_messages account interaction
+TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile smp_messages otr3_smp account interaction
   irc_line irc_codec client_text login control_args config sam_reply irc_state otr3_keyfile)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
@@ -35,6 +35,7 @@ max_len() {
     dake_messages | data_message) echo 32768 ;;       # Auth-R with a full profile is ~12.6 KB
     tlv | profile) echo 20000 ;;                      # 16 KiB plaintext limit; 9 KB profiles
     smp_messages) echo 4096 ;;                        # SMP2, the largest, is 3,169 bytes
+    otr3_smp) echo 4096 ;;                            # v3 SMP2 ~1.7 KB; SMP1Q adds up to 1 KB of question
     irc_codec | irc_state) echo 65536 ;;              # several lines past MAX_LINE (8704)
     irc_line | config) echo 16384 ;;                  # a line up to MAX_LINE; config files
     otr3_keyfile) echo 16384 ;;                       # libotr key files are ~1 KB per account

@@ -240,7 +240,7 @@ fn core_starts_and_twenty_messages_go_each_way() {
             "no plaintext"
         );
         let ev = relay(&mut core, &mut bob, lines);
-        assert_eq!(bob_texts(&ev), [t.clone()]);
+        assert_eq!(bob_texts(&ev), std::slice::from_ref(t));
     }
     for t in &texts {
         let reply = t.replace("otrbnc", "libotr");

@@ -116,6 +116,8 @@ impl AkeKeys {
     }
 }
 
+// One per peer instance and rarely moved: boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum State {
     None,
     /// We sent a D-H Commit.
@@ -135,7 +137,7 @@ enum State {
     AwaitingSig {
         ours: DhKeyPair,
         their_gy: U1536,
-        keys: AkeKeys,
+        keys: Box<AkeKeys>,
         reveal: Message,
     },
 }
@@ -393,7 +395,7 @@ impl Ake {
         else {
             return AkeOutput::Nothing;
         };
-        let keys = AkeKeys::derive(&ours.secbytes(&their_gy));
+        let keys = Box::new(AkeKeys::derive(&ours.secbytes(&their_gy)));
         let block = sign_block(
             rng,
             long_term,

@@ -250,12 +250,12 @@ impl Contact {
             }
             // Our new commit (to receiver 0) answered by an instance we already talk to: it
             // takes the exchange over, its current session going on until the AKE completes.
-            if matches!(msg, Message::DhKey { .. }) && !inst.conv.awaiting_dh_key() {
-                if let Some(ake) = self.master_ake() {
-                    if let Some(inst) = self.instances.get_mut(i) {
-                        inst.conv.adopt_ake(ake);
-                    }
-                }
+            if matches!(msg, Message::DhKey { .. })
+                && !inst.conv.awaiting_dh_key()
+                && let Some(ake) = self.master_ake()
+                && let Some(inst) = self.instances.get_mut(i)
+            {
+                inst.conv.adopt_ake(ake);
             }
             return Some(i);
         }

@@ -14,13 +14,15 @@ use crate::store::StoredIdentity;
 /// Instance tags below this are reserved.
 const MIN_INSTANCE_TAG: u32 = 0x100;
 
-/// Long-term key material (serialised, zeroized on drop), our instance tag, and the last
-/// client profile signed for it (if one was stored).
+/// Long-term key material (serialised, zeroized on drop), our instance tag, the last
+/// client profile signed for it (if one was stored) and the OTRv3 DSA key (once one was needed).
 pub struct Identity {
     keys: SecretVec,
     tag: u32,
     fingerprint: Fingerprint,
     profile: Option<Vec<u8>>,
+    legacy_key: Option<SecretVec>,
+    legacy_fingerprint: Option<[u8; 20]>,
 }
 
 impl Identity {
@@ -35,6 +37,8 @@ impl Identity {
             tag,
             fingerprint,
             profile: None,
+            legacy_key: None,
+            legacy_fingerprint: None,
         })
     }
 
@@ -48,11 +52,22 @@ impl Identity {
                 stored.tag
             ));
         }
+        let legacy_fingerprint = match &stored.legacy_key {
+            Some(k) => Some(
+                otr3::dsa::PrivateKey::from_secret_bytes(k.expose())
+                    .map_err(|e| format!("the stored OTRv3 key is unusable: {e}"))?
+                    .public()
+                    .fingerprint(),
+            ),
+            None => None,
+        };
         Ok(Identity {
             fingerprint: keys.fingerprint(),
             keys: stored.keys,
             tag: stored.tag,
             profile: stored.profile,
+            legacy_key: stored.legacy_key,
+            legacy_fingerprint,
         })
     }
 
@@ -62,7 +77,34 @@ impl Identity {
             keys: SecretVec::from_slice(self.keys.expose()),
             tag: self.tag,
             profile: self.profile.clone(),
+            legacy_key: self
+                .legacy_key
+                .as_ref()
+                .map(|k| SecretVec::from_slice(k.expose())),
         }
+    }
+
+    /// A copy of this identity with `key` as its OTRv3 key.
+    pub fn with_legacy_key(&self, key: &otr3::dsa::PrivateKey) -> Identity {
+        Identity {
+            keys: SecretVec::from_slice(self.keys.expose()),
+            tag: self.tag,
+            fingerprint: self.fingerprint,
+            profile: self.profile.clone(),
+            legacy_key: Some(SecretVec::from_slice(&key.to_secret_bytes())),
+            legacy_fingerprint: Some(key.public().fingerprint()),
+        }
+    }
+
+    /// The OTRv3 DSA key, if one was made.
+    pub fn legacy_key(&self) -> Option<otr3::dsa::PrivateKey> {
+        let bytes = self.legacy_key.as_ref()?;
+        otr3::dsa::PrivateKey::from_secret_bytes(bytes.expose()).ok()
+    }
+
+    /// The OTRv3 fingerprint (libotr's 20-byte SHA-1), if a key was made.
+    pub fn legacy_fingerprint(&self) -> Option<[u8; 20]> {
+        self.legacy_fingerprint
     }
 
     /// Our fingerprint.
@@ -89,11 +131,15 @@ impl Identity {
     /// for these keys, and signs a new one otherwise.
     pub fn account(&self, policy: Policy, now_ms: u64) -> Result<Account, String> {
         let keys = LongTermKeys::from_bytes(self.keys.expose()).map_err(|e| e.to_string())?;
-        match &self.profile {
+        let mut account = match &self.profile {
             Some(p) => Account::with_stored_profile(keys, self.tag, policy, p, now_ms),
             None => Account::new(keys, self.tag, policy, now_ms),
         }
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+        if let Some(key) = self.legacy_key() {
+            account.set_legacy_identity(key, now_ms, &mut rand::rng());
+        }
+        Ok(account)
     }
 }
 
@@ -117,6 +163,7 @@ mod tests {
             keys: SecretVec::from_slice(&[1, 2, 3]),
             tag: 0x1234,
             profile: None,
+            legacy_key: None,
         };
         assert!(Identity::from_stored(bad_keys).is_err());
         let mut stored = Identity::generate().unwrap().to_stored();

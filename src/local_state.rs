@@ -112,6 +112,18 @@ pub struct SharedIdentity {
     current: std::sync::RwLock<std::sync::Arc<Identity>>,
     generation: std::sync::atomic::AtomicU64,
     file: Option<IdentityFile>,
+    /// Bumped when the OTRv3 key generated on first need is ready (or failed).
+    legacy_ready: tokio::sync::watch::Sender<u64>,
+    /// A generation of the OTRv3 key is running.
+    legacy_generating: std::sync::atomic::AtomicBool,
+}
+
+/// Where the OTRv3 key stands (see [`SharedIdentity::legacy_key_or_generate`]).
+pub enum LegacyKey {
+    /// Here it is.
+    Ready(otr3::dsa::PrivateKey),
+    /// Being generated: the receiver changes when it is done.
+    Pending(tokio::sync::watch::Receiver<u64>),
 }
 
 impl SharedIdentity {
@@ -121,7 +133,53 @@ impl SharedIdentity {
             current: std::sync::RwLock::new(std::sync::Arc::new(identity)),
             generation: std::sync::atomic::AtomicU64::new(0),
             file,
+            legacy_ready: tokio::sync::watch::Sender::new(0),
+            legacy_generating: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The OTRv3 DSA key, or the promise of it: the first call without a key starts its
+    /// generation on a blocking thread (a DSA-1024 key takes about a second) and stores it
+    /// with the identity; every caller is woken through the receiver when it is done.
+    pub fn legacy_key_or_generate(self: &std::sync::Arc<Self>) -> LegacyKey {
+        if let Some(key) = self.current().and_then(|i| i.legacy_key()) {
+            return LegacyKey::Ready(key);
+        }
+        let rx = self.legacy_ready.subscribe();
+        if !self
+            .legacy_generating
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = me.generate_legacy_key() {
+                    tracing::warn!(error = %e, "could not make the OTRv3 key");
+                }
+                me.legacy_generating
+                    .store(false, std::sync::atomic::Ordering::Release);
+                me.legacy_ready.send_modify(|n| *n += 1);
+            });
+        }
+        LegacyKey::Pending(rx)
+    }
+
+    fn generate_legacy_key(&self) -> Result<(), String> {
+        let key = otr3::dsa::PrivateKey::generate(&mut rand::rng()).map_err(|e| e.to_string())?;
+        let mut guard = self
+            .current
+            .write()
+            .map_err(|_| "the identity lock is poisoned".to_string())?;
+        if guard.legacy_key().is_some() {
+            return Ok(());
+        }
+        let identity = guard.with_legacy_key(&key);
+        if let Some(file) = &self.file {
+            file.save(&identity.to_stored())
+                .map_err(|e| e.to_string())?;
+        }
+        // Not a new generation: the OTRv4+ keys and every session stay as they are.
+        *guard = std::sync::Arc::new(identity);
+        Ok(())
     }
 
     /// The identity in use.

@@ -191,6 +191,30 @@ pub struct Otr {
     /// always held. A network's own `first_contact` overrides this.
     #[serde(default)]
     pub first_contact: FirstContact,
+    /// The OTR versions spoken: `["v4+", "v3"]` (the default) answers contacts whose clients
+    /// speak only OTRv3 (libotr: irssi-otr, pidgin-otr, BitlBee, znc-otr); `["v4+"]` speaks
+    /// OTRv4+ only. OTRv4+ is always preferred when both sides have it, and a nick that once
+    /// used OTRv4+ is never answered in OTRv3. A network's `otr_versions` overrides this.
+    #[serde(default = "default_versions")]
+    pub versions: Vec<OtrVersion>,
+}
+
+/// An OTR protocol version in `[otr] versions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum OtrVersion {
+    /// OTRv4+, the post-quantum hybrid (always on).
+    #[serde(rename = "v4+")]
+    V4Plus,
+    /// OTRv3, as libotr 4 speaks it: DSA-1024 and 1536-bit Diffie-Hellman, not post-quantum.
+    #[serde(rename = "v3")]
+    V3,
+    /// OTRv2: accepted in the file only to be refused with a reason.
+    #[serde(rename = "v2")]
+    V2,
+}
+
+fn default_versions() -> Vec<OtrVersion> {
+    vec![OtrVersion::V4Plus, OtrVersion::V3]
 }
 
 /// What to do with the first key a nick shows (see [`Otr::first_contact`]).
@@ -218,6 +242,7 @@ impl Default for Otr {
             queue_warn_secs: default_queue_warn(),
             playback_lines: default_playback(),
             first_contact: FirstContact::Trust,
+            versions: default_versions(),
         }
     }
 }
@@ -440,6 +465,9 @@ pub struct Network {
     /// Overrides `[otr] first_contact` for this network.
     #[serde(default)]
     pub first_contact: Option<FirstContact>,
+    /// Overrides `[otr] versions` for this network.
+    #[serde(default)]
+    pub otr_versions: Option<Vec<OtrVersion>>,
     /// Reconnect backoff bounds (seconds); jitter is added.
     #[serde(default = "default_reconnect_min")]
     pub reconnect_min_secs: u64,
@@ -651,6 +679,7 @@ impl Config {
                 otr_nicks: Vec::new(),
                 channels: Vec::new(),
                 first_contact: None,
+                otr_versions: None,
                 reconnect_min_secs: default_reconnect_min(),
                 reconnect_max_secs: default_reconnect_max(),
                 ping_interval_secs: default_ping_interval(),

@@ -146,6 +146,7 @@ impl Config {
         if otr.plaintext_marker.contains(['\r', '\n', '\0']) {
             return Err(invalid("otr.plaintext_marker", "no line breaks or NUL"));
         }
+        validate_versions("otr.versions", &otr.versions)?;
         for (name, net) in &self.networks {
             if !is_valid_name(name) {
                 return Err(invalid(
@@ -154,6 +155,9 @@ impl Config {
                 ));
             }
             validate_network(name, net)?;
+            if let Some(v) = &net.otr_versions {
+                validate_versions(&format!("networks.{name}.otr_versions"), v)?;
+            }
         }
         Ok(())
     }
@@ -508,6 +512,24 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
         if !(1..=3600).contains(&v) {
             return Err(invalid(key(name), "must be 1..=3600"));
         }
+    }
+    Ok(())
+}
+
+/// `versions` lists OTRv4+ (always spoken) and optionally OTRv3; OTRv2 is refused with why.
+fn validate_versions(key: &str, versions: &[super::OtrVersion]) -> Result<(), ConfigError> {
+    use super::OtrVersion;
+    if versions.contains(&OtrVersion::V2) {
+        return Err(invalid(
+            key,
+            "OTRv2 is not supported: it has no instance tags, and python-potr, the only client that speaks nothing newer, does not run on current Python (Debian's python3-potr cannot even make a key). Use [\"v4+\", \"v3\"] or [\"v4+\"]",
+        ));
+    }
+    if !versions.contains(&OtrVersion::V4Plus) {
+        return Err(invalid(
+            key,
+            "must contain \"v4+\": otrbnc always speaks OTRv4+ (add \"v3\" for contacts whose clients speak only OTRv3)",
+        ));
     }
     Ok(())
 }

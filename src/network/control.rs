@@ -261,6 +261,9 @@ impl Net {
             }
             ("trust" | "distrust", Some(nick)) => {
                 let key = self.irc.fold(nick);
+                if let Some(fp) = self.legacy_session_fingerprint(&key) {
+                    return self.legacy_trust(id, nick, &key, &fp, cmd == "trust");
+                }
                 let Some(fp) = self.otr.account.session_info(&key).fingerprint else {
                     return self.reply(id, &format!("No fingerprint known for {nick} yet: start a private conversation first."));
                 };
@@ -332,6 +335,7 @@ impl Net {
                 let fp = self.otr.account.fingerprint();
                 let tag = self.otr.account.instance_tag();
                 self.reply(id, &format!("Your fingerprint: {}", fp.to_display()));
+                self.reply(id, &self.legacy_fingerprint_line());
                 let kind = if self.otr.trust.path().is_some() {
                     "The identity is stored encrypted in the data directory."
                 } else {
@@ -440,6 +444,7 @@ impl Net {
     fn status_all(&mut self, id: ClientId) {
         let fp = self.otr.account.fingerprint();
         self.reply(id, &format!("Your fingerprint: {}", fp.to_display()));
+        self.reply(id, &self.legacy_fingerprint_line());
         let upstream = self.upstream_status();
         self.reply(id, &upstream);
         let nicks = self.otr.opted_nicks();
@@ -493,6 +498,21 @@ impl Net {
             self.reply(
                 id,
                 &format!("  {nick}'s fingerprint: {} ({trust})", fp.to_display()),
+            );
+        }
+        if let Some(fp) = info.legacy_fingerprint {
+            let trust = match self.otr.trust.key_status(&key, &fp) {
+                Some(k) if k.smp_verified && k.trusted => "verified by SMP, trusted",
+                Some(k) if k.smp_verified => "verified by SMP",
+                Some(k) if k.trusted => "trusted",
+                _ => "not verified",
+            };
+            self.reply(
+                id,
+                &format!(
+                    "  {nick}'s OTRv3 fingerprint: {} ({trust})",
+                    super::legacy::legacy_display(&fp)
+                ),
             );
         }
         match info.smp {
@@ -562,10 +582,10 @@ fn smp_error_text(nick: &str, e: &SmpCommandError) -> String {
     }
 }
 
-fn level_text(lvl: &'static str, state: State) -> String {
+fn level_text(lvl: String, state: State) -> String {
     match state {
         State::Handshaking => format!("{lvl} (handshake running)"),
-        _ => lvl.to_string(),
+        _ => lvl,
     }
 }
 

@@ -9,6 +9,7 @@ mod directory;
 mod from_client;
 mod from_server;
 pub mod joins;
+mod legacy;
 mod liveness;
 pub mod members;
 mod net_commands;
@@ -60,6 +61,8 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 pub enum NetMsg {
     /// A client finished registration with otrbnc and selected this network.
     Attach(Attachment),
+    /// The OTRv3 key this network asked for is ready.
+    LegacyKeyReady,
     /// A line from a client.
     FromClient {
         /// Which client.
@@ -242,6 +245,10 @@ pub fn spawn(
         .current()
         .ok_or_else(|| "the identity is unavailable".to_string())?;
     let first_contact = cfg.first_contact.unwrap_or(otr_cfg.first_contact);
+    let mut otr_cfg = otr_cfg;
+    if let Some(v) = &cfg.otr_versions {
+        otr_cfg.versions = v.clone();
+    }
     let otr = OtrState::new(&current, &otr_cfg, &cfg.otr_nicks, first_contact, trust)?;
     let identity_gen = identity.generation();
     let now = Instant::now();
@@ -369,6 +376,10 @@ impl Net {
             | NetMsg::UpClosed { .. }
             | NetMsg::UpProgress { .. } => {}
             NetMsg::Shutdown { .. } => {}
+            NetMsg::LegacyKeyReady => {
+                self.legacy_key_ready();
+                self.otr_drain();
+            }
         }
     }
 

@@ -55,6 +55,10 @@ pub fn policy(cfg: &config::Otr) -> Policy {
         heartbeat_ms: cfg.heartbeat_secs * 1000,
         idle_expiry_ms: cfg.idle_expiry_secs * 1000,
         dake_timeout_ms: cfg.handshake_timeout_secs * 1000,
+        legacy: otr3::contact::Versions {
+            v3: cfg.versions.contains(&config::OtrVersion::V3),
+            v2: false,
+        },
         ..Policy::default()
     }
 }
@@ -267,14 +271,21 @@ impl OtrState {
         self.trust.forget(key)
     }
 
-    /// The privacy level of a peer now.
-    pub fn level_of(&self, key: &str) -> &'static str {
+    /// The privacy level of a peer now, with the protocol while private: `private (OTRv4+)`,
+    /// `unverified (OTRv3, not post-quantum)`, `plaintext`, ...
+    pub fn level_of(&self, key: &str) -> String {
         let info = self.account.session_info(key);
-        let trusted = info
-            .fingerprint
-            .as_ref()
-            .is_some_and(|fp| self.is_trusted(key, fp));
-        level(info.state, trusted)
+        let trusted = match (&info.legacy_fingerprint, &info.fingerprint) {
+            (Some(fp), _) => self.trust.is_trusted(key, fp),
+            (None, Some(fp)) => self.is_trusted(key, fp),
+            (None, None) => false,
+        };
+        let lvl = level(info.state, trusted);
+        if info.state == State::Encrypted {
+            format!("{lvl} ({})", super::legacy::protocol_label(info.protocol))
+        } else {
+            lvl.to_string()
+        }
     }
 }
 
@@ -537,9 +548,9 @@ impl Net {
                     );
                 }
                 let lvl = if trusted {
-                    "private (verified)"
+                    "private (OTRv4+), verified"
                 } else {
-                    "private but unverified"
+                    "private (OTRv4+), unverified"
                 };
                 let what = if rekey { "re-keyed" } else { "started" };
                 tracing::debug!(peer = %nick, ?mode, "session private");
@@ -550,7 +561,7 @@ impl Net {
                         fingerprint.to_display()
                     ));
                 }
-                self.in_conversation(&peer, &format!("Private conversation {what} ({lvl})."));
+                self.in_conversation(&peer, &format!("Private conversation {what}: {lvl}."));
             }
             Event::KeyNotAccepted {
                 peer,
@@ -597,6 +608,25 @@ impl Net {
                     "{count} queued message(s) to {nick} were dropped and NOT sent."
                 ));
             }
+            Event::LegacyPrivate {
+                peer,
+                version,
+                fingerprint,
+                rekey,
+                ..
+            } => self.legacy_private(&peer, version, &fingerprint, rekey),
+            Event::DowngradeRefused {
+                peer,
+                version,
+                queued,
+            } => self.legacy_refused(&peer, version, queued, true),
+            Event::VersionNotAllowed {
+                peer,
+                version,
+                queued,
+            } => self.legacy_refused(&peer, version, queued, false),
+            Event::LegacyKeyNeeded => self.legacy_key_needed(),
+            Event::LateMessage { peer, text } => self.late_message(&peer, &text),
             Event::Unreadable { peer } => {
                 let nick = self.otr.display(&peer);
                 self.notify(&format!(
@@ -730,8 +760,12 @@ impl Net {
     }
 
     fn otr_smp_event(&mut self, peer: &str, event: SmpEvent) {
+        if self.legacy_smp_event(peer, &event) {
+            return;
+        }
         let nick = self.otr.display(peer);
         match event {
+            SmpEvent::LegacyDone { .. } => {}
             SmpEvent::Request { question } => {
                 let (notice, line) = match &question {
                     Some(q) => (

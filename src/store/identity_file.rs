@@ -1,13 +1,14 @@
 //! Our persistent OTR identity, in `<data dir>/identity.sealed`.
 //!
-//! The sealed payload (format version 1; integers big-endian):
+//! The sealed payload (format version 2; integers big-endian):
 //!
 //! | field | encoding |
 //! |---|---|
-//! | version | u8, `1` |
+//! | version | u8, `2` (`1`: the same without the last field) |
 //! | long-term keys | u32 length, then `LongTermKeys::to_bytes()` |
 //! | instance tag | u32 |
 //! | signed client profile | u32 length (0: none), then `ClientProfile::as_bytes()` |
+//! | OTRv3 DSA key | u32 length (0: none yet), then `otr3::dsa::PrivateKey::to_secret_bytes()` |
 //!
 //! A file that exists but cannot be decrypted or parsed is an error, never a reason to make
 //! a new identity: replacing it would silently change our fingerprint for every contact.
@@ -23,8 +24,12 @@ use super::{Passphrase, StoreError, files};
 
 /// The identity file's name in the data directory.
 pub const IDENTITY_FILE_NAME: &str = "identity.sealed";
-/// The payload version this code writes and reads.
-const PAYLOAD_VERSION: u8 = 1;
+/// The payload version this code writes (it reads this and the one before).
+const PAYLOAD_VERSION: u8 = 2;
+/// The version before the OTRv3 key was added.
+const PAYLOAD_VERSION_1: u8 = 1;
+/// Bound on the serialised DSA key (five MPIs of a DSA key of at most 3072 bits: ~1.2 KB).
+const MAX_LEGACY_KEY_LEN: usize = 4096;
 /// Bound on the serialised keys (they are about 12 KB).
 const MAX_KEYS_LEN: usize = 64 * 1024;
 /// Instance tags below this are reserved.
@@ -38,6 +43,8 @@ pub struct StoredIdentity {
     pub tag: u32,
     /// The last client profile we signed (`ClientProfile::as_bytes()`), if any.
     pub profile: Option<Vec<u8>>,
+    /// The OTRv3 DSA key (`PrivateKey::to_secret_bytes()`), once one was needed.
+    pub legacy_key: Option<SecretVec>,
 }
 
 /// The open identity file (its key derived), for saving an updated identity.
@@ -106,6 +113,14 @@ impl IdentityFile {
 fn encode(id: &StoredIdentity) -> Result<Zeroizing<Vec<u8>>, usize> {
     let keys = id.keys.expose();
     let profile = id.profile.as_deref().unwrap_or_default();
+    let legacy = id
+        .legacy_key
+        .as_ref()
+        .map(|k| k.expose())
+        .unwrap_or_default();
+    if legacy.len() > MAX_LEGACY_KEY_LEN {
+        return Err(legacy.len());
+    }
     if keys.len() > MAX_KEYS_LEN {
         return Err(keys.len());
     }
@@ -115,7 +130,7 @@ fn encode(id: &StoredIdentity) -> Result<Zeroizing<Vec<u8>>, usize> {
     let len32 = |n: usize| u32::try_from(n).map_err(|_| n);
     // Sized up front: a reallocation would leave an unwiped copy of the keys behind.
     let mut out = Zeroizing::new(Vec::with_capacity(
-        1 + 4 + keys.len() + 4 + 4 + profile.len(),
+        1 + 4 + keys.len() + 4 + 4 + profile.len() + 4 + legacy.len(),
     ));
     out.push(PAYLOAD_VERSION);
     out.extend_from_slice(&len32(keys.len())?.to_be_bytes());
@@ -123,6 +138,8 @@ fn encode(id: &StoredIdentity) -> Result<Zeroizing<Vec<u8>>, usize> {
     out.extend_from_slice(&id.tag.to_be_bytes());
     out.extend_from_slice(&len32(profile.len())?.to_be_bytes());
     out.extend_from_slice(profile);
+    out.extend_from_slice(&len32(legacy.len())?.to_be_bytes());
+    out.extend_from_slice(legacy);
     Ok(out)
 }
 
@@ -131,7 +148,7 @@ fn decode(bytes: &[u8]) -> Result<StoredIdentity, String> {
     let mut r = bytes;
     let truncated = || "its identity data is truncated".to_string();
     let [version] = take_array::<1>(&mut r).ok_or_else(truncated)?;
-    if version != PAYLOAD_VERSION {
+    if version != PAYLOAD_VERSION && version != PAYLOAD_VERSION_1 {
         return Err(format!(
             "its identity data has version {version}, which this version of otrbnc cannot read"
         ));
@@ -154,6 +171,16 @@ fn decode(bytes: &[u8]) -> Result<StoredIdentity, String> {
         ));
     }
     let profile = take(&mut r, profile_len).ok_or_else(truncated)?;
+    let legacy_key = if version == PAYLOAD_VERSION_1 {
+        None
+    } else {
+        let len = read_len(&mut r).ok_or_else(truncated)?;
+        if len > MAX_LEGACY_KEY_LEN {
+            return Err(format!("its OTRv3 key is implausibly long ({len} bytes)"));
+        }
+        let bytes = take(&mut r, len).ok_or_else(truncated)?;
+        (!bytes.is_empty()).then(|| SecretVec::from_slice(bytes))
+    };
     if !r.is_empty() {
         return Err("its identity data has trailing bytes".to_string());
     }
@@ -161,6 +188,7 @@ fn decode(bytes: &[u8]) -> Result<StoredIdentity, String> {
         keys,
         tag,
         profile: (!profile.is_empty()).then(|| profile.to_vec()),
+        legacy_key,
     })
 }
 
@@ -199,6 +227,7 @@ mod tests {
             keys: SecretVec::from_slice(&[7u8; 100]),
             tag,
             profile,
+            legacy_key: None,
         }
     }
 
@@ -261,6 +290,35 @@ mod tests {
         assert_eq!(stored.keys.expose(), &[7u8; 100][..]);
         assert_eq!(stored.tag, 0xdead_beef);
         assert_eq!(stored.profile.as_deref(), Some(&[1u8, 2, 3][..]));
+    }
+
+    #[test]
+    fn the_otrv3_key_is_kept_and_version_1_payloads_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (file, stored, _) = load(tmp.path(), &pass("pw"), || Ok(fake(0x1234, None))).unwrap();
+        assert!(stored.legacy_key.is_none());
+        let mut with_key = fake(0x1234, Some(vec![9]));
+        with_key.legacy_key = Some(SecretVec::from_slice(&[5u8; 300]));
+        file.save(&with_key).unwrap();
+        let (_, stored, _) = load(tmp.path(), &pass("pw"), || Err("must not run".into())).unwrap();
+        assert_eq!(
+            stored.legacy_key.as_ref().map(|k| k.expose().to_vec()),
+            Some(vec![5u8; 300])
+        );
+        // A payload written before the OTRv3 key existed (version 1) reads without one.
+        let mut v1 = encode(&fake(0x4321, Some(vec![1, 2]))).unwrap().to_vec();
+        v1[0] = PAYLOAD_VERSION_1;
+        v1.truncate(v1.len() - 4);
+        let old = decode(&v1).unwrap();
+        assert_eq!(
+            (old.tag, old.profile.as_deref()),
+            (0x4321, Some(&[1u8, 2][..]))
+        );
+        assert!(old.legacy_key.is_none());
+        // A version-2 payload cut before its last field is refused.
+        let mut cut = encode(&fake(0x4321, None)).unwrap().to_vec();
+        cut.truncate(cut.len() - 4);
+        assert!(decode(&cut).is_err());
     }
 
     #[test]

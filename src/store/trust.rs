@@ -43,13 +43,16 @@ pub const MAX_OPTED: usize = 1024;
 pub const MAX_PAYLOAD_LEN: usize = super::sealed::MAX_PAYLOAD_LEN;
 /// The JSON model version this code writes and reads.
 const MODEL_VERSION: u32 = 1;
-/// Length of a fingerprint in hex.
+/// Length of an OTRv4+ fingerprint in hex.
 const FINGERPRINT_HEX_LEN: usize = 2 * FINGERPRINT_LEN;
+/// Length of an OTRv3 (DSA, SHA-1) fingerprint in hex.
+const LEGACY_FINGERPRINT_HEX_LEN: usize = 2 * otr3::dsa::FINGERPRINT_LEN;
 
 /// One key fingerprint seen for a nick.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownKey {
-    /// 112 upper-case hex digits, no spaces.
+    /// Upper-case hex, no spaces: 112 digits for an OTRv4+ key, 40 for an OTRv3 (DSA) key.
+    /// The two kinds are separate: a nick's OTRv3 key is never a "change" of its OTRv4+ key.
     pub fingerprint: String,
     /// When first seen (Unix seconds).
     pub first_seen: u64,
@@ -267,7 +270,7 @@ impl TrustStore {
         &mut self,
         nick: &str,
         display: &str,
-        fingerprint: &[u8; FINGERPRINT_LEN],
+        fingerprint: &[u8],
         now_unix: u64,
     ) -> Observation {
         if nick.len() > MAX_NICK_LEN {
@@ -299,8 +302,14 @@ impl TrustStore {
                     smp_verified: k.smp_verified,
                 };
             }
-            let first_key = entry.fingerprints.is_empty();
-            let previous = entry.fingerprints.iter().any(KnownKey::vouched);
+            // Only keys of the same kind (OTRv4+ or OTRv3) count as before.
+            let same_kind = |k: &&KnownKey| k.fingerprint.len() == new_key.fingerprint.len();
+            let first_key = !entry.fingerprints.iter().any(|k| same_kind(&k));
+            let previous = entry
+                .fingerprints
+                .iter()
+                .filter(same_kind)
+                .any(KnownKey::vouched);
             if entry.fingerprints.len() >= MAX_KEYS_PER_NICK {
                 let evict = entry
                     .fingerprints
@@ -361,33 +370,23 @@ impl TrustStore {
 
     /// Marks a known key trusted (or not) by hand; false if the key was never seen for
     /// this nick.
-    pub fn set_trusted(
-        &mut self,
-        nick: &str,
-        fingerprint: &[u8; FINGERPRINT_LEN],
-        trusted: bool,
-    ) -> bool {
+    pub fn set_trusted(&mut self, nick: &str, fingerprint: &[u8], trusted: bool) -> bool {
         self.update_key(nick, fingerprint, |k| k.trusted = trusted)
     }
 
     /// Marks a known key SMP-verified (or not); false if the key was never seen for this
     /// nick.
-    pub fn set_smp_verified(
-        &mut self,
-        nick: &str,
-        fingerprint: &[u8; FINGERPRINT_LEN],
-        verified: bool,
-    ) -> bool {
+    pub fn set_smp_verified(&mut self, nick: &str, fingerprint: &[u8], verified: bool) -> bool {
         self.update_key(nick, fingerprint, |k| k.smp_verified = verified)
     }
 
     /// Records that the holder of this key verified us with SMP.
-    pub fn set_verified_us(&mut self, nick: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> bool {
+    pub fn set_verified_us(&mut self, nick: &str, fingerprint: &[u8]) -> bool {
         self.update_key(nick, fingerprint, |k| k.verified_us = true)
     }
 
     /// Whether the holder of this key verified us with SMP.
-    pub fn verified_us(&self, nick: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> bool {
+    pub fn verified_us(&self, nick: &str, fingerprint: &[u8]) -> bool {
         let fp = hex::encode_upper(fingerprint);
         self.keys(nick)
             .iter()
@@ -397,7 +396,7 @@ impl TrustStore {
     fn update_key(
         &mut self,
         nick: &str,
-        fingerprint: &[u8; FINGERPRINT_LEN],
+        fingerprint: &[u8],
         change: impl FnOnce(&mut KnownKey),
     ) -> bool {
         let fp = hex::encode_upper(fingerprint);
@@ -415,13 +414,13 @@ impl TrustStore {
     }
 
     /// Whether the key is trusted by hand or SMP-verified for this nick.
-    pub fn is_trusted(&self, nick: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> bool {
+    pub fn is_trusted(&self, nick: &str, fingerprint: &[u8]) -> bool {
         self.key_status(nick, fingerprint)
             .is_some_and(|s| s.trusted || s.smp_verified)
     }
 
     /// The key's status, if it was ever seen for this nick.
-    pub fn key_status(&self, nick: &str, fingerprint: &[u8; FINGERPRINT_LEN]) -> Option<KeyStatus> {
+    pub fn key_status(&self, nick: &str, fingerprint: &[u8]) -> Option<KeyStatus> {
         let fp = hex::encode_upper(fingerprint);
         self.keys(nick)
             .iter()
@@ -639,7 +638,8 @@ fn parse(payload: &[u8]) -> Result<Model, String> {
             ));
         }
         for (i, k) in t.fingerprints.iter().enumerate() {
-            let well_formed = k.fingerprint.len() == FINGERPRINT_HEX_LEN
+            let well_formed = (k.fingerprint.len() == FINGERPRINT_HEX_LEN
+                || k.fingerprint.len() == LEGACY_FINGERPRINT_HEX_LEN)
                 && k.fingerprint
                     .bytes()
                     .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
@@ -680,6 +680,30 @@ mod tests {
 
     fn fp(n: u8) -> [u8; FINGERPRINT_LEN] {
         [n; FINGERPRINT_LEN]
+    }
+
+    #[test]
+    fn otrv3_keys_are_kept_beside_otrv4_keys_without_counting_as_a_change() {
+        let mut t = TrustStore::memory();
+        assert_eq!(t.observe("bob", "Bob", &fp(1), 10), Observation::New);
+        let v3 = [9u8; 20];
+        // The first OTRv3 key of a nick with an OTRv4+ key is new, not a change.
+        assert_eq!(t.observe("bob", "Bob", &v3, 11), Observation::New);
+        assert!(t.set_smp_verified("bob", &v3, true));
+        assert!(t.is_trusted("bob", &v3));
+        assert!(!t.is_trusted("bob", &fp(1)));
+        // Another OTRv3 key is a change from the verified one.
+        assert_eq!(
+            t.observe("bob", "Bob", &[8u8; 20], 12),
+            Observation::Changed {
+                previous_trusted_or_verified: true
+            }
+        );
+        assert_eq!(t.keys("bob").len(), 3);
+        // Both kinds survive the round trip through the checked model.
+        let json = serde_json::to_vec(&t.model).unwrap();
+        let back = parse(&json).unwrap();
+        assert_eq!(back.nicks.get("bob").map(|n| n.fingerprints.len()), Some(3));
     }
 
     fn open(dir: &Path) -> TrustStore {

@@ -124,7 +124,7 @@ async fn bouncer_killed_mid_conversation_rekeys() {
     assert!(
         told_a
             .iter()
-            .any(|t| t == "Private conversation with bob re-keyed: private but unverified."),
+            .any(|t| t == "Private conversation with bob re-keyed: private (OTRv4+), unverified."),
         "{told_a:?}"
     );
     // The conversation window on alice's side shows the warning too.

@@ -90,7 +90,7 @@ async fn authq_answered_with_auth_verifies_and_survives_restarts() {
     assert_eq!(fb2, fb, "bob's view of alice after the restart");
     deliver(&a, &mut b, &format!("after restart {}", token(8)), FIRST).await;
     a.expect_otr(NEXT, "verified session", |t| {
-        t == "Private conversation with bob started: private (verified)."
+        t == "Private conversation with bob started: private (OTRv4+), verified."
     })
     .await;
     let (sa3, fa3) = status_of(&mut a, "bob", NEXT).await;
@@ -179,7 +179,7 @@ async fn changed_key_of_a_verified_nick_is_announced_and_unverified() {
     );
     assert!(
         after.iter().any(|m| m.is_otr_control()
-            && m.text() == "Private conversation with bob started: private but unverified."),
+            && m.text() == "Private conversation with bob started: private (OTRv4+), unverified."),
         "not shown as unverified"
     );
     let (s, fp_after) = status_of(&mut a, "bob", NEXT).await;

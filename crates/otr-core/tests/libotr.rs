@@ -52,7 +52,7 @@ impl Core {
         let keys = LongTermKeys::generate(&mut rng).unwrap();
         let now = 1_800_000_000_000;
         let mut account = Account::new(keys, tag, Policy::default(), now).unwrap();
-        account.set_legacy_identity(otr3::testing::alice_key());
+        account.set_legacy_identity(otr3::testing::alice_key(), now, &mut rng);
         account.set_auto_respond(BOB, true);
         Core {
             account,
@@ -697,4 +697,48 @@ fn fragments_out_of_order_or_truncated_are_dropped() {
         core.recv(&l);
     }
     assert_eq!(core.messages, ["after the mess"]);
+}
+
+#[test]
+fn the_dsa_key_arrives_after_libotr_answered() {
+    require_libotr!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bob = spawn_bob(dir.path());
+    // An account without its OTRv3 key yet: it still offers OTRv3 and asks for the key.
+    let mut rng = StdRng::seed_from_u64(7);
+    let keys = LongTermKeys::generate(&mut rng).unwrap();
+    let now = 1_800_000_000_000;
+    let mut account = Account::new(keys, 0x1111_000b, Policy::default(), now).unwrap();
+    account.set_auto_respond(BOB, true);
+    let mut core = Core {
+        account,
+        rng,
+        now,
+        events: Vec::new(),
+        messages: Vec::new(),
+    };
+    let lines = core.send("waits for the key");
+    assert!(lines.iter().any(|l| l.starts_with("?OTRvP3?")), "{lines:?}");
+    let needed = core
+        .took()
+        .iter()
+        .filter(|e| matches!(e, Event::LegacyKeyNeeded))
+        .count();
+    assert_eq!(needed, 1);
+    // libotr answers with its D-H Commit before the key exists: kept, nothing sent yet.
+    let mut held = Vec::new();
+    for l in &lines {
+        held.extend(outs(&bob.recv(ALICE, l)));
+    }
+    for l in &held {
+        assert_eq!(core.recv(l), Received::Protocol);
+    }
+    assert!(core.out().is_empty());
+    // The key arrives: the commit is answered and the AKE completes.
+    core.account
+        .set_legacy_identity(otr3::testing::alice_key(), core.now, &mut core.rng);
+    let lines = core.out();
+    let ev = relay(&mut core, &mut bob, lines);
+    assert!(bob_secure(&ev), "{ev:?}");
+    assert_eq!(bob_texts(&ev), ["waits for the key"]);
 }

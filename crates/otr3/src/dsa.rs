@@ -324,6 +324,29 @@ impl PrivateKey {
         Zeroizing::new(all.get(start..).unwrap_or_default().to_vec())
     }
 
+    /// The key as five MPIs p, q, g, y, x: the form otrbnc seals in its identity file.
+    pub fn to_secret_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let (p, q, g, y, x) = self.to_parts();
+        let mut w = Writer::new();
+        w.mpi(&p).mpi(&q).mpi(&g).mpi(&y).mpi(&x);
+        Zeroizing::new(w.finish())
+    }
+
+    /// Reads [`PrivateKey::to_secret_bytes`] back, with every check of
+    /// [`PrivateKey::from_parts`].
+    pub fn from_secret_bytes(bytes: &[u8]) -> Result<PrivateKey, DsaError> {
+        let mut r = Reader::new(bytes);
+        let mut next = |field| {
+            r.data(MAX_P_BITS / 8 + 1, field)
+                .map_err(|_| DsaError::InvalidPrivateKey)
+        };
+        let (p, q, g, y, x) = (next("p")?, next("q")?, next("g")?, next("y")?, next("x")?);
+        if !r.rest().is_empty() {
+            return Err(DsaError::InvalidPrivateKey);
+        }
+        PrivateKey::from_parts(p, q, g, y, x)
+    }
+
     /// p, q, g, y (minimal big-endian) and x (big-endian, as wide as q).
     #[allow(clippy::type_complexity)]
     pub fn to_parts(&self) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Zeroizing<Vec<u8>>) {

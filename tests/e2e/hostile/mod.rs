@@ -6,6 +6,7 @@
 //! decrypt that no plaintext reached anyone but the key alice accepted, and that alice was
 //! told what happened.
 
+mod downgrade;
 mod flood;
 mod impersonation;
 mod liveness;

@@ -58,6 +58,15 @@ struct Script {
     /// Play a SASL server (ngircd has none): add `sasl` to CAP LS, acknowledge its request
     /// and answer the credentials with this numeric (e.g. `904`).
     fake_sasl: Option<String>,
+    /// Strip OTRv4+ (`P`) from this nick's query messages and whitespace tags (a downgrade).
+    strip_v4_from: Option<String>,
+}
+
+/// `text` with OTRv4+ removed from its query (`?OTRvP3?` → `?OTRv3?`) and whitespace tag
+/// (the 8-byte group that spells `P`).
+pub fn strip_v4(text: &str) -> String {
+    const P_GROUP: &str = " \t \t    ";
+    text.replace("?OTRvP", "?OTRv").replace(P_GROUP, "")
 }
 
 #[derive(Default)]
@@ -313,6 +322,11 @@ impl Hostile {
     /// the exchange reaches ngircd.
     pub fn fake_sasl(&self, numeric: &str) {
         self.lock().script.fake_sasl = Some(numeric.to_string());
+    }
+
+    /// Strips OTRv4+ from `nick`'s offers (queries and whitespace tags) to otrbnc.
+    pub fn strip_v4_from(&self, nick: &str) {
+        self.lock().script.strip_v4_from = Some(nick.to_string());
     }
 
     /// Stops every tampering (mallory stays, silent).
@@ -593,6 +607,14 @@ fn on_server_line(state: &Arc<Mutex<State>>, line: &[u8]) -> Vec<Vec<u8>> {
             1,
         );
         line = s.into_bytes();
+    }
+    if let Some(nick) = &g.script.strip_v4_from
+        && from.eq_ignore_ascii_case(nick)
+    {
+        let stripped = strip_v4(&text);
+        if stripped != text {
+            return vec![privmsg_line(&from, msg.param(0), &stripped)];
+        }
     }
     if is_otr(&text) {
         if let Some((nick, n)) = g.script.drop_nth_from.clone()

@@ -164,6 +164,18 @@ pub enum Event {
         /// Messages still queued.
         queued: usize,
     },
+    /// The OTRv3 DSA key is needed (a peer answered in OTRv3, or we offered it): generate or
+    /// load it and pass it to [`crate::session::Account::set_legacy_identity`]. Raised once
+    /// until then; what the peer sent meanwhile is kept and handled when the key arrives.
+    LegacyKeyNeeded,
+    /// A message decrypted while handling input kept for the DSA key (see
+    /// [`Event::LegacyKeyNeeded`]): show it as if it had just arrived.
+    LateMessage {
+        /// Peer.
+        peer: String,
+        /// The text.
+        text: String,
+    },
     /// Progress of an SMP run.
     Smp {
         /// Peer.

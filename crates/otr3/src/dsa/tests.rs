@@ -136,6 +136,16 @@ fn generated_key_signs_and_round_trips_through_parts() {
     assert_eq!(again.public().fingerprint(), key.public().fingerprint());
     assert_eq!(again.public().verify(&m, &sig), Ok(()));
     assert_eq!(key.public().verify(&m, &again.sign(&mut rng, &m)), Ok(()));
+    // The sealed form round-trips; a cut or padded one is refused.
+    let sealed = key.to_secret_bytes();
+    let Ok(back) = PrivateKey::from_secret_bytes(&sealed) else {
+        panic!("from_secret_bytes refused to_secret_bytes");
+    };
+    assert_eq!(back.public().fingerprint(), key.public().fingerprint());
+    assert!(PrivateKey::from_secret_bytes(&sealed[..sealed.len() - 1]).is_err());
+    let mut longer = sealed.to_vec();
+    longer.push(0);
+    assert!(PrivateKey::from_secret_bytes(&longer).is_err());
 }
 
 #[test]

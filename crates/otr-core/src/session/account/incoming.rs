@@ -368,7 +368,16 @@ impl Account {
         if let Err(early) = self.precheck(peer, msg.header.sender, &msg.profile, &msg.y, &msg.x) {
             return self.early(peer, early);
         }
-        if !msg.query_versions.is_empty() && msg.query_versions != [VERSION_CHAR] {
+        // The initiator echoes the versions our query offered (OTRv4+ and, where allowed,
+        // OTRv3). A list without OTRv3 is no downgrade (OTRv4+ runs either way); anything
+        // else means our query was altered in transit.
+        let offered = self.our_query_versions(peer);
+        let advertised: Vec<u8> = if msg.query_versions == offered {
+            offered
+        } else {
+            vec![VERSION_CHAR]
+        };
+        if !msg.query_versions.is_empty() && msg.query_versions != advertised {
             self.dake_failed(peer, DakeError::Downgrade);
             return Reaction::Ignore;
         }
@@ -403,7 +412,6 @@ impl Account {
             }
         };
         let psk = self.usable_psk(peer, now_ms);
-        let advertised = [VERSION_CHAR];
         match dake::respond(
             rng,
             &self.local(),

@@ -34,6 +34,15 @@ pub(super) struct LegacyIdentity {
     fingerprint: [u8; 20],
 }
 
+/// OTRv3/v2 input that arrived before the DSA key existed, replayed once it does.
+pub(super) enum Backlog {
+    Line(String),
+    Offer { versions: Versions, query: bool },
+}
+
+/// Inputs kept while the DSA key is being generated (a second or two).
+const MAX_BACKLOG: usize = 32;
+
 /// Minimum interval between reports of refused OTRv3/v2 attempts from one peer.
 const REFUSAL_EVENT_INTERVAL_MS: u64 = 60_000;
 
@@ -46,11 +55,59 @@ fn is_legacy_line(text: &str) -> bool {
 }
 
 impl Account {
-    /// Gives the account an OTRv3 identity (a DSA key), which turns OTRv3 (and OTRv2 if the
-    /// policy allows it) on.
-    pub fn set_legacy_identity(&mut self, key: otr3::dsa::PrivateKey) {
+    /// Gives the account its OTRv3 identity (a DSA key). OTRv3 (and OTRv2) follow the
+    /// policy from the start, but the key is only needed once a peer answers in OTRv3: until
+    /// then [`Event::LegacyKeyNeeded`] asks for it and what arrives is kept (bounded) and
+    /// handled here.
+    pub fn set_legacy_identity(
+        &mut self,
+        key: otr3::dsa::PrivateKey,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+    ) {
         let fingerprint = key.public().fingerprint();
         self.legacy = Some(LegacyIdentity { key, fingerprint });
+        self.legacy_key_requested = false;
+        for (peer, input) in std::mem::take(&mut self.legacy_backlog) {
+            match input {
+                Backlog::Line(line) => {
+                    if let Some(Received::Message { text }) =
+                        self.on_legacy_line(now_ms, rng, &peer, &line)
+                    {
+                        self.events.push_back(Event::LateMessage { peer, text });
+                    }
+                }
+                Backlog::Offer { versions, query } => {
+                    self.on_legacy_offer(now_ms, rng, &peer, &versions, query);
+                }
+            }
+        }
+    }
+
+    /// Whether the policy allows OTRv3 or OTRv2 at all.
+    fn legacy_wanted(&self) -> bool {
+        self.policy.legacy.v3 || self.policy.legacy.v2
+    }
+
+    /// Asks for the DSA key (once until it is given).
+    pub(super) fn request_legacy_key(&mut self) {
+        if self.legacy.is_none() && self.legacy_wanted() && !self.legacy_key_requested {
+            self.legacy_key_requested = true;
+            self.events.push_back(Event::LegacyKeyNeeded);
+        }
+    }
+
+    /// Keeps an input until the key exists; `false` if the key is there already.
+    fn defer_until_key(&mut self, peer: &str, input: Backlog) -> bool {
+        if self.legacy.is_some() {
+            return false;
+        }
+        if self.legacy_backlog.len() >= MAX_BACKLOG {
+            self.legacy_backlog.pop_front();
+        }
+        self.legacy_backlog.push_back((peer.to_string(), input));
+        self.request_legacy_key();
+        true
     }
 
     /// Our OTRv3 fingerprint, if OTRv3 is on.
@@ -72,14 +129,18 @@ impl Account {
             v3: false,
             v2: false,
         };
-        if self.legacy.is_none() {
-            return none;
-        }
         match self.peers.get(peer) {
             Some(p) if p.v4_pinned() => none,
             Some(p) => p.legacy_versions.unwrap_or(self.policy.legacy),
             None => self.policy.legacy,
         }
+    }
+
+    /// Every version character our query offers `peer`: OTRv4+ first, then what is allowed.
+    pub(super) fn our_query_versions(&self, peer: &str) -> Vec<u8> {
+        let mut v = vec![crate::wire::VERSION_CHAR];
+        v.extend(self.legacy_query_chars(peer));
+        v
     }
 
     /// The version characters our query offers `peer` besides OTRv4+.
@@ -140,6 +201,17 @@ impl Account {
             return false;
         };
         let allowed = self.legacy_allowed(peer);
+        if (v.contains(b'3') && allowed.v3 || v.contains(b'2') && allowed.v2)
+            && self.defer_until_key(
+                peer,
+                Backlog::Offer {
+                    versions: *v,
+                    query,
+                },
+            )
+        {
+            return true;
+        }
         let version = if v.contains(b'3') && allowed.v3 {
             otr3::message::VERSION_3
         } else if v.contains(b'2') && allowed.v2 {
@@ -186,6 +258,9 @@ impl Account {
                 otr3::message::VERSION_3
             };
             self.legacy_refused(now_ms, peer, version);
+            return Some(Received::Protocol);
+        }
+        if self.defer_until_key(peer, Backlog::Line(line.to_string())) {
             return Some(Received::Protocol);
         }
         let (Some(id), Some(p)) = (self.legacy.as_ref(), self.peers.get_mut(peer)) else {

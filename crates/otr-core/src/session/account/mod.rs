@@ -96,8 +96,13 @@ pub struct Account {
     peers: HashMap<String, Peer>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
-    /// Our OTRv3 identity (`None`: OTRv3/v2 off).
+    /// Our OTRv3 identity (`None` until the caller provides it; see
+    /// [`Account::set_legacy_identity`]).
     legacy: Option<legacy::LegacyIdentity>,
+    /// OTRv3/v2 input from peers kept until the identity exists.
+    legacy_backlog: VecDeque<(String, legacy::Backlog)>,
+    /// [`Event::LegacyKeyNeeded`] was raised and not yet answered.
+    legacy_key_requested: bool,
 }
 
 fn ms_to_unix(now_ms: u64) -> i64 {
@@ -138,6 +143,8 @@ impl Account {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             legacy: None,
+            legacy_backlog: VecDeque::new(),
+            legacy_key_requested: false,
         })
     }
 

@@ -130,8 +130,13 @@ impl Account {
         } else {
             // OTRv4+ first; OTRv3/v2 only where allowed (never once the peer used OTRv4+).
             let mut v = Versions::ours();
+            let offers_legacy = !legacy_chars.is_empty();
             for c in legacy_chars {
                 let _ = v.push(c);
+            }
+            // A libotr peer answers at once: have the DSA key ready by then.
+            if offers_legacy {
+                self.request_legacy_key();
             }
             let line = query::format_query(&v, &self.policy.query_text);
             self.transmits.push_back(Transmit {

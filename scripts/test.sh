@@ -65,6 +65,9 @@ install_packages() {
   have ngircd || { pkgs+=(ngircd); daemons+=(ngircd); }   # tests/e2e: one ngircd per test
   have irssi || pkgs+=(irssi)               # tests/e2e/irssi.rs: a real client under tmux
   have tmux || pkgs+=(tmux)
+  compgen -G '/usr/lib/*/irssi/modules/libotr_core.so' >/dev/null \
+    || [ -e /usr/lib/irssi/modules/libotr_core.so ] \
+    || pkgs+=(irssi-plugin-otr)             # tests/e2e/irssi_otr.rs: irssi as an OTRv3 peer
   have weechat-headless || pkgs+=(weechat-headless)   # tests/e2e/offline_clients.rs: a second real client
   have znc || pkgs+=(znc)                   # tests/e2e/chain.rs: otrbnc in front of a real ZNC
   have python3 || pkgs+=(python3)           # the I2P network's SAM check, the slowest-tests report

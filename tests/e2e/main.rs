@@ -2,7 +2,8 @@
 //!
 //! Every test starts its own ngircd (and bouncers) on free ports, so tests run in parallel.
 //! Without ngircd installed the tests print "skipped" and pass, unless `OTRBNC_REQUIRE_E2E=1`
-//! (CI) makes that a failure; the irssi test also needs tmux and irssi, under the same rule.
+//! (CI) makes that a failure; the irssi tests also need tmux and irssi (and irssi-plugin-otr
+//! for irssi_otr), under the same rule.
 //! Scenarios whose length comes from real-time pacing run here in a short variant and at full
 //! length as benchmarks (`cargo bench --bench otr_e2e`); see docs/TESTING.md.
 
@@ -15,6 +16,8 @@
     clippy::panic
 )]
 
+#[path = "../libotr_support/mod.rs"]
+mod libotr_support;
 #[path = "../common/pki.rs"]
 mod pki;
 mod support;
@@ -31,6 +34,7 @@ mod hostile;
 mod i2p;
 mod injection;
 mod irssi;
+mod irssi_otr;
 mod login;
 mod offline_clients;
 mod otr_conversation;

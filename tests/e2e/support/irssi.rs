@@ -7,6 +7,11 @@
 //!   connects by itself.
 //! * `/connect <address> <port> <password>`: the server password is positional (irssi has
 //!   no `-password` option: "Unknown option: password").
+//! * A `chatnets` entry and `/connect -network NAME <address> <port>` make NAME the server's
+//!   tag (else irssi makes one from the address: `127`); irssi-otr uses the tag as libotr's
+//!   account name (support/irssi_otr.rs).
+//! * `autoload_modules` defaults to `perl otr`: a stock Debian irssi with
+//!   `irssi-plugin-otr` installed runs OTR (inert until it sees an OTR query or tag).
 //! * A `logs` entry with `auto_open = "yes"` and `level = "ALL"` logs every window into one
 //!   file, from startup on; `autolog` writes one file per target (`$0`), `*otr` becoming
 //!   `_otr`. Lines look like `15:36 <*otr> bob: plaintext`, `15:36 -!- Welcome to the ...`,
@@ -95,6 +100,13 @@ pub struct IrssiOpts {
     pub cols: u16,
     /// Window size.
     pub rows: u16,
+    /// A chatnet (irssi's network) of this name in the config, for `/connect -network NAME`:
+    /// the server's tag is then NAME instead of one made from the address.
+    pub chatnet: Option<String>,
+    /// `autoload_modules` (irssi's default, `perl otr`, when `None`).
+    pub autoload_modules: Option<String>,
+    /// Files written into the home before irssi starts: (path relative to the home, content).
+    pub files: Vec<(PathBuf, Vec<u8>)>,
 }
 
 impl IrssiOpts {
@@ -105,6 +117,9 @@ impl IrssiOpts {
             realname: format!("{nick} (irssi e2e)"),
             cols: 160,
             rows: 48,
+            chatnet: None,
+            autoload_modules: None,
+            files: Vec::new(),
         }
     }
 }
@@ -112,11 +127,31 @@ impl IrssiOpts {
 /// irssi in a private tmux server; the server (and irssi) is killed on drop.
 pub struct Irssi {
     dir: tempfile::TempDir,
+    home: PathBuf,
     socket: PathBuf,
     logs: PathBuf,
     tmux: PathBuf,
     label: String,
     running: bool,
+}
+
+/// The lines of a log that end in a newline (a line irssi is still writing is left out).
+pub fn whole_lines(log: &str) -> Vec<String> {
+    let mut lines: Vec<String> = log.split('\n').map(str::to_string).collect();
+    // What follows the last newline is not a whole line yet (or is empty).
+    lines.pop();
+    lines
+}
+
+/// A log line without irssi's `HH:MM ` timestamp.
+pub fn untimed(line: &str) -> &str {
+    let b = line.as_bytes();
+    let stamped = b.len() >= 6
+        && b[..2].iter().all(u8::is_ascii_digit)
+        && b[2] == b':'
+        && b[3..5].iter().all(u8::is_ascii_digit)
+        && b[5] == b' ';
+    if stamped { &line[6..] } else { line }
 }
 
 /// A TOML-like quoted string for irssi's config format (`"..."` with `\"` and `\\`).
@@ -155,6 +190,7 @@ impl Irssi {
              \x20   nick = {nick};\n\
              \x20   settings_autosave = \"no\";\n\
              \x20   awaylog_file = {away};\n\
+             {autoload}\
              \x20 }};\n\
              \x20 \"irc/core\" = {{\n\
              \x20   cmd_queue_speed = \"0\";\n\
@@ -170,14 +206,35 @@ impl Irssi {
              \x20 }};\n\
              \x20 \"fe-text\" = {{ paste_detect_time = \"0\"; }};\n\
              }};\n\
-             logs = {{ {all} = {{ auto_open = \"yes\"; level = \"ALL\"; }}; }};\n",
+             logs = {{ {all} = {{ auto_open = \"yes\"; level = \"ALL\"; }}; }};\n\
+             {chatnets}",
             real = irssi_str(&opts.realname),
             nick = irssi_str(&opts.nick),
             away = irssi_str(&dir.path().join("away.log").display().to_string()),
             autolog = irssi_str(&format!("{}/$0.log", logs.display())),
             all = irssi_str(&all_log.display().to_string()),
+            autoload = opts
+                .autoload_modules
+                .as_ref()
+                .map(|m| format!("    autoload_modules = {};\n", irssi_str(m)))
+                .unwrap_or_default(),
+            chatnets = opts
+                .chatnet
+                .as_ref()
+                .map(|n| format!(
+                    "chatnets = {{ {} = {{ type = \"IRC\"; }}; }};\n",
+                    irssi_str(n)
+                ))
+                .unwrap_or_default(),
         );
         std::fs::write(home.join("config"), config).expect("write irssi config");
+        for (rel, content) in &opts.files {
+            let path = home.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir in the irssi home");
+            }
+            std::fs::write(&path, content).expect("write a file into the irssi home");
+        }
         // A script rather than a command line: no quoting of paths through tmux and sh.
         let script = dir.path().join("run-irssi.sh");
         std::fs::write(
@@ -195,6 +252,7 @@ impl Irssi {
         let socket = dir.path().join("tmux.sock");
         let me = Irssi {
             label: format!("irssi {}", opts.nick),
+            home,
             dir,
             socket,
             logs,
@@ -337,6 +395,51 @@ impl Irssi {
     /// The directory of the log files.
     pub fn logs_dir(&self) -> &Path {
         &self.logs
+    }
+
+    /// irssi's home (`--home`): its config and what modules keep there (`otr/`).
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// A label for messages (`irssi NICK`).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// How many whole lines one target's log has now: [`Irssi::target_lines_since`] and
+    /// [`Irssi::wait_target_since`] look only at what comes after.
+    pub fn target_mark(&self, target: &str) -> usize {
+        self.target_log(target).matches('\n').count()
+    }
+
+    /// The whole lines of one target's log after the first `mark` lines.
+    pub fn target_lines_since(&self, target: &str, mark: usize) -> Vec<String> {
+        whole_lines(&self.target_log(target))
+            .into_iter()
+            .skip(mark)
+            .collect()
+    }
+
+    /// Polls one target's log until `pred` holds for one of its lines after the first
+    /// `mark`; returns that line. Panics after `limit` naming `what`.
+    pub async fn wait_target_since(
+        &self,
+        target: &str,
+        mark: usize,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let what = format!("{what} (in the log of {target}, after line {mark})");
+        let hit = || {
+            self.target_lines_since(target, mark)
+                .into_iter()
+                .find(|l| pred(l))
+        };
+        self.wait_for(limit, &what, || hit().is_some()).await;
+        // The log only grows: the line found is still there.
+        hit().unwrap_or_default()
     }
 
     /// Polls the log of every window until `pred` holds; panics after `limit` naming `what`.

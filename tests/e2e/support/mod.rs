@@ -9,6 +9,7 @@ pub mod docker;
 pub mod hostile;
 pub mod i2p_testnet;
 pub mod irssi;
+pub mod irssi_otr;
 pub mod ngircd;
 pub mod otrbnc;
 pub mod otrpeer;

@@ -71,8 +71,9 @@ install_packages() {
   have weechat-headless || pkgs+=(weechat-headless)   # tests/e2e/offline_clients.rs: a second real client
   have znc || pkgs+=(znc)                   # tests/e2e/chain.rs: otrbnc in front of a real ZNC
   have python3 || pkgs+=(python3)           # the I2P network's SAM check, the slowest-tests report
-  [ -e /usr/include/libotr/proto.h ] || pkgs+=(libotr5-dev)   # tests/libotr.rs: the libotr 4.1 peer (tests/libotr-peer)
+  [ -e /usr/include/libotr/proto.h ] || pkgs+=(libotr5-dev)   # tests/libotr.rs, crates/otr-core/tests/libotr.rs: the libotr 4.1 peer (tests/libotr-peer)
   [ -e /usr/include/gcrypt.h ] || pkgs+=(libgcrypt20-dev)      # tests/libotr.rs: libotr's headers include gcrypt.h
+  /usr/bin/python3 -c 'import potr' >/dev/null 2>&1 || pkgs+=(python3-potr)  # tests/e2e/potr.rs: an OTRv2-only peer
   if [ "$want_tor" = 1 ]; then have tor || { pkgs+=(tor); daemons+=(tor); }; fi
   if [ "$want_i2p" = 1 ]; then have i2pd || { pkgs+=(i2pd); daemons+=(i2pd); }; fi
   if [ "$want_docker" = 1 ]; then

@@ -458,7 +458,6 @@ async fn otr_notice(c: &mut Client, what: &str, pred: impl Fn(&str) -> bool) -> 
 /// fingerprint that otrbnc has for it, and irssi shows for otrbnc the fingerprint that
 /// `*otr fingerprint` prints.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the OTRv3 shell integration (issue 18)"]
 async fn irssi_otr_peer_through_otrbnc() {
     require_irssi_otr!();
     let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
@@ -601,8 +600,11 @@ async fn irssi_otr_peer_through_otrbnc() {
     // own (*otr fingerprint) is the one irssi showed and keeps for alice.
     let irssi_fp = fp_hex(&bob.own_fingerprint().await);
     a.otr("fingerprint").await;
-    let own_line = otr_notice(&mut a, "our OTRv3 fingerprint", |t| t.contains("OTRv3: ")).await;
-    let otrbnc_fp = find_fp(own_line.split("OTRv3: ").nth(1).unwrap_or_default())
+    let own_line = otr_notice(&mut a, "our OTRv3 fingerprint", |t| {
+        t.starts_with("Your OTRv3 fingerprint: ")
+    })
+    .await;
+    let otrbnc_fp = find_fp(own_line.split("fingerprint: ").nth(1).unwrap_or_default())
         .unwrap_or_else(|| panic!("no OTRv3 fingerprint in {own_line:?}"));
     assert_eq!(
         bob.fingerprint_shown_for("alice", "alice"),

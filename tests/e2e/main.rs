@@ -41,6 +41,7 @@ mod otr_conversation;
 mod passthrough;
 mod pcap_selftest;
 mod persistence;
+mod potr;
 mod registration;
 mod restart_kill;
 mod smp;

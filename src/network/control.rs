@@ -65,7 +65,16 @@ const COMMANDS: &[(&str, &str, &str)] = &[
         "<nick>",
         "stop trusting the nick's current fingerprint",
     ),
-    ("fingerprint", "", "your own fingerprint"),
+    (
+        "versions",
+        "<nick> [v4+|v4+,v3|default]",
+        "show or set the OTR versions spoken with a nick: OTRv4+ only, or OTRv4+ and OTRv3 (for clients that speak only OTRv3); default: the network's",
+    ),
+    (
+        "fingerprint",
+        "",
+        "your own fingerprints (OTRv4+ and OTRv3)",
+    ),
     (
         "genkey",
         "[confirm]",
@@ -330,6 +339,10 @@ impl Net {
                     id,
                     &format!("Forgot the keys, trust and verification stored for {nick}."),
                 );
+            }
+            ("versions", Some(nick)) => {
+                let choice = args.get(2).map(String::as_str);
+                self.versions_command(id, nick, choice);
             }
             ("fingerprint", _) => {
                 let fp = self.otr.account.fingerprint();

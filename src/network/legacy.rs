@@ -265,4 +265,59 @@ impl Net {
         };
         self.reply(id, &text);
     }
+
+    /// `*otr versions <nick> [v4+|v4+,v3|default]`.
+    pub(super) fn versions_command(
+        &mut self,
+        id: super::ClientId,
+        nick: &str,
+        choice: Option<&str>,
+    ) {
+        let key = self.irc.fold(nick);
+        let network_v3 = self
+            .otr_cfg
+            .versions
+            .contains(&crate::config::OtrVersion::V3);
+        let stored = self
+            .otr
+            .trust
+            .nick_v3()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v);
+        let describe = |v3: bool| {
+            if v3 {
+                "OTRv4+ and OTRv3"
+            } else {
+                "OTRv4+ only"
+            }
+        };
+        let set = match choice {
+            None => {
+                let (v3, whence) = match stored {
+                    Some(v3) => (v3, "set for this nick"),
+                    None => (network_v3, "the network's default"),
+                };
+                return self.reply(
+                    id,
+                    &format!("Versions with {nick}: {} ({whence}).", describe(v3)),
+                );
+            }
+            Some("v4+") => Some(false),
+            Some("v4+,v3" | "v3,v4+") => Some(true),
+            Some("default") => None,
+            Some(_) => {
+                return self.reply(id, "Usage: versions <nick> [v4+|v4+,v3|default]");
+            }
+        };
+        if let Err(e) = self.otr.trust.set_nick_v3(&key, set) {
+            return self.reply(id, &format!("Not changed: {e}."));
+        }
+        self.save_trust();
+        self.otr.account.set_legacy_versions(
+            &key,
+            set.map(|v3| otr3::contact::Versions { v3, v2: false }),
+        );
+        let now = describe(set.unwrap_or(network_v3));
+        self.reply(id, &format!("Versions with {nick}: {now}."));
+    }
 }

@@ -69,6 +69,9 @@ pub fn policy(cfg: &config::Otr) -> Policy {
 /// Expired or invalid profiles are skipped.
 pub fn restore_peers(account: &mut Account, trust: &TrustStore) {
     let now = now_ms();
+    for (nick, v3) in trust.nick_v3() {
+        account.set_legacy_versions(nick, Some(otr3::contact::Versions { v3, v2: false }));
+    }
     for (nick, entry) in trust.nicks() {
         for key in &entry.fingerprints {
             if let Some(fp) = parse_fingerprint(&key.fingerprint) {

@@ -163,6 +163,9 @@ struct Model {
     /// Channels joined at run time: folded → as spelt, with the key.
     #[serde(default)]
     channels: BTreeMap<String, StoredChannel>,
+    /// Per-nick OTRv3 setting (`*otr versions`): folded nick → OTRv3 allowed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    nick_v3: BTreeMap<String, bool>,
 }
 
 /// A channel the user joined at run time, kept to be joined again after a restart.
@@ -202,6 +205,7 @@ impl TrustStore {
                 opted: BTreeMap::new(),
                 policy: PolicyToggles::default(),
                 channels: BTreeMap::new(),
+                nick_v3: BTreeMap::new(),
             },
             file: None,
             dirty: AtomicBool::new(false),
@@ -480,6 +484,36 @@ impl TrustStore {
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// Sets (or with `None` clears) whether OTRv3 is spoken with `nick` (folded); whether
+    /// anything changed. Bounded like the opted-in nicks.
+    pub fn set_nick_v3(&mut self, nick: &str, v3: Option<bool>) -> Result<bool, OptInError> {
+        if nick.len() > MAX_NICK_LEN {
+            return Err(OptInError::InvalidNick);
+        }
+        let changed = match v3 {
+            Some(on) => {
+                if self.model.nick_v3.get(nick) == Some(&on) {
+                    return Ok(false);
+                }
+                if !self.model.nick_v3.contains_key(nick) && self.model.nick_v3.len() >= MAX_OPTED {
+                    return Err(OptInError::Full);
+                }
+                self.model.nick_v3.insert(nick.to_string(), on);
+                true
+            }
+            None => self.model.nick_v3.remove(nick).is_some(),
+        };
+        if changed {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        Ok(changed)
+    }
+
+    /// The per-nick OTRv3 settings: (folded nick, OTRv3 allowed).
+    pub fn nick_v3(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.model.nick_v3.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
     /// The policy toggles changed at run time.
     pub fn policy(&self) -> PolicyToggles {
         self.model.policy
@@ -623,6 +657,9 @@ fn parse(payload: &[u8]) -> Result<Model, String> {
     if model.opted.len() > MAX_OPTED {
         return Err(format!("it lists more than {MAX_OPTED} opted-in nicks"));
     }
+    if model.nick_v3.len() > MAX_OPTED || model.nick_v3.keys().any(|n| n.len() > MAX_NICK_LEN) {
+        return Err("its per-nick OTR versions are out of bounds".to_string());
+    }
     for (nick, display) in &model.opted {
         if nick.len() > MAX_NICK_LEN || !crate::config::validate::is_valid_nick(display) {
             return Err("it has an opted-in nick that is not a valid nick".to_string());
@@ -680,6 +717,26 @@ mod tests {
 
     fn fp(n: u8) -> [u8; FINGERPRINT_LEN] {
         [n; FINGERPRINT_LEN]
+    }
+
+    #[test]
+    fn per_nick_otrv3_settings_are_kept_and_bounded() {
+        let mut t = TrustStore::memory();
+        assert_eq!(t.set_nick_v3("bob", Some(false)), Ok(true));
+        assert_eq!(t.set_nick_v3("bob", Some(false)), Ok(false));
+        assert_eq!(t.nick_v3().collect::<Vec<_>>(), [("bob", false)]);
+        assert_eq!(t.set_nick_v3("bob", None), Ok(true));
+        assert_eq!(t.nick_v3().count(), 0);
+        assert_eq!(
+            t.set_nick_v3(&"x".repeat(MAX_NICK_LEN + 1), Some(true)),
+            Err(OptInError::InvalidNick)
+        );
+        for i in 0..MAX_OPTED {
+            t.set_nick_v3(&format!("n{i}"), Some(true)).unwrap();
+        }
+        assert_eq!(t.set_nick_v3("one-more", Some(true)), Err(OptInError::Full));
+        let json = serde_json::to_vec(&t.model).unwrap();
+        assert_eq!(parse(&json).unwrap().nick_v3.len(), MAX_OPTED);
     }
 
     #[test]

@@ -47,3 +47,4 @@ mod restart_kill;
 mod smp;
 mod tls;
 mod tor;
+mod versions;

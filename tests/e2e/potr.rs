@@ -37,7 +37,10 @@ struct PotrPeer {
 
 impl PotrPeer {
     fn spawn(port: u16, nick: &str, peer: &str) -> PotrPeer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/support/potr_peer.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/support/potr_peer.py"
+        );
         let mut child = Command::new(PYTHON)
             .args([script, "127.0.0.1", &port.to_string(), nick, peer])
             .stdin(Stdio::piped())
@@ -104,9 +107,11 @@ async fn a_python_potr_peer_is_named_as_otrv2_only_and_gets_no_plaintext() {
         return;
     }
     let ngircd = Ngircd::start(NgircdOpts::no_penalties()).await;
-    let (aud, bnc) =
-        scenario::bouncer(&ngircd, BncConfig::new("alice", ngircd.addr()).otr_nicks(&["bob"]))
-            .await;
+    let (aud, bnc) = scenario::bouncer(
+        &ngircd,
+        BncConfig::new("alice", ngircd.addr()).otr_nicks(&["bob"]),
+    )
+    .await;
     let mut a = scenario::attach(&bnc).await;
     let mut bob = tokio::task::block_in_place(|| {
         let mut p = PotrPeer::spawn(ngircd.addr().port(), "bob", "alice");
@@ -119,7 +124,9 @@ async fn a_python_potr_peer_is_named_as_otrv2_only_and_gets_no_plaintext() {
     let secret = format!("for bob only {}", token(12));
     a.privmsg("bob", &secret).await;
     tokio::task::block_in_place(|| {
-        bob.wait("alice's query", |l| l.starts_with("RECV") && l.contains("?OTRvP3?"))
+        bob.wait("alice's query", |l| {
+            l.starts_with("RECV") && l.contains("?OTRvP3?")
+        })
     });
     // bob's user replies in plaintext (with potr's OTRv2 whitespace tag) and asks for OTR.
     bob.command("tagged are you using OTR?");
@@ -135,7 +142,8 @@ async fn a_python_potr_peer_is_named_as_otrv2_only_and_gets_no_plaintext() {
         .expect_otr(NEXT, "bob's status", |t| t.starts_with("bob: "))
         .await;
     assert!(
-        status.text().starts_with("bob: plaintext") && status.text().contains("1 message(s) queued"),
+        status.text().starts_with("bob: plaintext")
+            && status.text().contains("1 message(s) queued"),
         "{}",
         status.text()
     );

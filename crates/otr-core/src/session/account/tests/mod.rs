@@ -8,6 +8,7 @@
 )]
 
 mod confirmation;
+mod legacy;
 mod psk;
 mod reflection;
 mod stall;

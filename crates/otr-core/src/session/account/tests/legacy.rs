@@ -1,0 +1,100 @@
+//! OTRv3 policy in the account: downgrade pinning (also for a nick pinned from the trust
+//! store after a restart), versions per nick, and what is offered.
+
+use super::*;
+
+fn events(a: &mut Account) -> Vec<Event> {
+    std::iter::from_fn(|| a.poll_event()).collect()
+}
+
+fn with_dsa(rng: &mut StdRng) -> Account {
+    let mut a = account(rng, ALICE, Policy::default());
+    a.set_legacy_identity(otr3::testing::alice_key(), T0, rng);
+    a.set_auto_respond("bob", true);
+    a
+}
+
+#[test]
+fn a_nick_pinned_from_the_trust_store_gets_no_otrv3() {
+    let mut rng = test_rng(31);
+    let mut alice = with_dsa(&mut rng);
+    // After a restart the shell pins the OTRv4+ keys it stored for bob.
+    alice.pin_key("bob", &Fingerprint([7; 56]));
+    alice.start(T0, &mut rng, "bob");
+    let query: Vec<String> = drain(&mut alice).into_iter().map(|t| t.line).collect();
+    assert!(
+        query[0].starts_with("?OTRvP?"),
+        "no OTRv3 offered: {query:?}"
+    );
+    // An OTRv3 query from "bob" (a server stripping OTRv4+): nothing answered, user told.
+    let r = alice.handle_incoming(T0, &mut rng, "bob", "?OTRv23?");
+    assert_eq!(r, Received::Protocol);
+    assert!(drain(&mut alice).is_empty());
+    let ev = events(&mut alice);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::DowngradeRefused { version: 3, .. })),
+        "{ev:?}"
+    );
+    // A D-H Commit as an OTRv3 client would send it: refused the same way, silently now
+    // (the report is rate-limited), and nothing answered.
+    let mut v3 = otr3::contact::Contact::new();
+    v3.start(&mut rng, 3, T0);
+    for line in v3.poll_lines(0x1234, 400) {
+        alice.handle_incoming(T0 + 1, &mut rng, "bob", &line);
+    }
+    assert!(drain(&mut alice).is_empty());
+    assert!(events(&mut alice).is_empty());
+    // Still waiting for an OTRv4+ answer to its own query; no OTRv3 session.
+    let info = alice.session_info("bob");
+    assert_eq!(info.state, State::Handshaking);
+    assert_eq!(info.protocol, None);
+}
+
+#[test]
+fn an_unpinned_nick_is_offered_otrv3_unless_turned_off_for_it() {
+    let mut rng = test_rng(32);
+    let mut alice = with_dsa(&mut rng);
+    alice.start(T0, &mut rng, "bob");
+    assert!(drain(&mut alice)[0].line.starts_with("?OTRvP3?"));
+    alice.set_legacy_versions(
+        "bob",
+        Some(otr3::contact::Versions {
+            v3: false,
+            v2: false,
+        }),
+    );
+    alice.start(T0, &mut rng, "bob");
+    assert!(drain(&mut alice)[0].line.starts_with("?OTRvP?"));
+    // OTRv3 off for bob: its offer is refused as not allowed (not as a downgrade).
+    alice.handle_incoming(T0, &mut rng, "bob", "?OTRv3?");
+    let ev = events(&mut alice);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::VersionNotAllowed { version: 3, .. })),
+        "{ev:?}"
+    );
+    assert!(drain(&mut alice).is_empty());
+    // Back to the policy: an OTRv3 query is answered with a D-H Commit.
+    alice.set_legacy_versions("bob", None);
+    alice.handle_incoming(T0, &mut rng, "bob", "?OTRv3?");
+    let out = drain(&mut alice);
+    assert!(
+        out.iter().any(|t| t.line.starts_with("?OTR:AAMC")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn otrv2_is_never_spoken_by_default() {
+    let mut rng = test_rng(33);
+    let mut alice = with_dsa(&mut rng);
+    alice.handle_incoming(T0, &mut rng, "bob", "?OTRv2?");
+    assert!(drain(&mut alice).is_empty());
+    let ev = events(&mut alice);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::VersionNotAllowed { version: 2, .. })),
+        "{ev:?}"
+    );
+}

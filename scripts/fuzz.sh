@@ -24,7 +24,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile smp_messages otr3_smp account interaction
-  irc_line irc_codec client_text login control_args config sam_reply irc_state otr3_keyfile)
+  irc_line irc_codec client_text login control_args config sam_reply irc_state otr3_keyfile
+  otr3_message otr3_fragment otr3_tlv otr3_contact)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 
@@ -39,6 +40,10 @@ max_len() {
     irc_codec | irc_state) echo 65536 ;;              # several lines past MAX_LINE (8704)
     irc_line | config) echo 16384 ;;                  # a line up to MAX_LINE; config files
     otr3_keyfile) echo 16384 ;;                       # libotr key files are ~1 KB per account
+    otr3_message) echo 65600 ;;                       # just past otr3's 64 KiB MAX_MESSAGE_BYTES
+    otr3_fragment) echo 131072 ;;                     # lines past the 96 KiB MAX_REASSEMBLY_BYTES
+    otr3_tlv) echo 20000 ;;                           # 16 KiB plaintext limit
+    otr3_contact) echo 65536 ;;                       # a program of up to 64 relay operations
     *) echo 8192 ;;                                   # query, fragment_parse, client_text, login, control_args
   esac
 }

@@ -114,6 +114,10 @@ impl Assembler {
         }
         if f.k == 1 {
             self.reset();
+            // The bound holds for the first piece too (found by the otr3_fragment fuzz target).
+            if f.piece.len() > MAX_REASSEMBLY_BYTES {
+                return Assembled::Dropped;
+            }
             self.buf.push_str(f.piece);
             self.k = 1;
             self.n = f.n;
@@ -249,6 +253,30 @@ mod tests {
         assert_eq!(a.push(&mk(0, 3)), Assembled::Dropped);
         assert_eq!(a.push(&mk(4, 3)), Assembled::Dropped);
         assert_eq!(a.push(&mk(1, 1)), Assembled::Complete("x".into()));
+    }
+
+    #[test]
+    fn no_piece_takes_the_buffer_past_its_bound() {
+        let mk = |k, n, piece| Fragment {
+            version: 3,
+            sender_tag: 0x100,
+            receiver_tag: 0,
+            k,
+            n,
+            piece,
+        };
+        let big = "A".repeat(MAX_REASSEMBLY_BYTES + 1);
+        let mut a = Assembler::new();
+        // A first piece alone over the bound is not buffered (nor delivered whole).
+        assert_eq!(a.push(&mk(1, 2, &big)), Assembled::Dropped);
+        assert!(!a.is_pending());
+        assert_eq!(a.push(&mk(1, 1, &big)), Assembled::Dropped);
+        // Exactly at the bound is fine; one byte more in a later piece is not.
+        let full = &big[..MAX_REASSEMBLY_BYTES];
+        assert_eq!(a.push(&mk(1, 1, full)), Assembled::Complete(full.into()));
+        assert_eq!(a.push(&mk(1, 2, full)), Assembled::Pending);
+        assert_eq!(a.push(&mk(2, 2, "x")), Assembled::Dropped);
+        assert!(!a.is_pending());
     }
 
     #[test]

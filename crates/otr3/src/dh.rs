@@ -8,6 +8,9 @@ use crate::group::{self, SecretExponent};
 
 /// Random bytes of a D-H private exponent: 320 bits, the spec's minimum and libotr's size.
 pub const DH_SECRET_BYTES: usize = 40;
+/// The same in bits: exponentiations with these secrets process this many bits (always all of
+/// them, whatever the value), not the group's 1536.
+const DH_SECRET_BITS: u32 = 320;
 
 /// A D-H key pair (the private part wiped on drop; not `Clone`).
 pub struct DhKeyPair {
@@ -19,7 +22,7 @@ impl DhKeyPair {
     /// A fresh key pair.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> DhKeyPair {
         let secret = SecretExponent::random(rng, DH_SECRET_BYTES);
-        let public = group::pow_g(secret.value());
+        let public = group::pow_bits(&U1536::from_u8(2), secret.value(), DH_SECRET_BITS);
         DhKeyPair { secret, public }
     }
 
@@ -45,7 +48,7 @@ impl DhKeyPair {
     /// "secbytes": the minimal MPI of the shared secret `their^x`, from which both the
     /// AKE and the data message keys are derived.
     pub fn secbytes(&self, their: &U1536) -> Zeroizing<Vec<u8>> {
-        let mut s = group::pow(their, self.secret.value());
+        let mut s = group::pow_bits(their, self.secret.value(), DH_SECRET_BITS);
         let out = Zeroizing::new(group::to_mpi(&s));
         zeroize::Zeroize::zeroize(&mut s);
         out

@@ -69,6 +69,14 @@ pub fn pow(base: &U1536, exp: &U1536) -> U1536 {
         .retrieve()
 }
 
+/// `base^exp mod p` for an exponent known to fit in `bits` bits (the AKE's 320-bit D-H
+/// secrets): constant time in the exponent's value, the time depending only on `bits`.
+pub fn pow_bits(base: &U1536, exp: &U1536, bits: u32) -> U1536 {
+    FixedMontyForm::new(base, &params().p_mont)
+        .pow_bounded_exp(exp, bits)
+        .retrieve()
+}
+
 /// `2^exp mod p`.
 pub fn pow_g(exp: &U1536) -> U1536 {
     pow(&U1536::from_u8(2), exp)
@@ -189,6 +197,8 @@ mod tests {
         let ga = pow_g(a.value());
         let gb = pow_g(b.value());
         assert_eq!(pow(&gb, a.value()), pow(&ga, b.value()));
+        // The bounded exponentiation agrees for exponents that fit.
+        assert_eq!(pow_bits(&gb, a.value(), 320), pow(&gb, a.value()));
         assert_eq!(to_mpi(&U1536::from_u8(5)), [0, 0, 0, 1, 5]);
     }
 }

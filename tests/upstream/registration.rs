@@ -208,7 +208,7 @@ async fn shutdown_ends_sessions_and_reports_what_was_not_sent() {
     client.expect("your message is queued", 10).await;
     // Only the OTR query went out; bob (the fake server) never answers.
     let query = c.expect("PRIVMSG bob :").await;
-    assert!(query.starts_with("PRIVMSG bob :?OTRvP?"), "{query}");
+    assert!(query.starts_with("PRIVMSG bob :?OTRvP3?"), "{query}");
     let status = b.terminate();
     assert!(status.success(), "exit status {status}; log:\n{}", b.log());
     client.expect("shutting down", 10).await;

@@ -44,7 +44,7 @@ impl OfferWindow {
 }
 
 impl Net {
-    /// A nick we do not answer by itself offered (or started) an OTRv4+ session.
+    /// A nick we do not answer by itself offered (or started) an OTR session (OTRv4+ or OTRv3).
     pub(super) fn offer_received(&mut self, peer: &str) {
         let (fits, passed_over) = self.otr.offers.admit(Instant::now());
         if let Some(n) = passed_over {
@@ -58,7 +58,7 @@ impl Net {
         let nick = self.otr.display(peer);
         if !self.otr.accept_strangers {
             self.notify(&format!(
-                "{nick} wants a private (OTRv4+) conversation. To accept: start {nick}"
+                "{nick} wants a private (OTR) conversation. To accept: enable {nick} or start {nick}"
             ));
             return;
         }

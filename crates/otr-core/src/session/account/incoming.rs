@@ -246,29 +246,41 @@ impl Account {
         rng: &mut impl rand_core::CryptoRng,
         peer: &str,
     ) {
-        self.events.push_back(Event::Unreadable {
-            peer: peer.to_string(),
-        });
-        let Some(p) = self.peers.get_mut(peer) else {
-            return;
-        };
-        if p.last_error_reply
-            .is_some_and(|t| now_ms.saturating_sub(t) < ERROR_REPLY_INTERVAL_MS)
-        {
+        if !self.tell_unreadable(now_ms, peer) {
             return;
         }
-        p.last_error_reply = Some(now_ms);
         // Not while a handshake waits for the user's decision on its key: the peer's messages
         // belong to it, and a new handshake would only be held again.
-        let restart = p.answers() && p.session.is_none() && !p.handshaking() && p.held.is_none();
-        self.transmits.push_back(Transmit {
-            peer: peer.to_string(),
-            line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
+        let restart = self.peers.get(peer).is_some_and(|p| {
+            p.answers() && p.session.is_none() && !p.handshaking() && p.held.is_none()
         });
         // We have no session the peer's message belongs to (e.g. we restarted): re-key.
         if restart {
             self.initiate(now_ms, rng, peer, &[]);
         }
+    }
+
+    /// Reports an unreadable message to the user and, at most once per
+    /// `ERROR_REPLY_INTERVAL_MS` and peer, to the peer (an OTR error, as libotr sends it);
+    /// whether the peer was told.
+    pub(super) fn tell_unreadable(&mut self, now_ms: u64, peer: &str) -> bool {
+        self.events.push_back(Event::Unreadable {
+            peer: peer.to_string(),
+        });
+        let Some(p) = self.peers.get_mut(peer) else {
+            return false;
+        };
+        if p.last_error_reply
+            .is_some_and(|t| now_ms.saturating_sub(t) < ERROR_REPLY_INTERVAL_MS)
+        {
+            return false;
+        }
+        p.last_error_reply = Some(now_ms);
+        self.transmits.push_back(Transmit {
+            peer: peer.to_string(),
+            line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
+        });
+        true
     }
 
     /// Resolves a profile sent in full or by hash. `Ok(None)` means "unknown hash".

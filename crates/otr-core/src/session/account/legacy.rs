@@ -341,7 +341,7 @@ impl Account {
                         ssid,
                         rekey,
                     });
-                    self.release_legacy_queue(now_ms, rng, peer);
+                    self.release_queue_with(now_ms, rng, peer, Account::legacy_send);
                 }
                 conversation::Event::Message(t) => text = Some(t),
                 conversation::Event::PeerFinished => {
@@ -356,7 +356,7 @@ impl Account {
                 }
                 conversation::Event::Unreadable { quiet, .. } => {
                     if !quiet {
-                        self.legacy_unreadable(now_ms, peer);
+                        self.tell_unreadable(now_ms, peer);
                     }
                 }
                 conversation::Event::Smp(out) => self.legacy_smp_event(peer, out),
@@ -364,27 +364,6 @@ impl Account {
             }
         }
         text
-    }
-
-    /// Tells the user, and the peer (rate-limited, as libotr does), that an encrypted
-    /// message could not be read.
-    fn legacy_unreadable(&mut self, now_ms: u64, peer: &str) {
-        self.events.push_back(Event::Unreadable {
-            peer: peer.to_string(),
-        });
-        let Some(p) = self.peers.get_mut(peer) else {
-            return;
-        };
-        if p.last_error_reply
-            .is_some_and(|t| now_ms.saturating_sub(t) < ERROR_REPLY_INTERVAL_MS)
-        {
-            return;
-        }
-        p.last_error_reply = Some(now_ms);
-        self.transmits.push_back(Transmit {
-            peer: peer.to_string(),
-            line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
-        });
     }
 
     fn legacy_smp_event(&mut self, peer: &str, out: otr3::smp::SmpOutput) {
@@ -447,31 +426,6 @@ impl Account {
         })?;
         self.drain_legacy(now_ms, rng, peer);
         Ok(())
-    }
-
-    fn release_legacy_queue(
-        &mut self,
-        now_ms: u64,
-        rng: &mut impl rand_core::CryptoRng,
-        peer: &str,
-    ) {
-        let Some(p) = self.peers.get_mut(peer) else {
-            return;
-        };
-        let queued: Vec<String> = p.queue.drain(..).collect();
-        p.queued_bytes = 0;
-        let count = queued.len();
-        for text in queued {
-            if self.legacy_send(now_ms, rng, peer, &text).is_err() {
-                break;
-            }
-        }
-        if count > 0 {
-            self.events.push_back(Event::QueueReleased {
-                peer: peer.to_string(),
-                count,
-            });
-        }
     }
 
     /// Ends every OTRv3/v2 conversation with `peer` (telling each instance).

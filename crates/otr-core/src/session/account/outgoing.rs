@@ -270,6 +270,24 @@ impl Account {
         rng: &mut impl rand_core::CryptoRng,
         peer: &str,
     ) {
+        self.release_queue_with(now_ms, rng, peer, |a, now, rng, peer, text| {
+            let payload = Payload {
+                text: text.as_bytes().to_vec(),
+                tlvs: Vec::new(),
+            };
+            a.send_payload(rng, peer, now, 0, &payload)
+        });
+    }
+
+    /// Sends everything queued for `peer` with `send` (OTRv4+ or OTRv3), stopping at the
+    /// first failure, and reports how many went.
+    pub(super) fn release_queue_with<R: rand_core::CryptoRng>(
+        &mut self,
+        now_ms: u64,
+        rng: &mut R,
+        peer: &str,
+        send: impl Fn(&mut Account, u64, &mut R, &str, &str) -> Result<(), SendError>,
+    ) {
         let Some(p) = self.peers.get_mut(peer) else {
             return;
         };
@@ -277,11 +295,7 @@ impl Account {
         p.queued_bytes = 0;
         let count = queued.len();
         for text in queued {
-            let payload = Payload {
-                text: text.into_bytes(),
-                tlvs: Vec::new(),
-            };
-            if self.send_payload(rng, peer, now_ms, 0, &payload).is_err() {
+            if send(self, now_ms, rng, peer, &text).is_err() {
                 break;
             }
         }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod downstream;
 pub mod health;
 pub mod identity;
+pub mod import;
 pub mod irc;
 pub mod local_state;
 pub mod network;

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         },
         Command::Fingerprint => fingerprint(cli.config.as_deref()),
         Command::Healthcheck => healthcheck(cli.config.as_deref()),
+        Command::ImportLibotr(args) => import_libotr(cli.config.as_deref(), &args),
         Command::Run => run(cli.config.as_deref()),
     }
 }
@@ -62,6 +63,29 @@ fn fingerprint(path: Option<&std::path::Path>) -> ExitCode {
         }
         Err(e) => {
             eprintln!("otrbnc: cannot open the OTR identity: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `otrbnc import-libotr`: the work is in `otrbnc::import`; this prints its summary.
+fn import_libotr(path: Option<&std::path::Path>, args: &otrbnc::cli::ImportArgs) -> ExitCode {
+    let (config, _) = match load(path) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("otrbnc: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match otrbnc::import::run(&config, args) {
+        Ok(report) => {
+            for line in report.lines() {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("otrbnc: {e}");
             ExitCode::FAILURE
         }
     }

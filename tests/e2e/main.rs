@@ -32,6 +32,7 @@ mod flood;
 mod harness_selftest;
 mod hostile;
 mod i2p;
+mod import;
 mod injection;
 mod irssi;
 mod irssi_otr;

@@ -7,9 +7,12 @@
 //! | irssi-otr (`~/.irssi/otr/`) | `otr.key` | `otr.fp` | `otr.instag` |
 //! | pidgin-otr (`~/.purple/`) | `otr.private_key` | `otr.fingerprints` | `otr.instance_tags` |
 //! | BitlBee (its config dir) | `<nick>.otr_keys` | `<nick>.otr_fprints` | (per its version) |
+//! | znc-otr (`~/.znc/users/<user>/networks/<network>/moddata/otr/`) | `otr.key` | `otr.fp` | `otr.instag` |
 //!
-//! irssi-otr names accounts `nick@server` with protocol `IRC`; pidgin-otr uses the libpurple
-//! account name and protocol id (`prpl-irc`, `prpl-jabber`, …).
+//! irssi's OTR module (irssi 1.x, Debian's `irssi-plugin-otr`) names accounts by the server tag
+//! (the chatnet's name, e.g. `libera`) with protocol `IRC`; the older stand-alone irssi-otr
+//! used `nick@server`. pidgin-otr uses the libpurple account name and protocol id
+//! (`prpl-irc`, `prpl-jabber`, …); znc-otr uses the ZNC user name with protocol `irc`.
 //!
 //! * Private keys: one libgcrypt S-expression, written by libotr in gcrypt's "advanced" form:
 //!   `(privkeys (account (name "alice@irc.example") (protocol IRC) (private-key (dsa (p #00…#)
@@ -33,7 +36,9 @@ mod tests;
 
 pub use fingerprints::{FingerprintEntry, parse_fingerprints, write_fingerprints};
 pub use instags::{parse_instags, write_instags};
-pub use privkeys::{StoredKey, parse_private_keys, write_private_keys};
+pub use privkeys::{
+    AccountEntry, StoredKey, parse_key_file_accounts, parse_private_keys, write_private_keys,
+};
 
 use crate::dsa::DsaError;
 

@@ -479,6 +479,23 @@ impl Irssi {
         }
     }
 
+    /// Quits irssi (`/quit`, so the server sees a QUIT and the OTR module saves what it
+    /// keeps) and waits up to 10 s for it to exit; kills it if it does not. Its home and logs
+    /// stay until drop.
+    pub async fn quit(&mut self, message: &str) {
+        if !self.running {
+            return;
+        }
+        self.type_line(&format!("/quit {message}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.is_alive() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let exited = !self.is_alive();
+        self.kill();
+        assert!(exited, "{}: did not exit within 10 s of /quit", self.label);
+    }
+
     /// Kills the tmux server (and irssi with it).
     pub fn kill(&mut self) {
         if self.running {

@@ -389,6 +389,11 @@ impl IrssiOtr {
             .await;
     }
 
+    /// Quits irssi (the server sees a QUIT); `otr/` and the logs stay readable until drop.
+    pub async fn quit(&mut self) {
+        self.irssi.quit("moving").await;
+    }
+
     /// The irssi underneath (logs, window, raw typing).
     pub fn irssi(&self) -> &Irssi {
         &self.irssi

@@ -269,6 +269,14 @@ pub struct OtrBnc {
 impl OtrBnc {
     /// Writes the configuration, starts `otrbnc --config <path>` and waits until it listens.
     pub async fn start(cfg: BncConfig) -> OtrBnc {
+        let mut bnc = OtrBnc::prepare(cfg);
+        bnc.launch().await;
+        bnc
+    }
+
+    /// Writes the configuration and makes the directories, without starting otrbnc: a test
+    /// can run a subcommand on them first ([`OtrBnc::run_command`]), then [`OtrBnc::launch`].
+    pub fn prepare(cfg: BncConfig) -> OtrBnc {
         let dir = tempfile::Builder::new()
             .prefix(&format!("otrbnc-e2e-{}-", cfg.label))
             .tempdir()
@@ -293,25 +301,39 @@ impl OtrBnc {
             port: 0,
             starts: 0,
         };
+        bnc.write_config();
+        bnc
+    }
+
+    /// Picks a free port for the listener and writes the configuration with it.
+    fn write_config(&mut self) {
+        self.port = super::free_port();
+        let text = self.cfg.toml(self.port, &self.data_dir());
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
+    /// Starts a prepared otrbnc and waits until it listens (on another port if the one chosen
+    /// was taken in the meantime).
+    pub async fn launch(&mut self) {
         let mut last = String::new();
-        for _ in 0..3 {
-            bnc.port = super::free_port();
-            let text = bnc.cfg.toml(bnc.port, &data);
-            std::fs::write(&bnc.config_path, text).expect("write config");
-            bnc.spawn();
-            match bnc.wait_listening(Duration::from_secs(30)).await {
-                Ok(()) => return bnc,
+        for attempt in 0..3 {
+            if attempt > 0 {
+                self.write_config();
+            }
+            self.spawn();
+            match self.wait_listening(Duration::from_secs(30)).await {
+                Ok(()) => return,
                 Err(e) => {
-                    let log = bnc.log();
-                    bnc.kill();
+                    let log = self.log();
+                    self.kill();
                     // Only a port taken between choosing and binding is worth another try.
                     if !log.to_ascii_lowercase().contains("in use") {
                         panic!(
                             "otrbnc {}: {e}\nconfig {}:\n{}\n--- log {} ---\n{}",
-                            bnc.cfg.label,
-                            bnc.config_path.display(),
-                            read_lossy(&bnc.config_path),
-                            bnc.log_path.display(),
+                            self.cfg.label,
+                            self.config_path.display(),
+                            read_lossy(&self.config_path),
+                            self.log_path.display(),
                             super::tail(&log, 60)
                         );
                     }
@@ -321,8 +343,57 @@ impl OtrBnc {
         }
         panic!(
             "otrbnc {}: could not start after 3 ports: {last}",
-            bnc.cfg.label
+            self.cfg.label
         );
+    }
+
+    /// `otrbnc --config <path>` with the environment every start gets: no `OTRBNC_*` or
+    /// `RUST_LOG` from the test's environment, a private home and XDG directories.
+    fn command(&self) -> std::process::Command {
+        let mut cmd = super::command(&binary());
+        cmd.arg("--config").arg(&self.config_path);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("OTRBNC_") {
+                cmd.env_remove(&k);
+            }
+        }
+        let d = self.dir.path();
+        cmd.env_remove("RUST_LOG")
+            .env("HOME", d.join("home"))
+            .env("XDG_CONFIG_HOME", d.join("xdg-config"))
+            .env("XDG_DATA_HOME", d.join("xdg-data"))
+            .env("XDG_STATE_HOME", d.join("xdg-state"))
+            .env("NO_COLOR", "1")
+            .env("RUST_BACKTRACE", "1");
+        cmd
+    }
+
+    /// Runs `otrbnc --config <path> <args>` (a subcommand: `import-libotr ...`) to its end
+    /// with the same configuration and environment, and returns what it printed; it is also
+    /// appended to the log.
+    pub fn run_command(&self, args: &[&std::ffi::OsStr]) -> std::process::Output {
+        let out = self
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", binary().display()));
+        if let Ok(mut log) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+        {
+            let _ = writeln!(
+                log,
+                "=== e2e harness: {} --config {} {args:?}: {} ===\n{}{}",
+                binary().display(),
+                self.config_path.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out
     }
 
     fn spawn(&mut self) {
@@ -339,25 +410,10 @@ impl OtrBnc {
             binary().display(),
             self.config_path.display()
         );
-        let mut cmd = super::command(&binary());
-        cmd.arg("--config")
-            .arg(&self.config_path)
-            .stdin(Stdio::null())
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log fd"))
             .stderr(log);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("OTRBNC_") {
-                cmd.env_remove(&k);
-            }
-        }
-        let d = self.dir.path();
-        cmd.env_remove("RUST_LOG")
-            .env("HOME", d.join("home"))
-            .env("XDG_CONFIG_HOME", d.join("xdg-config"))
-            .env("XDG_DATA_HOME", d.join("xdg-data"))
-            .env("XDG_STATE_HOME", d.join("xdg-state"))
-            .env("NO_COLOR", "1")
-            .env("RUST_BACKTRACE", "1");
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {}: {e}", binary().display()));

@@ -550,3 +550,73 @@ fn write_key_file_for_libotr() {
     }
     println!("wrote {}", path.display());
 }
+
+#[test]
+fn accounts_read_one_by_one_name_the_bad_one() {
+    let k = libotr_key();
+    let one = write_private_keys(std::slice::from_ref(&k));
+    let start = find(one.as_bytes(), b" (account");
+    let account = &one[start..one.len() - 2];
+    let rsa = account
+        .replace("(dsa", "(rsa")
+        .replace("alice@irc.example", "carol@irc.example");
+    let wrong_x = account
+        .replace("(x #2395", "(x #2396")
+        .replace("(protocol IRC)", "(protocol prpl-irc)");
+    let text = format!("(privkeys\n{account}\n{rsa}\n{wrong_x}\n(acount)\n)\n");
+    let entries = parse_key_file_accounts(text.as_bytes()).expect("the file as a whole reads");
+    assert_eq!(entries.len(), 4);
+    let names: Vec<(Option<&str>, Option<&str>)> = entries
+        .iter()
+        .map(|e| (e.account.as_deref(), e.protocol.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Some("alice@irc.example"), Some("IRC")),
+            (Some("carol@irc.example"), Some("IRC")),
+            (Some("alice@irc.example"), Some("prpl-irc")),
+            (None, None),
+        ]
+    );
+    assert_eq!(
+        entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    let good = entries[0].key.as_ref().expect("alice's key");
+    assert_eq!(good.public(), k.key.public());
+    assert_eq!(
+        entries[1].key.as_ref().err(),
+        Some(&KeyFileError::Account {
+            index: 1,
+            problem: "not a DSA key"
+        })
+    );
+    assert_eq!(
+        entries[2].key.as_ref().err(),
+        Some(&KeyFileError::AccountKey {
+            index: 2,
+            error: crate::dsa::DsaError::InvalidPrivateKey
+        })
+    );
+    assert_eq!(
+        entries[3].key.as_ref().err(),
+        Some(&KeyFileError::Account {
+            index: 3,
+            problem: "not an (account …) list"
+        })
+    );
+    // The strict reader refuses the same file at its first bad account.
+    assert_eq!(
+        parse_private_keys(text.as_bytes()).err(),
+        Some(KeyFileError::Account {
+            index: 1,
+            problem: "not a DSA key"
+        })
+    );
+    // A file that is not a key file is refused as a whole.
+    assert_eq!(
+        parse_key_file_accounts(b"(private-keys)").err(),
+        Some(KeyFileError::NotKeyFile("no (privkeys …) list"))
+    );
+}

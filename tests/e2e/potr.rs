@@ -153,6 +153,12 @@ async fn a_python_potr_peer_is_named_as_otrv2_only_and_gets_no_plaintext() {
         !seen.iter().any(|l| l.contains(&secret)),
         "the secret reached bob: {seen:?}"
     );
+    // python-potr read our query (?OTRvP3?) without choking on it: it saw no version it
+    // speaks and answered nothing.
+    assert!(
+        !seen.iter().any(|l| l.starts_with("POTR-ERROR")),
+        "python-potr failed on what otrbnc sent: {seen:?}"
+    );
     // Nothing but OTR went to bob, and the secret never left in any form ngircd could read.
     aud.assert_absent(&[secret.as_bytes()]);
     scenario::assert_only_otr_to(&aud, "bob");

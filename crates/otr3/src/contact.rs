@@ -304,6 +304,16 @@ impl Contact {
         self.instances.iter().map(|i| &i.conv)
     }
 
+    /// The last time anything was sent to or received from a private instance (`None`
+    /// without one): what the idle expiry of the conversation counts from.
+    pub fn last_private_activity_ms(&self) -> Option<u64> {
+        self.instances
+            .iter()
+            .filter(|i| i.conv.state() == MsgState::Encrypted)
+            .map(|i| i.last_active_ms.max(i.conv.last_sent_ms()))
+            .max()
+    }
+
     /// The state towards the best instance.
     pub fn state(&self) -> MsgState {
         self.best_conversation()

@@ -435,6 +435,26 @@ impl Account {
         rng: &mut impl rand_core::CryptoRng,
         peer: &str,
     ) {
+        self.legacy_end(now_ms, rng, peer, EndReason::Requested);
+    }
+
+    /// When the peer's private OTRv3/v2 conversation expires if nothing is sent or received.
+    pub(super) fn legacy_expiry_at(&self, p: &Peer) -> Option<u64> {
+        if !p.legacy_private() {
+            return None;
+        }
+        let last = p.legacy.as_ref()?.last_private_activity_ms()?;
+        Some(last.saturating_add(self.policy.idle_expiry_ms))
+    }
+
+    /// Ends the peer's OTRv3/v2 conversations, telling each instance and the user why.
+    pub(super) fn legacy_end(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        reason: EndReason,
+    ) {
         let (Some(id), Some(p)) = (self.legacy.as_ref(), self.peers.get_mut(peer)) else {
             return;
         };
@@ -456,7 +476,7 @@ impl Account {
         if was_private {
             self.events.push_back(Event::SessionEnded {
                 peer: peer.to_string(),
-                reason: EndReason::Requested,
+                reason,
             });
         }
     }

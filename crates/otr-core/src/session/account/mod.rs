@@ -386,6 +386,9 @@ impl Account {
             if let Some(h) = &p.held {
                 consider(h.since.saturating_add(pinning::HELD_HANDSHAKE_MS));
             }
+            if let Some(t) = self.legacy_expiry_at(p) {
+                consider(t);
+            }
         }
         next
     }

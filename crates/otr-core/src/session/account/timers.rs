@@ -36,6 +36,16 @@ impl Account {
             }
             self.expire_unconfirmed(now_ms, &peer);
             self.expire_smp(now_ms, rng, &peer);
+            // An idle OTRv3 conversation ends like an OTRv4+ one (its keys are forgotten).
+            let legacy_expired = self
+                .peers
+                .get(&peer)
+                .and_then(|p| self.legacy_expiry_at(p))
+                .is_some_and(|t| now_ms >= t);
+            if legacy_expired {
+                self.legacy_end(now_ms, rng, &peer, EndReason::Expired);
+                continue;
+            }
             let Some(p) = self.peers.get_mut(&peer) else {
                 continue;
             };

@@ -98,3 +98,68 @@ fn otrv2_is_never_spoken_by_default() {
         "{ev:?}"
     );
 }
+
+/// An in-memory OTRv3 peer (the otr3 crate as "bob") made private with alice's account.
+fn private_with_v3_peer(
+    rng: &mut StdRng,
+) -> (Account, otr3::contact::Contact, otr3::dsa::PrivateKey) {
+    let mut alice = with_dsa(rng);
+    let bob_key = otr3::testing::bob_key();
+    let bob_fp = bob_key.public().fingerprint();
+    let mut bob = otr3::contact::Contact::new();
+    let versions = otr3::contact::Versions {
+        v3: true,
+        v2: false,
+    };
+    // bob answers alice's query with its D-H Commit; lines go back and forth until quiet.
+    alice.handle_incoming(T0, rng, "bob", "?OTRv3?");
+    let mut to_bob: Vec<String> = drain(&mut alice).into_iter().map(|t| t.line).collect();
+    for _ in 0..10 {
+        if to_bob.is_empty() {
+            break;
+        }
+        let local = otr3::conversation::Local {
+            key: &bob_key,
+            fingerprint: &bob_fp,
+            tag: 0x0b0b,
+            pad_block: 0,
+        };
+        for line in &to_bob {
+            bob.receive(rng, &local, versions, line, T0);
+        }
+        for line in bob.poll_lines(0x0b0b, 400) {
+            alice.handle_incoming(T0, rng, "bob", &line);
+        }
+        to_bob = drain(&mut alice).into_iter().map(|t| t.line).collect();
+    }
+    assert_eq!(alice.session_info("bob").protocol, Some(Protocol::V3));
+    (alice, bob, bob_key)
+}
+
+#[test]
+fn an_idle_otrv3_conversation_expires_like_an_otrv4_one() {
+    let mut rng = test_rng(34);
+    let (mut alice, _bob, _key) = private_with_v3_peer(&mut rng);
+    events(&mut alice);
+    let expiry = Policy::default().idle_expiry_ms;
+    // The deadline is announced, and nothing happens before it.
+    assert_eq!(alice.poll_timeout().map(|t| t <= T0 + expiry), Some(true));
+    alice.handle_timeout(T0 + expiry - 1, &mut rng);
+    assert_eq!(alice.session_info("bob").state, State::Encrypted);
+    alice.handle_timeout(T0 + expiry, &mut rng);
+    let ev = events(&mut alice);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::SessionEnded {
+                reason: EndReason::Expired,
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+    // The peer is told (a disconnect data message), and nothing more can be sent privately.
+    let out = drain(&mut alice);
+    assert!(out.iter().any(|t| t.line.contains("?OTR")), "{out:?}");
+    assert_eq!(alice.session_info("bob").protocol, None);
+}

@@ -152,6 +152,14 @@ impl Peer {
         self.session.is_none() && self.legacy_state() == otr3::conversation::MsgState::Encrypted
     }
 
+    /// When the SMP run of the private OTRv3/v2 conversation started (`None`: none runs).
+    pub(crate) fn legacy_smp_since(&self) -> Option<u64> {
+        if !self.legacy_private() {
+            return None;
+        }
+        self.legacy.as_ref()?.best_conversation()?.smp_since()
+    }
+
     /// True once the peer has shown it speaks OTRv4+ (a completed session, an accepted key
     /// or a verified profile): OTRv3/v2 is then refused with it (downgrade pinning).
     pub(crate) fn v4_pinned(&self) -> bool {

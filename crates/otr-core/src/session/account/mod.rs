@@ -389,6 +389,9 @@ impl Account {
             if let Some(t) = self.legacy_expiry_at(p) {
                 consider(t);
             }
+            if let Some(t) = p.legacy_smp_since() {
+                consider(t.saturating_add(self.policy.smp_timeout_ms));
+            }
         }
         next
     }

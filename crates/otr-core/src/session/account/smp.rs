@@ -156,6 +156,20 @@ impl Account {
         peer: &str,
     ) {
         let timeout = self.policy.smp_timeout_ms;
+        if self
+            .peers
+            .get(peer)
+            .and_then(|p| p.legacy_smp_since())
+            .is_some_and(|t| now_ms.saturating_sub(t) >= timeout)
+        {
+            // An OTRv3 run: aborted the same way (the peer is told).
+            let _ = self.legacy_smp(now_ms, rng, peer, legacy::LegacySmp::Abort);
+            self.events.push_back(Event::Smp {
+                peer: peer.to_string(),
+                event: SmpEvent::TimedOut,
+            });
+            return;
+        }
         let Some(s) = self.peers.get_mut(peer).and_then(|p| p.session.as_mut()) else {
             return;
         };

@@ -163,3 +163,34 @@ fn an_idle_otrv3_conversation_expires_like_an_otrv4_one() {
     assert!(out.iter().any(|t| t.line.contains("?OTR")), "{out:?}");
     assert_eq!(alice.session_info("bob").protocol, None);
 }
+
+#[test]
+fn an_otrv3_smp_run_left_unanswered_times_out() {
+    let mut rng = test_rng(35);
+    let (mut alice, _bob, _key) = private_with_v3_peer(&mut rng);
+    events(&mut alice);
+    alice
+        .smp_start(T0, &mut rng, "bob", Some("question?"), "answer")
+        .unwrap();
+    drain(&mut alice);
+    let timeout = Policy::default().smp_timeout_ms;
+    assert!(alice.poll_timeout().is_some_and(|t| t <= T0 + timeout));
+    alice.handle_timeout(T0 + timeout - 1, &mut rng);
+    assert!(events(&mut alice).is_empty());
+    alice.handle_timeout(T0 + timeout, &mut rng);
+    let ev = events(&mut alice);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::Smp {
+                event: SmpEvent::TimedOut,
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+    // The abort went to the peer and the run is over.
+    assert!(!drain(&mut alice).is_empty());
+    assert_eq!(alice.session_info("bob").smp, SmpStatus::Idle);
+    assert_eq!(alice.session_info("bob").protocol, Some(Protocol::V3));
+}

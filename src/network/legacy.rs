@@ -320,4 +320,87 @@ impl Net {
         let now = describe(set.unwrap_or(network_v3));
         self.reply(id, &format!("Versions with {nick}: {now}."));
     }
+
+    /// The core held an OTRv3 session under a key the user has not accepted: say so before
+    /// anything else, with the keys and the command that accepts the new one.
+    pub(super) fn legacy_key_not_accepted(
+        &mut self,
+        peer: &str,
+        offered: &[u8; 20],
+        accepted: &[[u8; 20]],
+        queued: usize,
+    ) {
+        let nick = self.otr.display(peer);
+        let shown = legacy_display(offered);
+        let command = format!(
+            "accept {nick} {}",
+            hex::encode_upper(offered)
+                .get(..super::pinning::MIN_ACCEPT_PREFIX)
+                .unwrap_or_default()
+        );
+        let waiting = match queued {
+            0 => "Nothing is sent to it".to_string(),
+            n => format!("Nothing is sent to it: {n} message(s) stay queued"),
+        };
+        if accepted.is_empty() {
+            self.notify(&format!(
+                "{nick} shows an OTRv3 key you have not accepted yet (hold_first_contact is on):\n  key: {shown}\n{waiting}. Compare it with {nick} over another channel; if it is theirs: {command}"
+            ));
+        } else {
+            let before: String = accepted
+                .iter()
+                .map(|fp| format!("\n  accepted key: {}", legacy_display(fp)))
+                .collect();
+            self.notify(&format!(
+                "WARNING: an OTRv3 session with {nick} completed under a NEW key, not the one you accepted. This can mean {nick} reinstalled their client, or that someone (the server, for one) is impersonating {nick}.{before}\n  new key:      {shown}\n{waiting}.\nVerify the new key with {nick} over another channel; if it is theirs: {command}"
+            ));
+        }
+        self.in_conversation(
+            peer,
+            &format!("WARNING: {nick}'s OTRv3 key waits for your decision; nothing was sent to it. See *otr."),
+        );
+    }
+
+    /// `accept <nick> <prefix>` for a held OTRv3 key.
+    pub(super) fn accept_legacy(
+        &mut self,
+        id: super::ClientId,
+        nick: &str,
+        key: &str,
+        held: &[u8; 20],
+        typed: &str,
+    ) {
+        let digits: String = typed
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if digits.len() < super::pinning::MIN_ACCEPT_PREFIX
+            || !hex::encode_upper(held).starts_with(&digits)
+        {
+            return self.reply(
+                id,
+                &format!(
+                    "Not accepted: type at least the first {} hex digits of the OTRv3 key waiting for {nick} ({}). Nothing was sent.",
+                    super::pinning::MIN_ACCEPT_PREFIX,
+                    legacy_display(held)
+                ),
+            );
+        }
+        // Remembered first: the session that follows finds the key known, not changed.
+        self.otr.trust.observe(key, nick, held, now_ms() / 1000);
+        self.save_trust();
+        let mut rng = rand::rng();
+        self.otr
+            .account
+            .accept_legacy_key(now_ms(), &mut rng, key, held);
+        self.reply(
+            id,
+            &format!(
+                "Accepted {} as {nick}'s OTRv3 key; the private conversation under it starts now. {nick} is UNVERIFIED under it: auth {nick} <secret> or compare and: trust {nick}",
+                legacy_display(held)
+            ),
+        );
+        self.otr_drain();
+    }
 }

@@ -76,6 +76,9 @@ pub fn restore_peers(account: &mut Account, trust: &TrustStore) {
         for key in &entry.fingerprints {
             if let Some(fp) = parse_fingerprint(&key.fingerprint) {
                 account.pin_key(nick, &fp);
+            } else if let Some(fp) = otr3::dsa::parse_fingerprint(&key.fingerprint) {
+                // An OTRv3 key: 40 hex digits.
+                account.pin_legacy_key(nick, &fp);
             }
         }
         if entry.profile.is_some()
@@ -628,6 +631,12 @@ impl Net {
                 version,
                 queued,
             } => self.legacy_refused(&peer, version, queued, false),
+            Event::LegacyKeyNotAccepted {
+                peer,
+                offered,
+                accepted,
+                queued,
+            } => self.legacy_key_not_accepted(&peer, &offered, &accepted, queued),
             Event::LegacyKeyNeeded => self.legacy_key_needed(),
             Event::LateMessage { peer, text } => self.late_message(&peer, &text),
             Event::Unreadable { peer } => {

@@ -92,6 +92,9 @@ impl Net {
     /// `accept <nick> <fingerprint-prefix>`.
     pub(super) fn accept(&mut self, id: ClientId, nick: &str, typed: &str) {
         let key = self.irc.fold(nick);
+        if let Some(held) = self.otr.account.held_legacy_key(&key) {
+            return self.accept_legacy(id, nick, &key, &held, typed);
+        }
         let Some(held) = self.otr.account.held_key(&key) else {
             let text = if self.otr.account.accepted_keys(&key).is_empty() {
                 format!("No key of {nick} waits for your decision.")

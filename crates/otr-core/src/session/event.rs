@@ -144,6 +144,20 @@ pub enum Event {
         /// True when this replaced an existing private session.
         rekey: bool,
     },
+    /// An OTRv3 session completed under a DSA key the user has not accepted for the peer
+    /// (another key was accepted before, or the first key is held by policy). Nothing is sent
+    /// to it and nothing it carries is shown until
+    /// [`crate::session::Account::accept_legacy_key`].
+    LegacyKeyNotAccepted {
+        /// Peer.
+        peer: String,
+        /// The key the session completed under.
+        offered: [u8; 20],
+        /// The OTRv3 keys accepted for the peer so far (empty at first contact).
+        accepted: Vec<[u8; 20]>,
+        /// Messages held in the queue.
+        queued: usize,
+    },
     /// The peer offered or started an OTRv3/v2 session although it has used OTRv4+ with us
     /// (a downgrade, e.g. by a server stripping OTRv4+ from its offers): refused, nothing sent.
     DowngradeRefused {

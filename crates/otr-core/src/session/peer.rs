@@ -107,6 +107,12 @@ pub(crate) struct Peer {
     pub legacy_versions: Option<otr3::contact::Versions>,
     /// When a refused OTRv3/v2 attempt was last reported (reports are rate-limited).
     pub last_legacy_refusal: Option<u64>,
+    /// OTRv3 (DSA) keys the user accepted for this peer (on first use, by decision, or from
+    /// the trust store): an OTRv3 session under any other key is held.
+    pub legacy_accepted: Vec<[u8; 20]>,
+    /// An OTRv3 session completed under this key, which the user has not accepted: nothing
+    /// is sent through it and nothing it carries is shown until `accept_legacy_key`.
+    pub legacy_held: Option<[u8; 20]>,
 }
 
 impl Peer {
@@ -137,6 +143,8 @@ impl Peer {
             legacy: None,
             legacy_versions: None,
             last_legacy_refusal: None,
+            legacy_accepted: Vec::new(),
+            legacy_held: None,
         }
     }
 
@@ -149,7 +157,9 @@ impl Peer {
 
     /// True while an OTRv3/v2 conversation is private.
     pub(crate) fn legacy_private(&self) -> bool {
-        self.session.is_none() && self.legacy_state() == otr3::conversation::MsgState::Encrypted
+        self.session.is_none()
+            && self.legacy_held.is_none()
+            && self.legacy_state() == otr3::conversation::MsgState::Encrypted
     }
 
     /// When the SMP run of the private OTRv3/v2 conversation started (`None`: none runs).
@@ -185,6 +195,7 @@ impl Peer {
             && self.queue.is_empty()
             && self.accepted.is_empty()
             && self.legacy.is_none()
+            && self.legacy_accepted.is_empty()
     }
 
     /// Bytes held in its fragment and split-line buffers.
@@ -219,5 +230,6 @@ impl Peer {
             && self.accepted.is_empty()
             && self.held.is_none()
             && self.legacy.is_none()
+            && self.legacy_accepted.is_empty()
     }
 }

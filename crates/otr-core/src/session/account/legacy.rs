@@ -110,6 +110,67 @@ impl Account {
         true
     }
 
+    /// Adds an OTRv3 key to those accepted for `peer`, without touching any session (to
+    /// restore the user's earlier decisions at start-up). At most `MAX_ACCEPTED_KEYS`; the
+    /// oldest makes room.
+    pub fn pin_legacy_key(&mut self, peer: &str, fingerprint: &[u8; 20]) {
+        let Some(p) = self.peer_mut(peer, 0) else {
+            return;
+        };
+        if p.legacy_accepted.contains(fingerprint) {
+            return;
+        }
+        if p.legacy_accepted.len() >= MAX_ACCEPTED_KEYS {
+            p.legacy_accepted.remove(0);
+        }
+        p.legacy_accepted.push(*fingerprint);
+    }
+
+    /// The OTRv3 key of a session held for the user's decision, if any.
+    pub fn held_legacy_key(&self, peer: &str) -> Option<[u8; 20]> {
+        self.peers.get(peer).and_then(|p| p.legacy_held)
+    }
+
+    /// The user accepts `fingerprint` as `peer`'s OTRv3 key: a session held under it becomes
+    /// private and the queue goes out through it. Returns whether a held session was released.
+    pub fn accept_legacy_key(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        fingerprint: &[u8; 20],
+    ) -> bool {
+        self.pin_legacy_key(peer, fingerprint);
+        let Some(p) = self.peers.get_mut(peer) else {
+            return false;
+        };
+        if p.legacy_held != Some(*fingerprint) {
+            return false;
+        }
+        p.legacy_held = None;
+        let Some((version, their_tag, ssid)) = p
+            .legacy
+            .as_ref()
+            .and_then(|c| c.best_conversation())
+            .and_then(|c| {
+                c.session()
+                    .map(|(_, ssid)| (c.version(), c.their_tag(), ssid))
+            })
+        else {
+            return false;
+        };
+        self.events.push_back(Event::LegacyPrivate {
+            peer: peer.to_string(),
+            version,
+            their_tag,
+            fingerprint: *fingerprint,
+            ssid,
+            rekey: false,
+        });
+        self.release_queue_with(now_ms, rng, peer, Account::legacy_send);
+        true
+    }
+
     /// Our OTRv3 fingerprint, if OTRv3 is on.
     pub fn legacy_fingerprint(&self) -> Option<[u8; 20]> {
         self.legacy.as_ref().map(|l| l.fingerprint)
@@ -327,12 +388,31 @@ impl Account {
                         .and_then(|p| p.legacy.as_ref())
                         .and_then(|c| c.conversations().find(|c| c.their_tag() == their_tag))
                         .map_or(otr3::message::VERSION_3, |c| c.version());
-                    if let Some(p) = self.peers.get_mut(peer) {
-                        p.finished = false;
-                        if matches!(p.handshake, Handshake::QuerySent { .. }) {
-                            p.handshake = Handshake::Idle;
+                    let hold_first = self.policy.hold_first_contact;
+                    let Some(p) = self.peers.get_mut(peer) else {
+                        continue;
+                    };
+                    p.finished = false;
+                    if matches!(p.handshake, Handshake::QuerySent { .. }) {
+                        p.handshake = Handshake::Idle;
+                    }
+                    // Key pinning, as for OTRv4+: a key other than the accepted ones (or a
+                    // first key, if the policy says so) is held for the user's decision.
+                    if !p.legacy_accepted.contains(&fingerprint) {
+                        if p.legacy_accepted.is_empty() && !hold_first {
+                            p.legacy_accepted.push(fingerprint);
+                        } else {
+                            p.legacy_held = Some(fingerprint);
+                            self.events.push_back(Event::LegacyKeyNotAccepted {
+                                peer: peer.to_string(),
+                                offered: fingerprint,
+                                accepted: p.legacy_accepted.clone(),
+                                queued: p.queue.len(),
+                            });
+                            continue;
                         }
                     }
+                    p.legacy_held = None;
                     self.events.push_back(Event::LegacyPrivate {
                         peer: peer.to_string(),
                         version,
@@ -343,7 +423,16 @@ impl Account {
                     });
                     self.release_queue_with(now_ms, rng, peer, Account::legacy_send);
                 }
-                conversation::Event::Message(t) => text = Some(t),
+                // Nothing carried by a session under a held key is shown.
+                conversation::Event::Message(t) => {
+                    if self
+                        .peers
+                        .get(peer)
+                        .is_some_and(|p| p.legacy_held.is_none())
+                    {
+                        text = Some(t);
+                    }
+                }
                 conversation::Event::PeerFinished => {
                     if let Some(p) = self.peers.get_mut(peer)
                         && p.session.is_none()
@@ -359,7 +448,15 @@ impl Account {
                         self.tell_unreadable(now_ms, peer);
                     }
                 }
-                conversation::Event::Smp(out) => self.legacy_smp_event(peer, out),
+                conversation::Event::Smp(out) => {
+                    if self
+                        .peers
+                        .get(peer)
+                        .is_some_and(|p| p.legacy_held.is_none())
+                    {
+                        self.legacy_smp_event(peer, out);
+                    }
+                }
                 conversation::Event::AkeRefused(_) | conversation::Event::ExtraKeyRequested => {}
             }
         }
@@ -472,6 +569,7 @@ impl Account {
         self.drain_legacy(now_ms, rng, peer);
         if let Some(p) = self.peers.get_mut(peer) {
             p.legacy = None;
+            p.legacy_held = None;
         }
         if was_private {
             self.events.push_back(Event::SessionEnded {

@@ -130,6 +130,8 @@ impl Account {
         if let Some(p) = self.peers.get_mut(peer) {
             p.accepted.clear();
             p.held = None;
+            p.legacy_accepted.clear();
+            p.legacy_held = None;
         }
     }
 

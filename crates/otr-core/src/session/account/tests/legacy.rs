@@ -104,6 +104,17 @@ fn private_with_v3_peer(
     rng: &mut StdRng,
 ) -> (Account, otr3::contact::Contact, otr3::dsa::PrivateKey) {
     let mut alice = with_dsa(rng);
+    let (bob, bob_key) = v3_ake(&mut alice, rng);
+    assert_eq!(alice.session_info("bob").protocol, Some(Protocol::V3));
+    (alice, bob, bob_key)
+}
+
+/// Runs an OTRv3 AKE between `alice` and an in-memory "bob" (bob's DSA key is the crate's
+/// test key) started by bob's query, relaying until quiet.
+fn v3_ake(
+    alice: &mut Account,
+    rng: &mut StdRng,
+) -> (otr3::contact::Contact, otr3::dsa::PrivateKey) {
     let bob_key = otr3::testing::bob_key();
     let bob_fp = bob_key.public().fingerprint();
     let mut bob = otr3::contact::Contact::new();
@@ -111,9 +122,8 @@ fn private_with_v3_peer(
         v3: true,
         v2: false,
     };
-    // bob answers alice's query with its D-H Commit; lines go back and forth until quiet.
     alice.handle_incoming(T0, rng, "bob", "?OTRv3?");
-    let mut to_bob: Vec<String> = drain(&mut alice).into_iter().map(|t| t.line).collect();
+    let mut to_bob: Vec<String> = drain(alice).into_iter().map(|t| t.line).collect();
     for _ in 0..10 {
         if to_bob.is_empty() {
             break;
@@ -130,10 +140,9 @@ fn private_with_v3_peer(
         for line in bob.poll_lines(0x0b0b, 400) {
             alice.handle_incoming(T0, rng, "bob", &line);
         }
-        to_bob = drain(&mut alice).into_iter().map(|t| t.line).collect();
+        to_bob = drain(alice).into_iter().map(|t| t.line).collect();
     }
-    assert_eq!(alice.session_info("bob").protocol, Some(Protocol::V3));
-    (alice, bob, bob_key)
+    (bob, bob_key)
 }
 
 #[test]
@@ -193,4 +202,69 @@ fn an_otrv3_smp_run_left_unanswered_times_out() {
     assert!(!drain(&mut alice).is_empty());
     assert_eq!(alice.session_info("bob").smp, SmpStatus::Idle);
     assert_eq!(alice.session_info("bob").protocol, Some(Protocol::V3));
+}
+
+#[test]
+fn an_otrv3_session_under_a_key_not_accepted_is_held_until_accepted() {
+    let mut rng = test_rng(36);
+    let mut alice = with_dsa(&mut rng);
+    // bob's OTRv3 key accepted earlier (restored from the trust store) is not the one the
+    // server now answers with.
+    alice.pin_legacy_key("bob", &[0x42; 20]);
+    alice
+        .send(T0, &mut rng, "bob", "only for the real bob")
+        .unwrap();
+    drain(&mut alice);
+    events(&mut alice);
+    let (_bob, bob_key) = v3_ake(&mut alice, &mut rng);
+    let offered = bob_key.public().fingerprint();
+    let ev = events(&mut alice);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::LegacyKeyNotAccepted { offered: o, queued: 1, .. } if *o == offered
+        )),
+        "{ev:?}"
+    );
+    assert!(!ev.iter().any(|e| matches!(e, Event::LegacyPrivate { .. })));
+    // Nothing was released to it, new text waits too, and no SMP can run over it.
+    let out = drain(&mut alice);
+    assert!(
+        out.iter().all(|t| !t.line.starts_with("?OTR:AAMD")),
+        "{out:?}"
+    );
+    assert_eq!(
+        alice.send(T0, &mut rng, "bob", "second").unwrap(),
+        SendOutcome::Queued
+    );
+    assert!(
+        drain(&mut alice)
+            .iter()
+            .all(|t| !t.line.starts_with("?OTR:AAMD"))
+    );
+    assert!(alice.smp_start(T0, &mut rng, "bob", None, "s").is_err());
+    assert_eq!(alice.held_legacy_key("bob"), Some(offered));
+    // The user accepts it: the session is private and the queue goes out.
+    assert!(alice.accept_legacy_key(T0, &mut rng, "bob", &offered));
+    let out = drain(&mut alice);
+    assert_eq!(
+        out.iter()
+            .filter(|t| t.line.starts_with("?OTR:AAMD"))
+            .count(),
+        2
+    );
+    assert_eq!(alice.session_info("bob").protocol, Some(Protocol::V3));
+}
+
+#[test]
+fn with_hold_first_contact_even_the_first_otrv3_key_waits() {
+    let mut rng = test_rng(37);
+    let mut alice = with_dsa(&mut rng);
+    alice.set_hold_first_contact(true);
+    let (_bob, bob_key) = v3_ake(&mut alice, &mut rng);
+    assert_eq!(
+        alice.held_legacy_key("bob"),
+        Some(bob_key.public().fingerprint())
+    );
+    assert_eq!(alice.session_info("bob").protocol, None);
 }

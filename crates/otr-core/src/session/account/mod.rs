@@ -268,6 +268,7 @@ impl Account {
             _ => {
                 let mut p = p;
                 let accepted = p.accepted.clone();
+                let legacy_accepted = p.legacy_accepted.clone();
                 // Keys accepted for the new name before stay accepted for it.
                 if let Some(existing) = self.peers.get(new) {
                     for fp in &existing.accepted {
@@ -277,9 +278,10 @@ impl Account {
                     }
                 }
                 self.peers.insert(new.to_string(), p);
-                if !accepted.is_empty() {
+                if !accepted.is_empty() || !legacy_accepted.is_empty() {
                     let mut left = Peer::new(0);
                     left.accepted = accepted;
+                    left.legacy_accepted = legacy_accepted;
                     self.peers.insert(old.to_string(), left);
                 }
                 true

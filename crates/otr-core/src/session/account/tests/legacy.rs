@@ -268,3 +268,20 @@ fn with_hold_first_contact_even_the_first_otrv3_key_waits() {
     );
     assert_eq!(alice.session_info("bob").protocol, None);
 }
+
+#[test]
+fn a_forged_nick_change_leaves_the_old_nicks_otrv3_keys_pinned() {
+    let mut rng = test_rng(38);
+    let (mut alice, _bob, key) = private_with_v3_peer(&mut rng);
+    let fp = key.public().fingerprint();
+    alice.set_hold_first_contact(true);
+    // The server says bob is now "bobby": the session follows the nick ...
+    assert!(alice.rename_peer("bob", "bobby"));
+    assert_eq!(alice.session_info("bobby").legacy_fingerprint, Some(fp));
+    // ... and "bob" keeps bob's accepted key: a session under it is no first contact (with
+    // hold_first_contact on, a first key would be held). The old nick stays opted in.
+    alice.set_auto_respond("bob", true);
+    let _ = v3_ake(&mut alice, &mut rng);
+    assert_eq!(alice.held_legacy_key("bob"), None);
+    assert_eq!(alice.session_info("bob").legacy_fingerprint, Some(fp));
+}

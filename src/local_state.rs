@@ -203,18 +203,85 @@ impl SharedIdentity {
         let mut identity = Identity::generate()?;
         let account = identity.account(policy.clone(), now_ms())?;
         identity.set_profile(account.profile().as_bytes().to_vec());
+        // Saved under the lock, like the OTRv3 key: a key generation finishing meanwhile must
+        // not write the old identity over the new one.
+        let mut guard = self
+            .current
+            .write()
+            .map_err(|_| "the identity lock is poisoned".to_string())?;
         if let Some(file) = &self.file {
             file.save(&identity.to_stored())
                 .map_err(|e| e.to_string())?;
         }
         let identity = std::sync::Arc::new(identity);
-        let mut guard = self
-            .current
-            .write()
-            .map_err(|_| "the identity lock is poisoned".to_string())?;
         *guard = identity.clone();
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::store::sealed::TEST_PARAMS;
+
+    fn open(dir: &std::path::Path) -> (IdentityFile, Identity) {
+        let pass = Passphrase::new(Zeroizing::new(b"pw".to_vec())).unwrap();
+        let (file, stored, _) =
+            IdentityFile::load_or_create_with_params(dir, &pass, TEST_PARAMS, || {
+                Identity::generate().map(|i| i.to_stored())
+            })
+            .unwrap();
+        (file, Identity::from_stored(stored).unwrap())
+    }
+
+    /// What the file holds is what is in use: same OTRv4+ fingerprint, same OTRv3 key.
+    fn assert_file_holds(dir: &std::path::Path, shared: &SharedIdentity) {
+        let (_, stored) = open(dir);
+        let current = shared.current().unwrap();
+        assert_eq!(stored.fingerprint(), current.fingerprint());
+        assert_eq!(stored.legacy_fingerprint(), current.legacy_fingerprint());
+    }
+
+    // `genkey` (rotate) and the OTRv3 key made on first need both write identity.sealed. A
+    // generation that finished while genkey was saving wrote the old identity over the new
+    // one, so the new key was lost at the next start.
+    #[test]
+    fn genkey_racing_the_otrv3_key_generation_leaves_the_identity_in_use_on_disk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let (file, identity) = open(&dir);
+        let shared = Arc::new(SharedIdentity::new(identity, Some(file)));
+        let policy = Policy::default();
+        for _ in 0..4 {
+            let done = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    shared.generate_legacy_key().unwrap();
+                    done.store(true, Ordering::Release);
+                });
+                // Rotate until the generation is over, then stop: no later save may hide
+                // a wrong one.
+                while !done.load(Ordering::Acquire) {
+                    shared.rotate(&policy).unwrap();
+                }
+            });
+            assert_file_holds(&dir, &shared);
+        }
+        // genkey replaces the OTRv3 key too: it is made again on the next need.
+        shared.generate_legacy_key().unwrap();
+        let before = shared.current().unwrap().legacy_fingerprint();
+        shared.rotate(&policy).unwrap();
+        assert_eq!(shared.current().unwrap().legacy_fingerprint(), None);
+        assert_file_holds(&dir, &shared);
+        shared.generate_legacy_key().unwrap();
+        assert_ne!(shared.current().unwrap().legacy_fingerprint(), before);
+        assert_file_holds(&dir, &shared);
     }
 }

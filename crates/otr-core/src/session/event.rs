@@ -11,6 +11,9 @@ pub struct Transmit {
     pub peer: String,
     /// The text of one PRIVMSG.
     pub line: String,
+    /// May wait behind the peer's other lines (post-quantum material that nothing typed
+    /// depends on): a sender that paces lines sends non-bulk lines first.
+    pub bulk: bool,
 }
 
 /// What became of one received line.

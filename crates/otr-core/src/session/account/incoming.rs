@@ -279,6 +279,7 @@ impl Account {
         self.transmits.push_back(Transmit {
             peer: peer.to_string(),
             line: envelope::format_error("ERROR_1", "Unreadable encrypted message was received."),
+            bulk: false,
         });
         true
     }

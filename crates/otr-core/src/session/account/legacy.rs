@@ -371,6 +371,7 @@ impl Account {
             self.transmits.push_back(Transmit {
                 peer: peer.to_string(),
                 line,
+                bulk: false,
             });
         }
         let mut text = None;

@@ -25,6 +25,7 @@ impl Account {
                     self.transmits.push_back(Transmit {
                         peer: peer.to_string(),
                         line,
+                        bulk: false,
                     });
                 }
             }
@@ -142,6 +143,7 @@ impl Account {
             self.transmits.push_back(Transmit {
                 peer: peer.to_string(),
                 line,
+                bulk: false,
             });
             if let Some(p) = self.peers.get_mut(peer) {
                 p.handshake = Handshake::QuerySent { since: now_ms };

@@ -97,6 +97,7 @@ fn reflected_auth_r_is_ignored() {
     let reflected = Transmit {
         peer: "alice".into(),
         line: envelope::encode(&msg.encode()),
+        bulk: false,
     };
 
     pair.alice.finish(pair.now, &mut pair.rng, "bob");
@@ -139,6 +140,7 @@ fn identity_carrying_our_ephemeral_keys_is_ignored() {
     let line = Transmit {
         peer: "alice".into(),
         line: envelope::encode(&theirs.encode()),
+        bulk: false,
     };
     let before = snapshot(&pair.alice, "bob");
     while pair.alice.poll_event().is_some() {}
@@ -164,6 +166,7 @@ fn reflected_auth_i_is_ignored() {
     let reflected = Transmit {
         peer: "alice".into(),
         line: envelope::encode(&msg.encode()),
+        bulk: false,
     };
     pair.bob.start(pair.now, &mut pair.rng, "alice");
     let identity = drain(&mut pair.bob);

@@ -197,6 +197,12 @@ pub struct Otr {
     /// used OTRv4+ is never answered in OTRv3. A network's `otr_versions` overrides this.
     #[serde(default = "default_versions")]
     pub versions: Vec<OtrVersion>,
+    /// Start the handshake with an opted-in nick as soon as it is first seen online (joins a
+    /// shared channel, is listed in one, or takes the nick), so the session is ready when
+    /// the first message is typed. Off by default: it sends an OTR query to every opted-in
+    /// nick that shows up, whether or not you write to them.
+    #[serde(default)]
+    pub warm_up: bool,
 }
 
 /// An OTR protocol version in `[otr] versions`.
@@ -243,6 +249,7 @@ impl Default for Otr {
             playback_lines: default_playback(),
             first_contact: FirstContact::Trust,
             versions: default_versions(),
+            warm_up: false,
         }
     }
 }

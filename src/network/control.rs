@@ -246,9 +246,16 @@ impl Net {
                 let new = self.otr.enable(&self.irc, nick);
                 let saved = self.remember_opt_in(nick, true);
                 if new {
+                    // Started now, so the session is ready (or nearly) by the first message.
+                    let key = self.irc.fold(nick);
+                    let started = if self.start_if_idle(&key) {
+                        " A private conversation is being started now."
+                    } else {
+                        " The first one starts the session."
+                    };
                     self.reply(
                         id,
-                        &format!("OTR enabled for {nick}: messages to {nick} are now encrypted and never sent in clear. The first one starts the session."),
+                        &format!("OTR enabled for {nick}: messages to {nick} are now encrypted and never sent in clear.{started}"),
                     );
                 } else {
                     self.reply(id, &format!("OTR was already enabled for {nick}."));

@@ -80,6 +80,7 @@ impl Net {
             }
         }
         self.irc.observe(&raw, &line);
+        self.presence_seen(&cmd, &line);
         if self.irc.nick != old_nick {
             self.otr.update_budgets(&self.irc);
             if self.irc.registered && cmd == b"NICK" {
@@ -139,6 +140,7 @@ impl Net {
         }
         self.client_nick = self.irc.nick.clone();
         self.otr.update_budgets(&self.irc);
+        self.otr.warmed.clear();
         // The kept channels are joined at the end of the burst, once ISUPPORT (TARGMAX,
         // CASEMAPPING) is known.
     }

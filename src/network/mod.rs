@@ -18,6 +18,7 @@ mod offers;
 mod offline;
 pub mod otr;
 mod pinning;
+mod presence;
 #[cfg(test)]
 mod refold_tests;
 mod registration;

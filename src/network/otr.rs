@@ -47,6 +47,8 @@ pub struct OtrState {
     pub require_encryption: bool,
     /// Prefix for plaintext from opted-in nicks.
     pub marker: String,
+    /// Opted-in nicks started on sight on this connection (`presence.rs`), folded.
+    pub warmed: BTreeSet<String>,
 }
 
 /// The account policy from the `[otr]` config.
@@ -151,6 +153,7 @@ impl OtrState {
             offers: Default::default(),
             require_encryption: cfg.require_encryption,
             marker: cfg.plaintext_marker.clone(),
+            warmed: BTreeSet::new(),
         };
         state.rekey(CaseMapping::default());
         Ok(state)
@@ -699,10 +702,18 @@ impl Net {
             return;
         }
         let info = self.otr.account.session_info(&key);
-        if info.queued > 0 || info.state == State::Handshaking {
+        // The query or handshake went nowhere: start again when the nick is seen online or
+        // written to, instead of waiting for the handshake to time out.
+        self.otr.account.cancel_handshake(&key);
+        self.otr.warmed.remove(&key);
+        if info.queued > 0 {
             self.notify(&format!(
-                "{nick} is not on the network. {} queued message(s) were NOT sent; they stay queued until {nick} answers (finish {nick} drops them).",
+                "{nick} is not on the network. {} queued message(s) were NOT sent; they stay queued and go out privately once {nick} is back (seen joining a channel you are in, or when you write again; finish {nick} drops them).",
                 info.queued
+            ));
+        } else if info.state == State::Handshaking {
+            self.notify(&format!(
+                "{nick} is not on the network: the private conversation starts when you next write to {nick}."
             ));
         } else {
             self.notify(&format!(

@@ -46,6 +46,7 @@ mod potr;
 mod registration;
 mod restart_kill;
 mod smp;
+mod start_early;
 mod tls;
 mod tor;
 mod versions;

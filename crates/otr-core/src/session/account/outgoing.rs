@@ -214,6 +214,22 @@ impl Account {
         }
     }
 
+    /// Gives up a handshake that cannot succeed (the server said the peer is not there),
+    /// keeping the queued messages and any session: the next [`Account::start`] or message
+    /// starts afresh instead of waiting for the handshake to time out. An unauthenticated
+    /// reason can only cost a restart, as dropping the lines could. Returns whether a
+    /// handshake was running.
+    pub fn cancel_handshake(&mut self, peer: &str) -> bool {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return false;
+        };
+        if !p.handshake.is_running() {
+            return false;
+        }
+        p.handshake = Handshake::Idle;
+        true
+    }
+
     /// Ends every session (for shutdown).
     pub fn finish_all(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng) {
         let peers: Vec<String> = self.peers.keys().cloned().collect();

@@ -42,3 +42,31 @@ fn replayed_identities_do_not_stall_an_established_session() {
         "delivered on the session established first"
     );
 }
+
+/// A query the server could not deliver (the shell calls `cancel_handshake` on its 401): the
+/// queued messages stay, and the next `start` sends a new query instead of waiting for the
+/// old handshake to time out; the session then carries them.
+#[test]
+fn a_cancelled_handshake_keeps_the_queue_and_starts_afresh() {
+    let mut pair = Pair::new(405);
+    let out = pair
+        .alice
+        .send(pair.now, &mut pair.rng, "bob", "kept for later")
+        .unwrap();
+    assert_eq!(out, SendOutcome::Queued);
+    let lost = drain(&mut pair.alice);
+    assert_eq!(lost.len(), 1, "one query line");
+    assert_eq!(pair.alice.session_info("bob").state, State::Handshaking);
+    assert!(pair.alice.cancel_handshake("bob"));
+    assert!(
+        !pair.alice.cancel_handshake("bob"),
+        "nothing left to cancel"
+    );
+    let info = pair.alice.session_info("bob");
+    assert_eq!(info.state, State::Plaintext);
+    assert_eq!(info.queued, 1);
+    pair.alice.start(pair.now, &mut pair.rng, "bob");
+    pair.pump();
+    assert_eq!(pair.alice.session_info("bob").state, State::Encrypted);
+    assert_eq!(pair.got_by_bob, vec!["kept for later".to_string()]);
+}

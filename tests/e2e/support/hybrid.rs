@@ -13,8 +13,9 @@
 //!   `recvq = 2560 bytes` (more unparsed bytes: "Excess Flood" and a disconnect) and
 //!   `sendq = 100 kbytes`; `general { default_floodcount = 10; default_floodtime = 1 second; }`
 //!   (messages to one user beyond that are dropped with a NOTICE "*** Message to … throttled
-//!   due to flooding"); `max_targets = 4`; `pace_wait = 10 seconds`. The code parses 5 lines a
-//!   second from a registered client (40 in its first burst), queueing the rest in the recvq.
+//!   due to flooding"); `max_targets = 4`; `pace_wait = 10 seconds`. The code parses 5 lines
+//!   at once from a registered client, then 2 every 2 s (measured with 30 PINGs; 40 at once
+//!   before its first PRIVMSG), queueing the rest in the recvq.
 //!
 //! What the private instance changes in that config, and why (nothing else):
 //! * `listen`: only `127.0.0.1` on a free port, no TLS (the packaged one listens on

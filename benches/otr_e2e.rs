@@ -887,7 +887,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         println!(
-            "otr_e2e: two otrbnc on a private ngircd ({}; machine: {} core(s)){}",
+            "otr_e2e: two otrbnc on private IRC servers (ngircd: {}; machine: {} core(s)){}",
             support::ngircd::version(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             if bench {

@@ -155,8 +155,8 @@ async fn flood_once(server: &Server, lines: usize) -> Vec<crate::support::client
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hybrid_and_inspircd_cut_off_a_raw_flooder() {
     for (kind, lines, reason) in [
-        (ServerKind::Hybrid, 12, "Excess Flood"),
-        (ServerKind::Inspircd, 30, "RecvQ exceeded"),
+        (ServerKind::Hybrid, 16, "Excess Flood"),
+        (ServerKind::Inspircd, 40, "RecvQ exceeded"),
     ] {
         if !kind.available(module_path!()) {
             continue;

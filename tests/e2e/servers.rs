@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use crate::support::auditor::{Auditor, Rewrite};
 use crate::support::client::Client;
 use crate::support::hybrid;
 use crate::support::inspircd;
@@ -228,4 +229,48 @@ async fn acceptance_on_inspircd() {
     if ServerKind::Inspircd.available(module_path!()) {
         acceptance_at_default_settings(ServerKind::Inspircd).await;
     }
+}
+
+/// The dropped-line check fails when the server swallows a line: on ngircd, the receiver's
+/// auditor drops one of three PRIVMSGs (as hybrid drops messages to a flooded target), and
+/// `assert_no_line_dropped` panics naming it; with nothing dropped it passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dropped_line_check_sees_a_swallowed_line() {
+    if !ServerKind::Ngircd.available(module_path!()) {
+        return;
+    }
+    let server = Server::start(ServerKind::Ngircd).await;
+    let aud_s = Auditor::start_labeled(server.addr(), "sender").await;
+    let swallow: Rewrite = std::sync::Arc::new(|_, line: &[u8]| {
+        if crate::support::find(line, b"swallow-me").is_some() {
+            Vec::new()
+        } else {
+            line.to_vec()
+        }
+    });
+    let aud_r = Auditor::start_rewriting(server.addr(), "receiver", swallow).await;
+    let mut r = Client::connect(aud_r.addr(), None, "rcv", "rcv", &[]).await;
+    let s = Client::connect(aud_s.addr(), None, "snd", "snd", &[]).await;
+    for text in ["first", "swallow-me", "last"] {
+        s.privmsg("rcv", text).await;
+    }
+    r.expect_text_from("snd", "last", secs(30)).await;
+    let check = tokio::spawn(async move {
+        server_scenario::assert_no_line_dropped(&aud_s, &aud_r, "snd", "rcv", secs(2)).await;
+        (aud_s, aud_r)
+    });
+    match check.await {
+        Ok(_) => panic!("a swallowed line went unnoticed"),
+        Err(e) => assert!(e.is_panic(), "{e}"),
+    }
+    // Without the swallowed line the same check passes.
+    let aud_s = Auditor::start_labeled(server.addr(), "sender 2").await;
+    let aud_r = Auditor::start_labeled(server.addr(), "receiver 2").await;
+    let mut r = Client::connect(aud_r.addr(), None, "rcv2", "rcv2", &[]).await;
+    let s = Client::connect(aud_s.addr(), None, "snd2", "snd2", &[]).await;
+    for text in ["first", "swallow-me", "last"] {
+        s.privmsg("rcv2", text).await;
+    }
+    r.expect_text_from("snd2", "last", secs(30)).await;
+    server_scenario::assert_no_line_dropped(&aud_s, &aud_r, "snd2", "rcv2", secs(10)).await;
 }

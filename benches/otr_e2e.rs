@@ -24,6 +24,11 @@
 //!   penalties, with all of that test's checks: about 4 minutes.
 //! * `throughput`: encrypted messages per second once private, with ngircd's penalties off
 //!   (`MaxPenaltyTime = 0`) and otrbnc's pacing off.
+//! * `servers`: on ngircd, ircd-hybrid and InspIRCd (Debian's, packaged default flood
+//!   settings) with otrbnc's default settings: time to private for a first and a repeat
+//!   contact, typing-to-shown latency p50/p95 over 40 alternating chat-length messages, the
+//!   first contact's lines and bytes, and any flood notice, disconnect or dropped line
+//!   (`otr_e2e/servers.rs`; `-- servers`, or `-- hybrid` etc. for one server).
 //!
 //! Run: `cargo bench --bench otr_e2e` (every part: well over 10 minutes), or
 //! `cargo bench --bench otr_e2e -- private` / `-- penalties` / `-- throughput` for one part.
@@ -39,6 +44,9 @@
 
 #[path = "../tests/e2e/support/mod.rs"]
 mod support;
+
+#[path = "otr_e2e/servers.rs"]
+mod servers;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -158,7 +166,8 @@ fn complete_lines(aud: &Auditor) -> Vec<Vec<u8>> {
 }
 
 impl<'a> Watch<'a> {
-    fn new(pair: &'a Pair) -> Watch<'a> {
+    /// Watches alice's (`aud_a`) and bob's (`aud_b`) upstreams.
+    fn new(aud_a: &'a Auditor, aud_b: &'a Auditor) -> Watch<'a> {
         let side = |aud: &'a Auditor, dir, peer| Side {
             aud,
             dir,
@@ -169,8 +178,8 @@ impl<'a> Watch<'a> {
         Watch {
             t0: Instant::now(),
             sides: vec![
-                side(&pair.aud_a, "alice→bob", "bob"),
-                side(&pair.aud_b, "bob→alice", "alice"),
+                side(aud_a, "alice→bob", "bob"),
+                side(aud_b, "bob→alice", "alice"),
             ],
         }
     }
@@ -335,8 +344,19 @@ impl Handshake {
 }
 
 async fn handshake(pair: &Pair, a: &Client, b: &mut Client, label: &str) -> Handshake {
+    handshake_on(&pair.aud_a, &pair.aud_b, a, b, label).await
+}
+
+/// The same between the bouncers behind `aud_a` (alice) and `aud_b` (bob).
+async fn handshake_on(
+    aud_a: &Auditor,
+    aud_b: &Auditor,
+    a: &Client,
+    b: &mut Client,
+    label: &str,
+) -> Handshake {
     let text = format!("{label} {}", support::token(10));
-    let mut watch = Watch::new(pair);
+    let mut watch = Watch::new(aud_a, aud_b);
     a.privmsg("bob", &text).await;
     let secs = wait_text(b, "alice", &text, Duration::from_secs(600), &mut watch)
         .await
@@ -632,7 +652,7 @@ async fn throughput(sz: TputSizes) -> Throughput {
     .await;
     let mut a = pair.attach_a().await;
     let mut b = pair.attach_b().await;
-    let mut watch = Watch::new(&pair);
+    let mut watch = Watch::new(&pair.aud_a, &pair.aud_b);
     let text = format!("hello {}", support::token(8));
     a.privmsg("bob", &text).await;
     let setup = wait_text(&mut b, "alice", &text, Duration::from_secs(120), &mut watch)
@@ -867,7 +887,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         println!(
-            "otr_e2e: two otrbnc on a private ngircd ({}; machine: {} core(s)){}",
+            "otr_e2e: two otrbnc on private IRC servers (ngircd: {}; machine: {} core(s)){}",
             support::ngircd::version(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             if bench {
@@ -920,6 +940,16 @@ fn main() {
                 ba + bb
             );
         }
+        let mut server_figs = Vec::new();
+        if bench {
+            for kind in support::server::ServerKind::ALL {
+                if wants(&format!("servers {}", kind.name().to_ascii_lowercase()))
+                    && kind.available("otr_e2e servers")
+                {
+                    server_figs.push(servers::on_server(kind, 40).await);
+                }
+            }
+        }
         if wants("penalties") {
             // The conversation of the e2e test `flood::conversation_under_default_flood_penalties`
             // (first contact, then 10 messages of ~1,500 characters each way at once, every
@@ -964,6 +994,7 @@ fn main() {
             None
         };
         summary(&private, tput.as_ref());
+        servers::summary(&server_figs);
     });
 }
 

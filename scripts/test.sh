@@ -63,6 +63,14 @@ install_packages() {
   have cc || pkgs+=(build-essential)        # the C parts of the crypto crates (PQClean, aws-lc)
   have pkg-config || pkgs+=(pkg-config)
   have ngircd || { pkgs+=(ngircd); daemons+=(ngircd); }   # tests/e2e: one ngircd per test
+  have inspircd || { pkgs+=(inspircd); daemons+=(inspircd); }   # tests/e2e/servers.rs: InspIRCd 3
+  local want_hybrid=0
+  if ! have ircd-hybrid; then
+    # tests/e2e/servers.rs: Debian's ircd-hybrid `Conflicts:` with ngircd, so apt cannot install
+    # both: its own .deb is unpacked below, and apt brings the libraries it links.
+    want_hybrid=1
+    pkgs+=(libltdl7 libgnutls30 libcrypt1)
+  fi
   have irssi || pkgs+=(irssi)               # tests/e2e/irssi.rs: a real client under tmux
   have tmux || pkgs+=(tmux)
   compgen -G '/usr/lib/*/irssi/modules/libotr_core.so' >/dev/null \
@@ -87,6 +95,22 @@ install_packages() {
   apt_install "${pkgs[@]}"
   local d
   for d in "${daemons[@]}"; do stop_system_daemon "$d"; done
+  if [ "$want_hybrid" = 1 ]; then unpack_hybrid; fi
+}
+# ircd-hybrid's files where its package puts them (its module paths are compiled in), from
+# Debian's own .deb; nothing else of the package (no init script, so no system daemon).
+unpack_hybrid() {
+  local tmp
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/otrbnc-ircd-hybrid.XXXXXX")
+  # (As root apt warns that it downloads "unsandboxed": harmless.)
+  (cd "$tmp" && apt-get download ircd-hybrid)
+  dpkg-deb -x "$tmp"/ircd-hybrid_*.deb "$tmp/root"
+  sudo_if_needed install -d /usr/lib/ircd-hybrid /usr/share/ircd-hybrid /etc/ircd-hybrid
+  sudo_if_needed cp -a "$tmp/root/usr/sbin/ircd-hybrid" /usr/sbin/
+  sudo_if_needed cp -a "$tmp/root/usr/lib/ircd-hybrid/." /usr/lib/ircd-hybrid/
+  sudo_if_needed cp -a "$tmp/root/usr/share/ircd-hybrid/." /usr/share/ircd-hybrid/
+  sudo_if_needed cp -a "$tmp/root/etc/ircd-hybrid/." /etc/ircd-hybrid/
+  rm -rf "$tmp"
 }
 phase "Debian packages" install_packages
 

@@ -45,6 +45,7 @@ mod persistence;
 mod potr;
 mod registration;
 mod restart_kill;
+mod servers;
 mod smp;
 mod start_early;
 mod tls;

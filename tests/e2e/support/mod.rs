@@ -1,13 +1,16 @@
-//! The end-to-end harness: a private ngircd per test, a wire auditor between each upstream and
+//! The end-to-end harness: a private ngircd (or ircd-hybrid or InspIRCd: `server.rs`) per test, a wire auditor between each upstream and
 //! the server, scripted IRC clients, the otrbnc launcher and a scripted raw OTR peer.
 
 #![allow(dead_code)]
 
 pub mod auditor;
 pub mod client;
+pub mod daemon;
 pub mod docker;
 pub mod hostile;
+pub mod hybrid;
 pub mod i2p_testnet;
+pub mod inspircd;
 pub mod irssi;
 pub mod irssi_otr;
 pub mod ngircd;
@@ -16,6 +19,8 @@ pub mod otrpeer;
 pub mod pcap;
 pub mod penalties;
 pub mod scenario;
+pub mod server;
+pub mod server_scenario;
 pub mod tor_testnet;
 pub mod weechat;
 pub mod znc;

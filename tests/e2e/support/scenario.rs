@@ -6,15 +6,16 @@ use super::auditor::{Auditor, Rewrite};
 use super::client::{Client, Login};
 use super::ngircd::{Ngircd, NgircdOpts};
 use super::otrbnc::{BncConfig, OtrBnc};
+use super::server::IrcServer;
 
 /// How long an upstream may take to connect and register after otrbnc starts.
 pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Starts an auditor towards `ngircd` and a bouncer whose upstream goes through it (the
+/// Starts an auditor towards `server` (any [`IrcServer`]) and a bouncer whose upstream goes through it (the
 /// config's `upstream` is replaced by the auditor's address), and waits until the upstream
 /// registered (the auditor saw `001`).
-pub async fn bouncer(ngircd: &Ngircd, cfg: BncConfig) -> (Auditor, OtrBnc) {
-    let aud = Auditor::start_labeled(ngircd.addr(), &format!("auditor for {}", cfg.label)).await;
+pub async fn bouncer(server: &impl IrcServer, cfg: BncConfig) -> (Auditor, OtrBnc) {
+    let aud = Auditor::start_labeled(server.addr(), &format!("auditor for {}", cfg.label)).await;
     let mut cfg = cfg;
     cfg.upstream = aud.addr();
     let bnc = OtrBnc::start(cfg).await;

@@ -3,7 +3,7 @@
 //!
 //! * Every DH ratchet step runs `RK', CK = KDF(RK, DH)`; on a KEM step the ML-KEM shared secret
 //!   and a hash of the encapsulation key and ciphertext join the input.
-//! * KEM steps ([`kem`]): once a party has started `kem_every` sending chains since the last
+//! * KEM steps (module `kem`): once a party has started `kem_every` sending chains since the last
 //!   completed exchange, it offers an encapsulation key in a message of its own; the peer
 //!   answers at once with a ciphertext in a message of its own; the offerer mixes the secret
 //!   into the root step of its next sending chain, whose messages carry `FLAG_MIX`. Typed

@@ -211,26 +211,44 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
     rows.push(size_row("data: 400-byte text", &long.encode(), budget));
     rb.decrypt(&mut rng, &long)
         .unwrap_or_else(|e| panic!("{e}"));
-    let with_ek = rb
-        .encrypt(0, &pad(b"hello"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(with_ek.kem, KemField::EncapsKey(_)));
-    rows.push(size_row(
-        "data: 5-byte text + ML-KEM ek",
-        &with_ek.encode(),
-        budget,
-    ));
-    ra.decrypt(&mut rng, &with_ek)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let with_ct = ra
-        .encrypt(0, &pad(b"hello"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(with_ct.kem, KemField::Ciphertext(_)));
-    rows.push(size_row(
-        "data: 5-byte text + ML-KEM ct",
-        &with_ct.encode(),
-        budget,
-    ));
+    // Talk in turns, delivering the KEM messages at once, until one exchange completed: its
+    // offer, its answer and a typed message on the chain that mixed it in.
+    let (mut offer, mut answer, mut mixed) = (None, None, None);
+    let empty = pad(b"");
+    for turn in 0..16 {
+        let (s, r) = if turn % 2 == 0 {
+            (&mut rb, &mut ra)
+        } else {
+            (&mut ra, &mut rb)
+        };
+        let m = s
+            .encrypt(0, &pad(b"hello"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        if m.flags & crate::wire::data::FLAG_MIX != 0 && mixed.is_none() {
+            mixed = Some(m.encode());
+        }
+        r.decrypt(&mut rng, &m).unwrap_or_else(|e| panic!("{e}"));
+        while let Some(k) = r.kem_message(&empty).unwrap_or_else(|e| panic!("{e}")) {
+            match k.kem {
+                KemField::EncapsKey { .. } => offer = offer.or(Some(k.encode())),
+                KemField::Ciphertext { .. } => answer = answer.or(Some(k.encode())),
+                KemField::None => {}
+            }
+            s.decrypt(&mut rng, &k).unwrap_or_else(|e| panic!("{e}"));
+            while let Some(k2) = s.kem_message(&empty).unwrap_or_else(|e| panic!("{e}")) {
+                if matches!(k2.kem, KemField::Ciphertext { .. }) {
+                    answer = answer.or(Some(k2.encode()));
+                }
+                r.decrypt(&mut rng, &k2).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+    let (Some(offer), Some(answer), Some(mixed)) = (offer, answer, mixed) else {
+        panic!("no KEM exchange completed in 16 turns")
+    };
+    rows.push(size_row("data: 5-byte text, MIX chain", &mixed, budget));
+    rows.push(size_row("data: ML-KEM offer (ek), bulk", &offer, budget));
+    rows.push(size_row("data: ML-KEM answer (ct), bulk", &answer, budget));
     rows
 }
 

@@ -3,30 +3,30 @@
 //!
 //! * Every DH ratchet step runs `RK', CK = KDF(RK, DH)`; on a KEM step the ML-KEM shared secret
 //!   and a hash of the encapsulation key and ciphertext join the input.
-//! * KEM steps: when a party starts a new sending chain and owes the peer an answer (the peer
-//!   offered an encapsulation key), it encapsulates and attaches the ciphertext to every message
-//!   of that chain; otherwise, once it has started `kem_every` chains since the last completed
-//!   KEM exchange, it offers a fresh encapsulation key (attached to every message of that
-//!   chain). The peer's next chain answers. With both sides talking in turn, a post-quantum
-//!   secret enters the root key every `2 * kem_every + 2` chains.
+//! * KEM steps (module `kem`): once a party has started `kem_every` sending chains since the last
+//!   completed exchange, it offers an encapsulation key in a message of its own; the peer
+//!   answers at once with a ciphertext in a message of its own; the offerer mixes the secret
+//!   into the root step of its next sending chain, whose messages carry `FLAG_MIX`. Typed
+//!   messages never carry KEM material, so a short one stays one IRC line.
 //! * Each message key (AES-256 key and 96-bit nonce, both derived) is used once.
 //! * Decryption is trial-then-commit: everything is computed on the side, and the state changes
 //!   only after the AEAD tag verified.
 //! * Skipped keys are bounded per chain ([`MAX_SKIP_PER_CHAIN`]) and in total.
 
+mod kem;
 mod keys;
 mod skipped;
 
 use crate::crypto::CryptoError;
 use crate::crypto::aead;
-use crate::crypto::mlkem::{KemCiphertext, KemKeypair, KemPublic};
 use crate::crypto::x448::{X448Public, X448Secret};
 use crate::dake::{DakeOutput, Role};
 use crate::limits::MAX_SKIP_PER_CHAIN;
 use crate::secret::Secret;
-use crate::wire::data::{DataMessage, KemField};
+use crate::wire::data::{DataMessage, FLAG_IGNORE_UNREADABLE, KemField};
 use crate::wire::{Header, MessageType};
-use keys::{MessageKey, chain_step, kem_binding, root_step};
+use kem::KemState;
+use keys::{MessageKey, chain_step, root_step};
 use skipped::SkippedKeys;
 
 /// Default number of chains between KEM steps.
@@ -48,9 +48,10 @@ pub enum RatchetError {
     /// The message would require skipping more keys than allowed.
     #[error("too many skipped messages")]
     TooManySkipped,
-    /// A KEM ciphertext arrived but no encapsulation key of ours is outstanding.
-    #[error("unexpected KEM ciphertext")]
-    UnexpectedKemCiphertext,
+    /// A new chain flagged MIX arrived but we hold no answered offer whose secret it could
+    /// have mixed in: it cannot be decrypted.
+    #[error("MIX chain without an answered KEM offer")]
+    NoAnsweredOffer,
     /// The message does not authenticate.
     #[error("message does not authenticate")]
     Unreadable,
@@ -68,6 +69,8 @@ pub struct RatchetStats {
     pub kem_steps: u64,
     /// Skipped keys currently stored.
     pub skipped_keys: usize,
+    /// Dedicated KEM messages produced (offers and answers, re-sent ones included).
+    pub kem_messages: u64,
 }
 
 /// Double-ratchet state for one session.
@@ -82,11 +85,7 @@ pub struct Ratchet {
     ns: u32,
     nr: u32,
     pn: u32,
-    send_kem: KemField,
-    kem_pending: Option<KemKeypair>,
-    kem_peer_ek: Option<KemPublic>,
-    chains_since_kem: u32,
-    kem_every: u32,
+    kem: KemState,
     skipped: SkippedKeys,
     stats: RatchetStats,
 }
@@ -140,11 +139,7 @@ impl Ratchet {
             ns: 0,
             nr: 0,
             pn: 0,
-            send_kem: KemField::None,
-            kem_pending: None,
-            kem_peer_ek: None,
-            chains_since_kem: 0,
-            kem_every,
+            kem: KemState::new(kem_every),
             skipped: SkippedKeys::default(),
             stats: RatchetStats::default(),
         };
@@ -168,20 +163,10 @@ impl Ratchet {
     #[cfg(any(test, feature = "test-utils"))]
     pub fn state_digest(&self) -> [u8; 32] {
         use crate::crypto::kdf::{Usage, hash};
-        let counters = [
-            self.ns,
-            self.nr,
-            self.pn,
-            self.chains_since_kem,
-            self.skipped.len() as u32,
-        ];
+        let counters = [self.ns, self.nr, self.pn, self.skipped.len() as u32];
         let counters: Vec<u8> = counters.iter().flat_map(|c| c.to_be_bytes()).collect();
         let ckr: &[u8] = self.ckr.as_ref().map_or(&[], |c| c.expose());
-        let pending: &[u8] = self
-            .kem_pending
-            .as_ref()
-            .map_or(&[], |k| k.public().as_bytes());
-        let peer_ek: &[u8] = self.kem_peer_ek.as_ref().map_or(&[], |k| k.as_bytes());
+        let kem = self.kem.digest_parts();
         let skipped = self.skipped.digest();
         hash(
             Usage::Fingerprint,
@@ -192,8 +177,7 @@ impl Ratchet {
                 self.dhs.public(),
                 &self.dhr,
                 &counters,
-                pending,
-                peer_ek,
+                &kem,
                 &skipped,
             ],
         )
@@ -204,40 +188,51 @@ impl Ratchet {
         self.their_tag
     }
 
-    /// Starts a new sending chain: fresh X448 key, and the KEM action this chain carries.
+    /// Starts a new sending chain: fresh X448 key, our decapsulated KEM secret if we hold
+    /// one (the chain is then flagged MIX), and the KEM material the chain owes.
     fn send_step(&mut self, rng: &mut impl rand_core::CryptoRng) -> Result<(), CryptoError> {
         let new_dhs = X448Secret::generate(rng);
         let dh = new_dhs.diffie_hellman(&self.dhr)?;
-        let mut kem_secret = None;
-        if let Some(ek) = self.kem_peer_ek.take() {
-            let (ct, ss) = ek.encapsulate()?;
-            let binding = kem_binding(ek.as_bytes(), ct.as_bytes());
-            self.send_kem = KemField::Ciphertext(Box::new(*ct.as_bytes()));
-            kem_secret = Some((ss, binding));
-        } else if self.kem_pending.is_none() && self.chains_since_kem >= self.kem_every {
-            let kp = KemKeypair::generate()?;
-            self.send_kem = KemField::EncapsKey(Box::new(*kp.public().as_bytes()));
-            self.kem_pending = Some(kp);
-        } else {
-            self.send_kem = KemField::None;
-        }
-        let step = root_step(&self.root, &dh, kem_secret.as_ref().map(|(s, b)| (s, b)));
-        if kem_secret.is_some() {
+        let mix = self.kem.take_mix();
+        let step = root_step(&self.root, &dh, mix.as_ref().map(|m| (&m.ss, &m.binding)));
+        if mix.is_some() {
             self.stats.kem_steps += 1;
-            self.chains_since_kem = 0;
-        } else {
-            self.chains_since_kem = self.chains_since_kem.saturating_add(1);
         }
         self.root = step.root;
         self.cks = step.chain;
         self.dhs = new_dhs;
         self.pn = self.ns;
         self.ns = 0;
-        Ok(())
+        self.kem.started_chain(mix.is_some())
     }
 
-    /// Encrypts a payload (`text [NUL TLVs]`) into a data message.
+    /// Encrypts a payload (`text [NUL TLVs]`) into a data message. It carries no KEM
+    /// material; [`Ratchet::kem_message`] sends that separately.
     pub fn encrypt(&mut self, flags: u8, payload: &[u8]) -> Result<DataMessage, RatchetError> {
+        self.seal(flags, KemField::None, payload)
+    }
+
+    /// The next dedicated KEM message the current sending chain owes the peer (our offer,
+    /// or the answer to the peer's), with `payload` (an empty, padded one) and the
+    /// IGNORE_UNREADABLE flag; `None` when nothing is owed. Call until `None` after every
+    /// accepted message: an offer and an answer may both be due.
+    pub fn kem_message(&mut self, payload: &[u8]) -> Result<Option<DataMessage>, RatchetError> {
+        if self.ns == u32::MAX {
+            return Err(RatchetError::ChainExhausted);
+        }
+        let Some(kem) = self.kem.next_owed() else {
+            return Ok(None);
+        };
+        self.stats.kem_messages += 1;
+        self.seal(FLAG_IGNORE_UNREADABLE, kem, payload).map(Some)
+    }
+
+    fn seal(
+        &mut self,
+        flags: u8,
+        kem: KemField,
+        payload: &[u8],
+    ) -> Result<DataMessage, RatchetError> {
         if self.ns == u32::MAX {
             return Err(RatchetError::ChainExhausted);
         }
@@ -248,11 +243,11 @@ impl Ratchet {
                 sender: self.our_tag,
                 receiver: self.their_tag,
             },
-            flags,
+            flags: self.kem.flags(flags),
             pn: self.pn,
             n: self.ns,
             ratchet_key: *self.dhs.public(),
-            kem: self.send_kem.clone(),
+            kem,
             ciphertext: Vec::new(),
         };
         let ad = msg.associated_data();
@@ -279,7 +274,9 @@ impl Ratchet {
 
         if let Some(mk) = self.skipped.get(&msg.ratchet_key, msg.n) {
             let pt = open(mk)?;
+            let effect = self.kem.effect(&msg.kem, false)?;
             self.skipped.remove(&msg.ratchet_key, msg.n);
+            self.kem.received(false, effect);
             return Ok(pt);
         }
 
@@ -293,9 +290,11 @@ impl Ratchet {
             }
             let (skipped, mk, next) = walk(ckr, self.nr, msg.n, &self.dhr);
             let pt = open(&mk)?;
+            let effect = self.kem.effect(&msg.kem, false)?;
             self.skipped.extend(skipped);
             self.ckr = Some(next);
             self.nr = msg.n + 1;
+            self.kem.received(false, effect);
             return Ok(pt);
         }
 
@@ -311,26 +310,13 @@ impl Ratchet {
             }
             _ => Vec::new(),
         };
-        let peer_ek = match &msg.kem {
-            KemField::EncapsKey(ek) => Some(KemPublic::from_bytes(ek.as_slice())?),
-            _ => None,
-        };
-        let kem = match &msg.kem {
-            KemField::Ciphertext(ct) => {
-                let kp = self
-                    .kem_pending
-                    .as_ref()
-                    .ok_or(RatchetError::UnexpectedKemCiphertext)?;
-                let ct = KemCiphertext::from_bytes(ct.as_slice())?;
-                let ss = kp.decapsulate(&ct)?;
-                Some((ss, kem_binding(kp.public().as_bytes(), ct.as_bytes())))
-            }
-            _ => None,
-        };
+        let mix = self.kem.receive_mix(msg.flags)?;
+        let mixed = mix.is_some();
         let dh = self.dhs.diffie_hellman(&msg.ratchet_key)?;
-        let step = root_step(&self.root, &dh, kem.as_ref().map(|(s, b)| (s, b)));
+        let step = root_step(&self.root, &dh, mix.map(|m| (&m.ss, &m.binding)));
         let (new_skipped, mk, next) = walk(&step.chain, 0, msg.n, &msg.ratchet_key);
         let pt = open(&mk)?;
+        let effect = self.kem.effect(&msg.kem, mixed)?;
 
         // Authenticated: commit.
         self.skipped.extend(old_skipped);
@@ -340,14 +326,10 @@ impl Ratchet {
         self.ckr = Some(next);
         self.nr = msg.n + 1;
         self.stats.dh_steps += 1;
-        if kem.is_some() {
-            self.kem_pending = None;
+        if mixed {
             self.stats.kem_steps += 1;
-            self.chains_since_kem = 0;
         }
-        if peer_ek.is_some() {
-            self.kem_peer_ek = peer_ek;
-        }
+        self.kem.received(mixed, effect);
         self.send_step(rng)?;
         Ok(pt)
     }

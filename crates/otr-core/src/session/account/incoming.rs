@@ -218,11 +218,17 @@ impl Account {
             MessageType::AuthR => self.on_auth_r(now_ms, rng, peer, &bytes),
             MessageType::AuthI => self.on_auth_i(now_ms, rng, peer, &bytes),
             MessageType::ProfileRequest => self.on_profile_request(now_ms, rng, peer, &bytes),
-            MessageType::Data => match self.on_data(now_ms, rng, peer, &bytes) {
-                Ok(Some(text)) => return Received::Message { text },
-                Ok(None) => Reaction::Ignore,
-                Err(r) => r,
-            },
+            MessageType::Data => {
+                let result = self.on_data(now_ms, rng, peer, &bytes);
+                // An accepted message may have started a chain that offers ML-KEM material,
+                // or brought an offer to answer: send it now, behind anything typed.
+                self.send_kem(rng, peer);
+                match result {
+                    Ok(Some(text)) => return Received::Message { text },
+                    Ok(None) => Reaction::Ignore,
+                    Err(r) => r,
+                }
+            }
         };
         match reaction {
             Reaction::Ignore => {}

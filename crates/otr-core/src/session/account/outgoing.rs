@@ -11,6 +11,18 @@ impl Account {
         bin: &[u8],
         receiver: u32,
     ) {
+        self.transmit_as(rng, peer, bin, receiver, false);
+    }
+
+    /// [`Account::transmit`], with the lines marked `bulk` (they may wait behind typed ones).
+    fn transmit_as(
+        &mut self,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        bin: &[u8],
+        receiver: u32,
+        bulk: bool,
+    ) {
         let encoded = envelope::encode(bin);
         let budget = self
             .peers
@@ -25,7 +37,7 @@ impl Account {
                     self.transmits.push_back(Transmit {
                         peer: peer.to_string(),
                         line,
-                        bulk: false,
+                        bulk,
                     });
                 }
             }
@@ -63,6 +75,23 @@ impl Account {
         };
         self.transmit(rng, peer, &msg.encode(), receiver);
         Ok(())
+    }
+
+    /// Sends the ML-KEM material the peer's session owes (an offer, an answer) in messages of
+    /// their own, as bulk lines: nothing typed waits for them.
+    pub(super) fn send_kem(&mut self, rng: &mut impl rand_core::CryptoRng, peer: &str) {
+        let payload = Payload::default().padded(self.policy.pad_block).encode();
+        // At most an offer and an answer are owed at once.
+        for _ in 0..2 {
+            let Some(s) = self.peers.get_mut(peer).and_then(|p| p.session.as_mut()) else {
+                return;
+            };
+            let Ok(Some(msg)) = s.ratchet.kem_message(&payload) else {
+                return;
+            };
+            let receiver = s.ratchet.their_tag();
+            self.transmit_as(rng, peer, &msg.encode(), receiver, true);
+        }
     }
 
     /// Sends `text` privately to `peer`. Without a private session it is queued (never sent

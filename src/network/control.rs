@@ -508,6 +508,9 @@ impl Net {
             if self.otr.trust.verified_us(&key, &fp.0) {
                 trust.push_str(&format!("; {nick} verified you by SMP"));
             }
+            if !info.attested {
+                trust.push_str("; post-quantum signature (ML-DSA) not received yet");
+            }
             self.reply(
                 id,
                 &format!("  {nick}'s fingerprint: {} ({trust})", fp.to_display()),

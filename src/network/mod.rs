@@ -2,6 +2,8 @@
 //! OTR account and send queue (no locks; everything arrives as a [`NetMsg`]).
 
 mod attestation;
+#[cfg(test)]
+mod attestation_tests;
 mod channels;
 mod clients;
 mod conn;

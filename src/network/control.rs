@@ -508,13 +508,18 @@ impl Net {
             if self.otr.trust.verified_us(&key, &fp.0) {
                 trust.push_str(&format!("; {nick} verified you by SMP"));
             }
-            if !info.attested {
-                trust.push_str("; post-quantum signature (ML-DSA) not received yet");
-            }
             self.reply(
                 id,
                 &format!("  {nick}'s fingerprint: {} ({trust})", fp.to_display()),
             );
+            if !info.attested {
+                self.reply(
+                    id,
+                    &format!(
+                        "  {nick}'s post-quantum profile signature (ML-DSA): not received yet ({nick} shows as verified only once it has)"
+                    ),
+                );
+            }
         }
         if let Some(fp) = info.legacy_fingerprint {
             let trust = match self.otr.trust.key_status(&key, &fp) {

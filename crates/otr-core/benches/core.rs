@@ -75,6 +75,12 @@ fn bench_dake(c: &mut Criterion) {
         bench
             .iter(|| ClientProfile::decode_and_verify(b.profile.as_bytes(), TEST_NOW_UNIX).unwrap())
     });
+    let attestation = otr_core::profile::Attestation::sign(&b.keys, &b.profile).unwrap();
+    g.bench_function("verify_peer_attestation", |bench| {
+        bench.iter(|| {
+            otr_core::profile::Attestation::verify(attestation.as_bytes(), &b.profile).unwrap()
+        })
+    });
     g.bench_function("first_contact_both_sides", |bench| {
         bench.iter(|| dake_round(&a, &b, None))
     });

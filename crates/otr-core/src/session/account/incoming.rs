@@ -495,7 +495,7 @@ impl Account {
         let Ok(msg) = AuthR::decode(bytes) else {
             return Reaction::Ignore;
         };
-        // Cheap checks before the profile's signatures (~5 ms): a handshake of ours waits for
+        // Cheap checks before the profile's signature (~4 ms): a handshake of ours waits for
         // this Auth-R, it is addressed to us, offers no PSK we did not, and is not our own.
         let Some(Handshake::WaitingAuthR { state, .. }) =
             self.peers.get(peer).map(|p| &p.handshake)

@@ -89,6 +89,26 @@ pub fn attestation(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// The target's invariants on random raw values and random patches of the genuine
+        /// attestation (a stand-in for the fuzzer where cargo-fuzz is not at hand).
+        #[test]
+        fn random_inputs_keep_the_invariants(
+            mode in any::<u8>(),
+            off in 0u16..7300,
+            patch in proptest::collection::vec(any::<u8>(), 0..48),
+        ) {
+            let mut input = vec![mode];
+            if mode & 1 == 1 {
+                input.extend_from_slice(&off.to_be_bytes());
+            }
+            input.extend_from_slice(&patch);
+            attestation(&input);
+        }
+    }
 
     #[test]
     fn the_genuine_attestation_and_its_alterations_keep_the_invariants() {

@@ -64,8 +64,9 @@ impl Net {
         self.in_conversation(peer, &text);
     }
 
-    /// " (post-quantum signature still to come)" for a trusted, unattested contact, to follow
-    /// a statement that the contact's fingerprint is verified.
+    /// For a contact that is not attested yet, a sentence saying that it shows as verified
+    /// only once its post-quantum signature has arrived (to follow a statement that its
+    /// fingerprint is now verified); empty once attested.
     pub(super) fn attestation_note(&self, peer: &str) -> String {
         if self.otr.account.is_attested(peer) {
             String::new()

@@ -2,7 +2,7 @@
 //!
 //! alice's otrbnc runs at its default pacing (`flood_interval_secs = 2`, `flood_burst = 9`)
 //! and is opted in to fresh peers (each its own otrbnc, unpaced). For each peer alice's client
-//! starts a first contact; once the first fragment of alice's Auth-R (41 lines) has gone out,
+//! starts a first contact; once the first fragment of alice's Auth-R (24 lines) has gone out,
 //! alice's client types channel lines a few seconds apart while the handshakes (this one and
 //! the earlier ones still queued) drain. The clock runs from alice's client writing the line
 //! to a plain client on ngircd, joined to the channel, receiving it. For comparison the bench
@@ -33,28 +33,32 @@ use support::ngircd::{Ngircd, NgircdOpts};
 use support::otrbnc::BncConfig;
 use support::scenario;
 
-/// `(k, n)` of an OTR fragment `?OTR|sender|receiver|instance,k,n,piece,`.
-fn fragment_index(text: &str) -> Option<(u32, u32)> {
+/// `(identifier, k, n)` of an OTR fragment `?OTR|identifier|sender|receiver,k,n,piece,`.
+fn fragment_index(text: &str) -> Option<(String, u32, u32)> {
     let rest = text.strip_prefix("?OTR|")?;
     let mut parts = rest.split(',');
-    let _header = parts.next()?;
+    let header = parts.next()?;
+    let id = header.split('|').next()?.to_string();
     let k = parts.next()?.parse().ok()?;
     let n = parts.next()?.parse().ok()?;
-    Some((k, n))
+    Some((id, k, n))
 }
 
-/// Fragments of alice's long handshake messages (40 fragments or more) to `peer` on the wire:
-/// `(sent, of)`.
+/// Fragments of alice's Auth-R to `peer` on the wire, `(sent, of)`: the first message to it of
+/// 20 fragments or more (the attestation that follows the handshake is another message).
 fn handshake_progress(aud: &Auditor, peer: &str) -> (u32, u32) {
-    let frags: Vec<(u32, u32)> = aud
+    let frags: Vec<(String, u32, u32)> = aud
         .msgs_to_server()
         .iter()
         .filter(|m| m.command == "PRIVMSG" && m.target().eq_ignore_ascii_case(peer))
         .filter_map(|m| fragment_index(m.text()))
-        .filter(|(_, n)| *n >= 40)
+        .filter(|(_, _, n)| *n >= 20)
         .collect();
-    let of = frags.first().map_or(0, |f| f.1);
-    (frags.len() as u32, of)
+    let Some((id, _, of)) = frags.first().cloned() else {
+        return (0, 0);
+    };
+    let sent = frags.iter().filter(|f| f.0 == id).count();
+    (sent as u32, of)
 }
 
 fn main() {

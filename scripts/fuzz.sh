@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile smp_messages otr3_smp account interaction
+TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile attestation smp_messages otr3_smp account interaction
   irc_line irc_codec client_text login control_args config sam_reply irc_state otr3_keyfile
   otr3_message otr3_fragment otr3_tlv otr3_contact)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
@@ -34,7 +34,8 @@ max_len() {
     envelope | assembler | irc_split) echo 131072 ;;  # up to the 87,400-byte encoded limit and past it
     account | interaction) echo 65536 ;;
     dake_messages | data_message) echo 32768 ;;       # Auth-R with a full profile is ~12.6 KB
-    tlv | profile) echo 20000 ;;                      # 16 KiB plaintext limit; 9 KB profiles
+    tlv | profile) echo 20000 ;;                      # 16 KiB plaintext limit; 1.8 KB profiles
+    attestation) echo 8192 ;;                         # a 7,219-byte attestation and a little more
     smp_messages) echo 4096 ;;                        # SMP2, the largest, is 3,169 bytes
     otr3_smp) echo 4096 ;;                            # v3 SMP2 ~1.7 KB; SMP1Q adds up to 1 KB of question
     irc_codec | irc_state) echo 65536 ;;              # several lines past MAX_LINE (8704)

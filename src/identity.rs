@@ -157,6 +157,30 @@ mod tests {
         assert!(back.profile().is_none());
     }
 
+    /// An identity stored before profile format 0x02 (its saved profile is 0x01): the account
+    /// signs a new 0x02 profile for the same keys instead of reusing it, so that LocalState
+    /// saves the new one.
+    #[test]
+    fn a_stored_format_0x01_profile_is_re_signed_as_0x02() {
+        const V1: &[u8] = include_bytes!("../crates/otr-core/tests/data/profile_v1.bin");
+        const V1_KEYS: &[u8] = include_bytes!("../crates/otr-core/tests/data/profile_v1_keys.bin");
+        let stored = StoredIdentity {
+            keys: SecretVec::from_slice(V1_KEYS),
+            tag: 0x1234,
+            profile: Some(V1.to_vec()),
+            legacy_key: None,
+        };
+        let id = Identity::from_stored(stored).unwrap();
+        // The fixture profile was signed for 2027-01-29; "now" is before that.
+        let account = id.account(Policy::default(), 1_800_000_000_000).unwrap();
+        let signed = account.profile().as_bytes();
+        assert_eq!(signed[0], 0x02);
+        assert_ne!(Some(signed), id.profile());
+        assert_eq!(account.fingerprint(), id.fingerprint());
+        let migrated = otr_core::profile::migrate_v1(V1).unwrap();
+        assert_eq!(migrated.new, id.fingerprint());
+    }
+
     #[test]
     fn from_stored_rejects_unparseable_keys_and_reserved_tags() {
         let bad_keys = StoredIdentity {

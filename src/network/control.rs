@@ -519,6 +519,14 @@ impl Net {
                 id,
                 &format!("  {nick}'s fingerprint: {} ({trust})", fp.to_display()),
             );
+            if !info.attested {
+                self.reply(
+                    id,
+                    &format!(
+                        "  {nick}'s post-quantum profile signature (ML-DSA): not received yet ({nick} shows as verified only once it has)"
+                    ),
+                );
+            }
         }
         if let Some(fp) = info.legacy_fingerprint {
             let trust = match self.otr.trust.key_status(&key, &fp) {

@@ -1,6 +1,9 @@
 //! One network: a single task owns its upstream connection, IRC state, attached clients,
 //! OTR account and send queue (no locks; everything arrives as a [`NetMsg`]).
 
+mod attestation;
+#[cfg(test)]
+mod attestation_tests;
 mod channels;
 mod clients;
 mod conn;

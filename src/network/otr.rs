@@ -67,8 +67,9 @@ pub fn policy(cfg: &config::Otr) -> Policy {
 
 /// Hands the account what the trust store knows of each peer: the keys the user accepted
 /// (every key in the store was: a session ran under it), which pins the peer to them, and the
-/// profile cached last, so the first handshake after a restart can refer to it by hash.
-/// Expired or invalid profiles are skipped.
+/// profile cached last with its attestation, so the first handshake after a restart can refer
+/// to it by hash and the peer need not send its attestation again. Expired or invalid
+/// profiles (and attestations that do not verify for them) are skipped.
 pub fn restore_peers(account: &mut Account, trust: &TrustStore) {
     let now = now_ms();
     for (nick, v3) in trust.nick_v3() {
@@ -85,8 +86,9 @@ pub fn restore_peers(account: &mut Account, trust: &TrustStore) {
         }
         if entry.profile.is_some()
             && let Some(bytes) = trust.profile(nick)
+            && account.remember_peer_profile(nick, &bytes, now).is_ok()
         {
-            let _ = account.remember_peer_profile(nick, &bytes, now);
+            super::attestation::restore_attestation(account, trust, nick);
         }
     }
 }
@@ -284,16 +286,27 @@ impl OtrState {
     /// `unverified (OTRv3, not post-quantum)`, `plaintext`, ...
     pub fn level_of(&self, key: &str) -> String {
         let info = self.account.session_info(key);
-        let trusted = match (&info.legacy_fingerprint, &info.fingerprint) {
-            (Some(fp), _) => self.trust.is_trusted(key, fp),
-            (None, Some(fp)) => self.is_trusted(key, fp),
-            (None, None) => false,
+        // OTRv4+: verified only once the profile is attested too (docs/PROTOCOL.md §4.4).
+        let (trusted, verified) = match (&info.legacy_fingerprint, &info.fingerprint) {
+            (Some(fp), _) => {
+                let t = self.trust.is_trusted(key, fp);
+                (t, t)
+            }
+            (None, Some(fp)) => (self.is_trusted(key, fp), self.is_verified(key, fp)),
+            (None, None) => (false, false),
         };
-        let lvl = level(info.state, trusted);
-        if info.state == State::Encrypted {
-            format!("{lvl} ({})", super::legacy::protocol_label(info.protocol))
+        let lvl = level(info.state, verified);
+        if info.state != State::Encrypted {
+            return lvl.to_string();
+        }
+        let proto = super::legacy::protocol_label(info.protocol);
+        if trusted && !verified {
+            format!(
+                "{lvl} ({proto}; {})",
+                super::attestation::ATTESTATION_PENDING
+            )
         } else {
-            lvl.to_string()
+            format!("{lvl} ({proto})")
         }
     }
 }
@@ -519,6 +532,7 @@ impl Net {
                 fingerprint,
                 rekey,
                 mode,
+                attested,
                 ..
             } => {
                 let nick = self.otr.display(&peer);
@@ -527,10 +541,7 @@ impl Net {
                     .otr
                     .trust
                     .observe(&peer, &nick, &fingerprint.0, now_unix);
-                if let Some(profile) = self.otr.account.peer_profile(&peer) {
-                    let bytes = profile.as_bytes().to_vec();
-                    self.otr.trust.set_profile(&peer, &bytes);
-                }
+                self.otr.store_peer_profile(&peer);
                 self.save_trust();
                 let (changed, was_vouched) = match observed {
                     Observation::Changed {
@@ -556,10 +567,14 @@ impl Net {
                         &format!("WARNING: {nick}'s key CHANGED; {nick} is unverified."),
                     );
                 }
-                let lvl = if trusted {
-                    "private (OTRv4+), verified"
-                } else {
-                    "private (OTRv4+), unverified"
+                let pending = format!(
+                    "private (OTRv4+), {}",
+                    super::attestation::ATTESTATION_PENDING
+                );
+                let lvl = match (trusted, attested) {
+                    (true, true) => "private (OTRv4+), verified",
+                    (true, false) => pending.as_str(),
+                    (false, _) => "private (OTRv4+), unverified",
                 };
                 let what = if rekey { "re-keyed" } else { "started" };
                 tracing::debug!(peer = %nick, ?mode, "session private");
@@ -579,6 +594,8 @@ impl Net {
                 queued,
             } => self.key_not_accepted(&peer, &offered, &accepted, queued),
             Event::Smp { peer, event } => self.otr_smp_event(&peer, event),
+            Event::PeerAttested { peer, fingerprint } => self.otr_attested(&peer, &fingerprint),
+            Event::AttestationFailed { peer, error } => self.otr_attestation_failed(&peer, error),
             Event::PeerFinished { peer } => {
                 let nick = self.otr.display(&peer);
                 self.notify(&format!(
@@ -831,13 +848,14 @@ impl Net {
                         self.otr.trust.set_verified_us(peer, &fingerprint.0);
                     }
                     self.save_trust();
+                    let note = self.attestation_note(peer);
                     if result.initiated {
                         format!(
-                            "You verified {nick}: the answer matched. {nick}'s fingerprint is now verified."
+                            "You verified {nick}: the answer matched. {nick}'s fingerprint is now verified.{note}"
                         )
                     } else {
                         format!(
-                            "You and {nick} verified each other: the shared secret matched. {nick}'s fingerprint is now verified."
+                            "You and {nick} verified each other: the shared secret matched. {nick}'s fingerprint is now verified.{note}"
                         )
                     }
                 } else {

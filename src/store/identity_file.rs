@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use otr_core::profile::MAX_PROFILE_LEN;
+use otr_core::profile::MAX_V1_PROFILE_LEN;
 use otr_core::secret::SecretVec;
 use zeroize::Zeroizing;
 
@@ -32,6 +32,9 @@ const PAYLOAD_VERSION_1: u8 = 1;
 const MAX_LEGACY_KEY_LEN: usize = 4096;
 /// Bound on the serialised keys (they are about 12 KB).
 const MAX_KEYS_LEN: usize = 64 * 1024;
+/// Longest stored profile read or written: a profile of format 0x01 (about 9 KB, stored by
+/// versions before format 0x02) must still load; the account then replaces it (1.8 KB).
+const MAX_STORED_PROFILE_LEN: usize = MAX_V1_PROFILE_LEN;
 /// Instance tags below this are reserved.
 const MIN_INSTANCE_TAG: u32 = 0x100;
 
@@ -124,7 +127,7 @@ fn encode(id: &StoredIdentity) -> Result<Zeroizing<Vec<u8>>, usize> {
     if keys.len() > MAX_KEYS_LEN {
         return Err(keys.len());
     }
-    if profile.len() > MAX_PROFILE_LEN {
+    if profile.len() > MAX_STORED_PROFILE_LEN {
         return Err(profile.len());
     }
     let len32 = |n: usize| u32::try_from(n).map_err(|_| n);
@@ -165,7 +168,7 @@ fn decode(bytes: &[u8]) -> Result<StoredIdentity, String> {
         return Err(format!("its instance tag {tag:#x} is reserved"));
     }
     let profile_len = read_len(&mut r).ok_or_else(truncated)?;
-    if profile_len > MAX_PROFILE_LEN {
+    if profile_len > MAX_STORED_PROFILE_LEN {
         return Err(format!(
             "its client profile is implausibly long ({profile_len} bytes)"
         ));
@@ -395,7 +398,11 @@ mod tests {
         assert!(err(decode(&huge)).contains("implausibly long"));
         let mut big_profile = vec![1u8, 0, 0, 0, 1, 9];
         big_profile.extend_from_slice(&0x100u32.to_be_bytes());
-        big_profile.extend_from_slice(&u32::try_from(MAX_PROFILE_LEN + 1).unwrap().to_be_bytes());
+        big_profile.extend_from_slice(
+            &u32::try_from(MAX_STORED_PROFILE_LEN + 1)
+                .unwrap()
+                .to_be_bytes(),
+        );
         assert!(err(decode(&big_profile)).contains("implausibly long"));
     }
 

@@ -3,19 +3,24 @@
 //!
 //! Per (case-folded) nick: every key fingerprint seen, when it was first and last seen, whether
 //! the user trusts it by hand or verified it with SMP, and the peer's last verified client
-//! profile. Also the nicks the user opted in (`enable`, `start`, and the nicks they follow
+//! profile with its ML-DSA-87 attestation once that arrived. Also the nicks the user opted in (`enable`, `start`, and the nicks they follow
 //! through NICK changes) and the policy toggles changed with `*otr policy`, so that both hold
 //! after a restart. The payload is JSON (`{"version":1,"nicks":{...},"opted":{...},"policy":
 //! {...}}`) inside the seal; files written before `opted` and `policy` existed read as empty.
 //!
 //! Bounds keep a hostile network from growing the file without limit: at most
 //! [`MAX_NICKS`] nicks of at most [`MAX_NICK_LEN`] bytes, [`MAX_KEYS_PER_NICK`] keys per nick
-//! and one profile of at most `MAX_PROFILE_LEN` bytes per nick. When a bound is reached, the
+//! and one profile of at most `MAX_PROFILE_LEN` bytes (with one attestation of
+//! `ATTESTATION_LEN` bytes) per nick. When a bound is reached, the
 //! least recently seen key (or nick) that is neither trusted nor verified makes room; trusted
 //! and verified keys are never dropped to make room. If nothing can be dropped the new key is
 //! not remembered ([`Observation::NotRemembered`]) and so never becomes trusted by accident.
 //! Within these bounds the payload stays under [`MAX_PAYLOAD_LEN`] (checked by a test), so a
 //! store we wrote can always be read back.
+//!
+//! Profiles of format 0x01 (stored before format 0x02) are read too, once: opening the store
+//! moves the trust of each one's key to its new fingerprint and drops the profile
+//! (`migrate_v1`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,12 +28,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use otr_core::profile::{FINGERPRINT_LEN, MAX_PROFILE_LEN};
+use otr_core::profile::{ATTESTATION_LEN, FINGERPRINT_LEN, MAX_PROFILE_LEN, MAX_V1_PROFILE_LEN};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::sealed::{KdfParams, SealedFile};
 use super::{Passphrase, StoreError, files};
+
+mod migrate_v1;
 
 /// Most nicks remembered per network.
 pub const MAX_NICKS: usize = 4096;
@@ -84,6 +91,10 @@ pub struct NickTrust {
     /// Base64 of the peer's last verified client profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Base64 of the peer's verified attestation of that profile (its ML-DSA-87 key and
+    /// signature), once it arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
 }
 
 /// The trust status of one key.
@@ -255,11 +266,12 @@ impl TrustStore {
             return Ok(store);
         }
         let (file, payload) = SealedFile::open(&path, pass)?;
-        let model = parse(&payload).map_err(|reason| StoreError::corrupt(&path, reason))?;
+        let mut model = parse(&payload).map_err(|reason| StoreError::corrupt(&path, reason))?;
+        let changed = migrate_v1::migrate(&mut model);
         Ok(TrustStore {
             model,
             file: Some(file),
-            dirty: AtomicBool::new(false),
+            dirty: AtomicBool::new(changed),
         })
     }
 
@@ -347,6 +359,7 @@ impl TrustStore {
                 display: display.to_string(),
                 fingerprints: vec![new_key],
                 profile: None,
+                attestation: None,
             },
         );
         self.dirty.store(true, Ordering::Relaxed);
@@ -562,7 +575,8 @@ impl TrustStore {
     }
 
     /// Keeps the peer's verified client profile; false if the nick is unknown (observe it
-    /// first) or the profile is longer than any valid one.
+    /// first) or the profile is longer than any valid one. Another profile than the one kept
+    /// drops the attestation kept with it.
     pub fn set_profile(&mut self, nick: &str, profile: &[u8]) -> bool {
         if profile.len() > MAX_PROFILE_LEN {
             return false;
@@ -570,9 +584,40 @@ impl TrustStore {
         let Some(entry) = self.model.nicks.get_mut(nick) else {
             return false;
         };
-        entry.profile = Some(STANDARD.encode(profile));
+        let encoded = STANDARD.encode(profile);
+        if entry.profile.as_ref() == Some(&encoded) {
+            return true;
+        }
+        entry.profile = Some(encoded);
+        entry.attestation = None;
         self.dirty.store(true, Ordering::Relaxed);
         true
+    }
+
+    /// Keeps the peer's verified attestation of the profile kept ([`TrustStore::set_profile`]
+    /// first); false if there is no profile or it has the wrong length.
+    pub fn set_attestation(&mut self, nick: &str, attestation: &[u8]) -> bool {
+        if attestation.len() != ATTESTATION_LEN {
+            return false;
+        }
+        let Some(entry) = self.model.nicks.get_mut(nick) else {
+            return false;
+        };
+        if entry.profile.is_none() {
+            return false;
+        }
+        let encoded = STANDARD.encode(attestation);
+        if entry.attestation.as_ref() != Some(&encoded) {
+            entry.attestation = Some(encoded);
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// The attestation stored with the peer's profile (to be verified again before use).
+    pub fn attestation(&self, nick: &str) -> Option<Vec<u8>> {
+        let b64 = self.model.nicks.get(nick)?.attestation.as_ref()?;
+        STANDARD.decode(b64).ok()
     }
 
     /// The peer's last stored client profile (to be verified again before use).
@@ -692,11 +737,20 @@ fn parse(payload: &[u8]) -> Result<Model, String> {
             }
         }
         if let Some(p) = &t.profile {
+            // Up to the format-0x01 size: `migrate_v1` replaces those after parsing.
             let ok = STANDARD
                 .decode(p)
-                .is_ok_and(|bytes| bytes.len() <= MAX_PROFILE_LEN);
+                .is_ok_and(|bytes| bytes.len() <= MAX_PROFILE_LEN.max(MAX_V1_PROFILE_LEN));
             if !ok {
                 return Err("it has a malformed client profile".to_string());
+            }
+        }
+        if let Some(a) = &t.attestation {
+            let ok = STANDARD
+                .decode(a)
+                .is_ok_and(|bytes| bytes.len() == ATTESTATION_LEN);
+            if !ok || t.profile.is_none() {
+                return Err("it has a malformed profile attestation".to_string());
             }
         }
     }
@@ -931,7 +985,8 @@ mod tests {
         t.observe("carol", "Carol", &fp(3), 30);
         t.set_trusted("bob", &fp(1), true);
         t.set_smp_verified("bob", &fp(2), true);
-        t.set_profile("carol", &[1, 2, 3]);
+        // (Not a format-0x01 profile: those are migrated away on opening.)
+        t.set_profile("carol", &[2, 2, 3]);
         assert!(t.save_if_dirty().unwrap());
         assert!(!t.save_if_dirty().unwrap(), "nothing new to save");
         let path = tmp.path().join("trust-libera.sealed");
@@ -955,7 +1010,7 @@ mod tests {
                 smp_verified: true
             })
         );
-        assert_eq!(t.profile("carol"), Some(vec![1, 2, 3]));
+        assert_eq!(t.profile("carol"), Some(vec![2, 2, 3]));
         assert_eq!(
             t.nicks().map(|(n, _)| n).collect::<Vec<_>>(),
             ["bob", "carol"]
@@ -1063,6 +1118,24 @@ mod tests {
     }
 
     #[test]
+    fn attestations_are_kept_with_their_profile_only() {
+        let mut t = TrustStore::memory();
+        t.observe("bob", "Bob", &fp(1), 1);
+        let att = vec![7; ATTESTATION_LEN];
+        assert!(!t.set_attestation("bob", &att), "no profile yet");
+        assert!(t.set_profile("bob", &[2, 1]));
+        assert!(!t.set_attestation("bob", &att[1..]));
+        assert!(t.set_attestation("bob", &att));
+        assert_eq!(t.attestation("bob"), Some(att.clone()));
+        // The same profile again keeps it; another one drops it.
+        assert!(t.set_profile("bob", &[2, 1]));
+        assert_eq!(t.attestation("bob"), Some(att));
+        assert!(t.set_profile("bob", &[2, 2]));
+        assert_eq!(t.attestation("bob"), None);
+        assert!(!t.set_attestation("nobody", &[7; ATTESTATION_LEN]));
+    }
+
+    #[test]
     fn a_full_trust_store_fits_under_the_payload_bound() {
         // The largest entry the bounds allow: control characters escape to six bytes each.
         let nick = "\u{1}".repeat(MAX_NICK_LEN);
@@ -1078,6 +1151,7 @@ mod tests {
             display: nick.clone(),
             fingerprints: (0..16u8).map(key).collect(),
             profile: Some(STANDARD.encode(vec![0xff; MAX_PROFILE_LEN])),
+            attestation: Some(STANDARD.encode(vec![0xff; ATTESTATION_LEN])),
         };
         let one = serde_json::to_vec(&BTreeMap::from([(nick, entry)])).unwrap();
         let worst = one.len() * MAX_NICKS + 64;

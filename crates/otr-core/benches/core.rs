@@ -49,12 +49,14 @@ fn dake_round(
         b"P",
         cached.then_some(&b.profile),
         cached,
+        cached,
         psk_a,
     )
     .unwrap();
     let id = Identity::decode(&id.encode()).unwrap();
     let pa = profile_of(&id.profile, &a.profile);
-    let (wi, ar) = dake::respond(&mut rng, &local_b, &id, pa, b"P", psk_b.as_ref()).unwrap();
+    let (wi, ar) =
+        dake::respond(&mut rng, &local_b, &id, pa, b"P", psk_b.as_ref(), cached).unwrap();
     let ar = AuthR::decode(&ar.encode()).unwrap();
     let pb = profile_of(&ar.profile, &b.profile);
     let (oa, ai) = w.on_auth_r(&mut rng, &local_a, &ar, pb).unwrap();
@@ -72,6 +74,12 @@ fn bench_dake(c: &mut Criterion) {
     g.bench_function("verify_peer_profile", |bench| {
         bench
             .iter(|| ClientProfile::decode_and_verify(b.profile.as_bytes(), TEST_NOW_UNIX).unwrap())
+    });
+    let attestation = otr_core::profile::Attestation::sign(&b.keys, &b.profile).unwrap();
+    g.bench_function("verify_peer_attestation", |bench| {
+        bench.iter(|| {
+            otr_core::profile::Attestation::verify(attestation.as_bytes(), &b.profile).unwrap()
+        })
     });
     g.bench_function("first_contact_both_sides", |bench| {
         bench.iter(|| dake_round(&a, &b, None))

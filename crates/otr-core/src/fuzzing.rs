@@ -522,12 +522,17 @@ fn raw_message(header: Header, body: &[u8]) -> Vec<u8> {
 #[cfg(feature = "test-utils")]
 pub use interaction_impl::{account, interaction, seeds};
 
+#[cfg(feature = "test-utils")]
+mod attestation;
+#[cfg(feature = "test-utils")]
+pub use attestation::attestation;
+
 /// A fuzz target body.
 pub type Target = fn(&[u8]);
 
 /// Every target by name (the names of the binaries in `fuzz/fuzz_targets/`).
 #[cfg(feature = "test-utils")]
-pub const TARGETS: [(&str, Target); 12] = [
+pub const TARGETS: [(&str, Target); 13] = [
     ("envelope", envelope),
     ("query", query),
     ("fragment_parse", fragment_parse),
@@ -537,6 +542,7 @@ pub const TARGETS: [(&str, Target); 12] = [
     ("dake_messages", dake_messages),
     ("data_message", data_message),
     ("profile", profile),
+    ("attestation", attestation),
     ("smp_messages", smp_messages),
     ("account", account),
     ("interaction", interaction),
@@ -1367,6 +1373,11 @@ mod interaction_impl {
             ("dake_messages", dake),
             ("data_message", data),
             ("profile", vec![profile]),
+            ("attestation", {
+                let mut raw = vec![0u8];
+                raw.extend(super::attestation::genuine());
+                vec![raw, vec![1, 0x1C, 0x40, 0x01], vec![1, 0x00, 0x10, 0x01]]
+            }),
             ("smp_messages", smp_seeds()),
             ("account", account_seeds),
             ("interaction", interaction),

@@ -64,10 +64,10 @@ fn resolve(r: &ProfileRef, cached: &ClientProfile) -> ClientProfile {
 /// Runs a full-mode DAKE (a initiates) and returns both outputs.
 #[allow(clippy::panic)]
 pub fn run_dake(rng: &mut StdRng, a: &TestParty, b: &TestParty) -> (DakeOutput, DakeOutput) {
-    let (wait_r, identity) = dake::start(rng, &a.local(), b"P", None, false, None)
+    let (wait_r, identity) = dake::start(rng, &a.local(), b"P", None, false, false, None)
         .unwrap_or_else(|e| panic!("start: {e}"));
     let a_profile = resolve(&identity.profile, &a.profile);
-    let (wait_i, auth_r) = dake::respond(rng, &b.local(), &identity, a_profile, b"P", None)
+    let (wait_i, auth_r) = dake::respond(rng, &b.local(), &identity, a_profile, b"P", None, false)
         .unwrap_or_else(|e| panic!("respond: {e}"));
     let b_profile = resolve(&auth_r.profile, &b.profile);
     let (out_a, auth_i) = wait_r
@@ -148,6 +148,7 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
             b"P",
             cached.then_some(&b.profile),
             cached,
+            cached,
             pa,
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -158,6 +159,7 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
             resolve(&id.profile, &a.profile),
             b"P",
             pb.as_ref(),
+            cached,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let (oa, ai) = w
@@ -201,6 +203,22 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
         .padded(crate::session::Policy::default().pad_block)
         .encode()
     };
+    // The attestation each side sends once private (bulk lines), unless the peer holds it:
+    // on the first chain, which carries no ML-KEM field.
+    let attestation =
+        crate::profile::Attestation::sign(&a.keys, &a.profile).unwrap_or_else(|e| panic!("{e}"));
+    let payload = crate::wire::tlv::Payload {
+        text: Vec::new(),
+        tlvs: vec![crate::wire::tlv::Tlv {
+            tlv_type: crate::wire::tlv::types::PROFILE_ATTESTATION,
+            value: attestation.as_bytes().to_vec(),
+        }],
+    }
+    .padded(crate::session::Policy::default().pad_block)
+    .encode();
+    let attest = ra
+        .encrypt(crate::wire::data::FLAG_IGNORE_UNREADABLE, &payload)
+        .unwrap_or_else(|e| panic!("{e}"));
     let short = ra
         .encrypt(0, &pad(b"hello"))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -249,6 +267,11 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
     rows.push(size_row("data: 5-byte text, MIX chain", &mixed, budget));
     rows.push(size_row("data: ML-KEM offer (ek), bulk", &offer, budget));
     rows.push(size_row("data: ML-KEM answer (ct), bulk", &answer, budget));
+    rows.push(size_row(
+        "data: profile attestation (bulk)",
+        &attest.encode(),
+        budget,
+    ));
     rows
 }
 

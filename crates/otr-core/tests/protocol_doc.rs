@@ -53,6 +53,7 @@ fn stated_constants_match_the_code() {
         (Usage::RingChallenge, "RingChallenge"),
         (Usage::KemBinding, "KemBinding"),
         (Usage::IdentityHash, "IdentityHash"),
+        (Usage::DsaKeyHash, "DsaKeyHash"),
     ] {
         let row = format!("| 0x{:02X} | {name} |", id as u8);
         assert!(doc.contains(&row), "usage table row missing: {row}");
@@ -69,8 +70,14 @@ fn stated_constants_match_the_code() {
             "type row {n}"
         );
     }
-    assert_eq!(otr_core::profile::PROFILE_LEN, 9030);
-    assert!(doc.contains("A profile is 9,030 bytes"));
+    assert_eq!(otr_core::profile::PROFILE_LEN, 1843);
+    assert!(doc.contains("A profile is 1,843 bytes"));
+    assert_eq!(otr_core::profile::PROFILE_FORMAT, 0x02);
+    assert!(doc.contains("BYTE    format = 0x02"));
+    assert_eq!(otr_core::profile::ATTESTATION_LEN, 7219);
+    assert!(doc.contains("exactly 7,219 bytes"));
+    assert_eq!(otr_core::wire::tlv::types::PROFILE_ATTESTATION, 9);
+    assert!(doc.contains("9 profile\nattestation (§4.4)"));
     assert_eq!(limits::MAX_SKIP_PER_CHAIN, 1000);
     assert_eq!(limits::MAX_SKIPPED_KEYS_TOTAL, 2000);
     assert!(doc.contains("At most 1000 skipped keys per chain and 2000 per session"));

@@ -58,6 +58,8 @@ pub enum Usage {
     KemBinding = 0x13,
     /// Hash of an Identity message, used to resolve glare.
     IdentityHash = 0x14,
+    /// Hash of a profile's ML-DSA-87 public key (the profile carries it instead of the key).
+    DsaKeyHash = 0x16,
 }
 
 /// Absorbs the parts and returns the XOF reader.

@@ -15,7 +15,8 @@
 //! * Key confirmation in Auth-I, so the responder knows the initiator derived K before it sends.
 //!
 //! K binds the whole transcript: instance tags, the advertised versions, both profiles (by
-//! hash), every X448 key, every ML-KEM key and ciphertext, the mode and the PSK identifier.
+//! hash), every X448 key, every ML-KEM key and ciphertext, the mode, the PSK identifier and
+//! the two "I hold your attestation" flags.
 //!
 //! The states are transactional: a handler takes `&self` and returns the next state, so a
 //! forged or garbled message leaves the handshake as it was.
@@ -132,6 +133,9 @@ pub struct DakeOutput {
     pub their_ratchet: X448Public,
     /// The PSK for the next DAKE with this peer.
     pub next_psk: ResumptionPsk,
+    /// The peer said it holds our attestation of the profile we used in this DAKE, so we
+    /// need not send it (the flag is bound into the transcript).
+    pub peer_holds_our_attestation: bool,
 }
 
 /// Initiator state after sending Identity.
@@ -143,6 +147,7 @@ pub struct WaitingAuthR {
     ek: KemKeypair,
     psk: Option<ResumptionPsk>,
     known_peer_profile: [u8; 32],
+    holds_peer_attestation: bool,
     profile_by_hash: bool,
 }
 
@@ -159,6 +164,7 @@ pub struct WaitingAuthI {
     ss_e: Secret<32>,
     auth1: Secret<32>,
     mode: Mode,
+    peer_holds_our_attestation: bool,
 }
 
 /// Derives everything the session needs from the transcript and the shared secrets.
@@ -193,8 +199,10 @@ fn output(
     their_tag: u32,
     our_ratchet: X448Secret,
     their_ratchet: X448Public,
+    peer_holds_our_attestation: bool,
 ) -> DakeOutput {
     DakeOutput {
+        peer_holds_our_attestation,
         role,
         mode,
         ssid: hash(Usage::Ssid, &[k.expose()]),
@@ -214,13 +222,15 @@ fn output(
 ///
 /// `query_versions` is what the peer advertised (empty when starting from a cached profile).
 /// `peer_profile` is the peer's profile if cached (lets the peer send its own by hash);
-/// `we_are_cached` says the peer should have our current profile (we send ours by hash);
-/// `psk` is the resumption PSK shared with this peer, if any.
+/// `holds_peer_attestation` says we hold the peer's attestation of that profile (so the peer
+/// need not send it); `we_are_cached` says the peer should have our current profile (we send
+/// ours by hash); `psk` is the resumption PSK shared with this peer, if any.
 pub fn start(
     rng: &mut impl rand_core::CryptoRng,
     local: &Local<'_>,
     query_versions: &[u8],
     peer_profile: Option<&ClientProfile>,
+    holds_peer_attestation: bool,
     we_are_cached: bool,
     psk: Option<ResumptionPsk>,
 ) -> Result<(WaitingAuthR, Identity), DakeError> {
@@ -238,6 +248,7 @@ pub fn start(
         ek,
         psk,
         known_peer_profile,
+        holds_peer_attestation: holds_peer_attestation && peer_profile.is_some(),
         profile_by_hash: we_are_cached,
     };
     let msg = state.identity_message(local, 0, we_are_cached);
@@ -261,6 +272,7 @@ impl WaitingAuthR {
                 ProfileRef::Full(local.profile.as_bytes().to_vec())
             },
             known_peer_profile: self.known_peer_profile,
+            holds_peer_attestation: self.holds_peer_attestation,
             psk_id: self.psk.as_ref().map(|p| p.id),
             y: *self.y_pub.as_bytes(),
             x: *self.x.public(),
@@ -345,6 +357,10 @@ impl WaitingAuthR {
             ct_e: msg.ct_ephemeral.clone(),
             mode,
             mode_part,
+            attestation_flags: attestation_flags(
+                self.holds_peer_attestation,
+                msg.holds_peer_attestation,
+            ),
         };
         let t_r = transcript.auth_r_message();
         ring_sig::verify(
@@ -398,9 +414,16 @@ impl WaitingAuthR {
             their_tag,
             self.x.duplicate(),
             msg.x,
+            msg.holds_peer_attestation,
         );
         Ok((out, auth_i))
     }
+}
+
+/// The transcript byte for the attestation flags: bit 0 for the initiator's, bit 1 for the
+/// responder's.
+fn attestation_flags(initiator_holds: bool, responder_holds: bool) -> u8 {
+    u8::from(initiator_holds) | (u8::from(responder_holds) << 1)
 }
 
 fn glare_key_of(y: &[u8], x: &[u8]) -> [u8; 32] {
@@ -416,7 +439,9 @@ pub fn identity_glare_key(msg: &Identity) -> [u8; 32] {
 ///
 /// `their_profile` is the initiator's profile (resolved and verified by the caller);
 /// `our_advertised` is the version string we advertise in query messages and whitespace tags;
-/// `psk` is the PSK shared with this peer if its id matches the one offered.
+/// `psk` is the PSK shared with this peer if its id matches the one offered;
+/// `holds_peer_attestation` says we hold the initiator's attestation of `their_profile`.
+#[allow(clippy::too_many_arguments)]
 pub fn respond(
     rng: &mut impl rand_core::CryptoRng,
     local: &Local<'_>,
@@ -424,6 +449,7 @@ pub fn respond(
     their_profile: ClientProfile,
     our_advertised: &[u8],
     psk: Option<&ResumptionPsk>,
+    holds_peer_attestation: bool,
 ) -> Result<(WaitingAuthI, AuthR), DakeError> {
     if msg.header.receiver != 0 && msg.header.receiver != local.tag {
         return Err(DakeError::InstanceTag);
@@ -470,6 +496,7 @@ pub fn respond(
         ct_e: Box::new(*ct_e.as_bytes()),
         mode,
         mode_part,
+        attestation_flags: attestation_flags(msg.holds_peer_attestation, holds_peer_attestation),
     };
     let t_r = transcript.auth_r_message();
     let sigma_r = ring_sig::sign(
@@ -483,7 +510,8 @@ pub fn respond(
         ],
         &t_r,
     )?;
-    let profile = if msg.known_peer_profile.ct_eq(local.profile.hash()).into() {
+    let knows_ours: bool = msg.known_peer_profile.ct_eq(local.profile.hash()).into();
+    let profile = if knows_ours {
         ProfileRef::Hash(*local.profile.hash())
     } else {
         ProfileRef::Full(local.profile.as_bytes().to_vec())
@@ -495,6 +523,7 @@ pub fn respond(
             receiver: msg.header.sender,
         },
         profile,
+        holds_peer_attestation,
         y: *y_pub.as_bytes(),
         x: *x.public(),
         ct_ephemeral: Box::new(*ct_e.as_bytes()),
@@ -513,6 +542,8 @@ pub fn respond(
         ss_e,
         auth1,
         mode,
+        // The initiator's flag speaks of the profile it named: ours only if it is current.
+        peer_holds_our_attestation: msg.holds_peer_attestation && knows_ours,
     };
     Ok((state, auth_r))
 }
@@ -564,6 +595,7 @@ impl WaitingAuthI {
             self.their_tag,
             self.x.duplicate(),
             self.transcript.x_i,
+            self.peer_holds_our_attestation,
         ))
     }
 }

@@ -60,6 +60,7 @@ fn run(
         b"P",
         cached.then_some(&bob.profile),
         cached,
+        cached,
         psk_a,
     )?;
     tamper_identity(&mut identity);
@@ -73,6 +74,7 @@ fn run(
         alice_profile,
         b"P",
         psk_b.as_ref(),
+        cached,
     )?;
     tamper_auth_r(&mut auth_r);
     let auth_r = AuthR::decode(&auth_r.encode())?;
@@ -211,6 +213,10 @@ fn every_transcript_element_is_bound() {
             Box::new(move |m| m.profile = ProfileRef::Full(eve_profile.clone())),
         ),
         ("identity sender tag", Box::new(|m| m.header.sender = 0x999)),
+        (
+            "identity attestation flag",
+            Box::new(|m| m.holds_peer_attestation = !m.holds_peer_attestation),
+        ),
     ];
     for (name, f) in id_cases {
         let r = run(&alice, &bob, None, &*f, &nothing, &nothing);
@@ -240,6 +246,10 @@ fn every_transcript_element_is_bound() {
             "auth-r receiver tag",
             Box::new(|m| m.header.receiver = 0x999),
         ),
+        (
+            "auth-r attestation flag",
+            Box::new(|m| m.holds_peer_attestation = !m.holds_peer_attestation),
+        ),
     ];
     for (name, f) in ar_cases {
         let r = run(&alice, &bob, None, &nothing, &*f, &nothing);
@@ -263,6 +273,39 @@ fn every_transcript_element_is_bound() {
         let r = run(&alice, &bob, None, &nothing, &nothing, &*f);
         assert!(r.is_err(), "{name} was not detected");
     }
+}
+
+/// The "I hold your attestation" flags reach the other side's output (and, being in the
+/// transcript, cannot be changed in flight: see `every_transcript_element_is_bound`).
+#[test]
+fn attestation_flags_reach_the_peer() {
+    let alice = Party::new(31, 0x101);
+    let bob = Party::new(32, 0x202);
+    let (a, b, _) = run(&alice, &bob, None, &nothing, &nothing, &nothing).unwrap();
+    assert!(!a.peer_holds_our_attestation && !b.peer_holds_our_attestation);
+    let (a2, b2, _) = run(
+        &alice,
+        &bob,
+        Some((a.next_psk, b.next_psk)),
+        &nothing,
+        &nothing,
+        &nothing,
+    )
+    .unwrap();
+    assert!(a2.peer_holds_our_attestation && b2.peer_holds_our_attestation);
+    // The initiator's flag names a profile of Bob's that is not his current one: Bob does not
+    // take it as holding his attestation.
+    let (a3, b3, _) = run(
+        &alice,
+        &bob,
+        Some((a2.next_psk, b2.next_psk)),
+        &|m: &mut Identity| m.known_peer_profile = [7; 32],
+        &nothing,
+        &nothing,
+    )
+    .unwrap();
+    assert!(a3.peer_holds_our_attestation);
+    assert!(!b3.peer_holds_our_attestation);
 }
 
 #[test]

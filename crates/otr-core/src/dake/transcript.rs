@@ -26,6 +26,8 @@ pub(super) struct Transcript {
     pub mode: Mode,
     /// Full mode: the ciphertext to the initiator's long-term key. PSK mode: the PSK id.
     pub mode_part: Vec<u8>,
+    /// Bit 0: the initiator holds the responder's attestation; bit 1: the other way round.
+    pub attestation_flags: u8,
 }
 
 impl Transcript {
@@ -37,6 +39,7 @@ impl Transcript {
             Mode::Full => 0u8,
             Mode::Psk => 1u8,
         }];
+        let attested = [self.attestation_flags];
         let mut parts: Vec<&[u8]> = vec![
             LABEL,
             &version,
@@ -53,6 +56,7 @@ impl Transcript {
             self.ct_e.as_slice(),
             &mode,
             &self.mode_part,
+            &attested,
         ];
         parts.extend_from_slice(extra);
         f(&parts)

@@ -1,7 +1,7 @@
 //! What the account reports to its caller.
 
 use crate::dake::{DakeError, Mode};
-use crate::profile::Fingerprint;
+use crate::profile::{AttestationError, Fingerprint};
 use crate::smp::{SmpError, SmpResult};
 
 /// A line to send to a peer (already encoded and fragmented to the peer's budget).
@@ -68,6 +68,28 @@ pub enum Event {
         mode: Mode,
         /// True when this replaced an existing private session (re-key).
         rekey: bool,
+        /// The peer's ML-DSA-87 attestation of its profile is already held (from an earlier
+        /// session or the caller's store); otherwise [`Event::PeerAttested`] or
+        /// [`Event::AttestationFailed`] follows when it arrives.
+        attested: bool,
+    },
+    /// The peer's ML-DSA-87 attestation of the profile of its current session arrived and
+    /// verified: its profile is now signed post-quantum too (see
+    /// [`crate::session::Account::is_attested`]).
+    PeerAttested {
+        /// Peer.
+        peer: String,
+        /// The fingerprint of the attested profile.
+        fingerprint: Fingerprint,
+    },
+    /// The peer sent an attestation that does not verify for the profile of its session (a
+    /// wrong key, a bad signature, or one made for another profile). It was dropped; nothing
+    /// else changed, and the peer stays unattested.
+    AttestationFailed {
+        /// Peer.
+        peer: String,
+        /// Why.
+        error: AttestationError,
     },
     /// The peer ended the private session; nothing more can be sent until a new one starts.
     PeerFinished {

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use crate::dake::{Mode, ResumptionPsk, WaitingAuthI, WaitingAuthR};
 use crate::fragment::assembler::Assembler;
 use crate::fragment::irc_split::LineJoiner;
-use crate::profile::{ClientProfile, Fingerprint};
+use crate::profile::{Attestation, ClientProfile, Fingerprint};
 use crate::ratchet::Ratchet;
 use crate::smp::Smp;
 
@@ -56,6 +56,9 @@ pub(crate) struct Established {
     pub unanswered: bool,
     /// The SMP run of this session (a new session starts with none).
     pub smp: Smp,
+    /// Our attestation still has to be sent on this session (the peer did not say in the
+    /// DAKE that it holds it).
+    pub attestation_due: bool,
 }
 
 /// A session the initiator derived but has not committed: it waits for the responder's
@@ -88,6 +91,9 @@ pub(crate) struct Peer {
     pub psk_full_at: u64,
     /// The peer's most recently verified profile.
     pub profile: Option<ClientProfile>,
+    /// The peer's verified ML-DSA-87 attestation of `profile` (dropped when `profile` is
+    /// replaced by another one).
+    pub attestation: Option<Attestation>,
     /// The peer completed a DAKE with our current profile and so has it cached.
     pub has_our_profile: bool,
     pub last_error_reply: Option<u64>,
@@ -132,6 +138,7 @@ impl Peer {
             psk_uses: 0,
             psk_full_at: 0,
             profile: None,
+            attestation: None,
             has_our_profile: false,
             last_error_reply: None,
             last_offer_event: None,

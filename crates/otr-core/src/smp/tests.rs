@@ -279,10 +279,10 @@ fn swapping_one_key_in_a_fingerprint_makes_the_run_fail() {
     let (h, f, kem, dsa) = ka.public_parts();
     let (xh, xf, xkem, xdsa) = kx.public_parts();
     let swapped = [
-        fingerprint_of(xh, f, kem, dsa),
-        fingerprint_of(h, xf, kem, dsa),
-        fingerprint_of(h, f, xkem, dsa),
-        fingerprint_of(h, f, kem, xdsa),
+        fingerprint_of(xh, f, kem, &dsa),
+        fingerprint_of(h, xf, kem, &dsa),
+        fingerprint_of(h, f, xkem, &dsa),
+        fingerprint_of(h, f, kem, &xdsa),
     ];
     for wrong in swapped {
         assert_ne!(wrong, real);

@@ -14,7 +14,11 @@ use crate::profile::MAX_PROFILE_LEN;
 pub const FLAG_PROFILE_BY_HASH: u8 = 0x01;
 /// Flag: resumption PSK offered (Identity) or used (Auth-R, Auth-I).
 pub const FLAG_PSK: u8 = 0x02;
-const KNOWN_FLAGS: u8 = FLAG_PROFILE_BY_HASH | FLAG_PSK;
+/// Flag (Identity, Auth-R): the sender holds the receiver's profile attestation, for the
+/// profile named by Identity's known peer hash (Identity) or for profile_I (Auth-R), so the
+/// receiver need not send it again.
+pub const FLAG_HOLDS_ATTESTATION: u8 = 0x04;
+const KNOWN_FLAGS: u8 = FLAG_PROFILE_BY_HASH | FLAG_PSK | FLAG_HOLDS_ATTESTATION;
 
 /// Length of a resumption-PSK identifier.
 pub const PSK_ID_LEN: usize = 16;
@@ -60,6 +64,10 @@ impl ProfileRef {
     }
 }
 
+fn attestation_flag(holds: bool) -> u8 {
+    if holds { FLAG_HOLDS_ATTESTATION } else { 0 }
+}
+
 fn read_flags(r: &mut Reader<'_>) -> Result<u8, DecodeError> {
     let flags = r.u8("flags")?;
     if flags & !KNOWN_FLAGS != 0 {
@@ -81,6 +89,8 @@ pub struct Identity {
     pub profile: ProfileRef,
     /// Hash of the responder profile the initiator has cached, or zeros.
     pub known_peer_profile: [u8; 32],
+    /// The initiator holds the responder's attestation of `known_peer_profile`.
+    pub holds_peer_attestation: bool,
     /// Resumption PSK identifier, when offered.
     pub psk_id: Option<[u8; PSK_ID_LEN]>,
     /// Ephemeral Ed448 point Y_I (ring member for deniability).
@@ -96,7 +106,9 @@ impl Identity {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(HEADER_LEN + 2000);
         self.header.write(&mut w);
-        let flags = self.profile.flag() | if self.psk_id.is_some() { FLAG_PSK } else { 0 };
+        let flags = self.profile.flag()
+            | if self.psk_id.is_some() { FLAG_PSK } else { 0 }
+            | attestation_flag(self.holds_peer_attestation);
         w.u8(flags).short_data(&self.query_versions);
         self.profile.write(&mut w);
         w.bytes(&self.known_peer_profile);
@@ -132,6 +144,7 @@ impl Identity {
             query_versions,
             profile,
             known_peer_profile,
+            holds_peer_attestation: flags & FLAG_HOLDS_ATTESTATION != 0,
             psk_id,
             y,
             x,
@@ -147,6 +160,8 @@ pub struct AuthR {
     pub header: Header,
     /// The responder's client profile.
     pub profile: ProfileRef,
+    /// The responder holds the initiator's attestation of profile_I.
+    pub holds_peer_attestation: bool,
     /// Ephemeral Ed448 point Y_R.
     pub y: [u8; POINT_LEN],
     /// Ephemeral X448 key X_R.
@@ -169,7 +184,9 @@ impl AuthR {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(HEADER_LEN + 4000);
         self.header.write(&mut w);
-        let flags = self.profile.flag() | if self.psk_mode() { FLAG_PSK } else { 0 };
+        let flags = self.profile.flag()
+            | if self.psk_mode() { FLAG_PSK } else { 0 }
+            | attestation_flag(self.holds_peer_attestation);
         w.u8(flags);
         self.profile.write(&mut w);
         w.bytes(&self.y)
@@ -204,6 +221,7 @@ impl AuthR {
         Ok(AuthR {
             header,
             profile,
+            holds_peer_attestation: flags & FLAG_HOLDS_ATTESTATION != 0,
             y,
             x,
             ct_ephemeral,
@@ -251,7 +269,7 @@ impl AuthI {
             return Err(DecodeError::UnknownType);
         }
         let flags = read_flags(&mut r)?;
-        if flags & FLAG_PROFILE_BY_HASH != 0 {
+        if flags & (FLAG_PROFILE_BY_HASH | FLAG_HOLDS_ATTESTATION) != 0 {
             return Err(DecodeError::InvalidValue("flags"));
         }
         let ct_responder = if flags & FLAG_PSK == 0 {

@@ -23,6 +23,9 @@ pub mod types {
     pub const SMP1Q: u16 = 7;
     /// Extra symmetric key: INT use, then use-specific data.
     pub const EXTRA_SYMMETRIC_KEY: u16 = 8;
+    /// Profile attestation: the sender's ML-DSA-87 key and its signature over the sender's
+    /// profile body (`crate::profile::Attestation`).
+    pub const PROFILE_ATTESTATION: u16 = 9;
 }
 
 /// One TLV.

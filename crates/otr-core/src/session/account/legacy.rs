@@ -646,6 +646,7 @@ impl Account {
             held: None,
             protocol: best.map(|c| Protocol::from_version(c.version())),
             legacy_fingerprint: session.map(|(fp, _)| fp),
+            attested: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+mod attestation;
 mod incoming;
 mod legacy;
 mod outgoing;
@@ -30,7 +31,8 @@ use crate::limits::{
     MAX_QUEUED_MESSAGES,
 };
 use crate::profile::{
-    ClientProfile, DEFAULT_PROFILE_LIFETIME_SECS, Fingerprint, LongTermKeys, ProfileError,
+    Attestation, AttestationError, ClientProfile, DEFAULT_PROFILE_LIFETIME_SECS, Fingerprint,
+    LongTermKeys, ProfileError,
 };
 use crate::ratchet::{Ratchet, RatchetError};
 use crate::smp::{SmpOutput, SmpStatus};
@@ -85,12 +87,17 @@ pub struct SessionInfo {
     pub protocol: Option<Protocol>,
     /// The peer's OTRv3 DSA fingerprint (in an OTRv3/v2 session).
     pub legacy_fingerprint: Option<[u8; 20]>,
+    /// The peer's ML-DSA-87 attestation of the profile shown (the session's, else the cached
+    /// one) verified: see [`Account::is_attested`].
+    pub attested: bool,
 }
 
 /// One local OTRv4+ identity and its sessions with every peer.
 pub struct Account {
     keys: LongTermKeys,
     profile: ClientProfile,
+    /// Our ML-DSA-87 attestation of `profile` (re-signed with it).
+    attestation: Attestation,
     tag: u32,
     policy: Policy,
     peers: HashMap<String, Peer>,
@@ -103,6 +110,17 @@ pub struct Account {
     legacy_backlog: VecDeque<(String, legacy::Backlog)>,
     /// [`Event::LegacyKeyNeeded`] was raised and not yet answered.
     legacy_key_requested: bool,
+}
+
+/// Our attestation of our own profile.
+fn sign_attestation(
+    keys: &LongTermKeys,
+    profile: &ClientProfile,
+) -> Result<Attestation, CryptoError> {
+    Attestation::sign(keys, profile).map_err(|e| match e {
+        AttestationError::Crypto(c) => c,
+        _ => CryptoError::Internal,
+    })
 }
 
 fn ms_to_unix(now_ms: u64) -> i64 {
@@ -134,9 +152,11 @@ impl Account {
             tag,
             ms_to_unix(now_ms) + DEFAULT_PROFILE_LIFETIME_SECS,
         )?;
+        let attestation = sign_attestation(&keys, &profile)?;
         Ok(Account {
             keys,
             profile,
+            attestation,
             tag,
             policy,
             peers: HashMap::new(),
@@ -166,6 +186,7 @@ impl Account {
             && stored.owner_tag() == account.tag
             && stored.expiry() - now > PROFILE_REFRESH_MARGIN_SECS
         {
+            account.attestation = sign_attestation(&account.keys, &stored)?;
             account.profile = stored;
         }
         Ok(account)
@@ -303,6 +324,7 @@ impl Account {
                 held: None,
                 protocol: None,
                 legacy_fingerprint: None,
+                attested: false,
             };
         };
         if p.legacy_private() {
@@ -335,6 +357,7 @@ impl Account {
             held: p.held.as_ref().map(|h| *h.out.their_profile.fingerprint()),
             protocol: p.session.as_ref().map(|_| Protocol::V4Plus),
             legacy_fingerprint: None,
+            attested: self.is_attested(peer),
         }
     }
 

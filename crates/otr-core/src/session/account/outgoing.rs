@@ -14,8 +14,8 @@ impl Account {
         self.transmit_as(rng, peer, bin, receiver, false);
     }
 
-    /// [`Account::transmit`], with the lines marked `bulk` (they may wait behind typed ones).
-    fn transmit_as(
+    /// [`Account::transmit`], with the lines marked bulk (they may wait behind others).
+    pub(super) fn transmit_as(
         &mut self,
         rng: &mut impl rand_core::CryptoRng,
         peer: &str,
@@ -57,6 +57,19 @@ impl Account {
         flags: u8,
         payload: &Payload,
     ) -> Result<(), SendError> {
+        self.send_payload_as(rng, peer, now, flags, payload, false)
+    }
+
+    /// [`Account::send_payload`], its lines marked `bulk` or not.
+    pub(super) fn send_payload_as(
+        &mut self,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        now: u64,
+        flags: u8,
+        payload: &Payload,
+        bulk: bool,
+    ) -> Result<(), SendError> {
         let encoded = payload.padded(self.policy.pad_block).encode();
         if encoded.len() > MAX_PLAINTEXT_BYTES {
             return Err(SendError::TooLong);
@@ -73,7 +86,7 @@ impl Account {
             s.unanswered = false;
             (msg, s.ratchet.their_tag())
         };
-        self.transmit(rng, peer, &msg.encode(), receiver);
+        self.transmit_as(rng, peer, &msg.encode(), receiver, bulk);
         Ok(())
     }
 
@@ -196,12 +209,16 @@ impl Account {
             .clone()
             .filter(|pr| pr.is_valid_at(ms_to_unix(now_ms)));
         let we_are_cached = p.has_our_profile && peer_profile.is_some();
+        let holds_attestation = peer_profile
+            .as_ref()
+            .is_some_and(|pr| self.holds_attestation(peer, pr));
         let psk = self.usable_psk(peer, now_ms);
         let result = dake::start(
             rng,
             &self.local(),
             query_versions,
             peer_profile.as_ref(),
+            holds_attestation,
             we_are_cached,
             psk,
         );
@@ -302,8 +319,10 @@ impl Account {
         }
         if let Ok(p) =
             ClientProfile::sign(&self.keys, self.tag, now + DEFAULT_PROFILE_LIFETIME_SECS)
+            && let Ok(a) = sign_attestation(&self.keys, &p)
         {
             self.profile = p;
+            self.attestation = a;
             for peer in self.peers.values_mut() {
                 peer.has_our_profile = false;
             }

@@ -92,6 +92,7 @@ impl Account {
                 // As initiator, the responder's confirmation came while the key was held and
                 // was dropped unread: the user's decision stands in for it.
                 self.commit_session(now_ms, rng, peer, session, psk);
+                self.send_attestation_if_due(now_ms, rng, peer);
             }
             return Accepted::SessionStarted;
         }

@@ -40,7 +40,7 @@ impl Account {
     }
 
     /// Forgets what was learnt about `peer` (the shell's `*otr forget`): the resumption PSK,
-    /// the cached profile, the session a re-key replaced, any running handshake or session
+    /// the cached profile and its attestation, the session a re-key replaced, any running handshake or session
     /// awaiting confirmation, the accepted keys and a held handshake. The next DAKE with the peer runs in full mode. A current
     /// session, the queue and the peer's settings (auto-respond, budget) stay; end the session
     /// with [`Account::finish`].
@@ -52,6 +52,7 @@ impl Account {
         p.psk_uses = 0;
         p.psk_full_at = 0;
         p.profile = None;
+        p.attestation = None;
         p.has_our_profile = false;
         p.previous = None;
         p.handshake = Handshake::Idle;

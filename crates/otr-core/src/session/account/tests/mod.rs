@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod attestation;
 mod confirmation;
 mod legacy;
 mod psk;

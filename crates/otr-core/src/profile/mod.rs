@@ -1,30 +1,42 @@
 //! Long-term keys and client profiles.
 //!
-//! A client profile publishes an instance's long-term keys: the Ed448 identity key H, the Ed448
-//! forging key F, a long-term ML-KEM-1024 key (post-quantum authentication in the DAKE) and an
-//! ML-DSA-87 key. It is signed with both H (Ed448) and the ML-DSA key, so neither a classical nor
-//! a quantum forger alone can alter it. The fingerprint users compare covers all four keys.
+//! A client profile (format 0x02) publishes an instance's long-term keys: the Ed448 identity
+//! key H, the Ed448 forging key F, a long-term ML-KEM-1024 key (post-quantum authentication in
+//! the DAKE) and the hash of an ML-DSA-87 key (DSA-HASH). It is signed with H (Ed448) only, so
+//! first contact does not carry 7 KB of ML-DSA key and signature; the ML-DSA key and its
+//! signature over the same profile body follow inside the session as an [`Attestation`]. The
+//! fingerprint users compare covers H, F, the ML-KEM key and DSA-HASH, so all four keys.
+
+mod attestation;
+mod format_v1;
+
+pub use attestation::{ATTESTATION_LEN, Attestation, AttestationError};
+pub use format_v1::{MAX_V1_PROFILE_LEN, V1_PROFILE_LEN, V1Migration, migrate_v1};
 
 use crate::crypto::CryptoError;
 use crate::crypto::ed448::{self, POINT_LEN, PublicPoint, SEED_LEN, SIGNATURE_LEN, SigningSecret};
 use crate::crypto::kdf::{Usage, hash};
-use crate::crypto::mldsa::{self, DsaKeypair, DsaPublic};
+use crate::crypto::mldsa::{self, DsaKeypair};
 use crate::crypto::mlkem::{self, KemKeypair, KemPublic};
 use crate::secret::{Secret, SecretVec};
 use crate::wire::codec::{DecodeError, Reader, Writer};
 use crate::wire::{MIN_INSTANCE_TAG, VERSION_CHAR};
 
-/// Signature context for both profile signatures (Ed448 ctx and FIPS 204 ctx).
+/// Signature context of the profile's Ed448 signature and of the attestation's ML-DSA-87
+/// signature (Ed448 ctx and FIPS 204 ctx).
 pub const PROFILE_SIG_CONTEXT: &[u8] = b"OTRv4+ client profile";
-/// Format byte of the profile encoding.
-pub const PROFILE_FORMAT: u8 = 0x01;
+/// Format byte of the profile encoding (0x01, which carried the ML-DSA key and signature, is
+/// neither sent nor accepted).
+pub const PROFILE_FORMAT: u8 = 0x02;
+/// Length of DSA-HASH, the hash of the ML-DSA-87 public key a profile carries.
+pub const DSA_HASH_LEN: usize = 32;
 /// Default validity of a profile we sign (the otrv4 / OTRv4Plus choice of 14 days).
 pub const DEFAULT_PROFILE_LIFETIME_SECS: i64 = 14 * 24 * 3600;
 /// A profile whose expiry is further in the future than this is rejected.
 pub const MAX_PROFILE_LIFETIME_SECS: i64 = 31 * 24 * 3600;
 /// Encoded profile length (fixed for a single version character).
 pub const PROFILE_LEN: usize =
-    1 + 4 + 2 * POINT_LEN + mlkem::EK_LEN + mldsa::PK_LEN + 2 + 8 + SIGNATURE_LEN + mldsa::SIG_LEN;
+    1 + 4 + 2 * POINT_LEN + mlkem::EK_LEN + DSA_HASH_LEN + 2 + 8 + SIGNATURE_LEN;
 /// Largest profile encoding accepted.
 pub const MAX_PROFILE_LEN: usize = PROFILE_LEN + 16;
 /// Length of a fingerprint.
@@ -51,7 +63,7 @@ pub enum ProfileError {
     InstanceTag,
 }
 
-/// The fingerprint of a profile's long-term keys: `KDF(0x00, [H, F, ML-KEM ek, ML-DSA pk], 56)`.
+/// The fingerprint of a profile's long-term keys: `KDF(0x00, [H, F, ML-KEM ek, DSA-HASH], 56)`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint(pub [u8; FINGERPRINT_LEN]);
 
@@ -148,15 +160,22 @@ impl LongTermKeys {
         &self.kem
     }
 
-    /// The four public keys (for tests that build altered fingerprints).
+    /// The public parts the fingerprint covers (for tests that build altered fingerprints).
     #[cfg(test)]
-    pub(crate) fn public_parts(&self) -> (&PublicPoint, &PublicPoint, &KemPublic, &DsaPublic) {
+    pub(crate) fn public_parts(
+        &self,
+    ) -> (&PublicPoint, &PublicPoint, &KemPublic, [u8; DSA_HASH_LEN]) {
         (
             self.identity.public(),
             self.forging.public(),
             self.kem.public(),
-            self.dsa.public(),
+            self.dsa_hash(),
         )
+    }
+
+    /// DSA-HASH of our ML-DSA-87 public key.
+    pub fn dsa_hash(&self) -> [u8; DSA_HASH_LEN] {
+        dsa_hash_of(self.dsa.public().as_bytes())
     }
 
     /// The fingerprint of these keys.
@@ -165,20 +184,25 @@ impl LongTermKeys {
             self.identity.public(),
             self.forging.public(),
             self.kem.public(),
-            self.dsa.public(),
+            &self.dsa_hash(),
         )
     }
+}
+
+/// `DSA-HASH = KDF(0x16, [ML-DSA pk], 32)`.
+pub(crate) fn dsa_hash_of(dsa_public: &[u8]) -> [u8; DSA_HASH_LEN] {
+    hash(Usage::DsaKeyHash, &[dsa_public])
 }
 
 pub(crate) fn fingerprint_of(
     h: &PublicPoint,
     f: &PublicPoint,
     kem: &KemPublic,
-    dsa: &DsaPublic,
+    dsa_hash: &[u8; DSA_HASH_LEN],
 ) -> Fingerprint {
     Fingerprint(hash(
         Usage::Fingerprint,
-        &[h.as_bytes(), f.as_bytes(), kem.as_bytes(), dsa.as_bytes()],
+        &[h.as_bytes(), f.as_bytes(), kem.as_bytes(), dsa_hash],
     ))
 }
 
@@ -202,11 +226,10 @@ pub struct UncheckedProfile<'a> {
     h: [u8; POINT_LEN],
     f: [u8; POINT_LEN],
     kem: &'a [u8],
-    dsa: &'a [u8],
+    dsa_hash: [u8; DSA_HASH_LEN],
     versions: &'a [u8],
     expiry: i64,
     ed_sig: [u8; SIGNATURE_LEN],
-    dsa_sig: &'a [u8],
 }
 
 impl<'a> UncheckedProfile<'a> {
@@ -223,12 +246,11 @@ impl<'a> UncheckedProfile<'a> {
         let h = r.array("identity key")?;
         let f = r.array("forging key")?;
         let kem = r.take(mlkem::EK_LEN, "kem key")?;
-        let dsa = r.take(mldsa::PK_LEN, "dsa key")?;
+        let dsa_hash = r.array("dsa key hash")?;
         let versions = r.short_data("versions")?;
         let expiry = r.i64("expiry")?;
         let body_len = bytes.len() - r.remaining();
         let ed_sig = r.array("ed448 signature")?;
-        let dsa_sig = r.take(mldsa::SIG_LEN, "ml-dsa signature")?;
         r.finish()?;
         Ok(UncheckedProfile {
             bytes,
@@ -237,11 +259,10 @@ impl<'a> UncheckedProfile<'a> {
             h,
             f,
             kem,
-            dsa,
+            dsa_hash,
             versions,
             expiry,
             ed_sig,
-            dsa_sig,
         })
     }
 
@@ -255,12 +276,13 @@ impl<'a> UncheckedProfile<'a> {
     pub fn claimed_fingerprint(&self) -> Fingerprint {
         Fingerprint(hash(
             Usage::Fingerprint,
-            &[&self.h, &self.f, self.kem, self.dsa],
+            &[&self.h, &self.f, self.kem, &self.dsa_hash],
         ))
     }
 
-    /// Checks everything otrv4 §Validating a Client Profile asks, plus the ML-DSA signature:
-    /// expiry against `now_unix`, that OTRv4+ is offered, every key, and both signatures.
+    /// Checks everything otrv4 §Validating a Client Profile asks: expiry against `now_unix`,
+    /// that OTRv4+ is offered, every key, and the Ed448 signature. The ML-DSA-87 signature
+    /// comes later, in an [`Attestation`].
     pub fn verify(self, now_unix: i64) -> Result<ClientProfile, ProfileError> {
         #[cfg(test)]
         VERIFICATIONS.with(|n| n.set(n.get() + 1));
@@ -278,14 +300,12 @@ impl<'a> UncheckedProfile<'a> {
         let h = PublicPoint::from_bytes(&self.h)?;
         let f = PublicPoint::from_bytes(&self.f)?;
         let kem = KemPublic::from_bytes(self.kem)?;
-        let dsa = DsaPublic::from_bytes(self.dsa)?;
         let body = self
             .bytes
             .get(..self.body_len)
             .ok_or(DecodeError::Truncated("profile"))?;
         ed448::verify(&h, PROFILE_SIG_CONTEXT, body, &self.ed_sig)?;
-        dsa.verify(PROFILE_SIG_CONTEXT, body, self.dsa_sig)?;
-        let fingerprint = fingerprint_of(&h, &f, &kem, &dsa);
+        let fingerprint = fingerprint_of(&h, &f, &kem, &self.dsa_hash);
         Ok(ClientProfile {
             hash: hash(Usage::ProfileHash, &[self.bytes]),
             bytes: self.bytes.to_vec(),
@@ -293,6 +313,7 @@ impl<'a> UncheckedProfile<'a> {
             h,
             f,
             kem,
+            dsa_hash: self.dsa_hash,
             versions: self.versions.to_vec(),
             expiry: self.expiry,
             fingerprint,
@@ -310,6 +331,7 @@ pub struct ClientProfile {
     h: PublicPoint,
     f: PublicPoint,
     kem: KemPublic,
+    dsa_hash: [u8; DSA_HASH_LEN],
     versions: Vec<u8>,
     expiry: i64,
     fingerprint: Fingerprint,
@@ -333,18 +355,18 @@ impl ClientProfile {
         expiry_unix: i64,
     ) -> Result<Self, CryptoError> {
         let versions = [VERSION_CHAR];
+        let dsa_hash = keys.dsa_hash();
         let mut w = Writer::with_capacity(PROFILE_LEN);
         w.u8(PROFILE_FORMAT)
             .u32(owner_tag)
             .bytes(keys.identity.public().as_bytes())
             .bytes(keys.forging.public().as_bytes())
             .bytes(keys.kem.public().as_bytes())
-            .bytes(keys.dsa.public().as_bytes())
+            .bytes(&dsa_hash)
             .short_data(&versions)
             .i64(expiry_unix);
         let ed_sig = keys.identity.sign(PROFILE_SIG_CONTEXT, w.as_slice())?;
-        let dsa_sig = keys.dsa.sign(PROFILE_SIG_CONTEXT, w.as_slice())?;
-        w.bytes(&ed_sig).bytes(&dsa_sig);
+        w.bytes(&ed_sig);
         let bytes = w.into_vec();
         Ok(ClientProfile {
             hash: hash(Usage::ProfileHash, &[&bytes]),
@@ -353,6 +375,7 @@ impl ClientProfile {
             h: *keys.identity.public(),
             f: *keys.forging.public(),
             kem: keys.kem.public().clone(),
+            dsa_hash,
             versions: versions.to_vec(),
             expiry: expiry_unix,
             fingerprint: keys.fingerprint(),
@@ -394,6 +417,18 @@ impl ClientProfile {
         &self.kem
     }
 
+    /// DSA-HASH: the hash of the ML-DSA-87 key an [`Attestation`] must carry.
+    pub fn dsa_hash(&self) -> &[u8; DSA_HASH_LEN] {
+        &self.dsa_hash
+    }
+
+    /// The signed body (every byte before the Ed448 signature): what the Ed448 signature and
+    /// an attestation's ML-DSA-87 signature sign.
+    pub fn body(&self) -> &[u8] {
+        let len = self.bytes.len().saturating_sub(SIGNATURE_LEN);
+        self.bytes.get(..len).unwrap_or_default()
+    }
+
     /// Offered version characters.
     pub fn versions(&self) -> &[u8] {
         &self.versions
@@ -404,7 +439,7 @@ impl ClientProfile {
         self.expiry
     }
 
-    /// The fingerprint over all long-term keys.
+    /// The fingerprint over all long-term keys (the ML-DSA key through DSA-HASH).
     pub fn fingerprint(&self) -> &Fingerprint {
         &self.fingerprint
     }
@@ -448,8 +483,20 @@ mod tests {
             ClientProfile::decode_and_verify(far.as_bytes(), NOW).unwrap_err(),
             ProfileError::Expired
         );
-        // Flip a bit in every field region: the tag, H, the KEM key, the DSA key, expiry, sigs.
-        for idx in [2, 10, 200, 2000, 4000, 4290, 4300, 8000] {
+        // Flip a bit in every field region: the tag, H, F, the KEM key, DSA-HASH, the versions,
+        // expiry, the signature.
+        let dsa_at = 1 + 4 + 2 * POINT_LEN + mlkem::EK_LEN;
+        for idx in [
+            2,
+            10,
+            100,
+            200,
+            1000,
+            dsa_at + 3,
+            dsa_at + 33,
+            dsa_at + 40,
+            1800,
+        ] {
             let mut bad = p.as_bytes().to_vec();
             bad[idx] ^= 0x01;
             assert!(
@@ -460,23 +507,44 @@ mod tests {
     }
 
     #[test]
-    fn each_signature_is_required() {
+    fn the_ed448_signature_is_required_and_covers_dsa_hash() {
         let mut rng = test_rng(9);
         let keys = LongTermKeys::generate(&mut rng).unwrap();
         let p = ClientProfile::sign(&keys, 0x1234, NOW + 100).unwrap();
-        let ed_at = PROFILE_LEN - mldsa::SIG_LEN - SIGNATURE_LEN;
-        let mut bad = p.as_bytes().to_vec();
-        bad[ed_at + 5] ^= 1;
-        assert_eq!(
-            ClientProfile::decode_and_verify(&bad, NOW).unwrap_err(),
-            ProfileError::Crypto(CryptoError::BadSignature)
-        );
+        assert_eq!(p.body().len(), PROFILE_LEN - SIGNATURE_LEN);
+        assert_eq!(p.dsa_hash(), &keys.dsa_hash());
         let mut bad = p.as_bytes().to_vec();
         bad[PROFILE_LEN - 7] ^= 1;
         assert_eq!(
             ClientProfile::decode_and_verify(&bad, NOW).unwrap_err(),
             ProfileError::Crypto(CryptoError::BadSignature)
         );
+        // Another ML-DSA key in place of ours: the signature no longer verifies.
+        let other = LongTermKeys::generate(&mut rng).unwrap();
+        let dsa_at = 1 + 4 + 2 * POINT_LEN + mlkem::EK_LEN;
+        let mut bad = p.as_bytes().to_vec();
+        bad[dsa_at..dsa_at + DSA_HASH_LEN].copy_from_slice(&other.dsa_hash());
+        assert_eq!(
+            ClientProfile::decode_and_verify(&bad, NOW).unwrap_err(),
+            ProfileError::Crypto(CryptoError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn format_0x01_is_refused_and_the_size_is_fixed() {
+        let mut rng = test_rng(12);
+        let keys = LongTermKeys::generate(&mut rng).unwrap();
+        let p = ClientProfile::sign(&keys, 0x1234, NOW + 100).unwrap();
+        assert_eq!(PROFILE_LEN, 1843);
+        let mut old = p.as_bytes().to_vec();
+        old[0] = 0x01;
+        assert_eq!(
+            UncheckedProfile::parse(&old).err(),
+            Some(DecodeError::InvalidValue("profile format"))
+        );
+        let v1 = format_v1::sign_for_tests(&keys, 0x1234, NOW + 100);
+        assert_eq!(v1.len(), V1_PROFILE_LEN);
+        assert!(ClientProfile::decode_and_verify(&v1, NOW).is_err());
     }
 
     #[test]

@@ -24,7 +24,7 @@ use bucket::Bucket;
 pub use lanes::{COMMANDS_LANE, Class, Lane, MAX_QUEUED_LINES, QueueFull, lane_of};
 use lanes::{Lanes, Pick};
 use server::{Family, Profile};
-use targets::Targets;
+use targets::{TargetRate, Targets};
 pub use throttle::{Throttle, classify};
 pub use window::TOKEN_PREFIX;
 use window::{NoticeFate, Window};
@@ -33,6 +33,9 @@ use window::{NoticeFate, Window};
 const DEFAULT_OVERRIDE_INTERVAL: Duration = Duration::from_secs(2);
 /// The bucket's burst when only `flood_interval_secs` is configured.
 const DEFAULT_OVERRIDE_BURST: u32 = 9;
+/// A batch counts as ended (and gets its PING) when nothing more was sent for this long:
+/// lines a client writes in several pieces are not cut into many small segments.
+pub const IDLE_PING: Duration = Duration::from_millis(50);
 /// The slowest overall pace a 263 (try again) can bring.
 const SLOWEST: Duration = Duration::from_secs(8);
 
@@ -46,6 +49,16 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    /// `flood_interval_secs = 0`: unpaced (no overall bucket, no per-target limit), as the
+    /// key always meant; the window still bounds what is in flight.
+    fn unpaced(self) -> bool {
+        self.interval.is_some_and(|i| i.is_zero())
+    }
+
+    fn per_target(self, automatic: Option<TargetRate>) -> Option<TargetRate> {
+        if self.unpaced() { None } else { automatic }
+    }
+
     fn bucket(self, automatic: Option<(Duration, u32)>) -> (Duration, u32) {
         if self.interval.is_none() && self.burst.is_none() {
             return automatic.unwrap_or((Duration::ZERO, 1));
@@ -80,7 +93,7 @@ impl Pacer {
         let profile = Profile::of(Family::Unknown);
         let (interval, burst) = overrides.bucket(profile.bucket);
         let mut targets = Targets::default();
-        targets.set_rate(profile.per_target);
+        targets.set_rate(overrides.per_target(profile.per_target));
         Pacer {
             lanes: Lanes::default(),
             bucket: Bucket::new(interval, burst, now),
@@ -95,7 +108,8 @@ impl Pacer {
     pub fn set_server(&mut self, profile: Profile, now: Instant) {
         let (interval, burst) = self.overrides.bucket(profile.bucket);
         self.bucket.set(interval, burst, now);
-        self.targets.set_rate(profile.per_target);
+        self.targets
+            .set_rate(self.overrides.per_target(profile.per_target));
         self.window.set_limits(profile.window);
         self.profile = profile;
     }
@@ -143,15 +157,28 @@ impl Pacer {
         }
         let unpinged = self.window.unpinged();
         let Some(pick) = self.lanes.pick(|l| self.targets.ready(l, now)) else {
-            if unpinged >= 2 {
-                return Plan::Ping;
-            }
-            // Lanes wait for their targets (or nothing is queued).
+            // Lanes wait for their targets, or nothing is queued: the batch so far gets its
+            // PING (at once when lines wait, after a short pause when the queue is empty).
             let at = self
                 .lanes
                 .lane_lengths()
                 .map(|(l, _)| self.targets.ready_at(l, now))
                 .min();
+            let due = match at {
+                // Lines wait for their targets: PING when half the window is used.
+                Some(_) => unpinged >= self.window.ping_every(),
+                None => unpinged >= 2,
+            };
+            if due {
+                let ping_at = match at {
+                    Some(_) => now,
+                    None => self.window.last_sent().map_or(now, |t| t + IDLE_PING),
+                };
+                if ping_at <= now {
+                    return Plan::Ping;
+                }
+                return Plan::Wait(Some(at.map_or(ping_at, |a| a.min(ping_at))));
+            }
             return Plan::Wait(at);
         };
         let len = self.lanes.peek(&pick).map_or(0, Bytes::len);
@@ -187,7 +214,7 @@ impl Pacer {
                 };
                 self.bucket.spend(now);
                 self.targets.spend(lane, now);
-                self.window.record(lane, line.clone());
+                self.window.record(lane, line.clone(), now);
                 Some(line)
             }
             Plan::Wait(_) => None,

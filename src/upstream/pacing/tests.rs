@@ -72,6 +72,13 @@ fn pop_all(p: &mut Pacer, now: Instant) -> Vec<Bytes> {
     std::iter::from_fn(|| p.pop(now)).collect()
 }
 
+/// Everything that goes at `now` and, once idle, the batch's PING.
+fn pop_batch(p: &mut Pacer, now: Instant) -> Vec<Bytes> {
+    let mut out = pop_all(p, now);
+    out.extend(pop_all(p, now + IDLE_PING));
+    out
+}
+
 /// Everything that may go at `now`, PINGs left out.
 fn pop_lines(p: &mut Pacer, now: Instant) -> Vec<Bytes> {
     pop_all(p, now)
@@ -118,9 +125,16 @@ fn zero_interval_override_is_no_overall_limit() {
         },
         t0,
     );
-    p.set_server(Profile::of(Family::Ergo), t0);
-    push(&mut p, "x", (0..3).map(|n| to("x", n)));
-    assert_eq!(pop_lines(&mut p, t0).len(), 3);
+    // Not even the per-target limit of a server that drops per target: 12 lines to one
+    // target go at once (the window, 15 lines on solanum, still applies).
+    p.set_server(Profile::of(Family::Solanum), t0);
+    push(&mut p, "x", (0..12).map(|n| to("x", n)));
+    assert_eq!(pop_lines(&mut p, t0).len(), 12);
+    // Without the override the same server gets 8 at once.
+    let mut q = Pacer::new(Overrides::default(), t0);
+    q.set_server(Profile::of(Family::Solanum), t0);
+    push(&mut q, "x", (0..12).map(|n| to("x", n)));
+    assert_eq!(pop_lines(&mut q, t0).len(), 8);
 }
 
 #[test]
@@ -384,11 +398,15 @@ fn a_ping_after_half_the_window_and_at_the_end_of_a_batch() {
     let mut q = pacer((6, 100_000), None, None, t0);
     push(&mut q, "bob", [to("bob", 0)]);
     assert_eq!(pop_all(&mut q, t0), vec![to("bob", 0)]);
-    // Two lines do.
+    // Two lines do, once nothing more came for a moment (a batch written in pieces is one).
     push(&mut q, "bob", [to("bob", 1)]);
-    let two = pop_all(&mut q, t0);
-    assert_eq!(two.len(), 2);
-    assert!(is_ping(&two[1]));
+    assert_eq!(pop_all(&mut q, t0), vec![to("bob", 1)]);
+    assert_eq!(q.next_ready(t0), Some(t0 + IDLE_PING));
+    push(&mut q, "bob", [to("bob", 2)]);
+    assert_eq!(pop_all(&mut q, t0 + IDLE_PING / 2), vec![to("bob", 2)]);
+    assert_eq!(pop_all(&mut q, t0 + IDLE_PING), Vec::<Bytes>::new());
+    let ping = pop_all(&mut q, t0 + IDLE_PING * 2);
+    assert!(ping.len() == 1 && is_ping(&ping[0]), "{ping:?}");
 }
 
 #[test]
@@ -460,7 +478,7 @@ fn a_dropped_otr_line_is_sent_again_first_and_its_notice_hidden() {
     let mut p = pacer((10, 100_000), Some(PER_TARGET), None, t0);
     push(&mut p, "bob", (0..4).map(|n| otr("bob", n)));
     push(&mut p, "#c", [to("#c", 0)]);
-    let out = pop_all(&mut p, t0);
+    let out = pop_batch(&mut p, t0);
     let ping = out.iter().find(|l| is_ping(l)).cloned().unwrap();
     // The server dropped the last line to bob and said so before the PONG.
     assert_eq!(p.on_dropped("bob", THROTTLE_REST, notice("bob"), t0), None);
@@ -488,14 +506,14 @@ fn a_plaintext_line_is_sent_again_only_when_certainly_dropped() {
     // the notice reaches the clients.
     let mut p = pacer((10, 100_000), None, None, t0);
     push(&mut p, "bob", (0..3).map(|n| to("bob", n)));
-    let ping = pop_all(&mut p, t0).pop().unwrap();
+    let ping = pop_batch(&mut p, t0).pop().unwrap();
     assert!(is_ping(&ping));
     assert_eq!(p.on_dropped("bob", Duration::ZERO, notice("bob"), t0), None);
     assert_eq!(p.on_pong(&token(&ping)), Some(vec![notice("bob")]));
     assert!(p.is_empty());
     // Three notices for three lines: all dropped, all resent in order, notices hidden.
     push(&mut p, "bob", (3..6).map(|n| to("bob", n)));
-    let ping = pop_all(&mut p, t0).pop().unwrap();
+    let ping = pop_batch(&mut p, t0).pop().unwrap();
     for _ in 0..3 {
         assert_eq!(p.on_dropped("bob", Duration::ZERO, notice("bob"), t0), None);
     }

@@ -80,8 +80,9 @@ pub struct Window {
     sent: VecDeque<Sent>,
     lines: usize,
     bytes: usize,
-    /// Lines sent since the last PING.
+    /// Lines sent since the last PING, and when the last of them went.
     unpinged: usize,
+    last_sent: Option<Instant>,
     pings: VecDeque<(u64, Instant)>,
     notices: Vec<Notice>,
 }
@@ -96,6 +97,7 @@ impl Window {
             lines: 0,
             bytes: 0,
             unpinged: 0,
+            last_sent: None,
             pings: VecDeque::new(),
             notices: Vec::new(),
         }
@@ -136,8 +138,14 @@ impl Window {
         self.unpinged > 0 && self.notices.iter().any(|n| n.seg == self.next_seg)
     }
 
-    /// Records a line sent to `lane`.
-    pub fn record(&mut self, lane: &str, line: Bytes) {
+    /// When the last line went (None: none since the last PING).
+    pub fn last_sent(&self) -> Option<Instant> {
+        self.last_sent.filter(|_| self.unpinged > 0)
+    }
+
+    /// Records a line sent to `lane` at `now`.
+    pub fn record(&mut self, lane: &str, line: Bytes, now: Instant) {
+        self.last_sent = Some(now);
         self.lines += 1;
         self.bytes += line.len();
         self.unpinged += 1;

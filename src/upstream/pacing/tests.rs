@@ -17,6 +17,11 @@ fn otr(target: &str, n: u32) -> Bytes {
     ))
 }
 
+/// A whole OTR message (not an OTRv4 fragment).
+fn otr_whole(target: &str, n: u32) -> Bytes {
+    Bytes::from(format!("PRIVMSG {target} :?OTR:AAQD{n:05}.\r\n"))
+}
+
 fn is_ping(l: &[u8]) -> bool {
     l.starts_with(b"PING :otrbnc-")
 }
@@ -476,26 +481,26 @@ fn notice(target: &str) -> Bytes {
 fn a_dropped_otr_line_is_sent_again_first_and_its_notice_hidden() {
     let t0 = Instant::now();
     let mut p = pacer((10, 100_000), Some(PER_TARGET), None, t0);
-    push(&mut p, "bob", (0..4).map(|n| otr("bob", n)));
+    push(&mut p, "bob", (0..4).map(|n| otr_whole("bob", n)));
     push(&mut p, "#c", [to("#c", 0)]);
     let out = pop_batch(&mut p, t0);
     let ping = out.iter().find(|l| is_ping(l)).cloned().unwrap();
     // The server dropped the last line to bob and said so before the PONG.
     assert_eq!(p.on_dropped("bob", THROTTLE_REST, notice("bob"), t0), None);
     assert_eq!(p.on_pong(&token(&ping)), Some(vec![]));
-    push(&mut p, "bob", [otr("bob", 9)]);
+    push(&mut p, "bob", [otr_whole("bob", 9)]);
     // bob rests; then the dropped line goes first.
     assert_eq!(
         pop_lines(&mut p, t0 + Duration::from_secs(9)),
         Vec::<Bytes>::new()
     );
     let t1 = t0 + THROTTLE_REST;
-    assert_eq!(p.pop(t1), Some(otr("bob", 3)));
+    assert_eq!(p.pop(t1), Some(otr_whole("bob", 3)));
     // Half the pace after the rest: no burst, one line per 2 s.
     assert_eq!(p.pop(t1), None);
     assert_eq!(
         pop_lines(&mut p, t1 + Duration::from_secs(2)),
-        vec![otr("bob", 9)]
+        vec![otr_whole("bob", 9)]
     );
 }
 
@@ -558,7 +563,7 @@ fn a_notice_about_a_line_without_ping_brings_one_at_once() {
 fn drops_over_two_segments_are_resent_in_order() {
     let t0 = Instant::now();
     let mut p = pacer((6, 100_000), None, None, t0);
-    push(&mut p, "bob", (0..5).map(|n| otr("bob", n)));
+    push(&mut p, "bob", (0..5).map(|n| otr_whole("bob", n)));
     let out = pop_all(&mut p, t0); // L L L P L P
     let pings: Vec<&Bytes> = out.iter().filter(|l| is_ping(l)).collect();
     assert_eq!(pings.len(), 2);
@@ -569,6 +574,30 @@ fn drops_over_two_segments_are_resent_in_order() {
     assert_eq!(p.on_pong(&token(pings[1])), Some(vec![]));
     assert_eq!(
         pop_lines(&mut p, t0),
-        vec![otr("bob", 2), otr("bob", 3), otr("bob", 4)]
+        vec![
+            otr_whole("bob", 2),
+            otr_whole("bob", 3),
+            otr_whole("bob", 4)
+        ]
+    );
+}
+
+#[test]
+fn every_otrv4_fragment_of_the_segment_is_sent_again() {
+    // Which fragment the server dropped is not known when it does not latch; the peer
+    // reassembles OTRv4 fragments in any order and discards duplicates, so all go again.
+    let t0 = Instant::now();
+    let mut p = pacer((10, 100_000), None, None, t0);
+    push(&mut p, "bob", (0..3).map(|n| otr("bob", n)));
+    push(&mut p, "bob", [to("bob", 7)]);
+    let ping = pop_batch(&mut p, t0).pop().unwrap();
+    assert!(is_ping(&ping));
+    assert_eq!(p.on_dropped("bob", Duration::ZERO, notice("bob"), t0), None);
+    // The last line is plaintext and may have arrived: the notice is shown, the plaintext
+    // is not sent twice, the fragments are.
+    assert_eq!(p.on_pong(&token(&ping)), Some(vec![notice("bob")]));
+    assert_eq!(
+        pop_lines(&mut p, t0),
+        vec![otr("bob", 0), otr("bob", 1), otr("bob", 2)]
     );
 }

@@ -248,11 +248,14 @@ impl Window {
     }
 }
 
-/// Decides, per segment and target, which lines were dropped and whether to send them again:
-/// the last `n` lines to the target for `n` notices. They are resent when that is certain
-/// (every line to the target in the segment was dropped) or when all of them are OTR lines
-/// (a duplicate OTR fragment is discarded by the peer); a plaintext line that might have
-/// arrived is never sent twice, and its notice reaches the clients.
+/// Decides, per segment and target, which lines were dropped and whether to send them again.
+/// These servers latch (once a target's count is over, every later message to it is dropped
+/// for about ten seconds), so for `n` notices the last `n` lines to the target are the ones
+/// dropped. They are resent when that is certain (every line to the target in the segment
+/// was dropped) or when all of them are OTR lines; a plaintext line that might have arrived
+/// is never sent twice, and its notice reaches the clients. OTRv4 fragments (`?OTR|`) of the
+/// segment are resent as well whichever was dropped: the peer reassembles them in any order
+/// and discards duplicates.
 fn settle(acked: &[Sent], notices: Vec<Notice>) -> Settled {
     let mut out = Settled::default();
     let mut groups: Vec<(u64, String, Vec<Bytes>)> = Vec::new();
@@ -273,24 +276,51 @@ fn settle(acked: &[Sent], notices: Vec<Notice>) -> Settled {
             .map(|s| &s.line)
             .collect();
         let n = raws.len().min(lines.len());
-        let dropped = lines.get(lines.len() - n..).unwrap_or_default();
+        let first_dropped = lines.len() - n;
         let certain = raws.len() >= lines.len();
-        if n > 0 && (certain || dropped.iter().all(|l| is_otr_line(l))) {
-            let again: Vec<Bytes> = dropped.iter().map(|l| (*l).clone()).collect();
+        let handled = n > 0
+            && (certain
+                || lines
+                    .iter()
+                    .skip(first_dropped)
+                    .all(|l| otr_kind(l).is_some()));
+        let again: Vec<Bytes> = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| {
+                (handled && *i >= first_dropped) || otr_kind(l) == Some(OtrKind::V4Fragment)
+            })
+            .map(|(_, l)| (*l).clone())
+            .collect();
+        if !again.is_empty() {
             match out.resend.iter_mut().find(|(l, _)| *l == lane) {
                 Some((_, v)) => v.extend(again),
                 None => out.resend.push((lane, again)),
             }
-        } else {
+        }
+        if !handled {
             out.pass.extend(raws);
         }
     }
     out
 }
 
-/// Whether a line to the server carries OTR (its text starts with `?OTR`).
-fn is_otr_line(line: &[u8]) -> bool {
-    crate::irc::Line::parse(line)
-        .and_then(|l| l.param(1).map(|t| t.starts_with(b"?OTR")))
-        .unwrap_or(false)
+#[derive(Debug, PartialEq, Eq)]
+enum OtrKind {
+    /// `?OTR|…`: reassembled in any order, duplicates discarded.
+    V4Fragment,
+    Other,
+}
+
+/// What OTR a line to the server carries (its text starts with `?OTR`), if any.
+fn otr_kind(line: &[u8]) -> Option<OtrKind> {
+    let parsed = crate::irc::Line::parse(line)?;
+    let text = parsed.param(1)?;
+    if text.starts_with(b"?OTR|") {
+        Some(OtrKind::V4Fragment)
+    } else if text.starts_with(b"?OTR") {
+        Some(OtrKind::Other)
+    } else {
+        None
+    }
 }

@@ -529,11 +529,11 @@ fn on_client_line(state: &Arc<Mutex<State>>, line: &[u8]) -> (Vec<Vec<u8>>, Vec<
             g.script.otr_throttle_seen += 1;
             if g.script.otr_throttle_seen == n {
                 g.script.throttled_text = Some(text.clone());
-                let notice = format!(
-                    ":{} NOTICE {client} :*** Message to {target} throttled due to flooding\r\n",
-                    super::ngircd::SERVER_NAME
-                );
-                return (Vec::new(), vec![notice.into_bytes()], false);
+                // The notice must come in order with the server's other replies, as from a
+                // server that parsed the line: a PING goes in its place and its PONG is
+                // turned into the notice on the way back.
+                let marker = format!("PING :{THROTTLE_MARKER}{target}\r\n");
+                return (vec![marker.into_bytes()], Vec::new(), false);
             }
         }
         if let Some((nick, n)) = g.script.cut_after_to.clone()
@@ -594,12 +594,25 @@ fn fake_sasl_reply(msg: &Msg, numeric: &str) -> Option<Vec<Vec<u8>>> {
     }
 }
 
+/// The PING token that stands for a swallowed line (see `throttle_nth_to`).
+const THROTTLE_MARKER: &str = "hostile-throttle-";
+
 /// One line from the server: the lines otrbnc gets for it.
 fn on_server_line(state: &Arc<Mutex<State>>, line: &[u8]) -> Vec<Vec<u8>> {
     let mut g = state.lock().expect("hostile state");
     let Some(msg) = Msg::parse(line) else {
         return vec![line.to_vec()];
     };
+    if msg.command == "PONG"
+        && let Some(target) = msg.text().strip_prefix(THROTTLE_MARKER)
+    {
+        let notice = format!(
+            ":{} NOTICE {} :*** Message to {target} throttled due to flooding\r\n",
+            super::ngircd::SERVER_NAME,
+            g.client_nick
+        );
+        return vec![notice.into_bytes()];
+    }
     if g.script.fake_sasl.is_some()
         && msg.command == "CAP"
         && msg.param(1).eq_ignore_ascii_case("LS")

@@ -1,7 +1,7 @@
 //! Latency of a channel line queued behind an OTR handshake, on a real ngircd.
 //!
-//! alice's otrbnc runs at its default pacing (`flood_interval_secs = 2`, `flood_burst = 9`)
-//! and is opted in to fresh peers (each its own otrbnc, unpaced). For each peer alice's client
+//! alice's otrbnc runs behind an overall token bucket (`flood_interval_secs = 2`, `flood_burst = 9`:
+//! the old default, configured) and is opted in to fresh peers (each its own otrbnc, unpaced). For each peer alice's client
 //! starts a first contact; once the first fragment of alice's Auth-R (24 lines) has gone out,
 //! alice's client types channel lines a few seconds apart while the handshakes (this one and
 //! the earlier ones still queued) drain. The clock runs from alice's client writing the line
@@ -82,13 +82,9 @@ async fn bench_main(peers: usize, samples: usize, bench: bool) {
         "test mode (one sample; `cargo bench --bench send_queue` for the figures)"
     };
     println!("send_queue: a channel line typed behind queued OTR handshakes — {mode}");
-    let defaults = otrbnc::config::Config::embedded();
-    let (interval, burst) = defaults
-        .networks
-        .values()
-        .next()
-        .map_or((f64::NAN, 0), |n| (n.flood_interval_secs, n.flood_burst));
-    let interval = Duration::from_secs_f64(interval);
+    // The fair queue behind an overall bucket (configured: ngircd's automatic pacing has
+    // none), as the old default and ZNC pace.
+    let (interval, burst) = (Duration::from_secs(2), 9u32);
 
     let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
     let names: Vec<String> = (1..=peers).map(|i| format!("bob{i}")).collect();
@@ -97,7 +93,7 @@ async fn bench_main(peers: usize, samples: usize, bench: bool) {
         &ng,
         BncConfig::new("alice", ng.addr())
             .otr_nicks(&refs)
-            .default_pacing()
+            .pacing(interval.as_secs_f64(), burst)
             .handshake_timeout(600),
     )
     .await;
@@ -158,7 +154,7 @@ async fn bench_main(peers: usize, samples: usize, bench: bool) {
     let pick = |v: &[f64], q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     println!();
     println!(
-        "otrbnc default pacing: {:.1} s per line after a burst of {burst}; ngircd MaxPenaltyTime = 0",
+        "otrbnc pacing (configured): {:.1} s per line after a burst of {burst}; ngircd MaxPenaltyTime = 0",
         interval.as_secs_f64()
     );
     println!(

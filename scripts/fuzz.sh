@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile attestation smp_messages otr3_smp account interaction
   irc_line irc_codec client_text login control_args config sam_reply irc_state otr3_keyfile
-  otr3_message otr3_fragment otr3_tlv otr3_contact)
+  otr3_message otr3_fragment otr3_tlv otr3_contact pacing)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 
@@ -53,7 +53,7 @@ max_len() {
 # the smoke run is part of CI's time budget.
 smoke_secs() {
   case "$1" in
-    irc_line | irc_codec | client_text | login | control_args | config | sam_reply | irc_state) echo 5 ;;
+    irc_line | irc_codec | client_text | login | control_args | config | sam_reply | irc_state | pacing) echo 5 ;;
     *) echo 10 ;;
   esac
 }

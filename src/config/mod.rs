@@ -456,12 +456,14 @@ pub struct Network {
     /// authentication fails, disconnect instead of continuing unauthenticated.
     #[serde(default)]
     pub sasl_required: bool,
-    /// Seconds per line once the burst is spent (token bucket refill).
-    #[serde(default = "default_flood_interval")]
-    pub flood_interval_secs: f64,
-    /// Lines that can be sent at once.
-    #[serde(default = "default_flood_burst")]
-    pub flood_burst: u32,
+    /// Overrides the automatic overall pace: seconds per line once the burst is spent
+    /// (token bucket refill; 0: no overall bucket). Unset: chosen from the server (README
+    /// "Pacing"). The window and the per-target limit apply either way.
+    #[serde(default)]
+    pub flood_interval_secs: Option<f64>,
+    /// Overrides the automatic overall burst: lines that can be sent at once.
+    #[serde(default)]
+    pub flood_burst: Option<u32>,
     /// Nicks whose private messages go through OTR.
     #[serde(default)]
     pub otr_nicks: Vec<String>,
@@ -545,9 +547,10 @@ fn default_plain_marker() -> String {
     "[NOT ENCRYPTED] ".to_string()
 }
 fn default_handshake_timeout() -> u64 {
-    // A first-contact handshake is ~84 lines; at the default pacing (burst 9, then one line
-    // per 2 s) it takes about two minutes on its own (docs/BENCHMARKS.md).
-    300
+    // The slowest automatic pace is one line per second to one target (a server that drops
+    // per target, or an unknown one): a first contact of ~84 lines takes about 80 s, plus a
+    // 10 s rest if the server throttles anyway. Twice that leaves room for a slow peer.
+    180
 }
 fn default_heartbeat() -> u64 {
     60
@@ -573,14 +576,6 @@ fn default_playback() -> usize {
 }
 fn default_transport() -> Transport {
     Transport::Tls
-}
-fn default_flood_interval() -> f64 {
-    2.0
-}
-fn default_flood_burst() -> u32 {
-    // ZNC's FloodBurst; soju uses 10. With one line per 2 s after it, safe on Libera-class
-    // servers, and a repeat-contact handshake message (7-8 lines) goes out at once.
-    9
 }
 fn default_tor_bootstrap_timeout() -> u64 {
     // A first bootstrap downloads the consensus and microdescriptors: tens of seconds on a
@@ -681,8 +676,8 @@ impl Config {
                 sasl_username: None,
                 sasl_password: None,
                 sasl_required: false,
-                flood_interval_secs: default_flood_interval(),
-                flood_burst: default_flood_burst(),
+                flood_interval_secs: None,
+                flood_burst: None,
                 otr_nicks: Vec::new(),
                 channels: Vec::new(),
                 first_contact: None,

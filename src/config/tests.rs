@@ -101,7 +101,16 @@ fn defaults_are_safe() {
     assert!(!c.otr.allow_plain_notice && !c.otr.allow_plain_ctcp && !c.otr.accept_strangers);
     let net = c.networks.get("test").unwrap();
     assert_eq!(net.port(), 6667);
-    assert!(net.flood_interval_secs >= 1.0 && net.flood_burst <= 9);
+    // Pacing is automatic (chosen from the server) unless overridden.
+    assert_eq!((net.flood_interval_secs, net.flood_burst), (None, None));
+    let old = parse_ok(&format!(
+        "{MINIMAL}flood_interval_secs = 2.0\nflood_burst = 9\n"
+    ));
+    let net = old.networks.get("test").unwrap();
+    assert_eq!(
+        (net.flood_interval_secs, net.flood_burst),
+        (Some(2.0), Some(9))
+    );
     // TLS unless plain is asked for by name.
     let tls = parse_ok(&MINIMAL.replace("transport = \"plain\"\n", ""));
     assert_eq!(tls.networks.get("test").unwrap().transport, Transport::Tls);

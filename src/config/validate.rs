@@ -461,13 +461,17 @@ fn validate_network(name: &str, net: &Network) -> Result<(), ConfigError> {
             "needs sasl_mechanism (and its credentials)",
         ));
     }
-    if !net.flood_interval_secs.is_finite() || !(0.0..=60.0).contains(&net.flood_interval_secs) {
+    if let Some(i) = net.flood_interval_secs
+        && (!i.is_finite() || !(0.0..=60.0).contains(&i))
+    {
         return Err(invalid(
             key("flood_interval_secs"),
-            "must be 0..=60 (0 disables pacing)",
+            "must be 0..=60 (0: no overall token bucket)",
         ));
     }
-    if !(1..=100).contains(&net.flood_burst) {
+    if let Some(b) = net.flood_burst
+        && !(1..=100).contains(&b)
+    {
         return Err(invalid(key("flood_burst"), "must be 1..=100"));
     }
     for n in &net.otr_nicks {

@@ -7,6 +7,7 @@ use super::registration::SaslFailure;
 use super::{Net, now_ms};
 use crate::config::SaslMechanism;
 use crate::irc::Line;
+use crate::upstream::pacing::{self, Throttle};
 use crate::upstream::sasl;
 
 /// Capabilities otrbnc asks the server for (only those that do not change the lines clients
@@ -20,6 +21,20 @@ impl Net {
         };
         let cmd = line.command.to_ascii_uppercase();
         match cmd.as_slice() {
+            // The answer to a PING of ours (acknowledgement or liveness): never for clients.
+            b"PONG"
+                if line
+                    .params
+                    .last()
+                    .is_some_and(|t| t.starts_with(pacing::TOKEN_PREFIX.as_bytes())) =>
+            {
+                let token = line.param_str(line.params.len().saturating_sub(1));
+                let token = token.unwrap_or_default();
+                for notice in self.pacer.on_pong(&token).unwrap_or_default() {
+                    self.clients.broadcast(&notice);
+                }
+                return;
+            }
             b"PING" => {
                 let mut pong = b"PONG".to_vec();
                 if let Some(rest) = raw.get(4..) {
@@ -97,12 +112,13 @@ impl Net {
             }
             self.otr.refold(&self.irc);
             self.joins.refold(self.irc.casemap);
-            let interval = if self.irc.saferate {
-                std::time::Duration::ZERO
-            } else {
-                std::time::Duration::from_secs_f64(self.cfg.flood_interval_secs)
-            };
-            self.pacer.set_interval(interval);
+            self.apply_pacing();
+        }
+        if cmd == b"004" {
+            self.apply_pacing();
+        }
+        if self.irc.registered && self.on_throttle(&raw, &line) {
+            return;
         }
 
         match cmd.as_slice() {
@@ -123,6 +139,30 @@ impl Net {
             return;
         }
         self.clients.broadcast(&raw);
+    }
+
+    /// A reply saying the server dropped a line of ours or refused a command for load.
+    /// Returns true when the line is held (it reaches the clients later only if otrbnc could
+    /// not send the dropped lines again).
+    fn on_throttle(&mut self, raw: &Bytes, line: &Line<'_>) -> bool {
+        let Some(t) = pacing::classify(line, |n| self.irc.is_me(n)) else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        match t {
+            Throttle::Dropped { target, rest } => {
+                tracing::info!(network = %self.name, "the server dropped a message (flood control)");
+                let lane = self.irc.fold(&target);
+                self.pacer
+                    .on_dropped(&lane, rest, raw.clone(), now)
+                    .is_none()
+            }
+            Throttle::TryAgain => {
+                tracing::info!(network = %self.name, "the server asks to wait (263): slowing down");
+                self.pacer.slow_down(now);
+                false
+            }
+        }
     }
 
     fn on_registered(&mut self) {

@@ -44,7 +44,7 @@ use state::IrcState;
 use crate::config::{self, Network as NetConfig};
 use crate::irc::build;
 use crate::local_state::SharedIdentity;
-use crate::upstream::pacer::{self, Pacer};
+use crate::upstream::pacing::{self, Class, Pacer};
 use crate::upstream::transport::Route;
 use std::sync::Arc;
 
@@ -280,8 +280,10 @@ pub fn spawn(
         irc: IrcState::new(cfg.nick.as_deref().unwrap_or("*")),
         clients: Clients::new(otr_cfg.playback_lines),
         pacer: Pacer::new(
-            Duration::from_secs_f64(cfg.flood_interval_secs),
-            cfg.flood_burst,
+            pacing::Overrides {
+                interval: cfg.flood_interval_secs.map(Duration::from_secs_f64),
+                burst: cfg.flood_burst,
+            },
             now,
         ),
         last_queue_warning: None,
@@ -441,6 +443,9 @@ impl Net {
             self.join_kept();
         }
         self.registration_timer(now);
+        for notice in self.pacer.on_timer(now) {
+            self.clients.broadcast(&notice);
+        }
         if self
             .otr
             .account
@@ -654,24 +659,30 @@ impl Net {
     /// Queues lines for the server through the pacer, in order, in the lane of their
     /// target (taken from the first line: a group is one message to one target).
     fn send_paced(&mut self, lines: Vec<Bytes>) -> bool {
-        // Nothing waiting and a token free (the usual case): straight to the connection.
-        if let [line] = lines.as_slice()
-            && self.can_send()
-            && self.write_room() > 0
-            && self.pacer.pass(Instant::now())
-        {
-            self.send_now(line.clone());
-            return true;
-        }
+        self.send_paced_as(lines, Class::Normal)
+    }
+
+    /// [`Net::send_paced`] with a class: bulk lines wait behind the target's other lines.
+    fn send_paced_as(&mut self, lines: Vec<Bytes>, class: Class) -> bool {
         let lane = match lines.first() {
-            Some(first) => pacer::lane_of(first, |t| self.irc.fold(t)),
+            Some(first) => pacing::lane_of(first, |t| self.irc.fold(t)),
             None => return true,
         };
-        if self.pacer.push(lane, lines).is_err() {
+        if self.pacer.push(lane, class, lines).is_err() {
             self.notify("The send queue to the server is full: a message was NOT sent.");
             return false;
         }
         true
+    }
+
+    /// Puts the pacing rules for the server in force (from 004's version and ISUPPORT).
+    fn apply_pacing(&mut self) {
+        let profile =
+            pacing::server::Profile::detect(self.irc.server_version.as_deref(), self.irc.saferate);
+        if *self.pacer.profile() != profile {
+            self.pacer.set_server(profile, Instant::now());
+            tracing::info!(network = %self.name, "{}", self.pacer.describe());
+        }
     }
 
     /// Moves lines the pacer allows to the connection, and warns when the queue is slow.
@@ -698,7 +709,7 @@ impl Net {
         {
             self.send_now(line);
         }
-        let delay = self.pacer.delay();
+        let delay = self.pacer.delay(now);
         if delay > Duration::from_secs(self.otr_cfg.queue_warn_secs)
             && self
                 .last_queue_warning

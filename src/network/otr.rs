@@ -492,20 +492,24 @@ impl Net {
 
     /// Sends what the account produced and tells the user about its events.
     pub(super) fn otr_drain(&mut self) {
+        // Consecutive lines to one peer of one class go as a group (one message's fragments).
         let mut group: Vec<Bytes> = Vec::new();
-        let mut group_peer: Option<String> = None;
+        let mut group_key: Option<(String, bool)> = None;
         while let Some(t) = self.otr.account.poll_transmit() {
-            if group_peer.as_deref() != Some(t.peer.as_str()) && !group.is_empty() {
+            let key = (t.peer.clone(), t.bulk);
+            if group_key.as_ref() != Some(&key) && !group.is_empty() {
                 let lines = std::mem::take(&mut group);
-                self.send_paced(lines);
+                let bulk = group_key.as_ref().is_some_and(|(_, b)| *b);
+                self.send_paced_as(lines, class_of(bulk));
             }
             let nick = self.otr.display(&t.peer);
-            tracing::debug!(peer = %nick, bytes = t.line.len(), "OTR line queued");
+            tracing::debug!(peer = %nick, bytes = t.line.len(), bulk = t.bulk, "OTR line queued");
             group.push(build::message(None, "PRIVMSG", &nick, &t.line));
-            group_peer = Some(t.peer);
+            group_key = Some(key);
         }
         if !group.is_empty() {
-            self.send_paced(group);
+            let bulk = group_key.as_ref().is_some_and(|(_, b)| *b);
+            self.send_paced_as(group, class_of(bulk));
         }
         while let Some(ev) = self.otr.account.poll_event() {
             self.otr_event(ev);
@@ -935,5 +939,14 @@ impl Net {
         let mut rng = rand::rng();
         self.otr.account.finish_all(now_ms(), &mut rng);
         self.otr_drain();
+    }
+}
+
+/// The send-queue class of an OTR line.
+fn class_of(bulk: bool) -> crate::upstream::pacing::Class {
+    if bulk {
+        crate::upstream::pacing::Class::Bulk
+    } else {
+        crate::upstream::pacing::Class::Normal
     }
 }

@@ -58,6 +58,8 @@ pub struct IrcState {
     pub nicklen: Option<usize>,
     /// The server paces us itself without disconnecting (ISUPPORT `SAFERATE`).
     pub saferate: bool,
+    /// The server's version from numeric 004 (bounded), which tells its flood rules.
+    pub server_version: Option<String>,
     /// 001-004 lines as received.
     welcome: Vec<Bytes>,
     /// 005 lines as received.
@@ -78,6 +80,9 @@ pub struct IrcState {
     /// Whether 001 arrived on the current connection.
     pub registered: bool,
 }
+
+/// The longest server version kept from 004.
+const MAX_VERSION_CHARS: usize = 64;
 
 impl IrcState {
     /// Fresh state for a new connection (keeps nothing from the last one but the nick).
@@ -176,7 +181,13 @@ impl IrcState {
                 self.welcome.clear();
                 self.welcome.push(raw.clone());
             }
-            b"002" | b"003" | b"004" => self.welcome.push(raw.clone()),
+            b"002" | b"003" => self.welcome.push(raw.clone()),
+            b"004" => {
+                self.welcome.push(raw.clone());
+                self.server_version = line
+                    .param_str(2)
+                    .map(|v| v.chars().take(MAX_VERSION_CHARS).collect());
+            }
             b"005" => {
                 if self.isupport.len() < MAX_ISUPPORT_LINES {
                     self.isupport.push(raw.clone());
@@ -644,6 +655,12 @@ mod tests {
         feed(&mut s, b":irc.test 422 alice :MOTD File is missing\r\n");
         feed(&mut s, b":alice!~alice@localhost JOIN #Chan\r\n");
         feed(&mut s, b":irc.test 332 alice #chan :the topic\r\n");
+        assert_eq!(s.server_version, None);
+        feed(
+            &mut s,
+            b":irc.test 004 alice irc.test ngircd-26.1 abc defg\r\n",
+        );
+        assert_eq!(s.server_version.as_deref(), Some("ngircd-26.1"));
         assert_eq!(s.userhost.as_deref(), Some("~alice@localhost"));
         assert_eq!(s.casemap, CaseMapping::Ascii);
         assert!(!s.saferate);

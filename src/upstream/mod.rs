@@ -2,7 +2,7 @@
 //! paced send queue.
 
 pub mod i2p;
-pub mod pacer;
+pub mod pacing;
 pub mod sam;
 pub mod sasl;
 pub mod socks5;

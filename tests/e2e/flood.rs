@@ -28,6 +28,22 @@ async fn conversation_under_default_flood_penalties() {
     );
 }
 
+/// First contact and 8 long messages (4 each way, sent at once) on ngircd with its default
+/// flood penalties and otrbnc's automatic pacing (no `flood_*` keys): ngircd is recognised
+/// from 004, the acknowledged window keeps its penalty away, and everything arrives with no
+/// disconnection (issue 19: pacing that knows the server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_contact_and_long_messages_at_the_automatic_pacing() {
+    require_e2e!();
+    let f =
+        penalties::conversation(|c| c.default_pacing().handshake_timeout(120), 4, secs(240)).await;
+    println!(
+        "automatic pacing on ngircd: private after {:?}, all delivered after {:?} \
+         ({} lines up from alice, {} from bob)",
+        f.private_after, f.all_after, f.lines_up.0, f.lines_up.1
+    );
+}
+
 /// Garbage that looks like OTR: fragments with random identifiers, indices out of range,
 /// huge claimed counts, unterminated `?OTR:` messages, broken headers, queries.
 fn garbage_line(i: usize, allow_query: bool) -> String {

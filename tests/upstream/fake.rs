@@ -24,6 +24,9 @@ impl FakeServer {
             .await
             .expect("otrbnc did not connect")
             .unwrap();
+        // As IRC servers do (ircd-hybrid, solanum, InspIRCd set TCP_NODELAY): a PONG is not
+        // held back by Nagle's algorithm.
+        let _ = s.set_nodelay(true);
         Conn::new(s)
     }
 }
@@ -57,6 +60,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         match tokio::time::timeout(Duration::from_secs(secs), self.io.read_line(&mut line)).await {
             Ok(Ok(n)) if n > 0 => {
                 let l = line.trim_end_matches(['\r', '\n']).to_string();
+                // Like a real server, answer the pacer's acknowledgement PINGs in order.
+                if let Some(tok) = l.strip_prefix("PING :otrbnc-")
+                    && tok.bytes().all(|b| b.is_ascii_digit())
+                {
+                    let pong = format!(":srv PONG srv :otrbnc-{tok}\r\n");
+                    let _ = self.io.get_mut().write_all(pong.as_bytes()).await;
+                }
                 self.received.push(l.clone());
                 Some(l)
             }

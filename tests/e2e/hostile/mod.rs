@@ -11,6 +11,7 @@ mod flood;
 mod impersonation;
 mod liveness;
 mod tampering;
+mod throttle;
 
 use std::time::Duration;
 

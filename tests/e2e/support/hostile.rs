@@ -60,6 +60,12 @@ struct Script {
     fake_sasl: Option<String>,
     /// Strip OTRv4+ (`P`) from this nick's query messages and whitespace tags (a downgrade).
     strip_v4_from: Option<String>,
+    /// Swallow otrbnc's n-th (1-based) OTR line to this nick and answer it as ircd-hybrid and
+    /// solanum do when a target is flooded: `*** Message to <nick> throttled due to flooding`.
+    throttle_nth_to: Option<(String, usize)>,
+    otr_throttle_seen: usize,
+    /// The text of the line swallowed that way.
+    throttled_text: Option<String>,
 }
 
 /// `text` with OTRv4+ removed from its query (`?OTRvP3?` → `?OTRv3?`) and whitespace tag
@@ -324,6 +330,20 @@ impl Hostile {
         self.lock().script.fake_sasl = Some(numeric.to_string());
     }
 
+    /// Swallows otrbnc's `n`-th (1-based) OTR line to `nick` and answers it with the
+    /// "throttled due to flooding" notice of ircd-hybrid and solanum (a per-target drop).
+    pub fn throttle_nth_otr_to(&self, nick: &str, n: usize) {
+        let mut g = self.lock();
+        g.script.throttle_nth_to = Some((nick.to_string(), n));
+        g.script.otr_throttle_seen = 0;
+        g.script.throttled_text = None;
+    }
+
+    /// The text of the line [`Hostile::throttle_nth_otr_to`] swallowed, once it has.
+    pub fn throttled_text(&self) -> Option<String> {
+        self.lock().script.throttled_text.clone()
+    }
+
     /// Strips OTRv4+ from `nick`'s offers (queries and whitespace tags) to otrbnc.
     pub fn strip_v4_from(&self, nick: &str) {
         self.lock().script.strip_v4_from = Some(nick.to_string());
@@ -503,6 +523,19 @@ fn on_client_line(state: &Arc<Mutex<State>>, line: &[u8]) -> (Vec<Vec<u8>>, Vec<
     let client = g.client_nick.clone();
     let mut to_client = Vec::new();
     if is_otr(&text) {
+        if let Some((nick, n)) = g.script.throttle_nth_to.clone()
+            && target.eq_ignore_ascii_case(&nick)
+        {
+            g.script.otr_throttle_seen += 1;
+            if g.script.otr_throttle_seen == n {
+                g.script.throttled_text = Some(text.clone());
+                // The notice must come in order with the server's other replies, as from a
+                // server that parsed the line: a PING goes in its place and its PONG is
+                // turned into the notice on the way back.
+                let marker = format!("PING :{THROTTLE_MARKER}{target}\r\n");
+                return (vec![marker.into_bytes()], Vec::new(), false);
+            }
+        }
         if let Some((nick, n)) = g.script.cut_after_to.clone()
             && target.eq_ignore_ascii_case(&nick)
         {
@@ -561,12 +594,25 @@ fn fake_sasl_reply(msg: &Msg, numeric: &str) -> Option<Vec<Vec<u8>>> {
     }
 }
 
+/// The PING token that stands for a swallowed line (see `throttle_nth_to`).
+const THROTTLE_MARKER: &str = "hostile-throttle-";
+
 /// One line from the server: the lines otrbnc gets for it.
 fn on_server_line(state: &Arc<Mutex<State>>, line: &[u8]) -> Vec<Vec<u8>> {
     let mut g = state.lock().expect("hostile state");
     let Some(msg) = Msg::parse(line) else {
         return vec![line.to_vec()];
     };
+    if msg.command == "PONG"
+        && let Some(target) = msg.text().strip_prefix(THROTTLE_MARKER)
+    {
+        let notice = format!(
+            ":{} NOTICE {} :*** Message to {target} throttled due to flooding\r\n",
+            super::ngircd::SERVER_NAME,
+            g.client_nick
+        );
+        return vec![notice.into_bytes()];
+    }
     if g.script.fake_sasl.is_some()
         && msg.command == "CAP"
         && msg.param(1).eq_ignore_ascii_case("LS")

@@ -1,0 +1,331 @@
+//! The upstream send queue and its pace. Lines wait in per-target lanes served round robin
+//! ([`lanes`]); what leaves them is bounded by a closed-loop window of lines the server has
+//! not yet acknowledged ([`window`], PING tokens), a per-target limit where the server drops
+//! messages to a target that receives too many ([`targets`]), and an overall token bucket
+//! for unknown servers or when configured ([`bucket`]). The rules come from the server's
+//! version in numeric 004 and `SAFERATE` ([`server`]); `flood_interval_secs`/`flood_burst`
+//! override the bucket. Dropped lines the server reports ([`throttle`]) are sent again.
+//! Registration, PONG and the liveness PING pass outside the queue.
+
+pub mod bucket;
+pub mod lanes;
+pub mod server;
+pub mod targets;
+#[cfg(test)]
+mod tests;
+pub mod throttle;
+pub mod window;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use bucket::Bucket;
+pub use lanes::{COMMANDS_LANE, Class, Lane, MAX_QUEUED_LINES, QueueFull, lane_of};
+use lanes::{Lanes, Pick};
+use server::{Family, Profile};
+use targets::{TargetRate, Targets};
+pub use throttle::{Throttle, classify};
+pub use window::TOKEN_PREFIX;
+use window::{NoticeFate, Window};
+
+/// The bucket's interval when only `flood_burst` is configured (ZNC's and the old default).
+const DEFAULT_OVERRIDE_INTERVAL: Duration = Duration::from_secs(2);
+/// The bucket's burst when only `flood_interval_secs` is configured.
+const DEFAULT_OVERRIDE_BURST: u32 = 9;
+/// A batch counts as ended (and gets its PING) when nothing more was sent for this long:
+/// lines a client writes in several pieces are not cut into many small segments.
+pub const IDLE_PING: Duration = Duration::from_millis(50);
+/// The slowest overall pace a 263 (try again) can bring.
+const SLOWEST: Duration = Duration::from_secs(8);
+
+/// The configured overrides of the automatic overall bucket (None: automatic).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overrides {
+    /// `flood_interval_secs` (zero: no overall bucket).
+    pub interval: Option<Duration>,
+    /// `flood_burst`.
+    pub burst: Option<u32>,
+}
+
+impl Overrides {
+    /// `flood_interval_secs = 0`: unpaced (no overall bucket, no per-target limit), as the
+    /// key always meant; the window still bounds what is in flight.
+    fn unpaced(self) -> bool {
+        self.interval.is_some_and(|i| i.is_zero())
+    }
+
+    fn per_target(self, automatic: Option<TargetRate>) -> Option<TargetRate> {
+        if self.unpaced() { None } else { automatic }
+    }
+
+    fn bucket(self, automatic: Option<(Duration, u32)>) -> (Duration, u32) {
+        if self.interval.is_none() && self.burst.is_none() {
+            return automatic.unwrap_or((Duration::ZERO, 1));
+        }
+        let (ai, ab) = automatic.unwrap_or((DEFAULT_OVERRIDE_INTERVAL, DEFAULT_OVERRIDE_BURST));
+        (self.interval.unwrap_or(ai), self.burst.unwrap_or(ab))
+    }
+}
+
+/// What goes next.
+#[derive(Debug)]
+enum Plan {
+    Ping,
+    Line(Pick),
+    Wait(Option<Instant>),
+}
+
+/// The send queue.
+#[derive(Debug)]
+pub struct Pacer {
+    lanes: Lanes,
+    bucket: Bucket,
+    targets: Targets,
+    window: Window,
+    profile: Profile,
+    overrides: Overrides,
+}
+
+impl Pacer {
+    /// A queue with the rules for an unknown server (until [`Pacer::set_server`]).
+    pub fn new(overrides: Overrides, now: Instant) -> Pacer {
+        let profile = Profile::of(Family::Unknown);
+        let (interval, burst) = overrides.bucket(profile.bucket);
+        let mut targets = Targets::default();
+        targets.set_rate(overrides.per_target(profile.per_target));
+        Pacer {
+            lanes: Lanes::default(),
+            bucket: Bucket::new(interval, burst, now),
+            targets,
+            window: Window::new(profile.window),
+            profile,
+            overrides,
+        }
+    }
+
+    /// Puts a server's rules in force (from 004 and ISUPPORT).
+    pub fn set_server(&mut self, profile: Profile, now: Instant) {
+        let (interval, burst) = self.overrides.bucket(profile.bucket);
+        self.bucket.set(interval, burst, now);
+        self.targets
+            .set_rate(self.overrides.per_target(profile.per_target));
+        self.window.set_limits(profile.window);
+        self.profile = profile;
+    }
+
+    /// The rules in force.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// For `*otr status`: the server and the rules.
+    pub fn describe(&self) -> String {
+        let w = self.window.limits();
+        let target = match self.targets.rate() {
+            Some(r) => format!(
+                "{} at once to one target, then one per {:.1} s",
+                r.burst,
+                r.interval.as_secs_f64()
+            ),
+            None => "no per-target limit".to_string(),
+        };
+        let overall = if self.bucket.is_off() {
+            "no overall limit".to_string()
+        } else {
+            format!(
+                "overall one line per {:.1} s after a burst",
+                self.bucket.interval().as_secs_f64()
+            )
+        };
+        format!(
+            "pacing for {}: at most {} lines / {} bytes unacknowledged, {target}, {overall}",
+            self.profile.family.name(),
+            w.lines,
+            w.bytes
+        )
+    }
+
+    /// Queues lines in `lane` that must go out in order (all or nothing).
+    pub fn push(&mut self, lane: Lane, class: Class, lines: Vec<Bytes>) -> Result<(), QueueFull> {
+        self.lanes.push(lane, class, lines)
+    }
+
+    fn plan(&self, now: Instant) -> Plan {
+        if self.window.notice_unpinged() {
+            return Plan::Ping;
+        }
+        let unpinged = self.window.unpinged();
+        let Some(pick) = self.lanes.pick(|l| self.targets.ready(l, now)) else {
+            // Lanes wait for their targets, or nothing is queued: the batch so far gets its
+            // PING (at once when lines wait, after a short pause when the queue is empty).
+            let at = self
+                .lanes
+                .lane_lengths()
+                .map(|(l, _)| self.targets.ready_at(l, now))
+                .min();
+            let due = match at {
+                // Lines wait for their targets: PING when half the window is used.
+                Some(_) => unpinged >= self.window.ping_every(),
+                None => unpinged >= 2,
+            };
+            if due {
+                let ping_at = match at {
+                    Some(_) => now,
+                    None => self.window.last_sent().map_or(now, |t| t + IDLE_PING),
+                };
+                if ping_at <= now {
+                    return Plan::Ping;
+                }
+                return Plan::Wait(Some(at.map_or(ping_at, |a| a.min(ping_at))));
+            }
+            return Plan::Wait(at);
+        };
+        let len = self.lanes.peek(&pick).map_or(0, Bytes::len);
+        if !self.window.allows(len) {
+            return if unpinged > 0 {
+                Plan::Ping
+            } else {
+                Plan::Wait(None)
+            };
+        }
+        if !self.bucket.ready(now) {
+            return if unpinged >= 2 {
+                Plan::Ping
+            } else {
+                Plan::Wait(Some(self.bucket.ready_at(now)))
+            };
+        }
+        if unpinged >= self.window.ping_every() {
+            return Plan::Ping;
+        }
+        Plan::Line(pick)
+    }
+
+    /// The next line to write now (a queued line or one of our PINGs), if any.
+    pub fn pop(&mut self, now: Instant) -> Option<Bytes> {
+        match self.plan(now) {
+            Plan::Ping => Some(self.window.ping(now)),
+            Plan::Line(pick) => {
+                let (line, _) = self.lanes.take(&pick)?;
+                let lane = match &pick {
+                    Pick::Lane(l) => l.as_str(),
+                    Pick::Barrier => COMMANDS_LANE,
+                };
+                self.bucket.spend(now);
+                self.targets.spend(lane, now);
+                self.window.record(lane, line.clone(), now);
+                Some(line)
+            }
+            Plan::Wait(_) => None,
+        }
+    }
+
+    /// When something is next due: a line, a PING, or the acknowledgement timeout.
+    pub fn next_ready(&self, now: Instant) -> Option<Instant> {
+        let planned = match self.plan(now) {
+            Plan::Ping | Plan::Line(_) => Some(now),
+            Plan::Wait(t) => t,
+        };
+        match (planned, self.window.ack_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A PONG with `token` (its last parameter). None: not an acknowledgement of ours.
+    /// Otherwise the throttle notices to pass on to the clients (those not fully handled).
+    pub fn on_pong(&mut self, token: &str) -> Option<Vec<Bytes>> {
+        let settled = self.window.on_pong(token)?;
+        Some(self.apply(settled))
+    }
+
+    /// Timers: a PING unanswered for too long counts as answered. Returns notices to pass.
+    pub fn on_timer(&mut self, now: Instant) -> Vec<Bytes> {
+        match self.window.on_timer(now) {
+            Some(s) => self.apply(s),
+            None => Vec::new(),
+        }
+    }
+
+    fn apply(&mut self, settled: window::Settled) -> Vec<Bytes> {
+        for (lane, lines) in settled.resend {
+            tracing::info!(
+                lines = lines.len(),
+                "the server dropped lines (flood control); sending them again"
+            );
+            self.lanes.push_resent(&lane, lines);
+        }
+        settled.pass
+    }
+
+    /// The server dropped a line to `lane` (folded target) and said so in `raw`: the target
+    /// rests, and the notice is held until the lines it concerns are known (Some: pass it on
+    /// now).
+    pub fn on_dropped(
+        &mut self,
+        lane: &str,
+        rest: Duration,
+        raw: Bytes,
+        now: Instant,
+    ) -> Option<Bytes> {
+        self.targets.penalise(lane, rest, now);
+        match self.window.on_notice(lane, raw) {
+            NoticeFate::Held => None,
+            NoticeFate::Pass(raw) => Some(raw),
+        }
+    }
+
+    /// The server refused a command for load (263): halve the overall pace.
+    pub fn slow_down(&mut self, now: Instant) {
+        let interval = match self.bucket.interval() {
+            i if i.is_zero() => Duration::from_secs(1),
+            i => (i * 2).min(SLOWEST),
+        };
+        self.bucket.set(interval, 1, now);
+    }
+
+    /// Lines waiting.
+    pub fn len(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
+    /// About how long the last queued line waits (from the bucket and the per-target limit;
+    /// the window's wait depends on the server).
+    pub fn delay(&self, now: Instant) -> Duration {
+        let overall = self.bucket.delay(self.lanes.len(), now);
+        let per_target = match self.targets.rate() {
+            Some(r) => self
+                .lanes
+                .lane_lengths()
+                .filter(|(l, _)| *l != COMMANDS_LANE)
+                .map(|(l, n)| {
+                    let rest = self.targets.ready_at(l, now).saturating_duration_since(now);
+                    rest + r.interval * u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX)
+                })
+                .max()
+                .unwrap_or_default(),
+            None => Duration::ZERO,
+        };
+        overall.max(per_target)
+    }
+
+    /// Drops everything (the connection is gone): queued lines, lines in flight, per-target
+    /// state. Returns how many queued lines were dropped.
+    pub fn clear(&mut self) -> usize {
+        self.window.clear();
+        self.targets.clear();
+        self.lanes.clear()
+    }
+
+    /// Takes every queued line regardless of limits, in the order they would have gone
+    /// (shutdown flush).
+    pub fn drain_all(&mut self) -> Vec<Bytes> {
+        self.lanes.drain_all()
+    }
+}

@@ -94,6 +94,14 @@ impl LaneQ {
         self.normal.front().or_else(|| self.bulk.front())
     }
 
+    fn front_class(&self) -> Class {
+        if self.normal.is_empty() {
+            Class::Bulk
+        } else {
+            Class::Normal
+        }
+    }
+
     fn pop(&mut self) -> Option<(Bytes, Class)> {
         if let Some(l) = self.normal.pop_front() {
             self.resent = self.resent.saturating_sub(1);
@@ -187,12 +195,12 @@ impl Lanes {
 
     /// The lane whose turn it is among those `may_send` allows, or the barrier once every
     /// lane is empty. None: nothing is queued, or only lanes that may not send now.
-    pub fn pick(&self, may_send: impl Fn(&str) -> bool) -> Option<Pick> {
+    pub fn pick(&self, may_send: impl Fn(&str, Class) -> bool) -> Option<Pick> {
         if let Some(lane) = self
             .fresh
             .iter()
             .chain(self.turns.iter())
-            .find(|l| may_send(l))
+            .find(|l| may_send(l, self.front_class(l)))
         {
             return Some(Pick::Lane(lane.clone()));
         }
@@ -255,6 +263,13 @@ impl Lanes {
         self.lanes.iter().map(|(k, q)| (k.as_str(), q.len()))
     }
 
+    /// The class of the line a lane would send next (bulk only when nothing else waits).
+    pub fn front_class(&self, lane: &str) -> Class {
+        self.lanes
+            .get(lane)
+            .map_or(Class::Normal, LaneQ::front_class)
+    }
+
     /// Lines waiting.
     pub fn len(&self) -> usize {
         self.queued
@@ -275,7 +290,7 @@ impl Lanes {
     /// Takes every line in the order they would go, ignoring any limit.
     pub fn drain_all(&mut self) -> Vec<Bytes> {
         let mut out = Vec::with_capacity(self.queued);
-        while let Some(pick) = self.pick(|_| true) {
+        while let Some(pick) = self.pick(|_, _| true) {
             match self.take(&pick) {
                 Some((l, _)) => out.push(l),
                 None => break,

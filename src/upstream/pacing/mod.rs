@@ -38,6 +38,11 @@ const DEFAULT_OVERRIDE_BURST: u32 = 9;
 pub const IDLE_PING: Duration = Duration::from_millis(50);
 /// The slowest overall pace a 263 (try again) can bring.
 const SLOWEST: Duration = Duration::from_secs(8);
+/// Bulk lines (post-quantum material nothing typed waits for) go at most one per this long,
+/// whatever the server allows: servers that also limit a client's overall rate (ircd-hybrid,
+/// InspIRCd's fakelag: about one line a second after a burst) then keep their burst for what
+/// is typed, and a line typed next finds no backlog of bulk lines ahead of it in the server.
+pub const BULK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The configured overrides of the automatic overall bucket (None: automatic).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -83,6 +88,8 @@ pub struct Pacer {
     bucket: Bucket,
     targets: Targets,
     window: Window,
+    /// The pace of bulk lines ([`BULK_INTERVAL`]; off when unpaced).
+    bulk: Bucket,
     profile: Profile,
     overrides: Overrides,
 }
@@ -99,6 +106,15 @@ impl Pacer {
             bucket: Bucket::new(interval, burst, now),
             targets,
             window: Window::new(profile.window),
+            bulk: Bucket::new(
+                if overrides.unpaced() {
+                    Duration::ZERO
+                } else {
+                    BULK_INTERVAL
+                },
+                1,
+                now,
+            ),
             profile,
             overrides,
         }
@@ -156,13 +172,16 @@ impl Pacer {
             return Plan::Ping;
         }
         let unpinged = self.window.unpinged();
-        let Some(pick) = self.lanes.pick(|l| self.targets.ready(l, now)) else {
+        let Some(pick) = self
+            .lanes
+            .pick(|l, class| self.ready_at(l, class, now) <= now)
+        else {
             // Lanes wait for their targets, or nothing is queued: the batch so far gets its
             // PING (at once when lines wait, after a short pause when the queue is empty).
             let at = self
                 .lanes
                 .lane_lengths()
-                .map(|(l, _)| self.targets.ready_at(l, now))
+                .map(|(l, _)| self.ready_at(l, self.lanes.front_class(l), now))
                 .min();
             let due = match at {
                 // Lines wait for their targets: PING when half the window is used.
@@ -202,12 +221,24 @@ impl Pacer {
         Plan::Line(pick)
     }
 
+    /// When the next line of `class` to `lane` may go (per-target limit, and the bulk pace).
+    fn ready_at(&self, lane: &str, class: Class, now: Instant) -> Instant {
+        let target = self.targets.ready_at_class(lane, class, now);
+        match class {
+            Class::Normal => target,
+            Class::Bulk => target.max(self.bulk.ready_at(now)),
+        }
+    }
+
     /// The next line to write now (a queued line or one of our PINGs), if any.
     pub fn pop(&mut self, now: Instant) -> Option<Bytes> {
         match self.plan(now) {
             Plan::Ping => Some(self.window.ping(now)),
             Plan::Line(pick) => {
-                let (line, _) = self.lanes.take(&pick)?;
+                let (line, class) = self.lanes.take(&pick)?;
+                if class == Class::Bulk {
+                    self.bulk.spend(now);
+                }
                 let lane = match &pick {
                     Pick::Lane(l) => l.as_str(),
                     Pick::Barrier => COMMANDS_LANE,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::lanes::COMMANDS_LANE;
+use super::lanes::{COMMANDS_LANE, Class};
 
 /// How long a throttled target rests before its lines go again.
 pub const THROTTLE_REST: Duration = Duration::from_secs(10);
@@ -72,15 +72,25 @@ impl Targets {
 
     /// When a line to `lane` may go (now, or later).
     pub fn ready_at(&self, lane: &str, now: Instant) -> Instant {
+        self.ready_at_class(lane, Class::Normal, now)
+    }
+
+    /// When a line of `class` to `lane` may go. A bulk line leaves half the burst unspent,
+    /// so that what is typed next still goes at once.
+    pub fn ready_at_class(&self, lane: &str, class: Class, now: Instant) -> Instant {
         let Some(t) = self.map.get(lane).filter(|_| lane != COMMANDS_LANE) else {
             return now;
         };
         if let Some(rest) = t.rest_until.filter(|r| *r > now) {
             return rest;
         }
+        let need = match class {
+            Class::Normal => 1.0,
+            Class::Bulk => (1.0 + (self.burst() / 2.0).floor()).min(self.burst()),
+        };
         let tokens = self.tokens_at(t, now);
         match self.interval(t) {
-            Some(i) if tokens < 1.0 => now + i.mul_f64(1.0 - tokens),
+            Some(i) if tokens < need => now + i.mul_f64(need - tokens),
             _ => now,
         }
     }

@@ -292,7 +292,7 @@ fn normal_lines_go_before_bulk_lines_of_the_same_target() {
     // A normal line queued while the bulk group is under way overtakes its rest.
     push(&mut p, "bob", [otr("bob", 1), otr("bob", 2)]);
     let mut got = Vec::new();
-    for s in 1..=5 {
+    for s in 1..=9 {
         got.extend(pop_lines(&mut p, t0 + Duration::from_secs(s)));
     }
     let want = [
@@ -306,6 +306,51 @@ fn normal_lines_go_before_bulk_lines_of_the_same_target() {
 }
 
 #[test]
+fn bulk_lines_go_one_per_bulk_interval_and_typed_lines_do_not_wait_for_them() {
+    let t0 = Instant::now();
+    let mut p = open(t0);
+    let bulk: Vec<Bytes> = (0..3).map(|n| otr("bob", 100 + n)).collect();
+    p.push(Lane::Of("bob".into()), Class::Bulk, bulk).unwrap();
+    assert_eq!(pop_lines(&mut p, t0), vec![otr("bob", 100)]);
+    // Nothing more bulk before the interval is over; a typed line goes at once.
+    push(&mut p, "bob", [otr("bob", 0)]);
+    let half = t0 + BULK_INTERVAL / 2;
+    assert_eq!(pop_lines(&mut p, half), vec![otr("bob", 0)]);
+    assert_eq!(p.next_ready(half), Some(t0 + BULK_INTERVAL));
+    assert_eq!(pop_lines(&mut p, t0 + BULK_INTERVAL), vec![otr("bob", 101)]);
+    assert_eq!(
+        pop_lines(&mut p, t0 + BULK_INTERVAL * 2),
+        vec![otr("bob", 102)]
+    );
+}
+
+#[test]
+fn bulk_lines_leave_half_the_per_target_burst_for_typed_lines() {
+    let t0 = Instant::now();
+    // A target slower than the bulk pace: bulk lines alone would drain it.
+    let rate = TargetRate {
+        burst: 8,
+        interval: Duration::from_secs(4),
+    };
+    let mut p = pacer((100_000, 100_000_000), Some(rate), None, t0);
+    let bulk: Vec<Bytes> = (0..40).map(|n| otr("bob", 100 + n)).collect();
+    p.push(Lane::Of("bob".into()), Class::Bulk, bulk).unwrap();
+    let mut sent = 0;
+    for ms in (0..60_000).step_by(250) {
+        sent += pop_lines(&mut p, t0 + Duration::from_millis(ms)).len();
+    }
+    assert!((10..=20).contains(&sent), "bulk lines still flow: {sent}");
+    // Typed lines find the reserve: 4 go at once (the target keeps more than 4 tokens for
+    // them), the 6th waits for the target.
+    let now = t0 + Duration::from_secs(60);
+    let typed: Vec<Bytes> = (0..6).map(|n| otr("bob", n)).collect();
+    push(&mut p, "bob", typed.clone());
+    let got = pop_lines(&mut p, now);
+    assert!((4..=5).contains(&got.len()), "{got:?}");
+    assert_eq!(got, typed[..got.len()].to_vec());
+}
+
+#[test]
 fn bulk_does_not_change_the_turns_between_lanes() {
     let t0 = Instant::now();
     let mut p = open(t0);
@@ -316,10 +361,8 @@ fn bulk_does_not_change_the_turns_between_lanes() {
     )
     .unwrap();
     push(&mut p, "carol", [to("carol", 0)]);
-    assert_eq!(
-        pop_lines(&mut p, t0),
-        vec![to("bob", 0), to("carol", 0), to("bob", 1)]
-    );
+    assert_eq!(pop_lines(&mut p, t0), vec![to("bob", 0), to("carol", 0)]);
+    assert_eq!(pop_lines(&mut p, t0 + BULK_INTERVAL), vec![to("bob", 1)]);
 }
 
 // ---- the window ----

@@ -202,6 +202,8 @@ struct Sunk {
 /// publishes the number of lines received so far on `progress`.
 async fn sink(p: &mut Peer, expected: usize, progress: &watch::Sender<usize>) -> Sunk {
     let mut buf = vec![0u8; 256 * 1024];
+    // The part of a line not yet ended by `\n`.
+    let mut partial: Vec<u8> = Vec::new();
     let mut s = Sunk {
         bytes: 0,
         lines: 0,
@@ -211,8 +213,27 @@ async fn sink(p: &mut Peer, expected: usize, progress: &watch::Sender<usize>) ->
     while s.bytes < expected {
         match tokio::time::timeout(STALL, p.rd.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => {
-                s.bytes += n;
-                s.lines += buf[..n].iter().filter(|b| **b == b'\n').count();
+                // otrbnc's acknowledgement PINGs are answered, as a server would, and not
+                // counted: only the relayed lines are.
+                let mut rest = &buf[..n];
+                while let Some(i) = rest.iter().position(|b| *b == b'\n') {
+                    let (head, tail) = rest.split_at(i + 1);
+                    partial.extend_from_slice(head);
+                    rest = tail;
+                    if let Some(token) = partial.strip_prefix(b"PING ".as_slice()) {
+                        let mut pong = format!(":{SERVER} PONG {SERVER} ").into_bytes();
+                        pong.extend_from_slice(token);
+                        if p.wr.write_all(&pong).await.is_err() {
+                            s.closed = true;
+                            return s;
+                        }
+                    } else {
+                        s.bytes += partial.len();
+                        s.lines += 1;
+                    }
+                    partial.clear();
+                }
+                partial.extend_from_slice(rest);
                 s.last = Instant::now();
                 progress.send_replace(s.lines);
             }
@@ -300,7 +321,13 @@ async fn run_latency(
         let mut buf = Vec::new();
         let mut done = 0;
         while done < total && server.line(&mut buf).await {
-            if let Some(text) = buf.strip_prefix(b"PRIVMSG #chan :".as_slice()) {
+            if let Some(token) = buf.strip_prefix(b"PING ".as_slice()) {
+                let mut pong = format!(":{SERVER} PONG {SERVER} ").into_bytes();
+                pong.extend_from_slice(token);
+                if server.wr.write_all(&pong).await.is_err() {
+                    break;
+                }
+            } else if let Some(text) = buf.strip_prefix(b"PRIVMSG #chan :".as_slice()) {
                 let mut out = b":bob!bob@fake.example PRIVMSG #chan :".to_vec();
                 out.extend_from_slice(text);
                 if server.wr.write_all(&out).await.is_err() {

@@ -202,10 +202,13 @@ fn check(data: &[u8]) {
         if let Some(u) = &net.username {
             assert!(!u.contains([' ', '@']), "{name}: username {u:?}");
         }
-        assert!(
-            net.flood_interval_secs.is_finite() && (0.0..=60.0).contains(&net.flood_interval_secs)
-        );
-        assert!((1..=100).contains(&net.flood_burst));
+        // Overrides of the automatic pacing: when set, within the validated ranges.
+        if let Some(i) = net.flood_interval_secs {
+            assert!(i.is_finite() && (0.0..=60.0).contains(&i), "{name}: {i}");
+        }
+        if let Some(b) = net.flood_burst {
+            assert!((1..=100).contains(&b), "{name}: {b}");
+        }
         assert!(
             net.otr_nicks
                 .iter()

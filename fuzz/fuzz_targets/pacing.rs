@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use otrbnc::irc::Line;
 use otrbnc::upstream::pacing::server::{Family, Profile};
+use otrbnc::upstream::pacing::window::ACK_TIMEOUT;
 use otrbnc::upstream::pacing::{self, Class, Lane, Overrides, Pacer, Throttle};
 
 const TARGETS: [&str; 3] = ["bob", "carol", "#chan"];
@@ -37,8 +38,12 @@ fn run(data: &[u8]) {
     p.set_server(profile, now);
     let limit = profile.window;
     let mut pushed: HashSet<Bytes> = HashSet::new();
-    // Lines written and not yet "parsed" by the simulated server, in order.
-    let mut in_flight: std::collections::VecDeque<Bytes> = Default::default();
+    // Every server line fed in: a notice passed on to the clients must be one of them.
+    let mut fed: HashSet<Vec<u8>> = HashSet::new();
+    // Lines written and not yet acknowledged (parsed by the simulated server, or taken as
+    // parsed by the pacer: a PONG with our token, even a forged one, or the acknowledgement
+    // timeout), in order, with when they went.
+    let mut in_flight: std::collections::VecDeque<(Bytes, Instant)> = Default::default();
     let mut n = 0u32;
     let mut i = 1;
     while i + 1 < data.len() {
@@ -74,9 +79,9 @@ fn run(data: &[u8]) {
                         assert!(pushed.contains(&l), "a line nobody queued");
                     }
                     let alone = in_flight.is_empty();
-                    in_flight.push_back(l);
+                    in_flight.push_back((l, now));
                     let lines = in_flight.len();
-                    let bytes: usize = in_flight.iter().map(Bytes::len).sum();
+                    let bytes: usize = in_flight.iter().map(|(l, _)| l.len()).sum();
                     assert!(alone || lines <= limit.lines, "{lines} lines in flight");
                     assert!(alone || bytes <= limit.bytes, "{bytes} bytes in flight");
                 }
@@ -84,14 +89,14 @@ fn run(data: &[u8]) {
             3 => {
                 // The server parses some lines, answering PINGs in order.
                 for _ in 0..(arg % 8) {
-                    let Some(l) = in_flight.pop_front() else {
+                    let Some((l, _)) = in_flight.pop_front() else {
                         break;
                     };
                     if let Some(tok) = l.strip_prefix(b"PING :") {
                         let tok = String::from_utf8_lossy(tok).trim_end().to_string();
                         let passed = p.on_pong(&tok).expect("our token");
                         for notice in passed {
-                            assert!(notice.windows(9).any(|w| w == b"throttled"));
+                            assert!(fed.contains(&notice[..]), "a notice nobody sent");
                         }
                     }
                 }
@@ -106,15 +111,30 @@ fn run(data: &[u8]) {
                     3 => ":srv 263 me WHO :try again\r\n".to_string(),
                     _ => format!(":srv PONG srv :otrbnc-{arg}\r\n"),
                 };
-                feed(&mut p, raw.as_bytes(), now);
+                fed.insert(raw.as_bytes().to_vec());
+                if let Some(tok) = feed(&mut p, raw.as_bytes(), now) {
+                    settle_through(&mut in_flight, &tok);
+                }
             }
             5 => {
                 let end = (i + usize::from(arg)).min(data.len());
-                feed(&mut p, &data[i..end], now);
+                fed.insert(data[i..end].to_vec());
+                if let Some(tok) = feed(&mut p, &data[i..end], now) {
+                    settle_through(&mut in_flight, &tok);
+                }
                 i = end;
             }
             6 => now += Duration::from_millis(u64::from(arg) * 250),
             _ => {
+                // The oldest PING unanswered for the timeout is taken as answered.
+                let timed_out = in_flight
+                    .iter()
+                    .find(|(l, _)| l.starts_with(b"PING :otrbnc-"))
+                    .filter(|(_, at)| now >= *at + ACK_TIMEOUT)
+                    .map(|(l, _)| token_of(l));
+                if let Some(tok) = timed_out {
+                    settle_through(&mut in_flight, &tok);
+                }
                 let _ = p.on_timer(now);
                 let _ = p.next_ready(now);
                 let _ = p.delay(now);
@@ -126,15 +146,29 @@ fn run(data: &[u8]) {
     }
 }
 
-fn feed(p: &mut Pacer, raw: &[u8], now: Instant) {
-    let Some(line) = Line::parse(raw) else {
-        return;
-    };
+fn token_of(ping: &[u8]) -> String {
+    String::from_utf8_lossy(ping.strip_prefix(b"PING :").unwrap_or(ping))
+        .trim_end()
+        .to_string()
+}
+
+/// The pacer took the PING with `token` as answered: it and every line before it are no
+/// longer in flight.
+fn settle_through(in_flight: &mut std::collections::VecDeque<(Bytes, Instant)>, token: &str) {
+    if let Some(at) = in_flight
+        .iter()
+        .position(|(l, _)| l.starts_with(b"PING :") && token_of(l) == token)
+    {
+        in_flight.drain(..=at);
+    }
+}
+
+/// Feeds a server line; Some(token) when it was a PONG the pacer took as acknowledging.
+fn feed(p: &mut Pacer, raw: &[u8], now: Instant) -> Option<String> {
+    let line = Line::parse(raw)?;
     if line.is("PONG") {
-        if let Some(tok) = line.param_str(line.params.len().saturating_sub(1)) {
-            let _ = p.on_pong(&tok);
-        }
-        return;
+        let tok = line.param_str(line.params.len().saturating_sub(1))?;
+        return p.on_pong(&tok).map(|_| tok.to_string());
     }
     match pacing::classify(&line, |n| n == "me") {
         Some(Throttle::Dropped { target, rest }) => {
@@ -146,4 +180,5 @@ fn feed(p: &mut Pacer, raw: &[u8], now: Instant) {
         Some(Throttle::TryAgain) => p.slow_down(now),
         None => {}
     }
+    None
 }

@@ -220,9 +220,7 @@ async fn sink(p: &mut Peer, expected: usize, progress: &watch::Sender<usize>) ->
                     let (head, tail) = rest.split_at(i + 1);
                     partial.extend_from_slice(head);
                     rest = tail;
-                    if let Some(token) = partial.strip_prefix(b"PING ".as_slice()) {
-                        let mut pong = format!(":{SERVER} PONG {SERVER} ").into_bytes();
-                        pong.extend_from_slice(token);
+                    if let Some(pong) = pong_for(&partial) {
                         if p.wr.write_all(&pong).await.is_err() {
                             s.closed = true;
                             return s;
@@ -245,6 +243,14 @@ async fn sink(p: &mut Peer, expected: usize, progress: &watch::Sender<usize>) ->
         }
     }
     s
+}
+
+/// The server's answer to a `PING <token>` line (otrbnc's acknowledgement PINGs), if it is one.
+fn pong_for(line: &[u8]) -> Option<Vec<u8>> {
+    let token = line.strip_prefix(b"PING ".as_slice())?;
+    let mut pong = format!(":{SERVER} PONG {SERVER} ").into_bytes();
+    pong.extend_from_slice(token);
+    Some(pong)
 }
 
 /// How the sender paces itself.
@@ -321,9 +327,7 @@ async fn run_latency(
         let mut buf = Vec::new();
         let mut done = 0;
         while done < total && server.line(&mut buf).await {
-            if let Some(token) = buf.strip_prefix(b"PING ".as_slice()) {
-                let mut pong = format!(":{SERVER} PONG {SERVER} ").into_bytes();
-                pong.extend_from_slice(token);
+            if let Some(pong) = pong_for(&buf) {
                 if server.wr.write_all(&pong).await.is_err() {
                     break;
                 }

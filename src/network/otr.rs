@@ -516,6 +516,19 @@ impl Net {
         }
     }
 
+    /// The session with `peer` ended: its bulk lines still queued (ML-KEM offers and
+    /// answers, the attestation) could only be discarded by the peer, and a new handshake
+    /// would wait behind them in the server. An attestation not delivered is sent again in
+    /// the next session.
+    fn drop_session_bulk(&mut self, peer: &str) {
+        let nick = self.otr.display(peer);
+        let lane = self.irc.fold(&nick);
+        let n = self.pacer.drop_bulk(&lane);
+        if n > 0 {
+            tracing::debug!(peer = %nick, lines = n, "bulk lines of an ended session dropped");
+        }
+    }
+
     /// Status text in the conversation with the peer, marked `[otr]`.
     pub(super) fn in_conversation(&mut self, key: &str, text: &str) {
         let nick = self.otr.display(key);
@@ -601,6 +614,7 @@ impl Net {
             Event::PeerAttested { peer, fingerprint } => self.otr_attested(&peer, &fingerprint),
             Event::AttestationFailed { peer, error } => self.otr_attestation_failed(&peer, error),
             Event::PeerFinished { peer } => {
+                self.drop_session_bulk(&peer);
                 let nick = self.otr.display(&peer);
                 self.notify(&format!(
                     "{nick} ended the private conversation. Messages to {nick} are NOT sent until you type: start {nick} (new session) or finish {nick}"
@@ -608,6 +622,7 @@ impl Net {
                 self.in_conversation(&peer, &format!("{nick} ended the private conversation."));
             }
             Event::SessionEnded { peer, reason } => {
+                self.drop_session_bulk(&peer);
                 let nick = self.otr.display(&peer);
                 let why = match reason {
                     EndReason::Requested => "as requested",

@@ -62,11 +62,24 @@ impl Bucket {
 
     /// When the next token is there.
     pub fn ready_at(&self, now: Instant) -> Instant {
-        let tokens = self.tokens_at(now);
-        if self.is_off() || tokens >= 1.0 {
+        self.ready_at_holding(1, now)
+    }
+
+    /// When `tokens` tokens are there (capped at the burst): a line that may go only while
+    /// the bucket keeps `tokens - 1` for others.
+    pub fn ready_at_holding(&self, tokens: u32, now: Instant) -> Instant {
+        let need = f64::from(tokens.max(1)).min(self.burst);
+        let have = self.tokens_at(now);
+        if self.is_off() || have >= need {
             return now;
         }
-        now + self.interval.mul_f64(1.0 - tokens)
+        now + self.interval.mul_f64(need - have)
+    }
+
+    /// The burst.
+    pub fn burst(&self) -> u32 {
+        // The burst is stored as a float of a u32.
+        self.burst as u32
     }
 
     /// Spends a token.

@@ -280,6 +280,30 @@ impl Lanes {
         self.queued == 0
     }
 
+    /// Drops the bulk lines waiting for `lane` (also those behind barriers); returns how
+    /// many. A lane left empty leaves the rotation.
+    pub fn drop_bulk(&mut self, lane: &str) -> usize {
+        let mut dropped = 0;
+        if let Some(q) = self.lanes.get_mut(lane) {
+            dropped += q.bulk.len();
+            q.bulk.clear();
+            if q.is_empty() {
+                self.lanes.remove(lane);
+                self.fresh.retain(|l| l != lane);
+                self.turns.retain(|l| l != lane);
+            }
+        }
+        self.held.retain(|h| match h {
+            Held::Group(l, Class::Bulk, lines) if l == lane => {
+                dropped += lines.len();
+                false
+            }
+            _ => true,
+        });
+        self.queued = self.queued.saturating_sub(dropped);
+        dropped
+    }
+
     /// Drops everything; returns how many lines were dropped.
     pub fn clear(&mut self) -> usize {
         let n = self.queued;

@@ -36,6 +36,13 @@ const DEFAULT_OVERRIDE_BURST: u32 = 9;
 /// A batch counts as ended (and gets its PING) when nothing more was sent for this long:
 /// lines a client writes in several pieces are not cut into many small segments.
 pub const IDLE_PING: Duration = Duration::from_millis(50);
+/// A batch that leaves the window room for another full line gets its PING only after this
+/// long without another line: a line that follows soon (the first message after a
+/// handshake, the next chat line) takes that room instead of waiting behind the PING's
+/// acknowledgement.
+pub const LAZY_PING: Duration = Duration::from_secs(1);
+/// The longest line otrbnc sends (the IRC limit).
+const FULL_LINE: usize = 512;
 /// The slowest overall pace a 263 (try again) can bring.
 const SLOWEST: Duration = Duration::from_secs(8);
 /// Bulk lines (post-quantum material nothing typed waits for) go at most one per this long,
@@ -90,6 +97,9 @@ pub struct Pacer {
     window: Window,
     /// The pace of bulk lines ([`BULK_INTERVAL`]; off when unpaced).
     bulk: Bucket,
+    /// The server's parsing of our lines, as modelled ([`Profile::parse`]; off when not
+    /// modelled or unpaced).
+    parse: Bucket,
     profile: Profile,
     overrides: Overrides,
 }
@@ -115,6 +125,7 @@ impl Pacer {
                 1,
                 now,
             ),
+            parse: Bucket::new(Duration::ZERO, 1, now),
             profile,
             overrides,
         }
@@ -127,7 +138,18 @@ impl Pacer {
         self.targets
             .set_rate(self.overrides.per_target(profile.per_target));
         self.window.set_limits(profile.window);
+        let (interval, burst) = match profile.parse {
+            Some(p) if !self.overrides.unpaced() => p,
+            _ => (Duration::ZERO, 1),
+        };
+        self.parse.set(interval, burst, now);
         self.profile = profile;
+    }
+
+    /// What the server's parsing must keep before a bulk line or a batch's PING goes: half
+    /// its burst, and one more for the line itself. A line typed next is then parsed at once.
+    fn parse_reserve(&self) -> u32 {
+        self.parse.burst() / 2 + 1
     }
 
     /// The rules in force.
@@ -154,8 +176,18 @@ impl Pacer {
                 self.bucket.interval().as_secs_f64()
             )
         };
+        let parse = if self.parse.is_off() {
+            String::new()
+        } else {
+            format!(
+                "; bulk lines wait while the server (parsing {} at once, then one per {:.1} s) \
+                 has less than half of that left",
+                self.parse.burst(),
+                self.parse.interval().as_secs_f64()
+            )
+        };
         format!(
-            "pacing for {}: at most {} lines / {} bytes unacknowledged, {target}, {overall}",
+            "pacing for {}: at most {} lines / {} bytes unacknowledged, {target}, {overall}{parse}",
             self.profile.family.name(),
             w.lines,
             w.bytes
@@ -191,7 +223,19 @@ impl Pacer {
             if due {
                 let ping_at = match at {
                     Some(_) => now,
-                    None => self.window.last_sent().map_or(now, |t| t + IDLE_PING),
+                    // The batch's PING waits for the server to have parsed most of it, and
+                    // while the window has room for another line, for a pause.
+                    None => {
+                        let pause = if self.window.allows(FULL_LINE) {
+                            LAZY_PING
+                        } else {
+                            IDLE_PING
+                        };
+                        self.window
+                            .last_sent()
+                            .map_or(now, |t| t + pause)
+                            .max(self.parse.ready_at_holding(self.parse_reserve(), now))
+                    }
                 };
                 if ping_at <= now {
                     return Plan::Ping;
@@ -215,7 +259,9 @@ impl Pacer {
                 Plan::Wait(Some(self.bucket.ready_at(now)))
             };
         }
-        if unpinged >= self.window.ping_every() {
+        // Half the window gone: a PING, so that its PONG returns while the rest is in
+        // flight; not before a lone line (nothing behind it to keep flowing).
+        if unpinged >= self.window.ping_every() && self.lanes.len() > 1 {
             return Plan::Ping;
         }
         Plan::Line(pick)
@@ -226,15 +272,21 @@ impl Pacer {
         let target = self.targets.ready_at_class(lane, class, now);
         match class {
             Class::Normal => target,
-            Class::Bulk => target.max(self.bulk.ready_at(now)),
+            Class::Bulk => target
+                .max(self.bulk.ready_at(now))
+                .max(self.parse.ready_at_holding(self.parse_reserve(), now)),
         }
     }
 
     /// The next line to write now (a queued line or one of our PINGs), if any.
     pub fn pop(&mut self, now: Instant) -> Option<Bytes> {
         match self.plan(now) {
-            Plan::Ping => Some(self.window.ping(now)),
+            Plan::Ping => {
+                self.parse.spend(now);
+                Some(self.window.ping(now))
+            }
             Plan::Line(pick) => {
+                self.parse.spend(now);
                 let (line, class) = self.lanes.take(&pick)?;
                 if class == Class::Bulk {
                     self.bulk.spend(now);
@@ -314,6 +366,12 @@ impl Pacer {
             i => (i * 2).min(SLOWEST),
         };
         self.bucket.set(interval, 1, now);
+    }
+
+    /// Drops the bulk lines still waiting for `lane` (folded target): they belonged to a
+    /// session that ended, and the peer could only discard them. Returns how many.
+    pub fn drop_bulk(&mut self, lane: &str) -> usize {
+        self.lanes.drop_bulk(lane)
     }
 
     /// Lines waiting.

@@ -86,6 +86,11 @@ pub struct Profile {
     pub per_target: Option<TargetRate>,
     /// Over all lines: a burst, then one line per interval (None: only the window).
     pub bucket: Option<(Duration, u32)>,
+    /// How the server parses one client's lines: a burst, then one per interval (None: not
+    /// modelled). Modelled a little slower than the server's code, so that the model errs
+    /// towards waiting. Only bulk lines and the PING that ends a batch wait for it: what is
+    /// typed goes at once and the window bounds what the server holds.
+    pub parse: Option<(Duration, u32)>,
 }
 
 /// At most 8 at once to one target, then one line per second (floodcount 8, decaying one
@@ -102,8 +107,9 @@ impl Profile {
         let (window, per_target, bucket) = match family {
             // 20 unparsed lines kill: 15 in flight (measured: 18 in flight survive).
             Family::Solanum => (w(15, 8_000), Some(PER_TARGET_DROPPING), None),
-            // 2,560 unparsed bytes kill.
-            Family::Hybrid => (w(10, 2_000), Some(PER_TARGET_DROPPING), None),
+            // 2,560 unparsed bytes kill: five full lines and the PING, with room left for
+            // the PONGs that bypass the queue.
+            Family::Hybrid => (w(10, 2_450), Some(PER_TARGET_DROPPING), None),
             // 1,024 unparsed bytes kill.
             Family::Ircu => (w(4, 900), None, None),
             // 4,096 bytes read and not parsed kill (checked before parsing).
@@ -129,11 +135,22 @@ impl Profile {
                 Some((Duration::from_secs(1), 9)),
             ),
         };
+        let ms = Duration::from_millis;
+        let parse = match family {
+            // 5 lines at once, then 2 a second (`flood_recalc`).
+            Family::Solanum | Family::Ergo => Some((ms(600), 4)),
+            // 5 lines at once, then 2 every recalc (measured: about one a second).
+            Family::Hybrid => Some((ms(1_100), 4)),
+            // Fakelag: 10 commands at once, then one a second (`commandrate` 1000).
+            Family::Inspircd => Some((ms(1_100), 9)),
+            Family::Ircu | Family::Unreal | Family::Ngircd | Family::Unknown => None,
+        };
         Profile {
             family,
             window,
             per_target,
             bucket,
+            parse,
         }
     }
 

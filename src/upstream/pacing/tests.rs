@@ -43,6 +43,7 @@ fn pacer(
             },
             per_target,
             bucket,
+            parse: None,
         },
         now,
     );
@@ -80,7 +81,7 @@ fn pop_all(p: &mut Pacer, now: Instant) -> Vec<Bytes> {
 /// Everything that goes at `now` and, once idle, the batch's PING.
 fn pop_batch(p: &mut Pacer, now: Instant) -> Vec<Bytes> {
     let mut out = pop_all(p, now);
-    out.extend(pop_all(p, now + IDLE_PING));
+    out.extend(pop_all(p, now + LAZY_PING));
     out
 }
 
@@ -365,6 +366,137 @@ fn bulk_does_not_change_the_turns_between_lanes() {
     assert_eq!(pop_lines(&mut p, t0 + BULK_INTERVAL), vec![to("bob", 1)]);
 }
 
+#[test]
+fn an_ended_sessions_bulk_lines_are_dropped_and_nothing_else() {
+    let t0 = Instant::now();
+    let mut p = open(t0);
+    let bulk: Vec<Bytes> = (0..4).map(|n| otr("bob", 100 + n)).collect();
+    p.push(Lane::Of("bob".into()), Class::Bulk, bulk).unwrap();
+    p.push(
+        Lane::Of("carol".into()),
+        Class::Bulk,
+        vec![otr("carol", 100)],
+    )
+    .unwrap();
+    // One bulk line to bob is out already (carol's waits for the bulk pace); then a typed
+    // line to bob and a barrier with a bulk group to bob behind it.
+    assert_eq!(pop_lines(&mut p, t0), vec![otr("bob", 100)]);
+    push(&mut p, "bob", [otr("bob", 0)]);
+    p.push(
+        Lane::Barrier,
+        Class::Normal,
+        vec![Bytes::from_static(b"NICK x\r\n")],
+    )
+    .unwrap();
+    p.push(Lane::Of("bob".into()), Class::Bulk, vec![otr("bob", 200)])
+        .unwrap();
+    p.push(Lane::Of("bob".into()), Class::Normal, vec![otr("bob", 1)])
+        .unwrap();
+    assert_eq!(p.len(), 8);
+    assert_eq!(p.drop_bulk("bob"), 4);
+    assert_eq!(p.len(), 4);
+    assert_eq!(p.drop_bulk("bob"), 0);
+    let mut got = Vec::new();
+    for s in 0..10 {
+        got.extend(pop_lines(&mut p, t0 + Duration::from_secs(s)));
+    }
+    assert_eq!(
+        got,
+        vec![
+            otr("bob", 0),
+            otr("carol", 100),
+            Bytes::from_static(b"NICK x\r\n"),
+            otr("bob", 1)
+        ]
+    );
+    assert!(p.is_empty());
+}
+
+/// An open pacer (no window, bucket or per-target limit to speak of) whose server parses
+/// `burst` lines at once, then one per second; set up a minute before `t0`, so that the
+/// model's budget is full at `t0`.
+fn parsing(burst: u32, t0: Instant) -> Pacer {
+    let start = t0 - Duration::from_secs(60);
+    let mut p = open(start);
+    let mut profile = *p.profile();
+    profile.parse = Some((Duration::from_secs(1), burst));
+    p.set_server(profile, start);
+    p
+}
+
+#[test]
+fn bulk_lines_wait_until_the_server_has_parsed_what_was_typed() {
+    let t0 = Instant::now() + Duration::from_secs(60);
+    let mut p = parsing(6, t0);
+    // Six typed lines spend the server's burst; they go at once all the same.
+    push(&mut p, "bob", (0..6).map(|n| otr("bob", n)));
+    assert_eq!(pop_lines(&mut p, t0).len(), 6);
+    p.push(
+        Lane::Of("bob".into()),
+        Class::Bulk,
+        (0..3).map(|n| otr("bob", 100 + n)).collect(),
+    )
+    .unwrap();
+    // The bulk line waits until the model holds half the burst again and one for itself:
+    // 4 tokens, 4 s (the batch's PING waits for the same).
+    let got: Vec<Bytes> = (1..4)
+        .flat_map(|s| pop_lines(&mut p, t0 + Duration::from_millis(s * 1000 - 10)))
+        .collect();
+    assert!(got.is_empty(), "{got:?}");
+    let at4 = pop_all(&mut p, t0 + Duration::from_secs(4));
+    assert!(at4.iter().any(|l| l == &otr("bob", 100)), "{at4:?}");
+    // A line typed now still finds the server's budget: it goes at once.
+    push(&mut p, "bob", [otr("bob", 6)]);
+    assert_eq!(
+        pop_lines(&mut p, t0 + Duration::from_secs(4)),
+        vec![otr("bob", 6)]
+    );
+}
+
+#[test]
+fn a_batchs_ping_waits_for_the_servers_parsing_and_a_typed_line_goes_first() {
+    let t0 = Instant::now() + Duration::from_secs(60);
+    let mut p = parsing(4, t0);
+    push(&mut p, "bob", (0..4).map(|n| otr("bob", n)));
+    assert_eq!(pop_lines(&mut p, t0).len(), 4);
+    // The budget is spent: no PING after the idle pause; it is due once 3 tokens are back.
+    assert!(pop_all(&mut p, t0 + IDLE_PING).is_empty());
+    let due = p.next_ready(t0 + IDLE_PING).unwrap();
+    let three = t0 + Duration::from_secs(3);
+    assert!(
+        due > three - Duration::from_millis(10) && due < three + Duration::from_millis(10),
+        "{:?}",
+        due - t0
+    );
+    push(&mut p, "bob", [otr("bob", 4)]);
+    assert_eq!(
+        pop_all(&mut p, t0 + Duration::from_secs(1)),
+        vec![otr("bob", 4)]
+    );
+    let later = pop_all(&mut p, t0 + Duration::from_secs(5));
+    assert!(later.len() == 1 && is_ping(&later[0]), "{later:?}");
+}
+
+#[test]
+fn the_parse_model_is_off_when_unpaced_and_for_servers_without_one() {
+    let t0 = Instant::now();
+    let mut p = Pacer::new(
+        Overrides {
+            interval: Some(Duration::ZERO),
+            burst: None,
+        },
+        t0,
+    );
+    p.set_server(Profile::of(Family::Hybrid), t0);
+    let bulk: Vec<Bytes> = (0..2).map(|n| otr("bob", 100 + n)).collect();
+    push(&mut p, "bob", (0..2).map(|n| otr("bob", n)));
+    p.push(Lane::Of("bob".into()), Class::Bulk, bulk).unwrap();
+    let got = pop_lines(&mut p, t0);
+    assert!(got.contains(&otr("bob", 100)), "{got:?}");
+    assert!(Profile::of(Family::Ngircd).parse.is_none());
+    assert!(Profile::of(Family::Hybrid).parse.is_some());
+}
+
 // ---- the window ----
 
 /// A server that parses in order: answers each PING when "parsed". Checks that the lines
@@ -446,14 +578,38 @@ fn a_ping_after_half_the_window_and_at_the_end_of_a_batch() {
     let mut q = pacer((6, 100_000), None, None, t0);
     push(&mut q, "bob", [to("bob", 0)]);
     assert_eq!(pop_all(&mut q, t0), vec![to("bob", 0)]);
-    // Two lines do, once nothing more came for a moment (a batch written in pieces is one).
+    // Two lines do, once nothing more came for a while (a batch written in pieces is one);
+    // while the window has room for another line, the while is long (a line that follows
+    // soon takes the room instead of waiting behind the PING).
     push(&mut q, "bob", [to("bob", 1)]);
     assert_eq!(pop_all(&mut q, t0), vec![to("bob", 1)]);
-    assert_eq!(q.next_ready(t0), Some(t0 + IDLE_PING));
+    assert_eq!(q.next_ready(t0), Some(t0 + LAZY_PING));
     push(&mut q, "bob", [to("bob", 2)]);
-    assert_eq!(pop_all(&mut q, t0 + IDLE_PING / 2), vec![to("bob", 2)]);
-    assert_eq!(pop_all(&mut q, t0 + IDLE_PING), Vec::<Bytes>::new());
-    let ping = pop_all(&mut q, t0 + IDLE_PING * 2);
+    let t1 = t0 + LAZY_PING / 2;
+    assert_eq!(pop_all(&mut q, t1), vec![to("bob", 2)]);
+    assert_eq!(pop_all(&mut q, t1 + LAZY_PING / 2), Vec::<Bytes>::new());
+    let ping = pop_all(&mut q, t1 + LAZY_PING);
+    assert!(ping.len() == 1 && is_ping(&ping[0]), "{ping:?}");
+    // A window without room for another full line: the PING goes after the short pause.
+    let mut r = pacer((100, 1_200), None, None, t0);
+    push(&mut r, "bob", (0..16).map(|n| otr("bob", n)));
+    assert_eq!(pop_all(&mut r, t0).len(), 16);
+    assert_eq!(r.next_ready(t0), Some(t0 + IDLE_PING));
+}
+
+#[test]
+fn a_line_soon_after_a_short_batch_goes_before_its_ping() {
+    // ngircd's window: two lines and their PING. A handshake message of two lines, then
+    // the first private message a moment later: it goes at once, and the PING after it.
+    let t0 = Instant::now();
+    let mut p = pacer((4, 100_000), None, None, t0);
+    push(&mut p, "bob", [otr("bob", 0), otr("bob", 1)]);
+    assert_eq!(pop_all(&mut p, t0).len(), 2);
+    let t1 = t0 + Duration::from_millis(200);
+    assert!(pop_all(&mut p, t1).is_empty());
+    push(&mut p, "bob", [otr("bob", 2)]);
+    assert_eq!(pop_all(&mut p, t1), vec![otr("bob", 2)]);
+    let ping = pop_all(&mut p, t1 + IDLE_PING);
     assert!(ping.len() == 1 && is_ping(&ping[0]), "{ping:?}");
 }
 

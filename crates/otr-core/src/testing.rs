@@ -57,7 +57,8 @@ fn resolve(r: &ProfileRef, cached: &ClientProfile) -> ClientProfile {
     match r {
         ProfileRef::Full(b) => ClientProfile::decode_and_verify(b, TEST_NOW_UNIX)
             .unwrap_or_else(|e| panic!("profile: {e}")),
-        ProfileRef::Hash(_) => cached.clone(),
+        // The responder's own profile, which a Profile message carried ahead.
+        ProfileRef::Hash(_) | ProfileRef::SentAhead => cached.clone(),
     }
 }
 

@@ -218,6 +218,8 @@ impl Account {
             MessageType::AuthR => self.on_auth_r(now_ms, rng, peer, &bytes),
             MessageType::AuthI => self.on_auth_i(now_ms, rng, peer, &bytes),
             MessageType::ProfileRequest => self.on_profile_request(now_ms, rng, peer, &bytes),
+            // Not sent or looked at yet.
+            MessageType::Profile => Reaction::Ignore,
             MessageType::Data => {
                 let result = self.on_data(now_ms, rng, peer, &bytes);
                 // An accepted message may have started a chain that offers ML-KEM material,
@@ -318,6 +320,8 @@ impl Account {
                 .and_then(|p| p.profile.as_ref())
                 .filter(|pr| pr.hash() == h && pr.is_valid_at(ms_to_unix(now_ms)))
                 .cloned()),
+            // Nothing was sent ahead to us yet.
+            ProfileRef::SentAhead => Ok(None),
         }
     }
 
@@ -343,7 +347,7 @@ impl Account {
         }
         match profile {
             ProfileRef::Hash(h) if h == self.profile.hash() => Err(Early::Ignore),
-            ProfileRef::Hash(_) => Ok(()),
+            ProfileRef::Hash(_) | ProfileRef::SentAhead => Ok(()),
             ProfileRef::Full(bytes) => {
                 let unchecked = UncheckedProfile::parse(bytes)
                     .map_err(|e| Early::Fail(DakeError::Profile(e.into())))?;

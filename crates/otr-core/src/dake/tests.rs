@@ -1,6 +1,8 @@
 //! DAKE tests: both modes, glare keys, and MAL-BIND (every transcript element is bound).
 #![allow(clippy::type_complexity)]
 
+mod ahead;
+
 use super::*;
 use crate::profile::DEFAULT_PROFILE_LIFETIME_SECS;
 use crate::testing::test_rng;

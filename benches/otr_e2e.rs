@@ -68,6 +68,8 @@ enum Kind {
     AuthR,
     AuthI,
     ProfileRequest,
+    /// The responder's profile sent ahead of its Auth-R (first contact).
+    Profile,
     Data,
     Error,
     Other,
@@ -81,6 +83,7 @@ impl Kind {
             Kind::AuthR => "Auth-R",
             Kind::AuthI => "Auth-I",
             Kind::ProfileRequest => "Profile-Request",
+            Kind::Profile => "Profile",
             Kind::Data => "Data",
             Kind::Error => "OTR error",
             Kind::Other => "other",
@@ -90,7 +93,12 @@ impl Kind {
     fn is_dake(self) -> bool {
         matches!(
             self,
-            Kind::Query | Kind::Identity | Kind::AuthR | Kind::AuthI | Kind::ProfileRequest
+            Kind::Query
+                | Kind::Identity
+                | Kind::AuthR
+                | Kind::AuthI
+                | Kind::ProfileRequest
+                | Kind::Profile
         )
     }
 }
@@ -122,6 +130,7 @@ fn encoded_kind(text: &str) -> Kind {
         0x36 => Kind::AuthR,
         0x37 => Kind::AuthI,
         0x38 => Kind::ProfileRequest,
+        0x39 => Kind::Profile,
         0x03 => Kind::Data,
         _ => Kind::Other,
     }

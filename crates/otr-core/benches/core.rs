@@ -16,7 +16,7 @@ use otr_core::wire::envelope;
 fn profile_of(r: &ProfileRef, cached: &ClientProfile) -> ClientProfile {
     match r {
         ProfileRef::Full(b) => ClientProfile::decode_and_verify(b, TEST_NOW_UNIX).unwrap(),
-        ProfileRef::Hash(_) => cached.clone(),
+        ProfileRef::Hash(_) | ProfileRef::SentAhead => cached.clone(),
     }
 }
 

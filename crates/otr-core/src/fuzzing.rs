@@ -17,7 +17,7 @@ use crate::fragment::{self, fragmenter};
 use crate::limits::{MAX_ENCODED_BYTES, MAX_TLVS};
 use crate::profile::{ClientProfile, UncheckedProfile};
 use crate::wire::codec::Writer;
-use crate::wire::dake::{AuthI, AuthR, Identity, ProfileRequest};
+use crate::wire::dake::{AuthI, AuthR, Identity, ProfileAhead, ProfileRequest};
 use crate::wire::data::DataMessage;
 use crate::wire::envelope;
 use crate::wire::query::{self, MAX_VERSIONS, Versions};
@@ -131,6 +131,10 @@ fn binary_message(bin: &[u8]) -> Option<MessageType> {
         note(MessageType::ProfileRequest);
         assert_eq!(m.encode(), bin, "ProfileRequest encoding is not canonical");
     }
+    if let Ok(m) = ProfileAhead::decode(bin) {
+        note(MessageType::Profile);
+        assert_eq!(m.encode(), bin, "Profile encoding is not canonical");
+    }
     if let Ok(m) = DataMessage::decode(bin) {
         note(MessageType::Data);
         check_data_message(&m, bin);
@@ -150,8 +154,8 @@ fn check_data_message(m: &DataMessage, bin: &[u8]) {
     assert_eq!(DataMessage::decode(&enc).as_ref(), Ok(m));
 }
 
-/// Target `dake_messages`: Identity, Auth-R, Auth-I and Profile-Request decoders (and the
-/// data-message decoder, which shares the header), on raw binary input.
+/// Target `dake_messages`: Identity, Auth-R, Auth-I, Profile-Request and Profile decoders
+/// (and the data-message decoder, which shares the header), on raw binary input.
 pub fn dake_messages(data: &[u8]) {
     let _ = binary_message(data);
 }
@@ -960,6 +964,7 @@ mod interaction_impl {
                         MessageType::AuthR,
                         MessageType::AuthI,
                         MessageType::ProfileRequest,
+                        MessageType::Profile,
                     ];
                     let msg_type = t
                         .get(usize::from(input.u8()) % t.len())
@@ -1197,6 +1202,17 @@ mod interaction_impl {
                     receiver: ALICE_TAG,
                 },
                 unknown_hash: [7; 32],
+            }
+            .encode(),
+        );
+        dake.push(
+            crate::wire::dake::ProfileAhead {
+                header: Header {
+                    msg_type: MessageType::Profile,
+                    sender: BOB_TAG,
+                    receiver: ALICE_TAG,
+                },
+                profile: w.bob.profile().as_bytes().to_vec(),
             }
             .encode(),
         );

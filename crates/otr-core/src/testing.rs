@@ -57,7 +57,8 @@ fn resolve(r: &ProfileRef, cached: &ClientProfile) -> ClientProfile {
     match r {
         ProfileRef::Full(b) => ClientProfile::decode_and_verify(b, TEST_NOW_UNIX)
             .unwrap_or_else(|e| panic!("profile: {e}")),
-        ProfileRef::Hash(_) => cached.clone(),
+        // The responder's own profile, which a Profile message carried ahead.
+        ProfileRef::Hash(_) | ProfileRef::SentAhead => cached.clone(),
     }
 }
 
@@ -119,9 +120,9 @@ fn size_row(name: &str, bin: &[u8], budget: usize) -> SizeRow {
     }
 }
 
-/// Runs real DAKEs (first contact, cached profiles without PSK, repeat contact with PSK) and
-/// data messages, and returns their sizes at `budget` bytes per line. Totals are rows named
-/// "<case>: total" with `encoded` = 0.
+/// Runs real DAKEs (first contact with the responder's profile sent ahead, cached profiles
+/// without PSK, repeat contact with PSK) and data messages, and returns their sizes at
+/// `budget` bytes per line. Totals are rows named "<case>: total" with `encoded` = 0.
 #[allow(clippy::panic)]
 pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
     use crate::dake::ResumptionPsk;
@@ -135,6 +136,7 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
         budget,
     )];
     let mut run = |cached: bool,
+                   ahead: bool,
                    psk: Option<(ResumptionPsk, ResumptionPsk)>,
                    label: &str,
                    rows: &mut Vec<SizeRow>| {
@@ -152,7 +154,7 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
             pa,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let (wi, ar) = dake::respond(
+        let (mut wi, ar) = dake::respond(
             &mut rng,
             &b.local(),
             &id,
@@ -162,17 +164,46 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
             cached,
         )
         .unwrap_or_else(|e| panic!("{e}"));
+        // First contact: the responder's profile goes ahead while the Identity arrives.
+        let profile_msg = crate::wire::dake::ProfileAhead {
+            header: crate::wire::Header {
+                msg_type: crate::wire::MessageType::Profile,
+                sender: b.tag,
+                receiver: a.tag,
+            },
+            profile: b.profile.as_bytes().to_vec(),
+        };
+        let ar = if ahead {
+            wi.refer_to_profile_sent_ahead()
+        } else {
+            ar
+        };
         let (oa, ai) = w
             .on_auth_r(&mut rng, &a.local(), &ar, resolve(&ar.profile, &b.profile))
             .unwrap_or_else(|e| panic!("{e}"));
         let ob = wi
             .on_auth_i(&b.local(), &ai)
             .unwrap_or_else(|e| panic!("{e}"));
-        let msgs = [
-            size_row(&format!("{label}: Identity"), &id.encode(), budget),
-            size_row(&format!("{label}: Auth-R"), &ar.encode(), budget),
-            size_row(&format!("{label}: Auth-I"), &ai.encode(), budget),
-        ];
+        let mut msgs = vec![size_row(
+            &format!("{label}: Identity"),
+            &id.encode(),
+            budget,
+        )];
+        if ahead {
+            msgs.push(size_row(
+                &format!("{label}: Profile"),
+                &profile_msg.encode(),
+                budget,
+            ));
+            msgs.push(size_row(
+                &format!("{label}: Auth-R (sent ahead)"),
+                &ar.encode(),
+                budget,
+            ));
+        } else {
+            msgs.push(size_row(&format!("{label}: Auth-R"), &ar.encode(), budget));
+        }
+        msgs.push(size_row(&format!("{label}: Auth-I"), &ai.encode(), budget));
         rows.push(SizeRow {
             name: format!("{label}: total"),
             binary: msgs.iter().map(|r| r.binary).sum(),
@@ -184,10 +215,11 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
         rows.extend(total);
         (oa, ob)
     };
-    let (oa, ob) = run(false, None, "first contact", &mut rows);
-    run(true, None, "cached, no PSK", &mut rows);
+    let (oa, ob) = run(false, true, None, "first contact", &mut rows);
+    run(true, false, None, "cached, no PSK", &mut rows);
     let (oa2, ob2) = run(
         true,
+        false,
         Some((oa.next_psk, ob.next_psk)),
         "repeat contact",
         &mut rows,

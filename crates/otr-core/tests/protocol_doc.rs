@@ -27,6 +27,31 @@ fn size_table_matches_the_code() {
     }
 }
 
+/// Issue 19's target for a first contact, the Profile message counted: at most 11,000 binary
+/// bytes and 44 lines at the 400-byte budget; and the lines that wait for each other
+/// (Identity, Auth-R without the profile, Auth-I) are 36.
+#[test]
+fn first_contact_meets_the_size_target() {
+    let rows = wire_size_table(400);
+    let row = |name: &str| rows.iter().find(|r| r.name == name).unwrap();
+    let total = row("first contact: total");
+    assert!(total.binary <= 11_000, "{} bytes", total.binary);
+    assert!(total.lines <= 44, "{} lines", total.lines);
+    let parts = [
+        "first contact: Identity",
+        "first contact: Profile",
+        "first contact: Auth-R (sent ahead)",
+        "first contact: Auth-I",
+    ];
+    assert_eq!(
+        parts.iter().map(|n| row(n).binary).sum::<usize>(),
+        total.binary
+    );
+    let in_turn = row(parts[0]).lines + row(parts[2]).lines + row(parts[3]).lines;
+    assert_eq!(in_turn, 36);
+    assert_eq!(row(parts[1]).lines, 7);
+}
+
 #[test]
 fn stated_constants_match_the_code() {
     let doc = protocol_md();
@@ -64,6 +89,7 @@ fn stated_constants_match_the_code() {
         (MessageType::AuthR, "Auth-R"),
         (MessageType::AuthI, "Auth-I"),
         (MessageType::ProfileRequest, "Profile-Request"),
+        (MessageType::Profile, "Profile"),
     ] {
         assert!(
             doc.contains(&format!("| 0x{:02x} | {n} |", t as u8)),
@@ -76,6 +102,13 @@ fn stated_constants_match_the_code() {
     assert!(doc.contains("BYTE    format = 0x02"));
     assert_eq!(otr_core::profile::ATTESTATION_LEN, 7219);
     assert!(doc.contains("exactly 7,219 bytes"));
+    // The Profile message (§5.8): its bound, and the first characters of an Identity.
+    assert_eq!(otr_core::profile::MAX_PROFILE_LEN, 1859);
+    assert!(doc.contains("the rest of the message, 1–1,859 bytes"));
+    let identity_start =
+        otr_core::wire::envelope::encode(&[0x00, 0x50, MessageType::Identity as u8]);
+    assert_eq!(identity_start, "?OTR:AFA1.");
+    assert!(doc.contains("whose piece begins `?OTR:AFA1`"));
     assert_eq!(otr_core::wire::tlv::types::PROFILE_ATTESTATION, 9);
     assert!(doc.contains("9 profile\nattestation (§4.4)"));
     assert_eq!(limits::MAX_SKIP_PER_CHAIN, 1000);

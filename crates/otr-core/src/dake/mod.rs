@@ -165,6 +165,10 @@ pub struct WaitingAuthI {
     auth1: Secret<32>,
     mode: Mode,
     peer_holds_our_attestation: bool,
+    /// Auth-R as last sent (public values only), to send again with the full profile.
+    auth_r: AuthR,
+    /// Auth-R was sent again in full (at most once per handshake).
+    resent_full: bool,
 }
 
 /// Derives everything the session needs from the transcript and the shared secrets.
@@ -531,6 +535,8 @@ pub fn respond(
         sigma: Box::new(sigma_r),
     };
     let state = WaitingAuthI {
+        auth_r: auth_r.clone(),
+        resent_full: false,
         transcript,
         sigma_r: Box::new(sigma_r),
         their_tag: msg.header.sender,
@@ -552,6 +558,38 @@ impl WaitingAuthI {
     /// The initiator's instance tag.
     pub fn their_tag(&self) -> u32 {
         self.their_tag
+    }
+
+    /// Our profile went ahead in a Profile message: Auth-R refers to it instead of carrying
+    /// it, unless it names it by hash (the initiator has it cached, which needs no Profile
+    /// message to arrive). Returns the Auth-R to send. σ_R stays valid: the transcript binds
+    /// ProfileHash(profile_R) whatever form the profile takes on the wire.
+    pub fn refer_to_profile_sent_ahead(&mut self) -> AuthR {
+        if let ProfileRef::Full(_) = self.auth_r.profile {
+            self.auth_r.profile = ProfileRef::SentAhead;
+        }
+        self.auth_r.clone()
+    }
+
+    /// Whether our Auth-R referred to a profile sent ahead (and was not sent again in full).
+    pub fn profile_sent_ahead(&self) -> bool {
+        self.auth_r.profile == ProfileRef::SentAhead
+    }
+
+    /// The same Auth-R (same ephemeral keys, ciphertexts and σ_R) with our full profile, for
+    /// an initiator that did not receive the profile sent ahead. Only once per handshake,
+    /// only if Auth-R referred to a profile sent ahead, and only while `our_profile` is the
+    /// one the transcript binds (a re-signed profile would fail σ_R).
+    pub fn resend_full(&mut self, our_profile: &ClientProfile) -> Option<AuthR> {
+        if self.resent_full
+            || !self.profile_sent_ahead()
+            || *our_profile.hash() != self.transcript.profile_r
+        {
+            return None;
+        }
+        self.resent_full = true;
+        self.auth_r.profile = ProfileRef::Full(our_profile.as_bytes().to_vec());
+        Some(self.auth_r.clone())
     }
 
     /// Handles Auth-I and completes the DAKE.

@@ -16,11 +16,20 @@ pub(crate) enum Handshake {
     /// Nothing running.
     Idle,
     /// We sent a query message and wait for the peer's Identity.
-    QuerySent { since: u64 },
+    QuerySent {
+        since: u64,
+        /// Our profile went ahead (at most once per query), to this instance tag.
+        ahead: Option<SentAhead>,
+    },
     /// We sent Identity.
     WaitingAuthR {
         state: Box<WaitingAuthR>,
         since: u64,
+        /// The responder's profile from its Profile message, verified but not authenticated:
+        /// used only if its Auth-R says it went ahead, cached only once the DAKE completes.
+        profile_ahead: Option<Box<ClientProfile>>,
+        /// We asked for the profile sent ahead (at most once per handshake).
+        profile_requested: bool,
     },
     /// We sent Auth-R.
     WaitingAuthI {
@@ -33,7 +42,7 @@ impl Handshake {
     pub(crate) fn since(&self) -> Option<u64> {
         match self {
             Handshake::Idle => None,
-            Handshake::QuerySent { since }
+            Handshake::QuerySent { since, .. }
             | Handshake::WaitingAuthR { since, .. }
             | Handshake::WaitingAuthI { since, .. } => Some(*since),
         }
@@ -42,6 +51,16 @@ impl Handshake {
     pub(crate) fn is_running(&self) -> bool {
         !matches!(self, Handshake::Idle)
     }
+}
+
+/// Our profile, sent ahead of Auth-R while the peer's Identity arrives (docs/PROTOCOL.md
+/// §6.1).
+#[derive(Clone, Copy)]
+pub(crate) struct SentAhead {
+    /// The instance tag the Profile message was addressed to.
+    pub to: u32,
+    /// ProfileHash of the profile sent.
+    pub profile_hash: [u8; 32],
 }
 
 /// An established session.

@@ -1,4 +1,4 @@
-//! Encodings of the DAKE messages: Identity, Auth-R, Auth-I and Profile-Request.
+//! Encodings of the DAKE messages: Identity, Auth-R, Auth-I, Profile-Request and Profile.
 //!
 //! Decoding only parses: keys, profiles and signatures are checked by the DAKE layer.
 
@@ -18,7 +18,13 @@ pub const FLAG_PSK: u8 = 0x02;
 /// profile named by Identity's known peer hash (Identity) or for profile_I (Auth-R), so the
 /// receiver need not send it again.
 pub const FLAG_HOLDS_ATTESTATION: u8 = 0x04;
-const KNOWN_FLAGS: u8 = FLAG_PROFILE_BY_HASH | FLAG_PSK | FLAG_HOLDS_ATTESTATION;
+/// Flag (Auth-R only): the responder's profile went ahead in a Profile message, so Auth-R
+/// carries neither the profile nor its hash.
+pub const FLAG_PROFILE_SENT_AHEAD: u8 = 0x08;
+
+/// The hash a Profile-Request carries to ask for the profile sent ahead (no profile hashes
+/// to zeros, so it cannot be taken for a request by hash).
+pub const SENT_AHEAD_REQUEST: [u8; 32] = [0; 32];
 
 /// Length of a resumption-PSK identifier.
 pub const PSK_ID_LEN: usize = 16;
@@ -32,6 +38,8 @@ pub enum ProfileRef {
     Full(Vec<u8>),
     /// The hash of a profile the receiver is expected to have cached.
     Hash([u8; 32]),
+    /// Auth-R only: the profile went ahead in a Profile message (no bytes on the wire).
+    SentAhead,
 }
 
 impl ProfileRef {
@@ -39,6 +47,7 @@ impl ProfileRef {
         match self {
             ProfileRef::Full(_) => 0,
             ProfileRef::Hash(_) => FLAG_PROFILE_BY_HASH,
+            ProfileRef::SentAhead => FLAG_PROFILE_SENT_AHEAD,
         }
     }
 
@@ -50,16 +59,21 @@ impl ProfileRef {
             ProfileRef::Hash(h) => {
                 w.bytes(h);
             }
+            ProfileRef::SentAhead => {}
         }
     }
 
     fn read(r: &mut Reader<'_>, flags: u8) -> Result<Self, DecodeError> {
-        if flags & FLAG_PROFILE_BY_HASH != 0 {
-            Ok(ProfileRef::Hash(r.array("profile hash")?))
-        } else {
-            Ok(ProfileRef::Full(
+        match (
+            flags & FLAG_PROFILE_BY_HASH != 0,
+            flags & FLAG_PROFILE_SENT_AHEAD != 0,
+        ) {
+            (true, true) => Err(DecodeError::InvalidValue("flags")),
+            (true, false) => Ok(ProfileRef::Hash(r.array("profile hash")?)),
+            (false, true) => Ok(ProfileRef::SentAhead),
+            (false, false) => Ok(ProfileRef::Full(
                 r.data(MAX_PROFILE_LEN, "profile")?.to_vec(),
-            ))
+            )),
         }
     }
 }
@@ -68,9 +82,10 @@ fn attestation_flag(holds: bool) -> u8 {
     if holds { FLAG_HOLDS_ATTESTATION } else { 0 }
 }
 
-fn read_flags(r: &mut Reader<'_>) -> Result<u8, DecodeError> {
+/// Reads the flags byte, refusing any bit outside `allowed`.
+fn read_flags(r: &mut Reader<'_>, allowed: u8) -> Result<u8, DecodeError> {
     let flags = r.u8("flags")?;
-    if flags & !KNOWN_FLAGS != 0 {
+    if flags & !allowed != 0 {
         return Err(DecodeError::InvalidValue("flags"));
     }
     Ok(flags)
@@ -126,7 +141,10 @@ impl Identity {
         if header.msg_type != MessageType::Identity {
             return Err(DecodeError::UnknownType);
         }
-        let flags = read_flags(&mut r)?;
+        let flags = read_flags(
+            &mut r,
+            FLAG_PROFILE_BY_HASH | FLAG_PSK | FLAG_HOLDS_ATTESTATION,
+        )?;
         let query_versions = r.short_data("query versions")?.to_vec();
         let profile = ProfileRef::read(&mut r, flags)?;
         let known_peer_profile = r.array("known peer profile")?;
@@ -206,7 +224,10 @@ impl AuthR {
         if header.msg_type != MessageType::AuthR {
             return Err(DecodeError::UnknownType);
         }
-        let flags = read_flags(&mut r)?;
+        let flags = read_flags(
+            &mut r,
+            FLAG_PROFILE_BY_HASH | FLAG_PSK | FLAG_HOLDS_ATTESTATION | FLAG_PROFILE_SENT_AHEAD,
+        )?;
         let profile = ProfileRef::read(&mut r, flags)?;
         let y = r.array("Y")?;
         let x = r.array("X")?;
@@ -268,10 +289,7 @@ impl AuthI {
         if header.msg_type != MessageType::AuthI {
             return Err(DecodeError::UnknownType);
         }
-        let flags = read_flags(&mut r)?;
-        if flags & (FLAG_PROFILE_BY_HASH | FLAG_HOLDS_ATTESTATION) != 0 {
-            return Err(DecodeError::InvalidValue("flags"));
-        }
+        let flags = read_flags(&mut r, FLAG_PSK)?;
         let ct_responder = if flags & FLAG_PSK == 0 {
             Some(Box::new(r.array("ct responder")?))
         } else {
@@ -289,8 +307,11 @@ impl AuthI {
     }
 }
 
-/// Sent by a responder that received an Identity whose profile hash it does not know; the
-/// initiator answers by resending its Identity with the full profile.
+/// Sent by a responder that received an Identity whose profile hash it does not know (the
+/// initiator answers by resending its Identity with the full profile), or by an initiator
+/// that received an Auth-R referring to a profile sent ahead that it does not hold, with
+/// [`SENT_AHEAD_REQUEST`] as the hash (the responder answers by resending its Auth-R with the
+/// full profile).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ProfileRequest {
     /// Header (type Profile-Request).
@@ -323,3 +344,44 @@ impl ProfileRequest {
         })
     }
 }
+
+/// The responder's client profile, sent ahead of Auth-R while the initiator's Identity is
+/// still arriving: the header followed by the profile's encoding, nothing else (the profile
+/// is the rest of the message, so it needs no length).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ProfileAhead {
+    /// Header (type Profile).
+    pub header: Header,
+    /// The responder's encoded client profile (parsed and verified by the receiver).
+    pub profile: Vec<u8>,
+}
+
+impl ProfileAhead {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(HEADER_LEN + self.profile.len());
+        self.header.write(&mut w);
+        w.bytes(&self.profile);
+        w.into_vec()
+    }
+
+    /// Decodes the message. The profile must be 1 to [`MAX_PROFILE_LEN`] bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = Header::read(&mut r)?;
+        if header.msg_type != MessageType::Profile {
+            return Err(DecodeError::UnknownType);
+        }
+        let profile = r.rest();
+        if profile.is_empty() || profile.len() > MAX_PROFILE_LEN {
+            return Err(DecodeError::LengthOutOfRange("profile"));
+        }
+        Ok(ProfileAhead {
+            header,
+            profile: profile.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

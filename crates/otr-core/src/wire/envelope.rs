@@ -4,6 +4,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::{MessageType, PROTOCOL_VERSION};
+
 /// Longest envelope text `decode` looks at; checked before any decoding so a peer cannot make
 /// us allocate for a message we would reject anyway.
 pub const MAX_ENCODED_BYTES: usize = crate::limits::MAX_ENCODED_BYTES;
@@ -93,6 +95,18 @@ pub fn decode(text: &str) -> Result<Vec<u8>, EnvelopeError> {
 /// the OTR layer (and fail there) rather than be shown to the user as plaintext.
 pub fn is_encoded(text: &str) -> bool {
     text.starts_with(ENCODED_PREFIX)
+}
+
+/// Whether `text` starts an encoded OTRv4+ message of type `msg_type`: the first four
+/// base64 characters after `?OTR:` decode to exactly the version and the type. Nothing else
+/// is decoded, so the first piece of a fragmented message tells what it will be.
+pub fn announces(text: &str, msg_type: MessageType) -> bool {
+    let Some(quad) = text.strip_prefix(ENCODED_PREFIX).and_then(|r| r.get(..4)) else {
+        return false;
+    };
+    let mut out = [0u8; 3];
+    let [hi, lo] = PROTOCOL_VERSION.to_be_bytes();
+    matches!(STANDARD.decode_slice(quad, &mut out), Ok(3)) && out == [hi, lo, msg_type as u8]
 }
 
 /// Builds an OTR error message such as `?OTR Error: ERROR_1: Unreadable message`.
@@ -189,6 +203,31 @@ mod tests {
         assert_eq!(encode(b"f"), "?OTR:Zg==.");
         assert_eq!(encode(b"foobar"), "?OTR:Zm9vYmFy.");
         assert_eq!(encode(&[0, 4, 2]), "?OTR:AAQC.");
+    }
+
+    #[test]
+    fn announces_reads_version_and_type_only() {
+        let identity = [0x00, 0x50, 0x35, 0xff, 0xee];
+        let text = encode(&identity);
+        assert!(text.starts_with("?OTR:AFA1"));
+        assert!(announces(&text, MessageType::Identity));
+        // The first piece of a fragmented message is enough.
+        assert!(announces(&text[..9], MessageType::Identity));
+        assert!(!announces(&text, MessageType::AuthR));
+        assert!(!announces(
+            &encode(&[0x00, 0x04, 0x35]),
+            MessageType::Identity
+        ));
+        for short in [
+            "",
+            "?OTR:",
+            "?OTR:AFA",
+            "?OTR:AF==",
+            "AFA1",
+            "?OTR:AF\u{e9}1",
+        ] {
+            assert!(!announces(short, MessageType::Identity), "{short}");
+        }
     }
 
     #[test]

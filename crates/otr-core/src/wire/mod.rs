@@ -31,8 +31,12 @@ pub enum MessageType {
     AuthR = 0x36,
     /// DAKE message 3.
     AuthI = 0x37,
-    /// Request to resend an Identity message with the full client profile.
+    /// Request to resend a DAKE message with the full client profile: an Identity (R → I),
+    /// or an Auth-R whose profile went ahead and was not received (I → R).
     ProfileRequest = 0x38,
+    /// The responder's client profile, sent while the initiator's Identity is still arriving,
+    /// so that Auth-R need not carry it (docs/PROTOCOL.md §5.7).
+    Profile = 0x39,
 }
 
 impl MessageType {
@@ -43,6 +47,7 @@ impl MessageType {
             0x36 => MessageType::AuthR,
             0x37 => MessageType::AuthI,
             0x38 => MessageType::ProfileRequest,
+            0x39 => MessageType::Profile,
             _ => return Err(DecodeError::UnknownType),
         })
     }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::profile::UncheckedProfile;
+use crate::wire::dake::SENT_AHEAD_REQUEST;
 
 /// Which session a data message decrypted on.
 enum Opened {
@@ -77,10 +78,13 @@ impl Account {
             };
             let pushed = p.assembler.push(now_ms, &line, our_tag);
             return match pushed {
-                Ok(pushed) => match pushed.complete {
-                    Some(m) => self.on_encoded(now_ms, rng, peer, &m),
-                    None => Received::Protocol,
-                },
+                Ok(pushed) => {
+                    self.send_profile_ahead_if_due(now_ms, rng, peer, &line);
+                    match pushed.complete {
+                        Some(m) => self.on_encoded(now_ms, rng, peer, &m),
+                        None => Received::Protocol,
+                    }
+                }
                 Err(_) => Received::Protocol,
             };
         }
@@ -218,6 +222,7 @@ impl Account {
             MessageType::AuthR => self.on_auth_r(now_ms, rng, peer, &bytes),
             MessageType::AuthI => self.on_auth_i(now_ms, rng, peer, &bytes),
             MessageType::ProfileRequest => self.on_profile_request(now_ms, rng, peer, &bytes),
+            MessageType::Profile => self.on_profile_ahead(now_ms, peer, &bytes),
             MessageType::Data => {
                 let result = self.on_data(now_ms, rng, peer, &bytes);
                 // An accepted message may have started a chain that offers ML-KEM material,
@@ -318,6 +323,8 @@ impl Account {
                 .and_then(|p| p.profile.as_ref())
                 .filter(|pr| pr.hash() == h && pr.is_valid_at(ms_to_unix(now_ms)))
                 .cloned()),
+            // Held by the handshake, not the cache: see `profile_sent_ahead`.
+            ProfileRef::SentAhead => Ok(None),
         }
     }
 
@@ -332,18 +339,26 @@ impl Account {
         y: &[u8],
         x: &[u8],
     ) -> Result<(), Early> {
-        if sender == self.tag {
-            return Err(Early::Ignore);
-        }
         if let Some(Handshake::WaitingAuthR { state, .. }) =
             self.peers.get(peer).map(|p| &p.handshake)
             && state.is_own_ephemeral(y, x)
         {
             return Err(Early::Ignore);
         }
+        self.precheck_profile(sender, profile)
+    }
+
+    /// The profile part of `precheck`: not our own profile, and one sent in full names the
+    /// sender's instance tag as its owner.
+    pub(super) fn precheck_profile(&self, sender: u32, profile: &ProfileRef) -> Result<(), Early> {
+        if sender == self.tag {
+            return Err(Early::Ignore);
+        }
         match profile {
             ProfileRef::Hash(h) if h == self.profile.hash() => Err(Early::Ignore),
             ProfileRef::Hash(_) => Ok(()),
+            // It was checked like this when its Profile message arrived.
+            ProfileRef::SentAhead => Ok(()),
             ProfileRef::Full(bytes) => {
                 let unchecked = UncheckedProfile::parse(bytes)
                     .map_err(|e| Early::Fail(DakeError::Profile(e.into())))?;
@@ -409,6 +424,12 @@ impl Account {
         {
             return Reaction::Ignore;
         }
+        // Our profile went ahead to this initiator (and is still the one we use).
+        let sent_ahead = matches!(
+            &p.handshake,
+            Handshake::QuerySent { ahead: Some(a), .. }
+                if a.to == msg.header.sender && a.profile_hash == *self.profile.hash()
+        );
         let their_profile = match self.resolve_profile(peer, &msg.profile, now_ms) {
             Ok(Some(pr)) => pr,
             Ok(None) => {
@@ -441,7 +462,12 @@ impl Account {
             psk.as_ref(),
             holds_attestation,
         ) {
-            Ok((state, auth_r)) => {
+            Ok((mut state, auth_r)) => {
+                let auth_r = if sent_ahead {
+                    state.refer_to_profile_sent_ahead()
+                } else {
+                    auth_r
+                };
                 self.transmit(rng, peer, &auth_r.encode(), msg.header.sender);
                 // Nothing of an unauthenticated Identity is cached: the handshake state holds
                 // the profile, and `established` stores it once the DAKE authenticated it.
@@ -467,6 +493,9 @@ impl Account {
         let Ok(msg) = ProfileRequest::decode(bytes) else {
             return Reaction::Ignore;
         };
+        if msg.unknown_hash == SENT_AHEAD_REQUEST {
+            return self.on_sent_ahead_request(rng, peer, &msg);
+        }
         if msg.unknown_hash != *self.profile.hash() {
             return Reaction::Ignore;
         }
@@ -518,7 +547,13 @@ impl Account {
         if let Err(early) = self.precheck(peer, msg.header.sender, &msg.profile, &msg.y, &msg.x) {
             return self.early(peer, early);
         }
-        let their_profile = match self.resolve_profile(peer, &msg.profile, now_ms) {
+        let resolved = match msg.profile {
+            ProfileRef::SentAhead => {
+                Ok(self.profile_sent_ahead(now_ms, rng, peer, msg.header.sender))
+            }
+            _ => self.resolve_profile(peer, &msg.profile, now_ms),
+        };
+        let their_profile = match resolved {
             Ok(Some(pr)) => pr,
             Ok(None) => return Reaction::Ignore,
             Err(e) => {

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+mod ahead;
 mod attestation;
 mod incoming;
 mod legacy;

@@ -188,7 +188,10 @@ impl Account {
                 bulk: false,
             });
             if let Some(p) = self.peers.get_mut(peer) {
-                p.handshake = Handshake::QuerySent { since: now_ms };
+                p.handshake = Handshake::QuerySent {
+                    since: now_ms,
+                    ahead: None,
+                };
             }
         }
     }
@@ -229,6 +232,8 @@ impl Account {
                     p.handshake = Handshake::WaitingAuthR {
                         state: Box::new(state),
                         since: now_ms,
+                        profile_ahead: None,
+                        profile_requested: false,
                     };
                 }
             }

@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod ahead;
 mod attestation;
 mod confirmation;
 mod legacy;
@@ -81,9 +82,11 @@ impl Pair {
     }
 
     /// Alice's query, bob's Identity in answer, and alice's Auth-R (in one line, her full
-    /// profile in it), which is returned undelivered.
+    /// profile in it), which is returned undelivered. Bob's Identity is one line, so alice's
+    /// profile does not go ahead of her Auth-R.
     pub fn alice_auth_r(&mut self) -> Vec<Transmit> {
         self.alice.start(self.now, &mut self.rng, "bob");
+        self.bob.set_budget("alice", 100_000);
         let query = drain(&mut self.alice);
         self.deliver_to_bob(&query);
         let identity = drain(&mut self.bob);

@@ -1,4 +1,4 @@
-//! The responder's profile sent ahead (docs/PROTOCOL.md §5.7, §6.1, §6.5). The peer that sent
+//! The responder's profile sent ahead (docs/PROTOCOL.md §5.8, §6.1, §6.5). The peer that sent
 //! a query sends its profile as soon as the first line of the answering Identity arrives, so
 //! the Identity and the profile cross the server at once and Auth-R, which waits for the
 //! whole Identity, need not carry the profile. The initiator holds it, verified but not

@@ -55,6 +55,17 @@ fn open(now: Instant) -> Pacer {
     pacer((100_000, 100_000_000), None, None, now)
 }
 
+/// A pacer configured `flood_interval_secs = 0` (unpaced), for an unknown server.
+fn unpaced(now: Instant) -> Pacer {
+    Pacer::new(
+        Overrides {
+            interval: Some(Duration::ZERO),
+            burst: None,
+        },
+        now,
+    )
+}
+
 fn bucket(interval: f64, burst: u32, now: Instant) -> Pacer {
     pacer(
         (100_000, 100_000_000),
@@ -124,13 +135,7 @@ fn burst_then_one_per_interval() {
 #[test]
 fn zero_interval_override_is_no_overall_limit() {
     let t0 = Instant::now();
-    let mut p = Pacer::new(
-        Overrides {
-            interval: Some(Duration::ZERO),
-            burst: None,
-        },
-        t0,
-    );
+    let mut p = unpaced(t0);
     // Not even the per-target limit of a server that drops per target: 12 lines to one
     // target go at once (the window, 15 lines on solanum, still applies).
     p.set_server(Profile::of(Family::Solanum), t0);
@@ -480,13 +485,7 @@ fn a_batchs_ping_waits_for_the_servers_parsing_and_a_typed_line_goes_first() {
 #[test]
 fn the_parse_model_is_off_when_unpaced_and_for_servers_without_one() {
     let t0 = Instant::now();
-    let mut p = Pacer::new(
-        Overrides {
-            interval: Some(Duration::ZERO),
-            burst: None,
-        },
-        t0,
-    );
+    let mut p = unpaced(t0);
     p.set_server(Profile::of(Family::Hybrid), t0);
     let bulk: Vec<Bytes> = (0..2).map(|n| otr("bob", 100 + n)).collect();
     push(&mut p, "bob", (0..2).map(|n| otr("bob", n)));

@@ -104,6 +104,21 @@ fn query_and_identity(pair: &mut Pair) -> Vec<Transmit> {
 
 /// Alice's Profile message (sent on the first line of bob's Identity) and her Auth-R
 /// (sent on the last), both undelivered.
+/// Relays both ways until both sides are quiet; the message types alice sent, in order.
+fn pump_types_from_alice(pair: &mut Pair) -> Vec<MessageType> {
+    let mut sent = Vec::new();
+    loop {
+        let a = drain(&mut pair.alice);
+        let b = drain(&mut pair.bob);
+        if a.is_empty() && b.is_empty() {
+            return sent;
+        }
+        sent.extend(types(&a));
+        pair.deliver_to_bob(&a);
+        pair.deliver_to_alice(&b);
+    }
+}
+
 fn ahead_and_auth_r(pair: &mut Pair, identity: &[Transmit]) -> (Vec<Transmit>, Vec<Transmit>) {
     pair.deliver_to_alice(&identity[..1]);
     let ahead = drain(&mut pair.alice);
@@ -138,17 +153,7 @@ fn first_contact(seed: u64, ahead: bool) -> (Pair, Vec<Event>, Vec<Event>) {
         pair.bob.set_budget("alice", 100_000);
     }
     pair.alice.start(pair.now, &mut pair.rng, "bob");
-    let mut sent_by_alice = Vec::new();
-    loop {
-        let a = drain(&mut pair.alice);
-        let b = drain(&mut pair.bob);
-        if a.is_empty() && b.is_empty() {
-            break;
-        }
-        sent_by_alice.extend(types(&a));
-        pair.deliver_to_bob(&a);
-        pair.deliver_to_alice(&b);
-    }
+    let sent_by_alice = pump_types_from_alice(&mut pair);
     pair.collect_events();
     let profiles = sent_by_alice
         .iter()
@@ -302,17 +307,7 @@ fn no_profile_goes_ahead_to_a_peer_that_has_ours() {
     pair.deliver_to_alice(&identity[..1]);
     assert!(drain(&mut pair.alice).is_empty());
     pair.deliver_to_alice(&identity[1..]);
-    let mut sent = Vec::new();
-    loop {
-        let a = drain(&mut pair.alice);
-        let b = drain(&mut pair.bob);
-        if a.is_empty() && b.is_empty() {
-            break;
-        }
-        sent.extend(types(&a));
-        pair.deliver_to_bob(&a);
-        pair.deliver_to_alice(&b);
-    }
+    let sent = pump_types_from_alice(&mut pair);
     assert!(!sent.contains(&MessageType::Profile));
     assert_eq!(pair.alice.session_info("bob").state, State::Encrypted);
 }

@@ -410,32 +410,31 @@ fn transcript(rng: &mut Rng) -> [Tlv; 4] {
     [m1, m2, m3, m4]
 }
 
-/// Delivers `bad` in place of message `index` of a fresh run and checks it is refused with
-/// the run reset, then that a fresh run still succeeds.
-fn refused(index: usize, bad: &Tlv) -> SmpError {
-    let mut rng = test_rng(40);
-    let (mut a, mut b) = pair();
+/// Drives a run between `a` and `b` up to message `index`, delivers `bad` in its place and
+/// checks it is refused with an abort and the receiver reset; then aborts both sides, ready
+/// for the next run. `still_works` afterwards checks that nothing was damaged.
+fn refused_on(rng: &mut Rng, a: &mut Side, b: &mut Side, index: usize, bad: &Tlv) -> SmpError {
     let mut msg = a
-        .start(&mut rng, None, "s", 0)
+        .start(rng, None, "s", 0)
         .expect("start")
         .pop()
         .expect("m1");
     for step in 0..index {
         msg = match step {
             0 => {
-                recv(&mut rng, &mut b, &msg);
-                b.respond(&mut rng, "s").expect("respond")
+                recv(rng, b, &msg);
+                b.respond(rng, "s").expect("respond")
             }
-            1 => sent(recv(&mut rng, &mut a, &msg)),
-            _ => sent(recv(&mut rng, &mut b, &msg)),
+            1 => sent(recv(rng, a, &msg)),
+            _ => sent(recv(rng, b, &msg)),
         };
     }
     let receiver = if index.is_multiple_of(2) {
-        &mut b
+        &mut *b
     } else {
-        &mut a
+        &mut *a
     };
-    let out = recv(&mut rng, receiver, bad);
+    let out = recv(rng, receiver, bad);
     let SmpOutput::Rejected { error, send } = out else {
         panic!("message {index}: accepted {out:?}")
     };
@@ -443,8 +442,21 @@ fn refused(index: usize, bad: &Tlv) -> SmpError {
     assert_eq!(receiver.smp.status(), SmpStatus::Idle);
     a.smp.abort();
     b.smp.abort();
-    let (ra, rb) = run(&mut rng, &mut a, &mut b, None, "t", "t");
+    error
+}
+
+/// A fresh run between sides that refused bad messages still succeeds.
+fn still_works(rng: &mut Rng, a: &mut Side, b: &mut Side) {
+    let (ra, rb) = run(rng, a, b, None, "t", "t");
     assert_eq!((success(&ra), success(&rb)), (Some(true), Some(true)));
+}
+
+/// `refused_on` on a fresh pair, with `still_works` after it.
+fn refused(index: usize, bad: &Tlv) -> SmpError {
+    let mut rng = test_rng(40);
+    let (mut a, mut b) = pair();
+    let error = refused_on(&mut rng, &mut a, &mut b, index, bad);
+    still_works(&mut rng, &mut a, &mut b);
     error
 }
 
@@ -465,25 +477,29 @@ fn malformed_and_out_of_range_values_are_rejected_without_state_damage() {
         v
     };
     for (i, m) in honest.iter().enumerate() {
+        // Every variant on the same pair, so that damage left by one would show in the next
+        // and in the fresh run at the end (one run per message keeps the test short).
+        let (mut a, mut b) = pair();
+        let mut refused = |bad: &Tlv| refused_on(&mut rng, &mut a, &mut b, i, bad);
         // Truncated, extended, empty, wrong version.
         let v = &m.value;
         assert!(matches!(
-            refused(i, &with_value(m, v[..v.len() - 1].to_vec())),
+            refused(&with_value(m, v[..v.len() - 1].to_vec())),
             SmpError::Decode(_)
         ));
         let mut longer = v.clone();
         longer.push(0);
         assert!(matches!(
-            refused(i, &with_value(m, longer)),
+            refused(&with_value(m, longer)),
             SmpError::Decode(_)
         ));
         assert!(matches!(
-            refused(i, &with_value(m, Vec::new())),
+            refused(&with_value(m, Vec::new())),
             SmpError::Decode(_)
         ));
         let mut ver = v.clone();
         ver[0] = 9;
-        assert_eq!(refused(i, &with_value(m, ver)), SmpError::Version);
+        assert_eq!(refused(&with_value(m, ver)), SmpError::Version);
         // The first group element replaced by 0, 1, p-1 and p (all outside the subgroup).
         for bad in [
             [0u8; ELEMENT_LEN],
@@ -498,7 +514,7 @@ fn malformed_and_out_of_range_values_are_rejected_without_state_damage() {
             let mut e = v.clone();
             e[1..1 + ELEMENT_LEN].copy_from_slice(&bad);
             assert_eq!(
-                refused(i, &with_value(m, e)),
+                refused(&with_value(m, e)),
                 SmpError::Value(ValueError::Element),
                 "message {i}"
             );
@@ -507,15 +523,16 @@ fn malformed_and_out_of_range_values_are_rejected_without_state_damage() {
         let mut d = v.clone();
         let last = d.len() - 1;
         d[last] ^= 1;
-        assert_eq!(refused(i, &with_value(m, d)), SmpError::BadProof);
+        assert_eq!(refused(&with_value(m, d)), SmpError::BadProof);
         // A response >= q.
         let mut big = v.clone();
         let at = big.len() - ELEMENT_LEN;
         big[at..].copy_from_slice(&[0xFF; ELEMENT_LEN]);
         assert_eq!(
-            refused(i, &with_value(m, big)),
+            refused(&with_value(m, big)),
             SmpError::Value(ValueError::Exponent)
         );
+        still_works(&mut rng, &mut a, &mut b);
     }
     // Messages out of order.
     assert_eq!(refused(0, &honest[1]), SmpError::Unexpected);

@@ -641,10 +641,24 @@ impl Net {
             Event::QueueReleased { peer, count } => {
                 tracing::debug!(peer = %self.otr.display(&peer), count, "queued messages sent");
             }
-            Event::NoAnswer { peer, queued } => {
+            Event::NoAnswer {
+                peer,
+                queued,
+                sent_unconfirmed: 0,
+            } => {
                 let nick = self.otr.display(&peer);
                 self.notify(&format!(
                     "{nick} did not answer the request for a private conversation (no OTRv4+ on their side?). {queued} message(s) are still queued and were NOT sent. Retry: start {nick}; drop them: finish {nick}"
+                ));
+            }
+            Event::NoAnswer {
+                peer,
+                queued,
+                sent_unconfirmed,
+            } => {
+                let nick = self.otr.display(&peer);
+                self.notify(&format!(
+                    "{nick} never confirmed the private conversation. {queued} message(s) are still queued; {sent_unconfirmed} of them went out encrypted for {nick} alone and may have arrived, so they may arrive twice. They go again in the next private conversation. Retry: start {nick}; drop them: finish {nick}"
                 ));
             }
             Event::QueueDropped { peer, count } => {

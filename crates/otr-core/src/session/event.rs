@@ -141,6 +141,10 @@ pub enum Event {
         peer: String,
         /// Messages still queued.
         queued: usize,
+        /// Of those, how many went out early on a session the peer never confirmed
+        /// (docs/PROTOCOL.md §6.7): it may have received them, and they go again on the next
+        /// session.
+        sent_unconfirmed: usize,
     },
     /// Queued messages were discarded without being sent.
     QueueDropped {

@@ -86,6 +86,9 @@ pub(crate) struct Unconfirmed {
     pub session: Established,
     pub next_psk: ResumptionPsk,
     pub since: u64,
+    /// How many messages at the front of the peer's queue went out on this session already
+    /// (sent early, §6.7): they stay queued until the confirmation drops them.
+    pub early: usize,
 }
 
 /// Everything tracked for one peer.

@@ -637,8 +637,10 @@ impl Account {
                     session,
                     next_psk,
                     since: now_ms,
+                    early: 0,
                 });
             }
+            self.send_early(now_ms, rng, peer);
             return;
         }
         self.commit_session(now_ms, rng, peer, session, next_psk);
@@ -746,6 +748,17 @@ impl Account {
             && let Ok(pt) = u.session.ratchet.decrypt(rng, msg)
         {
             if let Some(u) = p.unconfirmed.take() {
+                // What went out early on this session arrived with it: not again.
+                let early = u.early.min(p.queue.len());
+                for text in p.queue.drain(..early) {
+                    p.queued_bytes = p.queued_bytes.saturating_sub(text.len());
+                }
+                if early > 0 {
+                    self.events.push_back(Event::QueueReleased {
+                        peer: peer.to_string(),
+                        count: early,
+                    });
+                }
                 self.commit_session(now_ms, rng, peer, u.session, u.next_psk);
                 self.send_attestation_if_due(now_ms, rng, peer);
             }

@@ -146,6 +146,10 @@ impl Account {
         }
         p.queue.push_back(text.to_string());
         p.queued_bytes += text.len();
+        if p.unconfirmed.is_some() {
+            self.send_early(now_ms, rng, peer);
+            return Ok(SendOutcome::Queued);
+        }
         // A handshake held for the user's decision: a new one would reach the same key and
         // be held again; the user decides (`accept_key`) or restarts (`start`).
         if !p.handshaking() && p.held.is_none() {
@@ -334,6 +338,44 @@ impl Account {
         }
     }
 
+    /// Sends what is queued for `peer` and not yet sent on the session awaiting the
+    /// responder's confirmation, on that session (docs/PROTOCOL.md §6.7): only the responder
+    /// can derive its keys, so nothing waits for the confirmation's extra hop. The messages
+    /// stay queued until the confirmation arrives (then they are dropped from the queue); if
+    /// the session aside is dropped instead, they go again on the next session.
+    pub(super) fn send_early(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+    ) {
+        let pad_block = self.policy.pad_block;
+        let mut out = Vec::new();
+        if let Some(p) = self.peers.get_mut(peer)
+            && let Some(u) = p.unconfirmed.as_mut()
+        {
+            for text in p.queue.iter().skip(u.early) {
+                let payload = Payload {
+                    text: text.as_bytes().to_vec(),
+                    tlvs: Vec::new(),
+                };
+                let encoded = payload.padded(pad_block).encode();
+                if encoded.len() > MAX_PLAINTEXT_BYTES {
+                    break;
+                }
+                let Ok(msg) = u.session.ratchet.encrypt(0, &encoded) else {
+                    break;
+                };
+                u.early += 1;
+                u.session.last_sent = now_ms;
+                out.push((msg.encode(), u.session.ratchet.their_tag()));
+            }
+        }
+        for (bin, receiver) in out {
+            self.transmit(rng, peer, &bin, receiver);
+        }
+    }
+
     /// Sends everything queued for `peer` through its established session.
     pub(super) fn release_queue(
         &mut self,
@@ -364,6 +406,10 @@ impl Account {
         };
         let queued: Vec<String> = p.queue.drain(..).collect();
         p.queued_bytes = 0;
+        // Whatever a session aside sent early is in `queued` and goes now, on this session.
+        if let Some(u) = p.unconfirmed.as_mut() {
+            u.early = 0;
+        }
         let count = queued.len();
         for text in queued {
             if send(self, now_ms, rng, peer, &text).is_err() {

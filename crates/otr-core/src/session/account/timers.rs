@@ -31,6 +31,7 @@ impl Account {
                     self.events.push_back(Event::NoAnswer {
                         peer: peer.clone(),
                         queued: p.queue.len(),
+                        sent_unconfirmed: 0,
                     });
                 }
             }
@@ -79,11 +80,12 @@ impl Account {
         if !expired {
             return;
         }
-        p.unconfirmed = None;
+        let early = p.unconfirmed.take().map_or(0, |u| u.early);
         if p.session.is_none() {
             self.events.push_back(Event::NoAnswer {
                 peer: peer.to_string(),
                 queued: p.queue.len(),
+                sent_unconfirmed: early.min(p.queue.len()),
             });
         }
     }

@@ -136,3 +136,123 @@ fn a_lost_confirmation_is_sent_again_when_the_initiator_writes_on_the_old_sessio
         pair.bob.session_info("alice").ssid
     );
 }
+
+fn msg_type(t: &Transmit) -> MessageType {
+    Header::peek(&envelope::decode(&t.line).unwrap())
+        .unwrap()
+        .msg_type
+}
+
+/// An established pair whose session alice finished (bob was told): profiles and PSK
+/// cached on both sides, no session. Alice's next message starts a repeat contact, in which
+/// she is the initiator.
+fn finished(seed: u64) -> Pair {
+    let mut pair = Pair::established(seed);
+    pair.alice.finish(pair.now, &mut pair.rng, "bob");
+    pair.pump();
+    pair.events_alice.clear();
+    pair.events_bob.clear();
+    pair.alice.set_budget("bob", 100_000);
+    pair.bob.set_budget("alice", 100_000);
+    pair
+}
+
+#[test]
+fn the_initiators_queued_message_goes_with_auth_i_and_not_again_after_the_confirmation() {
+    let mut pair = finished(604);
+    assert_eq!(
+        pair.alice.send(pair.now, &mut pair.rng, "bob", "hi again"),
+        Ok(SendOutcome::Queued)
+    );
+    let identity = drain(&mut pair.alice);
+    assert_eq!(msg_type(&identity[0]), MessageType::Identity, "no query");
+    pair.deliver_to_bob(&identity);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    // Auth-I, then the message on the session aside, at once: no wait for bob's confirmation.
+    let out = drain(&mut pair.alice);
+    let types: Vec<_> = out.iter().map(msg_type).collect();
+    assert_eq!(types, [MessageType::AuthI, MessageType::Data]);
+    pair.collect_events();
+    assert!(
+        !pair
+            .events_alice
+            .iter()
+            .any(|e| matches!(e, Event::Private { .. })),
+        "alice has not committed"
+    );
+    // Typed while the confirmation is on its way: sent early too.
+    assert_eq!(
+        pair.alice.send(pair.now, &mut pair.rng, "bob", "second"),
+        Ok(SendOutcome::Queued)
+    );
+    let second = drain(&mut pair.alice);
+    assert_eq!(
+        second.iter().map(msg_type).collect::<Vec<_>>(),
+        [MessageType::Data]
+    );
+    pair.deliver_to_bob(&out);
+    pair.deliver_to_bob(&second);
+    assert_eq!(pair.got_by_bob, ["hi again", "second"]);
+    // Bob's confirmation commits alice's session; nothing goes again.
+    let confirmation = drain(&mut pair.bob);
+    pair.deliver_to_alice(&confirmation);
+    pair.collect_events();
+    assert!(
+        pair.events_alice
+            .iter()
+            .any(|e| matches!(e, Event::Private { .. }))
+    );
+    assert!(
+        pair.events_alice
+            .iter()
+            .any(|e| matches!(e, Event::QueueReleased { count: 2, .. }))
+    );
+    assert_eq!(pair.alice.session_info("bob").queued, 0);
+    pair.pump();
+    assert_eq!(pair.got_by_bob, ["hi again", "second"], "nothing twice");
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "third")
+        .unwrap();
+    pair.pump();
+    assert_eq!(pair.got_by_bob, ["hi again", "second", "third"]);
+}
+
+#[test]
+fn an_early_message_stays_queued_until_confirmed_and_goes_again_on_the_next_session() {
+    let mut pair = finished(605);
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "kept")
+        .unwrap();
+    let identity = drain(&mut pair.alice);
+    pair.deliver_to_bob(&identity);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    // The server swallows Auth-I and the message: bob never derives the session.
+    let lost = drain(&mut pair.alice);
+    assert_eq!(lost.len(), 2);
+    assert_eq!(
+        pair.alice.session_info("bob").queued,
+        1,
+        "kept until confirmed"
+    );
+    let t = pair.now + Policy::default().dake_timeout_ms;
+    pair.now = t;
+    pair.alice.handle_timeout(t, &mut pair.rng);
+    pair.bob.handle_timeout(t, &mut pair.rng);
+    pair.collect_events();
+    assert!(pair.events_alice.iter().any(|e| matches!(
+        e,
+        Event::NoAnswer {
+            queued: 1,
+            sent_unconfirmed: 1,
+            ..
+        }
+    )));
+    assert_eq!(pair.alice.session_info("bob").queued, 1);
+    // The next session carries it.
+    pair.alice.start(pair.now, &mut pair.rng, "bob");
+    pair.pump();
+    assert_eq!(pair.got_by_bob, ["kept"]);
+    assert_eq!(pair.alice.session_info("bob").queued, 0);
+}

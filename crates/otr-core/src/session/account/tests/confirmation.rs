@@ -256,3 +256,52 @@ fn an_early_message_stays_queued_until_confirmed_and_goes_again_on_the_next_sess
     assert_eq!(pair.got_by_bob, ["kept"]);
     assert_eq!(pair.alice.session_info("bob").queued, 0);
 }
+
+#[test]
+fn an_early_message_reordered_before_auth_i_is_reported_on_both_sides() {
+    let mut pair = finished(606);
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "overtook")
+        .unwrap();
+    let identity = drain(&mut pair.alice);
+    pair.deliver_to_bob(&identity);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    let out = drain(&mut pair.alice);
+    assert_eq!(
+        out.iter().map(msg_type).collect::<Vec<_>>(),
+        [MessageType::AuthI, MessageType::Data]
+    );
+    // The server delivers the message before Auth-I: bob cannot read it yet.
+    pair.deliver_to_bob(&out[1..]);
+    pair.deliver_to_bob(&out[..1]);
+    assert!(pair.got_by_bob.is_empty());
+    pair.collect_events();
+    assert!(
+        pair.events_bob
+            .iter()
+            .any(|e| matches!(e, Event::Unreadable { .. })),
+        "bob's user is told"
+    );
+    // Bob's error reply reaches alice after his confirmation: she is told it may be lost.
+    let replies = drain(&mut pair.bob);
+    let mut told = false;
+    for t in &replies {
+        if let Received::Error { .. } =
+            pair.alice
+                .handle_incoming(pair.now, &mut pair.rng, "bob", &t.line)
+        {
+            told = true;
+        }
+    }
+    assert!(
+        told,
+        "alice's user is told the message may not have arrived"
+    );
+    assert_eq!(pair.alice.session_info("bob").state, State::Encrypted);
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "again")
+        .unwrap();
+    pair.pump();
+    assert_eq!(pair.got_by_bob, ["again"]);
+}

@@ -80,6 +80,11 @@ async fn a_server_cannot_push_a_nick_that_used_otrv4_down_to_otrv3() {
     net.evil.behave();
     a.otr("start bob").await;
     b.expect_text_from("alice", &secret, FIRST).await;
+    // The message goes right behind alice's Auth-I; she is private once bob confirms.
+    a.expect_otr(NEXT, "private again", |t| {
+        t.starts_with("Private conversation with bob started: private (OTRv4+)")
+    })
+    .await;
     let (status, _) = status_of(&mut a, "bob", NEXT).await;
     assert!(status.contains("(OTRv4+)"), "{status}");
 }

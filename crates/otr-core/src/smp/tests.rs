@@ -460,6 +460,9 @@ fn refused(index: usize, bad: &Tlv) -> SmpError {
     error
 }
 
+/// What a refused message's error must be.
+type Expected = fn(&SmpError) -> bool;
+
 fn with_value(t: &Tlv, value: Vec<u8>) -> Tlv {
     Tlv {
         tlv_type: t.tlv_type,
@@ -478,9 +481,9 @@ fn malformed_and_out_of_range_values_are_rejected_without_state_damage() {
     };
     for (i, m) in honest.iter().enumerate() {
         let v = &m.value;
-        let mut cases: Vec<(Tlv, fn(&SmpError) -> bool)> = Vec::new();
+        let mut cases: Vec<(Tlv, Expected)> = Vec::new();
         // Truncated, extended, empty, wrong version.
-        let decode: fn(&SmpError) -> bool = |e| matches!(e, SmpError::Decode(_));
+        let decode: Expected = |e| matches!(e, SmpError::Decode(_));
         cases.push((with_value(m, v[..v.len() - 1].to_vec()), decode));
         let mut longer = v.clone();
         longer.push(0);

@@ -252,12 +252,14 @@ impl Account {
     /// drops anything queued. Returns to plaintext.
     pub fn finish(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng, peer: &str) {
         self.legacy_finish(now_ms, rng, peer);
+        let early = self.end_unconfirmed(now_ms, rng, peer);
         self.end_session(now_ms, rng, peer, EndReason::Requested);
         if let Some(p) = self.peers.get_mut(peer) {
             p.finished = false;
             p.handshake = Handshake::Idle;
             p.unconfirmed = None;
-            let dropped = p.queue.len();
+            // Messages sent early on the session aside went out: not "dropped, NOT sent".
+            let dropped = p.queue.len().saturating_sub(early);
             p.queue.clear();
             p.queued_bytes = 0;
             if dropped > 0 {
@@ -291,6 +293,46 @@ impl Account {
         for peer in peers {
             self.finish(now_ms, rng, &peer);
         }
+    }
+
+    /// Without a current session, ends the session awaiting confirmation as a session is
+    /// ended: the responder may have committed it and shown what we sent early on it, so it
+    /// gets the disconnect too (unreadable and ignored if it never derived the session).
+    /// Returns how many queued messages had gone out early on it.
+    fn end_unconfirmed(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+    ) -> usize {
+        let pad_block = self.policy.pad_block;
+        let Some(p) = self.peers.get_mut(peer) else {
+            return 0;
+        };
+        if p.session.is_some() {
+            return 0;
+        }
+        let Some(mut u) = p.unconfirmed.take() else {
+            return 0;
+        };
+        let payload = Payload {
+            text: Vec::new(),
+            tlvs: vec![Tlv {
+                tlv_type: types::DISCONNECTED,
+                value: Vec::new(),
+            }],
+        };
+        let encoded = payload.padded(pad_block).encode();
+        let msg = u.session.ratchet.encrypt(FLAG_IGNORE_UNREADABLE, &encoded);
+        let receiver = u.session.ratchet.their_tag();
+        if let Ok(msg) = msg {
+            self.transmit(rng, peer, &msg.encode(), receiver);
+        }
+        self.events.push_back(Event::SessionEnded {
+            peer: peer.to_string(),
+            reason: EndReason::Requested,
+        });
+        u.early
     }
 
     pub(super) fn end_session(

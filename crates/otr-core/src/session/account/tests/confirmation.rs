@@ -305,3 +305,42 @@ fn an_early_message_reordered_before_auth_i_is_reported_on_both_sides() {
     pair.pump();
     assert_eq!(pair.got_by_bob, ["again"]);
 }
+
+#[test]
+fn finishing_before_the_confirmation_ends_the_session_aside_on_both_sides() {
+    let mut pair = finished(607);
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "then bye")
+        .unwrap();
+    let identity = drain(&mut pair.alice);
+    pair.deliver_to_bob(&identity);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    let out = drain(&mut pair.alice);
+    pair.deliver_to_bob(&out);
+    assert_eq!(pair.got_by_bob, ["then bye"]);
+    assert_eq!(pair.bob.session_info("alice").state, State::Encrypted);
+    drain(&mut pair.bob); // bob's confirmation is still on its way when alice finishes
+    pair.alice.finish(pair.now, &mut pair.rng, "bob");
+    pair.collect_events();
+    assert!(
+        pair.events_alice
+            .iter()
+            .any(|e| matches!(e, Event::SessionEnded { .. })),
+        "alice is told the conversation ended"
+    );
+    assert!(
+        !pair
+            .events_alice
+            .iter()
+            .any(|e| matches!(e, Event::QueueDropped { .. })),
+        "the message went out: it is not reported as dropped and not sent"
+    );
+    pair.pump();
+    assert_eq!(
+        pair.bob.session_info("alice").state,
+        State::Finished,
+        "bob got the disconnect on the session he committed"
+    );
+    assert_eq!(pair.alice.session_info("bob").state, State::Plaintext);
+}

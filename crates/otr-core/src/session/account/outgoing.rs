@@ -252,7 +252,7 @@ impl Account {
     /// drops anything queued. Returns to plaintext.
     pub fn finish(&mut self, now_ms: u64, rng: &mut impl rand_core::CryptoRng, peer: &str) {
         self.legacy_finish(now_ms, rng, peer);
-        let early = self.end_unconfirmed(now_ms, rng, peer);
+        let early = self.end_unconfirmed(rng, peer);
         self.end_session(now_ms, rng, peer, EndReason::Requested);
         if let Some(p) = self.peers.get_mut(peer) {
             p.finished = false;
@@ -299,12 +299,7 @@ impl Account {
     /// ended: the responder may have committed it and shown what we sent early on it, so it
     /// gets the disconnect too (unreadable and ignored if it never derived the session).
     /// Returns how many queued messages had gone out early on it.
-    fn end_unconfirmed(
-        &mut self,
-        now_ms: u64,
-        rng: &mut impl rand_core::CryptoRng,
-        peer: &str,
-    ) -> usize {
+    fn end_unconfirmed(&mut self, rng: &mut impl rand_core::CryptoRng, peer: &str) -> usize {
         let pad_block = self.policy.pad_block;
         let Some(p) = self.peers.get_mut(peer) else {
             return 0;

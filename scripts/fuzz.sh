@@ -6,8 +6,11 @@
 #   scripts/fuzz.sh <target> [seconds]   fuzz one target (default 600 s)
 #   scripts/fuzz.sh all [seconds]        every target in turn, one process at a time
 #   scripts/fuzz.sh smoke [seconds]      CI smoke: every target briefly (10 s, parsers 5 s)
-#   scripts/fuzz.sh build                build every target (what `smoke` and `all` start with)
-#   scripts/fuzz.sh smoke-run [seconds]  the smoke on the targets as last built (scripts/test.sh)
+#   scripts/fuzz.sh build                build every target, release profile (what `all` and
+#                                        one target's run start with)
+#   scripts/fuzz.sh build-smoke          build every target, the cheaper dev profile (what
+#                                        `smoke` starts with; scripts/test.sh)
+#   scripts/fuzz.sh smoke-run [seconds]  the smoke on the targets as last built by build-smoke
 #   scripts/fuzz.sh seeds                regenerate fuzz/seeds/ from otr_core::fuzzing::seeds()
 #   scripts/fuzz.sh list                 list targets
 #
@@ -28,6 +31,9 @@ TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages dat
   otr3_message otr3_fragment otr3_tlv otr3_contact pacing)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+# Where the binaries are: release (`build`) or debug (`build-smoke`, fuzz/Cargo.toml's dev
+# profile: compiles in about half the time, runs slower, enough for a smoke run).
+PROFILE_DIR=release
 
 max_len() {
   case "$1" in
@@ -84,7 +90,7 @@ build() {
 run_target() {
   local t="$1" secs="$2"
   # cargo fuzz builds into $CARGO_TARGET_DIR when that is set, else fuzz/target.
-  local bin="${CARGO_TARGET_DIR:-fuzz/target}/$TRIPLE/release/$t"
+  local bin="${CARGO_TARGET_DIR:-fuzz/target}/$TRIPLE/$PROFILE_DIR/$t"
   local corpus="fuzz/corpus/$t" seeds="fuzz/seeds/$t" log="fuzz/artifacts/logs/$t.log"
   mkdir -p "$corpus" "fuzz/artifacts/$t" "fuzz/artifacts/logs"
   local dirs=("$corpus")
@@ -165,15 +171,21 @@ case "$cmd" in
     ;;
   smoke)
     ensure_cargo_fuzz
-    build
+    PROFILE_DIR=debug
+    build --dev
     run_many "${2:-smoke}" "${TARGETS[@]}"
     ;;
   build)
     ensure_cargo_fuzz
     build
     ;;
+  build-smoke)
+    ensure_cargo_fuzz
+    build --dev
+    ;;
   smoke-run)
-    BUILT_FROM="as last built by \`scripts/fuzz.sh build\`"
+    PROFILE_DIR=debug
+    BUILT_FROM="as last built by \`scripts/fuzz.sh build-smoke\`"
     run_many "${2:-smoke}" "${TARGETS[@]}"
     ;;
   all)

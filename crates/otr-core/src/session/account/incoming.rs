@@ -223,6 +223,8 @@ impl Account {
             MessageType::AuthI => self.on_auth_i(now_ms, rng, peer, &bytes),
             MessageType::ProfileRequest => self.on_profile_request(now_ms, rng, peer, &bytes),
             MessageType::Profile => self.on_profile_ahead(now_ms, peer, &bytes),
+            // Not sent or looked at yet.
+            MessageType::Ciphertext => Reaction::Ignore,
             MessageType::Data => {
                 let result = self.on_data(now_ms, rng, peer, &bytes);
                 // An accepted message may have started a chain that offers ML-KEM material,

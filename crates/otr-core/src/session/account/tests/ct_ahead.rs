@@ -522,3 +522,42 @@ fn a_dake_from_a_cached_profile_without_psk_sends_ct_r_ahead() {
     );
     assert!(no_failure(&pair.events_alice) && no_failure(&pair.events_bob));
 }
+
+#[test]
+fn an_early_message_behind_an_auth_i_whose_ct_r_was_lost_is_unreadable_to_the_responder() {
+    // Alice starts from bob's cached profile with a message queued: Identity, CT_R ahead.
+    let mut pair = Pair::new(930);
+    pair.alice
+        .remember_peer_profile("bob", pair.bob.profile().as_bytes(), T0)
+        .unwrap();
+    // One line per message, to lose the Ciphertext message alone.
+    pair.alice.set_budget("bob", 100_000);
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "early")
+        .unwrap();
+    let out = drain(&mut pair.alice);
+    assert_eq!(
+        types(&out),
+        [MessageType::Identity, MessageType::Ciphertext]
+    );
+    assert_eq!(out.len(), 2);
+    pair.deliver_to_bob(&out[..1]);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    // Auth-I refers to CT_R; the queued message goes right behind it (sent early).
+    let out = drain(&mut pair.alice);
+    assert_eq!(types(&out), [MessageType::AuthI, MessageType::Data]);
+    events(&mut pair.bob);
+    pair.deliver_to_bob(&out);
+    let ev = events(&mut pair.bob);
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Unreadable { .. })),
+        "{ev:?}"
+    );
+    assert!(pair.got_by_bob.is_empty());
+    // One request, Auth-I in full: the session completes, without the early message.
+    pair.pump();
+    assert_eq!(pair.alice.session_info("bob").state, State::Encrypted);
+    assert_eq!(pair.bob.session_info("alice").state, State::Encrypted);
+    assert!(pair.got_by_bob.is_empty());
+}

@@ -17,7 +17,7 @@ use crate::fragment::{self, fragmenter};
 use crate::limits::{MAX_ENCODED_BYTES, MAX_TLVS};
 use crate::profile::{ClientProfile, UncheckedProfile};
 use crate::wire::codec::Writer;
-use crate::wire::dake::{AuthI, AuthR, Identity, ProfileAhead, ProfileRequest};
+use crate::wire::dake::{AuthI, AuthR, CiphertextAhead, Identity, ProfileAhead, ProfileRequest};
 use crate::wire::data::DataMessage;
 use crate::wire::envelope;
 use crate::wire::query::{self, MAX_VERSIONS, Versions};
@@ -126,6 +126,10 @@ fn binary_message(bin: &[u8]) -> Option<MessageType> {
     if let Ok(m) = AuthI::decode(bin) {
         note(MessageType::AuthI);
         assert_eq!(m.encode(), bin, "AuthI encoding is not canonical");
+        assert!(
+            !(m.ct_sent_ahead && (m.psk_mode() || m.ct_responder.is_some())),
+            "CT_R sent ahead outside full mode, or with CT_R"
+        );
     }
     if let Ok(m) = ProfileRequest::decode(bin) {
         note(MessageType::ProfileRequest);
@@ -134,6 +138,10 @@ fn binary_message(bin: &[u8]) -> Option<MessageType> {
     if let Ok(m) = ProfileAhead::decode(bin) {
         note(MessageType::Profile);
         assert_eq!(m.encode(), bin, "Profile encoding is not canonical");
+    }
+    if let Ok(m) = CiphertextAhead::decode(bin) {
+        note(MessageType::Ciphertext);
+        assert_eq!(m.encode(), bin, "Ciphertext encoding is not canonical");
     }
     if let Ok(m) = DataMessage::decode(bin) {
         note(MessageType::Data);
@@ -154,7 +162,7 @@ fn check_data_message(m: &DataMessage, bin: &[u8]) {
     assert_eq!(DataMessage::decode(&enc).as_ref(), Ok(m));
 }
 
-/// Target `dake_messages`: Identity, Auth-R, Auth-I, Profile-Request and Profile decoders
+/// Target `dake_messages`: Identity, Auth-R, Auth-I, Profile-Request, Profile and Ciphertext decoders
 /// (and the data-message decoder, which shares the header), on raw binary input.
 pub fn dake_messages(data: &[u8]) {
     let _ = binary_message(data);
@@ -965,6 +973,7 @@ mod interaction_impl {
                         MessageType::AuthI,
                         MessageType::ProfileRequest,
                         MessageType::Profile,
+                        MessageType::Ciphertext,
                     ];
                     let msg_type = t
                         .get(usize::from(input.u8()) % t.len())
@@ -1184,8 +1193,13 @@ mod interaction_impl {
             };
             let Ok(h) = Header::peek(&bin) else { continue };
             let slot = usize::from(h.msg_type != MessageType::Data);
-            // One of each DAKE type and mode is enough; data messages vary more.
-            let key = (h.msg_type as u8, bin.len());
+            // One of each DAKE type and form (length and flags: an Auth-I with CT_R sent ahead
+            // is as long as one in PSK mode) is enough; data messages vary more.
+            let key = (
+                h.msg_type as u8,
+                bin.len(),
+                bin.get(crate::wire::HEADER_LEN).copied(),
+            );
             if slot == 1 && !seen.insert(key) {
                 continue;
             }
@@ -1216,6 +1230,31 @@ mod interaction_impl {
             }
             .encode(),
         );
+        // Auth-I in full mode with CT_R in it (the recorded first contact sent CT_R ahead).
+        let full_auth_i = dake
+            .iter()
+            .filter_map(|b| crate::wire::dake::AuthI::decode(b).ok())
+            .find(|m| m.ct_sent_ahead)
+            .map(|m| crate::wire::dake::AuthI {
+                ct_responder: Some(Box::new([0x5A; crate::crypto::mlkem::CT_LEN])),
+                ct_sent_ahead: false,
+                ..m
+            });
+        dake.extend(full_auth_i.map(|m| m.encode()));
+        // Bob's CT_R sent ahead (alice's, as the initiator, is among the recorded messages).
+        if let Ok((ct, _)) = w.alice.profile().kem_key().encapsulate() {
+            dake.push(
+                crate::wire::dake::CiphertextAhead {
+                    header: Header {
+                        msg_type: MessageType::Ciphertext,
+                        sender: BOB_TAG,
+                        receiver: ALICE_TAG,
+                    },
+                    ct: Box::new(*ct.as_bytes()),
+                }
+                .encode(),
+            );
+        }
         data.truncate(12);
         let profile = w.alice.profile().as_bytes().to_vec();
 
@@ -1324,6 +1363,15 @@ mod interaction_impl {
             raw_line(&envelope::format_error("ERROR_1", "x"), 0),
             raw_line("?OTRvP?", 1),
             raw_line("?OTR|00000001|00000b0b|000a11ce,00001,00002,?OTR:AAAA,", 0),
+            // Bob re-keys, alice answers; an attacker's Ciphertext message (type 6 of op 12,
+            // addressed to alice, one ciphertext long) reaches her while she waits for Auth-I.
+            {
+                let mut v = vec![13, 3, 13, 5, 12, 6, 0];
+                let len = u16::try_from(crate::crypto::mlkem::CT_LEN).unwrap_or(0);
+                v.extend_from_slice(&len.to_be_bytes());
+                v.extend(std::iter::repeat_n(0x5A, crate::crypto::mlkem::CT_LEN));
+                v
+            },
         ];
 
         // Account programs: bob's lines (query, then his half of a DAKE), garbage from others.
@@ -1424,6 +1472,35 @@ mod tests {
             data_message(input);
             profile(input);
         }
+    }
+
+    /// The recorded conversation carries every DAKE message, the ones sent ahead included
+    /// (a first contact: the Profile message, CT_R, and Auth-R and Auth-I that refer to them).
+    #[test]
+    fn dake_seeds_cover_every_dake_message() {
+        let all = seeds();
+        let (_, dake) = all.iter().find(|(n, _)| *n == "dake_messages").unwrap();
+        let types: Vec<MessageType> = dake
+            .iter()
+            .filter_map(|b| Header::peek(b).ok().map(|h| h.msg_type))
+            .collect();
+        for t in [
+            MessageType::Identity,
+            MessageType::AuthR,
+            MessageType::AuthI,
+            MessageType::ProfileRequest,
+            MessageType::Profile,
+            MessageType::Ciphertext,
+        ] {
+            assert!(types.contains(&t), "no {t:?} seed");
+        }
+        let auth_i: Vec<AuthI> = dake.iter().filter_map(|b| AuthI::decode(b).ok()).collect();
+        assert!(auth_i.iter().any(|m| m.ct_sent_ahead));
+        assert!(auth_i.iter().any(|m| m.psk_mode()));
+        assert!(auth_i.iter().any(|m| m.ct_responder.is_some()));
+        assert!(dake.iter().any(|b| {
+            AuthR::decode(b).is_ok_and(|m| m.profile == crate::wire::dake::ProfileRef::SentAhead)
+        }));
     }
 
     #[test]

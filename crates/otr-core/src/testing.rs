@@ -120,9 +120,10 @@ fn size_row(name: &str, bin: &[u8], budget: usize) -> SizeRow {
     }
 }
 
-/// Runs real DAKEs (first contact with the responder's profile sent ahead, cached profiles
-/// without PSK, repeat contact with PSK) and data messages, and returns their sizes at
-/// `budget` bytes per line. Totals are rows named "<case>: total" with `encoded` = 0.
+/// Runs real DAKEs (first contact with the responder's profile and the initiator's CT_R sent
+/// ahead, cached profiles without PSK with CT_R sent ahead, repeat contact with PSK) and data
+/// messages, and returns their sizes at `budget` bytes per line. Totals are rows named
+/// "<case>: total" with `encoded` = 0.
 #[allow(clippy::panic)]
 pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
     use crate::dake::ResumptionPsk;
@@ -144,7 +145,7 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
             Some((x, y)) => (Some(x), Some(y)),
             None => (None, None),
         };
-        let (w, id) = dake::start(
+        let (mut w, id) = dake::start(
             &mut rng,
             &a.local(),
             b"P",
@@ -178,6 +179,14 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
         } else {
             ar
         };
+        // Without a PSK the initiator knows the responder's profile (sent ahead, or cached)
+        // before Auth-R: its CT_R goes ahead too.
+        let ct_msg = w
+            .encapsulate_ahead(&b.profile)
+            .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(m) = &ct_msg {
+            wi.hold_ciphertext(&m.ct);
+        }
         let (oa, ai) = w
             .on_auth_r(&mut rng, &a.local(), &ar, resolve(&ar.profile, &b.profile))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -195,15 +204,27 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
                 &profile_msg.encode(),
                 budget,
             ));
+        }
+        if let Some(m) = &ct_msg {
             msgs.push(size_row(
-                &format!("{label}: Auth-R (sent ahead)"),
-                &ar.encode(),
+                &format!("{label}: Ciphertext (ahead)"),
+                &m.encode(),
                 budget,
             ));
-        } else {
-            msgs.push(size_row(&format!("{label}: Auth-R"), &ar.encode(), budget));
         }
-        msgs.push(size_row(&format!("{label}: Auth-I"), &ai.encode(), budget));
+        let sent_ahead = |what: &str, yes: bool| {
+            if yes {
+                format!("{label}: {what} (sent ahead)")
+            } else {
+                format!("{label}: {what}")
+            }
+        };
+        msgs.push(size_row(&sent_ahead("Auth-R", ahead), &ar.encode(), budget));
+        msgs.push(size_row(
+            &sent_ahead("Auth-I", ai.ct_sent_ahead),
+            &ai.encode(),
+            budget,
+        ));
         rows.push(SizeRow {
             name: format!("{label}: total"),
             binary: msgs.iter().map(|r| r.binary).sum(),
@@ -310,16 +331,16 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
 /// The table as Markdown, in the form docs/PROTOCOL.md §11 carries it.
 pub fn wire_size_markdown(rows: &[SizeRow]) -> String {
     let mut out = String::new();
-    out.push_str("| message                            | binary | base64 | lines |\n");
-    out.push_str("|------------------------------------|-------:|-------:|------:|\n");
+    out.push_str("| message                              | binary | base64 | lines |\n");
+    out.push_str("|--------------------------------------|-------:|-------:|------:|\n");
     for r in rows {
         if r.encoded == 0 {
             let name = format!("**{}**", r.name);
             let bin = format!("**{}**", r.binary);
-            out.push_str(&format!("| {name:<34} | {bin:>6} | | **{}** |\n", r.lines));
+            out.push_str(&format!("| {name:<36} | {bin:>6} | | **{}** |\n", r.lines));
         } else {
             out.push_str(&format!(
-                "| {:<34} | {:>6} | {:>6} | {:>5} |\n",
+                "| {:<36} | {:>6} | {:>6} | {:>5} |\n",
                 r.name, r.binary, r.encoded, r.lines
             ));
         }

@@ -27,9 +27,10 @@ fn size_table_matches_the_code() {
     }
 }
 
-/// Issue 19's target for a first contact, the Profile message counted: at most 11,000 binary
-/// bytes and 44 lines at the 400-byte budget; and the lines that wait for each other
-/// (Identity, Auth-R without the profile, Auth-I) are 36.
+/// Issue 19's target for a first contact, the Profile and Ciphertext messages counted: at
+/// most 11,000 binary bytes and 44 lines at the 400-byte budget; and the lines that wait for
+/// each other (Identity, Auth-R without the profile, Auth-I without CT_R) are 30. The
+/// cached-no-PSK case sends CT_R ahead too: 23 lines in turn.
 #[test]
 fn first_contact_meets_the_size_target() {
     let rows = wire_size_table(400);
@@ -40,16 +41,35 @@ fn first_contact_meets_the_size_target() {
     let parts = [
         "first contact: Identity",
         "first contact: Profile",
+        "first contact: Ciphertext (ahead)",
         "first contact: Auth-R (sent ahead)",
-        "first contact: Auth-I",
+        "first contact: Auth-I (sent ahead)",
     ];
     assert_eq!(
         parts.iter().map(|n| row(n).binary).sum::<usize>(),
         total.binary
     );
-    let in_turn = row(parts[0]).lines + row(parts[2]).lines + row(parts[3]).lines;
-    assert_eq!(in_turn, 36);
+    assert_eq!(
+        parts.iter().map(|n| row(n).lines).sum::<usize>(),
+        total.lines
+    );
+    let in_turn = row(parts[0]).lines + row(parts[3]).lines + row(parts[4]).lines;
+    assert_eq!(in_turn, 30);
     assert_eq!(row(parts[1]).lines, 7);
+    assert_eq!(row(parts[2]).lines, 6);
+    assert_eq!(row(parts[4]).lines, 2);
+    let cached = [
+        "cached, no PSK: Identity",
+        "cached, no PSK: Ciphertext (ahead)",
+        "cached, no PSK: Auth-R",
+        "cached, no PSK: Auth-I (sent ahead)",
+    ];
+    assert_eq!(
+        cached.iter().map(|n| row(n).binary).sum::<usize>(),
+        row("cached, no PSK: total").binary
+    );
+    let in_turn = row(cached[0]).lines + row(cached[2]).lines + row(cached[3]).lines;
+    assert_eq!(in_turn, 23);
 }
 
 #[test]
@@ -90,6 +110,7 @@ fn stated_constants_match_the_code() {
         (MessageType::AuthI, "Auth-I"),
         (MessageType::ProfileRequest, "Profile-Request"),
         (MessageType::Profile, "Profile"),
+        (MessageType::Ciphertext, "Ciphertext"),
     ] {
         assert!(
             doc.contains(&format!("| 0x{:02x} | {n} |", t as u8)),

@@ -14,6 +14,11 @@
 //!     ciphertexts (3136 bytes) on the wire.
 //! * Key confirmation in Auth-I, so the responder knows the initiator derived K before it sends.
 //!
+//! Two values may travel ahead of the message that binds them, to shorten the handshake's
+//! critical path on IRC: the responder's profile (Auth-R then refers to it) and the
+//! initiator's CT_R (Auth-I then refers to it). The transcript binds both whatever way they
+//! travelled, so a substituted one only makes the DAKE fail.
+//!
 //! K binds the whole transcript: instance tags, the advertised versions, both profiles (by
 //! hash), every X448 key, every ML-KEM key and ciphertext, the mode, the PSK identifier and
 //! the two "I hold your attestation" flags.
@@ -30,13 +35,15 @@ use subtle::ConstantTimeEq;
 use crate::crypto::CryptoError;
 use crate::crypto::ed448::{PublicPoint, SecretScalar};
 use crate::crypto::kdf::{Usage, derive, hash};
-use crate::crypto::mlkem::{KemCiphertext, KemKeypair, KemPublic};
+use crate::crypto::mlkem::{CT_LEN, KemCiphertext, KemKeypair, KemPublic};
 use crate::crypto::ring_sig;
 use crate::crypto::x448::{X448Public, X448Secret};
 use crate::profile::{ClientProfile, LongTermKeys, ProfileError};
 use crate::secret::Secret;
 use crate::wire::codec::DecodeError;
-use crate::wire::dake::{AuthI, AuthR, CONFIRM_LEN, Identity, PSK_ID_LEN, ProfileRef};
+use crate::wire::dake::{
+    AuthI, AuthR, CONFIRM_LEN, CiphertextAhead, Identity, PSK_ID_LEN, ProfileRef,
+};
 use crate::wire::{Header, MessageType, VERSION_CHAR};
 use transcript::Transcript;
 
@@ -65,6 +72,10 @@ pub enum DakeError {
     /// The key confirmation in Auth-I did not match.
     #[error("key confirmation failed")]
     Confirmation,
+    /// Auth-I refers to a CT_R sent ahead that we did not receive (the account asks for the
+    /// Auth-I in full instead of reporting this).
+    #[error("Auth-I refers to a CT_R sent ahead that was not received")]
+    MissingCiphertext,
 }
 
 /// Which side of the DAKE we were.
@@ -149,6 +160,16 @@ pub struct WaitingAuthR {
     known_peer_profile: [u8; 32],
     holds_peer_attestation: bool,
     profile_by_hash: bool,
+    /// CT_R made before Auth-R arrived and sent ahead (at most once per handshake).
+    ct_ahead: Option<CtAhead>,
+}
+
+/// The initiator's CT_R sent ahead of Auth-I, with its shared secret (wiped on drop) and the
+/// responder profile it was made for: Auth-I uses it only if Auth-R's profile is that one.
+struct CtAhead {
+    profile_r: [u8; 32],
+    ct: Box<[u8; CT_LEN]>,
+    ss: Secret<32>,
 }
 
 /// Responder state after sending Auth-R.
@@ -169,6 +190,9 @@ pub struct WaitingAuthI {
     auth_r: AuthR,
     /// Auth-R was sent again in full (at most once per handshake).
     resent_full: bool,
+    /// CT_R from the initiator's Ciphertext message (the last one held), unauthenticated: used
+    /// only by an Auth-I that refers to it, whose σ_I fails if it is not the initiator's.
+    ct_ahead: Option<Box<[u8; CT_LEN]>>,
 }
 
 /// Derives everything the session needs from the transcript and the shared secrets.
@@ -254,6 +278,7 @@ pub fn start(
         known_peer_profile,
         holds_peer_attestation: holds_peer_attestation && peer_profile.is_some(),
         profile_by_hash: we_are_cached,
+        ct_ahead: None,
     };
     let msg = state.identity_message(local, 0, we_are_cached);
     Ok((state, msg))
@@ -297,6 +322,53 @@ impl WaitingAuthR {
     /// Whether our Identity carried our profile by hash.
     pub fn sent_profile_by_hash(&self) -> bool {
         self.profile_by_hash
+    }
+
+    /// Encapsulates CT_R to `their_profile` (the responder's, from its Profile message or our
+    /// cache) before Auth-R arrives, and returns the Ciphertext message that sends it ahead,
+    /// addressed to the profile's owner tag. At most once per handshake (`None` after the
+    /// first), and only if we offered no PSK (PSK mode has no CT_R). Auth-I then refers to it
+    /// if Auth-R's profile is this one, and carries a fresh CT_R otherwise.
+    pub fn encapsulate_ahead(
+        &mut self,
+        their_profile: &ClientProfile,
+    ) -> Result<Option<CiphertextAhead>, DakeError> {
+        if self.ct_ahead.is_some() || self.psk.is_some() {
+            return Ok(None);
+        }
+        let (ct, ss) = their_profile.kem_key().encapsulate()?;
+        let ct = Box::new(*ct.as_bytes());
+        let msg = CiphertextAhead {
+            header: Header {
+                msg_type: MessageType::Ciphertext,
+                sender: self.our_tag,
+                receiver: their_profile.owner_tag(),
+            },
+            ct: ct.clone(),
+        };
+        self.ct_ahead = Some(CtAhead {
+            profile_r: *their_profile.hash(),
+            ct,
+            ss,
+        });
+        Ok(Some(msg))
+    }
+
+    /// Whether CT_R went ahead in this handshake.
+    pub fn ciphertext_sent_ahead(&self) -> bool {
+        self.ct_ahead.is_some()
+    }
+
+    /// `sent` (our Auth-I, which referred to our CT_R sent ahead) with that CT_R in it, for a
+    /// responder that did not receive the Ciphertext message: the same σ_I and confirm, so
+    /// the same transcript. `None` if `sent` did not refer to it.
+    pub fn auth_i_in_full(&self, sent: &AuthI) -> Option<AuthI> {
+        let ahead = self.ct_ahead.as_ref().filter(|_| sent.ct_sent_ahead)?;
+        Some(AuthI {
+            ct_responder: Some(ahead.ct.clone()),
+            ct_sent_ahead: false,
+            ..sent.clone()
+        })
     }
 
     /// Switches to sending the full profile (after a Profile-Request).
@@ -377,13 +449,21 @@ impl WaitingAuthR {
             &msg.sigma,
         )?;
 
-        let (ct_r, ss_r) = match mode {
-            Mode::Full => {
-                let (ct, ss) = their_profile.kem_key().encapsulate()?;
-                (Some(Box::new(*ct.as_bytes())), Some(ss))
-            }
-            Mode::Psk => (None, None),
+        // CT_R sent ahead serves only the profile it was made for; otherwise a fresh one.
+        let ahead = self
+            .ct_ahead
+            .as_ref()
+            .filter(|a| mode == Mode::Full && a.profile_r == *their_profile.hash());
+        let fresh = match mode {
+            Mode::Full if ahead.is_none() => Some(their_profile.kem_key().encapsulate()?),
+            _ => None,
         };
+        let (ct_r, ss_r): (Option<Box<[u8; CT_LEN]>>, Option<&Secret<32>>) = match (&fresh, ahead) {
+            (Some((ct, ss)), _) => (Some(Box::new(*ct.as_bytes())), Some(ss)),
+            (None, Some(a)) => (Some(a.ct.clone()), Some(&a.ss)),
+            (None, None) => (None, None),
+        };
+        let sent_ahead = fresh.is_none() && ahead.is_some();
         let ct_r_bytes: &[u8] = ct_r.as_ref().map_or(&[], |c| c.as_slice());
         let t_i = transcript.auth_i_message(&msg.sigma, ct_r_bytes);
         let sigma_i = ring_sig::sign(
@@ -398,14 +478,15 @@ impl WaitingAuthR {
             &t_i,
         )?;
         let th = transcript.transcript_hash(&msg.sigma, ct_r_bytes, &sigma_i);
-        let (k, confirm) = finish(&th, &k_ecdh, &ss_e, &auth1, ss_r.as_ref());
+        let (k, confirm) = finish(&th, &k_ecdh, &ss_e, &auth1, ss_r);
         let auth_i = AuthI {
             header: Header {
                 msg_type: MessageType::AuthI,
                 sender: self.our_tag,
                 receiver: msg.header.sender,
             },
-            ct_responder: ct_r,
+            ct_responder: ct_r.filter(|_| !sent_ahead),
+            ct_sent_ahead: sent_ahead,
             sigma: Box::new(sigma_i),
             confirm,
         };
@@ -537,6 +618,7 @@ pub fn respond(
     let state = WaitingAuthI {
         auth_r: auth_r.clone(),
         resent_full: false,
+        ct_ahead: None,
         transcript,
         sigma_r: Box::new(sigma_r),
         their_tag: msg.header.sender,
@@ -592,22 +674,54 @@ impl WaitingAuthI {
         Some(self.auth_r.clone())
     }
 
-    /// Handles Auth-I and completes the DAKE.
+    /// The mode our Auth-R chose.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Holds CT_R from the initiator's Ciphertext message, replacing one held, for an Auth-I
+    /// that refers to it. Unauthenticated until then: a wrong one fails σ_I. Nothing is held
+    /// in PSK mode (it has no CT_R); returns whether it was held.
+    pub fn hold_ciphertext(&mut self, ct: &[u8; CT_LEN]) -> bool {
+        if self.mode != Mode::Full {
+            return false;
+        }
+        self.ct_ahead = Some(Box::new(*ct));
+        true
+    }
+
+    /// Whether we hold a CT_R sent ahead.
+    pub fn holds_ciphertext(&self) -> bool {
+        self.ct_ahead.is_some()
+    }
+
+    /// Handles Auth-I and completes the DAKE. An Auth-I that refers to CT_R sent ahead uses
+    /// the one held ([`DakeError::MissingCiphertext`] if none is).
     pub fn on_auth_i(&self, local: &Local<'_>, msg: &AuthI) -> Result<DakeOutput, DakeError> {
         if msg.header.sender != self.their_tag || msg.header.receiver != self.our_tag {
             return Err(DakeError::InstanceTag);
         }
-        let ss_r = match (self.mode, &msg.ct_responder) {
-            (Mode::Full, Some(ct)) => Some(
+        let ct_r: Option<&[u8; CT_LEN]> =
+            match (self.mode, msg.ct_responder.as_deref(), msg.ct_sent_ahead) {
+                (Mode::Full, Some(ct), false) => Some(ct),
+                (Mode::Full, None, true) => Some(
+                    self.ct_ahead
+                        .as_deref()
+                        .ok_or(DakeError::MissingCiphertext)?,
+                ),
+                (Mode::Psk, None, false) => None,
+                _ => return Err(DakeError::ModeMismatch),
+            };
+        let ss_r = match ct_r {
+            Some(ct) => Some(
                 local
                     .keys
                     .kem()
                     .decapsulate(&KemCiphertext::from_bytes(ct.as_slice())?)?,
             ),
-            (Mode::Psk, None) => None,
-            _ => return Err(DakeError::ModeMismatch),
+            None => None,
         };
-        let ct_r_bytes: &[u8] = msg.ct_responder.as_ref().map_or(&[], |c| c.as_slice());
+        let ct_r_bytes: &[u8] = ct_r.map_or(&[], |c| c.as_slice());
         let t_i = self.transcript.auth_i_message(&self.sigma_r, ct_r_bytes);
         ring_sig::verify(
             [

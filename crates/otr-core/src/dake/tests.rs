@@ -2,6 +2,7 @@
 #![allow(clippy::type_complexity)]
 
 mod ahead;
+mod ct_ahead;
 
 use super::*;
 use crate::profile::DEFAULT_PROFILE_LIFETIME_SECS;

@@ -35,6 +35,9 @@ pub(crate) enum Handshake {
     WaitingAuthI {
         state: Box<WaitingAuthI>,
         since: u64,
+        /// We asked for the initiator's Auth-I in full, its CT_R sent ahead not having arrived
+        /// (at most once per handshake).
+        ct_requested: bool,
     },
 }
 
@@ -61,6 +64,18 @@ pub(crate) struct SentAhead {
     pub to: u32,
     /// ProfileHash of the profile sent.
     pub profile_hash: [u8; 32],
+}
+
+/// Our Auth-I in full, kept after sending one that referred to our CT_R sent ahead, for a
+/// responder that did not receive the Ciphertext message (docs/PROTOCOL.md §5.6): sent once,
+/// and only while the session that DAKE derived waits aside or is held.
+pub(crate) struct AuthIResend {
+    /// The responder's instance tag (Auth-I's receiver).
+    pub to: u32,
+    /// The session the DAKE derived.
+    pub ssid: [u8; 8],
+    /// The encoded Auth-I with CT_R in it (public values only).
+    pub auth_i: Vec<u8>,
 }
 
 /// An established session.
@@ -124,6 +139,8 @@ pub(crate) struct Peer {
     pub previous: Option<(Established, u64)>,
     /// Our DAKE as initiator completed; the new session waits for the responder's confirmation.
     pub unconfirmed: Option<Unconfirmed>,
+    /// Our last Auth-I in full, if it referred to CT_R sent ahead (sent again at most once).
+    pub auth_i_resend: Option<AuthIResend>,
     pub last_activity: u64,
     /// Keys the user accepted for this peer (on first use or by decision).
     pub accepted: Vec<Fingerprint>,
@@ -166,6 +183,7 @@ impl Peer {
             last_offer_event: None,
             previous: None,
             unconfirmed: None,
+            auth_i_resend: None,
             last_activity: now,
             accepted: Vec::new(),
             held: None,
@@ -203,6 +221,18 @@ impl Peer {
     /// or a verified profile): OTRv3/v2 is then refused with it (downgrade pinning).
     pub(crate) fn v4_pinned(&self) -> bool {
         !self.accepted.is_empty() || self.session.is_some() || self.profile.is_some()
+    }
+
+    /// Whether `resend` belongs to the session our last DAKE as initiator derived, which
+    /// waits aside for the responder's confirmation or is held for the user's decision.
+    pub(crate) fn auth_i_resend_is_current(&self, resend: &AuthIResend) -> bool {
+        let aside = self.unconfirmed.as_ref().map(|u| u.session.ssid);
+        let held = self
+            .held
+            .as_ref()
+            .filter(|h| h.out.role == crate::dake::Role::Initiator)
+            .map(|h| h.out.ssid);
+        aside == Some(resend.ssid) || held == Some(resend.ssid)
     }
 
     /// True while a handshake runs or its result waits for the peer's confirmation.

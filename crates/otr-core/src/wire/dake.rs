@@ -1,4 +1,5 @@
-//! Encodings of the DAKE messages: Identity, Auth-R, Auth-I, Profile-Request and Profile.
+//! Encodings of the DAKE messages: Identity, Auth-R, Auth-I, Profile-Request, Profile and
+//! Ciphertext.
 //!
 //! Decoding only parses: keys, profiles and signatures are checked by the DAKE layer.
 
@@ -21,9 +22,13 @@ pub const FLAG_HOLDS_ATTESTATION: u8 = 0x04;
 /// Flag (Auth-R only): the responder's profile went ahead in a Profile message, so Auth-R
 /// carries neither the profile nor its hash.
 pub const FLAG_PROFILE_SENT_AHEAD: u8 = 0x08;
+/// Flag (Auth-I only, full mode only): CT_R went ahead in a Ciphertext message, so Auth-I
+/// does not carry it.
+pub const FLAG_CT_SENT_AHEAD: u8 = 0x08;
 
-/// The hash a Profile-Request carries to ask for the profile sent ahead (no profile hashes
-/// to zeros, so it cannot be taken for a request by hash).
+/// The hash a Profile-Request carries to ask for what was sent ahead, i.e. for the Auth-R
+/// (I → R) or Auth-I (R → I) that referred to it, in full. No profile hashes to zeros, so it
+/// cannot be taken for a request by hash.
 pub const SENT_AHEAD_REQUEST: [u8; 32] = [0; 32];
 
 /// Length of a resumption-PSK identifier.
@@ -257,8 +262,12 @@ impl AuthR {
 pub struct AuthI {
     /// Header (type Auth-I).
     pub header: Header,
-    /// Encapsulation to the responder's long-term ML-KEM key (absent in PSK mode).
+    /// Encapsulation to the responder's long-term ML-KEM key: absent in PSK mode, and when it
+    /// went ahead in a Ciphertext message (`ct_sent_ahead`).
     pub ct_responder: Option<Box<[u8; CT_LEN]>>,
+    /// Full mode only: CT_R went ahead in a Ciphertext message (flag 0x08), so `ct_responder`
+    /// is `None` and is not encoded. PSK mode is `ct_responder == None` without this flag.
+    pub ct_sent_ahead: bool,
     /// Ring signature σ_I over the transcript.
     pub sigma: Box<[u8; RING_SIG_LEN]>,
     /// Key confirmation: proves the initiator derived the shared secret.
@@ -266,16 +275,24 @@ pub struct AuthI {
 }
 
 impl AuthI {
+    /// True when the message is in PSK mode (no CT_R, none sent ahead).
+    pub fn psk_mode(&self) -> bool {
+        self.ct_responder.is_none() && !self.ct_sent_ahead
+    }
+
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(HEADER_LEN + 2000);
         self.header.write(&mut w);
-        w.u8(if self.ct_responder.is_none() {
+        let flags = if self.ct_sent_ahead {
+            FLAG_CT_SENT_AHEAD
+        } else if self.ct_responder.is_none() {
             FLAG_PSK
         } else {
             0
-        });
-        if let Some(ct) = &self.ct_responder {
+        };
+        w.u8(flags);
+        if let Some(ct) = self.ct_responder.as_ref().filter(|_| !self.ct_sent_ahead) {
             w.bytes(ct.as_slice());
         }
         w.bytes(self.sigma.as_slice()).bytes(&self.confirm);
@@ -289,8 +306,12 @@ impl AuthI {
         if header.msg_type != MessageType::AuthI {
             return Err(DecodeError::UnknownType);
         }
-        let flags = read_flags(&mut r, FLAG_PSK)?;
-        let ct_responder = if flags & FLAG_PSK == 0 {
+        let flags = read_flags(&mut r, FLAG_PSK | FLAG_CT_SENT_AHEAD)?;
+        // CT_R sent ahead exists only in full mode.
+        if flags == FLAG_PSK | FLAG_CT_SENT_AHEAD {
+            return Err(DecodeError::InvalidValue("flags"));
+        }
+        let ct_responder = if flags == 0 {
             Some(Box::new(r.array("ct responder")?))
         } else {
             None
@@ -301,6 +322,7 @@ impl AuthI {
         Ok(AuthI {
             header,
             ct_responder,
+            ct_sent_ahead: flags == FLAG_CT_SENT_AHEAD,
             sigma,
             confirm,
         })
@@ -308,10 +330,12 @@ impl AuthI {
 }
 
 /// Sent by a responder that received an Identity whose profile hash it does not know (the
-/// initiator answers by resending its Identity with the full profile), or by an initiator
-/// that received an Auth-R referring to a profile sent ahead that it does not hold, with
-/// [`SENT_AHEAD_REQUEST`] as the hash (the responder answers by resending its Auth-R with the
-/// full profile).
+/// initiator answers by resending its Identity with the full profile). With
+/// [`SENT_AHEAD_REQUEST`] as the hash, sent by an initiator that received an Auth-R referring
+/// to a profile sent ahead that it does not hold (the responder answers by resending its
+/// Auth-R with the full profile), or by a responder that received an Auth-I referring to a
+/// CT_R sent ahead that it does not hold (the initiator answers by resending its Auth-I with
+/// CT_R).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ProfileRequest {
     /// Header (type Profile-Request).
@@ -380,6 +404,39 @@ impl ProfileAhead {
             header,
             profile: profile.to_vec(),
         })
+    }
+}
+
+/// The initiator's CT_R (its encapsulation to the responder's long-term ML-KEM key), sent as
+/// soon as it knows the responder's profile, so that Auth-I need not carry it: the header
+/// followed by exactly one ML-KEM-1024 ciphertext.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CiphertextAhead {
+    /// Header (type Ciphertext, receiver = the responder's tag).
+    pub header: Header,
+    /// CT_R (any 1,568 bytes are a ciphertext; a wrong one fails the DAKE at σ_I).
+    pub ct: Box<[u8; CT_LEN]>,
+}
+
+impl CiphertextAhead {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(HEADER_LEN + CT_LEN);
+        self.header.write(&mut w);
+        w.bytes(self.ct.as_slice());
+        w.into_vec()
+    }
+
+    /// Decodes the message: the header and exactly [`CT_LEN`] bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = Header::read(&mut r)?;
+        if header.msg_type != MessageType::Ciphertext {
+            return Err(DecodeError::UnknownType);
+        }
+        let ct = Box::new(r.array("ct responder")?);
+        r.finish()?;
+        Ok(CiphertextAhead { header, ct })
     }
 }
 

@@ -31,12 +31,16 @@ pub enum MessageType {
     AuthR = 0x36,
     /// DAKE message 3.
     AuthI = 0x37,
-    /// Request to resend a DAKE message with the full client profile: an Identity (R → I),
-    /// or an Auth-R whose profile went ahead and was not received (I → R).
+    /// Request to resend a DAKE message in full: an Identity with the full client profile
+    /// (R → I), or, with the zero hash, the Auth-R or Auth-I that referred to something sent
+    /// ahead and not received (the profile, I → R; CT_R, R → I).
     ProfileRequest = 0x38,
     /// The responder's client profile, sent while the initiator's Identity is still arriving,
-    /// so that Auth-R need not carry it (docs/PROTOCOL.md §5.7).
+    /// so that Auth-R need not carry it (docs/PROTOCOL.md §5.8).
     Profile = 0x39,
+    /// The initiator's CT_R, sent as soon as it knows the responder's profile, so that Auth-I
+    /// need not carry it (docs/PROTOCOL.md §5.9).
+    Ciphertext = 0x3A,
 }
 
 impl MessageType {
@@ -48,6 +52,7 @@ impl MessageType {
             0x37 => MessageType::AuthI,
             0x38 => MessageType::ProfileRequest,
             0x39 => MessageType::Profile,
+            0x3A => MessageType::Ciphertext,
             _ => return Err(DecodeError::UnknownType),
         })
     }

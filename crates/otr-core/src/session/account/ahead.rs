@@ -64,7 +64,13 @@ impl Account {
     /// waits for its Auth-R, checked as a profile inside Auth-R would be, and held in the
     /// handshake state (one per peer, the last valid one); anything else is ignored and
     /// changes nothing. Nothing is cached, trusted or reported before the DAKE completes.
-    pub(super) fn on_profile_ahead(&mut self, now_ms: u64, peer: &str, bytes: &[u8]) -> Reaction {
+    pub(super) fn on_profile_ahead(
+        &mut self,
+        now_ms: u64,
+        rng: &mut impl rand_core::CryptoRng,
+        peer: &str,
+        bytes: &[u8],
+    ) -> Reaction {
         let Ok(msg) = ProfileAhead::decode(bytes) else {
             return Reaction::Ignore;
         };
@@ -93,8 +99,10 @@ impl Account {
         if let Some(p) = self.peers.get_mut(peer)
             && let Handshake::WaitingAuthR { profile_ahead, .. } = &mut p.handshake
         {
-            *profile_ahead = Some(Box::new(verified));
+            *profile_ahead = Some(Box::new(verified.clone()));
         }
+        // Our CT_R to it goes ahead too (not for a later profile replacing this one).
+        self.send_ciphertext_ahead(rng, peer, &verified);
         Reaction::Ignore
     }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::profile::UncheckedProfile;
+use crate::session::peer::AuthIResend;
 use crate::wire::dake::SENT_AHEAD_REQUEST;
 
 /// Which session a data message decrypted on.
@@ -222,7 +223,8 @@ impl Account {
             MessageType::AuthR => self.on_auth_r(now_ms, rng, peer, &bytes),
             MessageType::AuthI => self.on_auth_i(now_ms, rng, peer, &bytes),
             MessageType::ProfileRequest => self.on_profile_request(now_ms, rng, peer, &bytes),
-            MessageType::Profile => self.on_profile_ahead(now_ms, peer, &bytes),
+            MessageType::Profile => self.on_profile_ahead(now_ms, rng, peer, &bytes),
+            MessageType::Ciphertext => self.on_ciphertext_ahead(peer, &bytes),
             MessageType::Data => {
                 let result = self.on_data(now_ms, rng, peer, &bytes);
                 // An accepted message may have started a chain that offers ML-KEM material,
@@ -475,6 +477,7 @@ impl Account {
                     p.handshake = Handshake::WaitingAuthI {
                         state: Box::new(state),
                         since: now_ms,
+                        ct_requested: false,
                     };
                 }
             }
@@ -494,6 +497,10 @@ impl Account {
             return Reaction::Ignore;
         };
         if msg.unknown_hash == SENT_AHEAD_REQUEST {
+            // What we sent ahead: our profile (we sent Auth-R) or CT_R (we sent Auth-I). Each
+            // is answered only where it applies, once; the peer ignores a DAKE message it
+            // does not wait for.
+            self.resend_auth_i_in_full(rng, peer, &msg);
             return self.on_sent_ahead_request(rng, peer, &msg);
         }
         if msg.unknown_hash != *self.profile.hash() {
@@ -570,7 +577,14 @@ impl Account {
         match state.on_auth_r(rng, &local, &msg, their_profile) {
             Ok((out, auth_i)) => {
                 let receiver = out.their_tag;
+                // CT_R went ahead: the same Auth-I in full, for a responder that lost it.
+                let resend = state.auth_i_in_full(&auth_i).map(|full| AuthIResend {
+                    to: receiver,
+                    ssid: out.ssid,
+                    auth_i: full.encode(),
+                });
                 self.transmit(rng, peer, &auth_i.encode(), receiver);
+                self.keep_auth_i_in_full(peer, resend);
                 self.established(now_ms, rng, peer, out);
             }
             Err(e) => self.dake_failed(peer, e),
@@ -590,6 +604,9 @@ impl Account {
         };
         // Our own Auth-I reflected back: not even worth a report.
         if msg.header.sender == self.tag {
+            return Reaction::Ignore;
+        }
+        if self.ciphertext_missing(rng, peer, &msg) {
             return Reaction::Ignore;
         }
         let local = self.local();
@@ -704,6 +721,7 @@ impl Account {
         p.handshake = Handshake::Idle;
         p.held = None;
         p.unconfirmed = None;
+        p.auth_i_resend = None;
         p.finished = false;
         p.psk = Some(next_psk);
         p.note_psk_chain(mode, now_ms);

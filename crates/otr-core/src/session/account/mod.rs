@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 
 mod ahead;
+mod ahead_ct;
 mod attestation;
 mod incoming;
 mod legacy;

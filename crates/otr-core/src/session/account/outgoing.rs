@@ -240,6 +240,11 @@ impl Account {
                         profile_requested: false,
                     };
                 }
+                // The responder's profile is cached: CT_R can go right behind the Identity
+                // (unless we offered a PSK).
+                if let Some(their_profile) = &peer_profile {
+                    self.send_ciphertext_ahead(rng, peer, their_profile);
+                }
             }
             Err(error) => self.events.push_back(Event::DakeFailed {
                 peer: peer.to_string(),
@@ -258,6 +263,7 @@ impl Account {
             p.finished = false;
             p.handshake = Handshake::Idle;
             p.unconfirmed = None;
+            p.auth_i_resend = None;
             // Messages sent early on the session aside went out: not "dropped, NOT sent".
             let dropped = p.queue.len().saturating_sub(early);
             p.queue.clear();

@@ -57,6 +57,7 @@ impl Account {
         p.previous = None;
         p.handshake = Handshake::Idle;
         p.unconfirmed = None;
+        p.auth_i_resend = None;
         self.forget_keys(peer);
     }
 }

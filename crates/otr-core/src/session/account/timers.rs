@@ -36,6 +36,7 @@ impl Account {
                 }
             }
             self.expire_unconfirmed(now_ms, &peer);
+            self.drop_stale_auth_i(&peer);
             self.expire_smp(now_ms, rng, &peer);
             // An idle OTRv3 conversation ends like an OTRv4+ one (its keys are forgotten).
             let legacy_expired = self

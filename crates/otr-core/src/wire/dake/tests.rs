@@ -1,4 +1,5 @@
-//! Codec tests for the Profile message and Auth-R's "profile sent ahead" flag.
+//! Codec tests for the Profile and Ciphertext messages and the "sent ahead" flags of Auth-R
+//! (the profile) and Auth-I (CT_R).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::*;
@@ -113,10 +114,11 @@ fn sent_ahead_flag_is_auth_r_only_and_excludes_by_hash() {
         Identity::decode(&bytes),
         Err(DecodeError::InvalidValue("flags"))
     );
-    // Auth-I: only the PSK flag.
+    // Auth-I: 0x08 means CT_R sent ahead there, which PSK mode cannot have.
     let auth_i = AuthI {
         header: header(MessageType::AuthI),
         ct_responder: None,
+        ct_sent_ahead: false,
         sigma: Box::new([5; RING_SIG_LEN]),
         confirm: [6; CONFIRM_LEN],
     };
@@ -127,4 +129,118 @@ fn sent_ahead_flag_is_auth_r_only_and_excludes_by_hash() {
         AuthI::decode(&bytes),
         Err(DecodeError::InvalidValue("flags"))
     );
+}
+
+fn auth_i(ct_responder: Option<Box<[u8; CT_LEN]>>, ct_sent_ahead: bool) -> AuthI {
+    AuthI {
+        header: header(MessageType::AuthI),
+        ct_responder,
+        ct_sent_ahead,
+        sigma: Box::new([5; RING_SIG_LEN]),
+        confirm: [6; CONFIRM_LEN],
+    }
+}
+
+fn ciphertext_message(ct: [u8; CT_LEN]) -> CiphertextAhead {
+    CiphertextAhead {
+        header: header(MessageType::Ciphertext),
+        ct: Box::new(ct),
+    }
+}
+
+#[test]
+fn ciphertext_message_is_header_then_one_ciphertext() {
+    let msg = ciphertext_message([9; CT_LEN]);
+    let bytes = msg.encode();
+    assert_eq!(bytes.len(), HEADER_LEN + CT_LEN);
+    assert_eq!(&bytes[..3], &[0x00, 0x50, 0x3A]);
+    assert_eq!(&bytes[HEADER_LEN..], &[9; CT_LEN][..]);
+    assert_eq!(CiphertextAhead::decode(&bytes).unwrap(), msg);
+    // Anything but exactly one ciphertext is refused.
+    assert_eq!(
+        CiphertextAhead::decode(&bytes[..bytes.len() - 1]),
+        Err(DecodeError::Truncated("ct responder"))
+    );
+    assert_eq!(
+        CiphertextAhead::decode(&bytes[..HEADER_LEN]),
+        Err(DecodeError::Truncated("ct responder"))
+    );
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(
+        CiphertextAhead::decode(&long),
+        Err(DecodeError::TrailingBytes)
+    );
+    // Another type's header is not a Ciphertext message, nor is a Ciphertext message
+    // anything else.
+    let mut other = bytes.clone();
+    other[2] = MessageType::Profile as u8;
+    assert_eq!(
+        CiphertextAhead::decode(&other),
+        Err(DecodeError::UnknownType)
+    );
+    assert!(ProfileAhead::decode(&bytes).is_err());
+    assert!(AuthI::decode(&bytes).is_err());
+    assert!(ProfileRequest::decode(&bytes).is_err());
+}
+
+#[test]
+fn auth_i_with_ct_sent_ahead_carries_no_ciphertext() {
+    let full = auth_i(Some(Box::new([4; CT_LEN])), false);
+    let ahead = auth_i(None, true);
+    let psk = auth_i(None, false);
+    let (full_bytes, ahead_bytes) = (full.encode(), ahead.encode());
+    assert_eq!(ahead_bytes.len() + CT_LEN, full_bytes.len());
+    assert_eq!(ahead_bytes.len(), psk.encode().len());
+    assert_eq!(ahead_bytes[HEADER_LEN], FLAG_CT_SENT_AHEAD);
+    assert_eq!(full_bytes[HEADER_LEN], 0);
+    assert_eq!(psk.encode()[HEADER_LEN], FLAG_PSK);
+    // Only the form differs: σ_I and confirm are the same bytes.
+    assert_eq!(
+        &ahead_bytes[HEADER_LEN + 1..],
+        &full_bytes[HEADER_LEN + 1 + CT_LEN..]
+    );
+    let decoded = AuthI::decode(&ahead_bytes).unwrap();
+    assert_eq!(decoded, ahead);
+    assert!(decoded.ct_sent_ahead && !decoded.psk_mode());
+    assert!(decoded.ct_responder.is_none());
+    assert_eq!(decoded.encode(), ahead_bytes);
+    assert!(AuthI::decode(&psk.encode()).unwrap().psk_mode());
+    assert!(!AuthI::decode(&full_bytes).unwrap().psk_mode());
+    // A CT_R given with the flag is not encoded: the flag says it went ahead.
+    assert_eq!(
+        auth_i(Some(Box::new([4; CT_LEN])), true).encode(),
+        ahead_bytes
+    );
+}
+
+#[test]
+fn ct_sent_ahead_flag_is_full_mode_only() {
+    let ahead = auth_i(None, true).encode();
+    // With the PSK flag too: refused, whatever follows.
+    let mut both = ahead.clone();
+    both[HEADER_LEN] = FLAG_PSK | FLAG_CT_SENT_AHEAD;
+    assert_eq!(
+        AuthI::decode(&both),
+        Err(DecodeError::InvalidValue("flags"))
+    );
+    // Unknown bits stay refused.
+    for bit in [0x01, 0x04, 0x10, 0x80] {
+        let mut bytes = ahead.clone();
+        bytes[HEADER_LEN] |= bit;
+        assert_eq!(
+            AuthI::decode(&bytes),
+            Err(DecodeError::InvalidValue("flags")),
+            "bit {bit:#04x}"
+        );
+    }
+    // A full Auth-I with the flag set: the ciphertext is trailing bytes.
+    let mut full = auth_i(Some(Box::new([4; CT_LEN])), false).encode();
+    full[HEADER_LEN] = FLAG_CT_SENT_AHEAD;
+    assert_eq!(AuthI::decode(&full), Err(DecodeError::TrailingBytes));
+    // Auth-R's 0x08 is its own (the profile sent ahead), Identity has none.
+    let mut auth_r_bytes = auth_r(ProfileRef::SentAhead).encode();
+    assert!(AuthR::decode(&auth_r_bytes).is_ok());
+    auth_r_bytes[2] = MessageType::AuthI as u8;
+    assert!(AuthI::decode(&auth_r_bytes).is_err());
 }

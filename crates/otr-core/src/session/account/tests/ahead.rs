@@ -1,4 +1,4 @@
-//! The query sender's profile sent ahead of its Auth-R (docs/PROTOCOL.md §5.7, §6.1): when
+//! The query sender's profile sent ahead of its Auth-R (docs/PROTOCOL.md §5.8, §6.1): when
 //! it goes, what Auth-R then carries, and what a lost, substituted, forged or stray Profile
 //! message does (nothing but a failed DAKE or one Profile-Request round trip).
 
@@ -11,7 +11,7 @@ use crate::testing::TEST_NOW_UNIX;
 use crate::wire::dake::{ProfileAhead, SENT_AHEAD_REQUEST};
 
 /// The binary messages `lines` carry, reassembled.
-fn messages(lines: &[Transmit]) -> Vec<Vec<u8>> {
+pub(super) fn messages(lines: &[Transmit]) -> Vec<Vec<u8>> {
     let mut asm = Assembler::new();
     let mut out = Vec::new();
     for t in lines {
@@ -27,7 +27,7 @@ fn messages(lines: &[Transmit]) -> Vec<Vec<u8>> {
     out
 }
 
-fn types(lines: &[Transmit]) -> Vec<MessageType> {
+pub(super) fn types(lines: &[Transmit]) -> Vec<MessageType> {
     messages(lines)
         .iter()
         .map(|b| Header::peek(b).unwrap().msg_type)
@@ -35,13 +35,13 @@ fn types(lines: &[Transmit]) -> Vec<MessageType> {
 }
 
 /// The one Auth-R among `lines`.
-fn auth_r_of(lines: &[Transmit]) -> AuthR {
+pub(super) fn auth_r_of(lines: &[Transmit]) -> AuthR {
     let all = messages(lines);
     assert_eq!(all.len(), 1);
     AuthR::decode(&all[0]).unwrap()
 }
 
-fn line(bin: &[u8]) -> Transmit {
+pub(super) fn line(bin: &[u8]) -> Transmit {
     Transmit {
         peer: String::new(),
         line: envelope::encode(bin),
@@ -81,17 +81,17 @@ fn held(a: &Account, peer: &str) -> Option<Fingerprint> {
     }
 }
 
-fn events(a: &mut Account) -> Vec<Event> {
+pub(super) fn events(a: &mut Account) -> Vec<Event> {
     std::iter::from_fn(|| a.poll_event()).collect()
 }
 
-fn kinds(events: &[Event]) -> Vec<Discriminant<Event>> {
+pub(super) fn kinds(events: &[Event]) -> Vec<Discriminant<Event>> {
     events.iter().map(discriminant).collect()
 }
 
 /// Alice's query to bob and bob's Identity in answer (several lines), undelivered: bob is
 /// the initiator, alice the responder whose profile may go ahead.
-fn query_and_identity(pair: &mut Pair) -> Vec<Transmit> {
+pub(super) fn query_and_identity(pair: &mut Pair) -> Vec<Transmit> {
     pair.alice.start(pair.now, &mut pair.rng, "bob");
     let query = drain(&mut pair.alice);
     assert_eq!(query.len(), 1);
@@ -102,10 +102,8 @@ fn query_and_identity(pair: &mut Pair) -> Vec<Transmit> {
     identity
 }
 
-/// Alice's Profile message (sent on the first line of bob's Identity) and her Auth-R
-/// (sent on the last), both undelivered.
 /// Relays both ways until both sides are quiet; the message types alice sent, in order.
-fn pump_types_from_alice(pair: &mut Pair) -> Vec<MessageType> {
+pub(super) fn pump_types_from_alice(pair: &mut Pair) -> Vec<MessageType> {
     let mut sent = Vec::new();
     loop {
         let a = drain(&mut pair.alice);
@@ -119,7 +117,12 @@ fn pump_types_from_alice(pair: &mut Pair) -> Vec<MessageType> {
     }
 }
 
-fn ahead_and_auth_r(pair: &mut Pair, identity: &[Transmit]) -> (Vec<Transmit>, Vec<Transmit>) {
+/// Alice's Profile message (sent on the first line of bob's Identity) and her Auth-R
+/// (sent on the last), both undelivered.
+pub(super) fn ahead_and_auth_r(
+    pair: &mut Pair,
+    identity: &[Transmit],
+) -> (Vec<Transmit>, Vec<Transmit>) {
     pair.deliver_to_alice(&identity[..1]);
     let ahead = drain(&mut pair.alice);
     assert_eq!(types(&ahead), [MessageType::Profile]);
@@ -129,7 +132,7 @@ fn ahead_and_auth_r(pair: &mut Pair, identity: &[Transmit]) -> (Vec<Transmit>, V
     (ahead, auth_r)
 }
 
-fn private_event(events: &[Event]) -> (Fingerprint, dake::Mode, bool, bool) {
+pub(super) fn private_event(events: &[Event]) -> (Fingerprint, dake::Mode, bool, bool) {
     events
         .iter()
         .find_map(|e| match e {
@@ -147,7 +150,7 @@ fn private_event(events: &[Event]) -> (Fingerprint, dake::Mode, bool, bool) {
 
 /// A first contact (alice queries, bob initiates), its events on each side, and the pair;
 /// with `ahead`, bob's Identity spans lines and alice's profile goes ahead of her Auth-R.
-fn first_contact(seed: u64, ahead: bool) -> (Pair, Vec<Event>, Vec<Event>) {
+pub(super) fn first_contact(seed: u64, ahead: bool) -> (Pair, Vec<Event>, Vec<Event>) {
     let mut pair = Pair::new(seed);
     if !ahead {
         pair.bob.set_budget("alice", 100_000);
@@ -176,9 +179,11 @@ fn first_contact_with_the_profile_sent_ahead_completes_as_before() {
     let msg = ProfileAhead::decode(&messages(&ahead)[0]).unwrap();
     assert_eq!(msg.profile, pair.alice.profile().as_bytes());
     assert_eq!((msg.header.sender, msg.header.receiver), (ALICE, BOB));
-    // Bob holds it, unauthenticated: nothing sent, reported or cached.
+    // Bob holds it, unauthenticated: nothing reported or cached, nothing sent but his CT_R
+    // to it (docs/PROTOCOL.md §5.9).
     pair.deliver_to_bob(&ahead);
-    assert!(drain(&mut pair.bob).is_empty());
+    let ct = drain(&mut pair.bob);
+    assert_eq!(types(&ct), [MessageType::Ciphertext]);
     assert!(events(&mut pair.bob).is_empty());
     assert_eq!(held(&pair.bob, "alice"), Some(pair.alice.fingerprint()));
     assert!(pair.bob.peer_profile("alice").is_none());
@@ -190,6 +195,8 @@ fn first_contact_with_the_profile_sent_ahead_completes_as_before() {
     assert_eq!(auth_r_of(&auth_r).profile, ProfileRef::SentAhead);
     assert!(len < 3700, "Auth-R is {len} bytes");
     assert_eq!(auth_r.len(), 14);
+    pair.deliver_to_alice(&ct);
+    assert!(drain(&mut pair.alice).is_empty());
     pair.deliver_to_bob(&auth_r);
     pair.pump();
     assert_eq!(pair.alice.session_info("bob").state, State::Encrypted);
@@ -259,7 +266,11 @@ fn the_profile_goes_ahead_once_only_from_the_query_sender_on_an_identity_line() 
     assert_eq!(types(&auth_r), [MessageType::AuthR]);
     pair.deliver_to_bob(&auth_r);
     let auth_i = drain(&mut pair.bob);
-    assert_eq!(types(&auth_i), [MessageType::AuthI]);
+    // Bob's CT_R went ahead when alice's Profile message arrived.
+    assert_eq!(
+        types(&auth_i),
+        [MessageType::Ciphertext, MessageType::AuthI]
+    );
 
     // A nick that answers a query with anything but an Identity gets nothing more.
     pair.alice.set_auto_respond("carol", true);
@@ -368,6 +379,8 @@ fn a_substituted_profile_message_fails_the_dake_and_leaves_nothing() {
         pair.deliver_to_bob(&[profile_message(carol.as_bytes(), carol_tag, BOB)]);
         assert_eq!(held(&pair.bob, "alice"), Some(*carol.fingerprint()));
         assert!(events(&mut pair.bob).is_empty());
+        // Bob's CT_R to Carol's key goes ahead; it serves no DAKE but one with her.
+        assert_eq!(types(&drain(&mut pair.bob)), [MessageType::Ciphertext]);
         pair.deliver_to_bob(&auth_r);
         assert!(drain(&mut pair.bob).is_empty(), "no Auth-I");
         let ev = events(&mut pair.bob);

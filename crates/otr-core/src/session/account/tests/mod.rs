@@ -10,6 +10,7 @@
 mod ahead;
 mod attestation;
 mod confirmation;
+mod ct_ahead;
 mod legacy;
 mod psk;
 mod reflection;

@@ -13,7 +13,8 @@ fn stranger_lines(rng: &mut StdRng, target: &Account) -> (String, String, String
     mallory.set_budget("victim", 100_000);
     mallory.start(T0, rng, "victim");
     let identity = drain(&mut mallory);
-    assert_eq!(identity.len(), 1);
+    // The Identity, then CT_R sent ahead to the cached profile (docs/PROTOCOL.md §5.9).
+    assert_eq!(identity.len(), 2);
     let full = identity[0].line.clone();
     let mut msg = Identity::decode(&envelope::decode(&full).unwrap()).unwrap();
     msg.profile = ProfileRef::Hash(*mallory.profile().hash());

@@ -70,6 +70,8 @@ enum Kind {
     ProfileRequest,
     /// The responder's profile sent ahead of its Auth-R (first contact).
     Profile,
+    /// The initiator's CT_R sent ahead of its Auth-I.
+    Ciphertext,
     Data,
     Error,
     Other,
@@ -84,6 +86,7 @@ impl Kind {
             Kind::AuthI => "Auth-I",
             Kind::ProfileRequest => "Profile-Request",
             Kind::Profile => "Profile",
+            Kind::Ciphertext => "Ciphertext",
             Kind::Data => "Data",
             Kind::Error => "OTR error",
             Kind::Other => "other",
@@ -99,6 +102,7 @@ impl Kind {
                 | Kind::AuthI
                 | Kind::ProfileRequest
                 | Kind::Profile
+                | Kind::Ciphertext
         )
     }
 }
@@ -131,6 +135,7 @@ fn encoded_kind(text: &str) -> Kind {
         0x37 => Kind::AuthI,
         0x38 => Kind::ProfileRequest,
         0x39 => Kind::Profile,
+        0x3a => Kind::Ciphertext,
         0x03 => Kind::Data,
         _ => Kind::Other,
     }

@@ -106,9 +106,12 @@ impl Account {
 
     /// The responder asks for what we sent ahead (zero hash). If that is our CT_R, our
     /// Auth-I goes again in full (same CT_R, σ_I and confirm), once, to the tag it went to,
-    /// and only while the session it derived waits aside or is held.
+    /// and only while the session it derived waits aside or is held. What we had sent early
+    /// on that session reached the responder before it could read it (it drops it quietly
+    /// while it waits), so it goes again right behind.
     pub(super) fn resend_auth_i_in_full(
         &mut self,
+        now_ms: u64,
         rng: &mut impl rand_core::CryptoRng,
         peer: &str,
         msg: &ProfileRequest,
@@ -129,7 +132,11 @@ impl Account {
         let Some(resend) = p.auth_i_resend.take() else {
             return;
         };
+        if let Some(u) = p.unconfirmed.as_mut() {
+            u.early = 0;
+        }
         self.transmit(rng, peer, &resend.auth_i, resend.to);
+        self.send_early(now_ms, rng, peer);
     }
 
     /// Forgets a kept Auth-I whose session is no longer aside or held (confirmed, expired,

@@ -488,7 +488,7 @@ impl Account {
 
     pub(super) fn on_profile_request(
         &mut self,
-        _now_ms: u64,
+        now_ms: u64,
         rng: &mut impl rand_core::CryptoRng,
         peer: &str,
         bytes: &[u8],
@@ -500,7 +500,7 @@ impl Account {
             // What we sent ahead: our profile (we sent Auth-R) or CT_R (we sent Auth-I). Each
             // is answered only where it applies, once; the peer ignores a DAKE message it
             // does not wait for.
-            self.resend_auth_i_in_full(rng, peer, &msg);
+            self.resend_auth_i_in_full(now_ms, rng, peer, &msg);
             return self.on_sent_ahead_request(rng, peer, &msg);
         }
         if msg.unknown_hash != *self.profile.hash() {
@@ -827,10 +827,22 @@ impl Account {
         } else {
             Reaction::ReplyUnreadable
         };
+        // Waiting for the Auth-I in full we asked for, what the initiator sent early behind
+        // its first Auth-I cannot be read yet; it comes again behind the full one (§6.7).
+        let waiting_full_auth_i = self.peers.get(peer).is_some_and(|p| {
+            matches!(
+                p.handshake,
+                Handshake::WaitingAuthI {
+                    ct_requested: true,
+                    ..
+                }
+            )
+        });
         let plaintext = match self.open_data(now_ms, rng, peer, &msg) {
             Ok(Opened::Current(pt)) => pt,
             Ok(Opened::Previous(pt)) => return Ok(self.on_late_message(now_ms, rng, peer, &pt)),
             Err(RatchetError::Duplicate) => return Err(Reaction::Ignore),
+            Err(_) if waiting_full_auth_i => return Err(Reaction::Ignore),
             Err(_) => return Err(unreadable),
         };
         let Some(p) = self.peers.get_mut(peer) else {

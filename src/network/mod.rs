@@ -641,6 +641,8 @@ impl Net {
 
     /// Writes a line to the server now, bypassing the pacer (registration, PONG).
     fn send_now(&mut self, line: Bytes) {
+        // It costs the server's parsing budget like any line.
+        self.pacer.note_unpaced(Instant::now());
         if let Link::Up { tx, .. } = &self.link
             && tx.try_send(line).is_err()
         {

@@ -8,6 +8,9 @@
 //! Registration, PONG and the liveness PING pass outside the queue.
 
 pub mod bucket;
+pub mod credit;
+#[cfg(test)]
+mod hybrid_sim;
 pub mod lanes;
 pub mod server;
 pub mod targets;
@@ -21,6 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use bucket::Bucket;
+use credit::Credit;
 pub use lanes::{COMMANDS_LANE, Class, Lane, MAX_QUEUED_LINES, QueueFull, lane_of};
 use lanes::{Lanes, Pick};
 use server::{Family, Profile};
@@ -100,6 +104,9 @@ pub struct Pacer {
     /// The server's parsing of our lines, as modelled ([`Profile::parse`]; off when not
     /// modelled or unpaced).
     parse: Bucket,
+    /// Which lines the server surely parsed on arrival ([`Profile::credit`]; off when not
+    /// modelled or unpaced).
+    credit: Credit,
     profile: Profile,
     overrides: Overrides,
 }
@@ -126,6 +133,7 @@ impl Pacer {
                 now,
             ),
             parse: Bucket::new(Duration::ZERO, 1, now),
+            credit: Credit::off(now),
             profile,
             overrides,
         }
@@ -143,7 +151,24 @@ impl Pacer {
             _ => (Duration::ZERO, 1),
         };
         self.parse.set(interval, burst, now);
+        // Kept as it is while the rules stay (the server's budget does not refill because
+        // ISUPPORT came); started full on 004, before our first message ends hybrid's grace.
+        let credit = |p: &Profile| p.parse.filter(|_| p.credit && !self.overrides.unpaced());
+        let (before, credit) = (credit(&self.profile), credit(&profile));
+        if credit != before {
+            match credit {
+                Some((interval, burst)) => self.credit.set(interval, burst, now),
+                None => self.credit.clear(now),
+            }
+        }
         self.profile = profile;
+    }
+
+    /// A line written to the server outside the queue (a PONG, registration): it costs the
+    /// server's parsing budget all the same.
+    pub fn note_unpaced(&mut self, now: Instant) {
+        self.parse.spend(now);
+        self.credit.spend(now);
     }
 
     /// What the server's parsing must keep before a bulk line or a batch's PING goes: half
@@ -283,10 +308,12 @@ impl Pacer {
         match self.plan(now) {
             Plan::Ping => {
                 self.parse.spend(now);
+                self.credit.spend(now);
                 Some(self.window.ping(now))
             }
             Plan::Line(pick) => {
                 self.parse.spend(now);
+                let parsed = self.credit.spend(now);
                 let (line, class) = self.lanes.take(&pick)?;
                 if class == Class::Bulk {
                     self.bulk.spend(now);
@@ -297,7 +324,7 @@ impl Pacer {
                 };
                 self.bucket.spend(now);
                 self.targets.spend(lane, now);
-                self.window.record(lane, line.clone(), now);
+                self.window.record(lane, line.clone(), now, parsed);
                 Some(line)
             }
             Plan::Wait(_) => None,

@@ -91,6 +91,10 @@ pub struct Profile {
     /// towards waiting. Only bulk lines and the PING that ends a batch wait for it: what is
     /// typed goes at once and the window bounds what the server holds.
     pub parse: Option<(Duration, u32)>,
+    /// The server parses a client's lines on arrival while it has budget (the `parse`
+    /// model) and disconnects only for what it holds unparsed (ircd-hybrid): lines the model
+    /// surely saw parsed on arrival take no room in the window ([`super::credit`]).
+    pub credit: bool,
 }
 
 /// At most 8 at once to one target, then one line per second (floodcount 8, decaying one
@@ -151,6 +155,7 @@ impl Profile {
             per_target,
             bucket,
             parse,
+            credit: family == Family::Hybrid,
         }
     }
 

@@ -44,6 +44,7 @@ fn pacer(
             per_target,
             bucket,
             parse: None,
+            credit: false,
         },
         now,
     );

@@ -45,6 +45,8 @@ struct Sent {
     seg: u64,
     kind: Kind,
     line: Bytes,
+    /// Its bytes counted against the window (0: the server parsed it on arrival).
+    counted: usize,
 }
 
 #[derive(Debug)]
@@ -143,11 +145,13 @@ impl Window {
         self.last_sent.filter(|_| self.unpinged > 0)
     }
 
-    /// Records a line sent to `lane` at `now`.
-    pub fn record(&mut self, lane: &str, line: Bytes, now: Instant) {
+    /// Records a line sent to `lane` at `now`. `parsed`: the server surely parsed it on
+    /// arrival ([`super::credit`]), so its bytes take no room in the server's queue.
+    pub fn record(&mut self, lane: &str, line: Bytes, now: Instant, parsed: bool) {
+        let counted = if parsed { 0 } else { line.len() };
         self.last_sent = Some(now);
         self.lines += 1;
-        self.bytes += line.len();
+        self.bytes += counted;
         self.unpinged += 1;
         self.sent.push_back(Sent {
             seg: self.next_seg,
@@ -155,6 +159,7 @@ impl Window {
                 lane: lane.to_string(),
             },
             line,
+            counted,
         });
     }
 
@@ -170,6 +175,7 @@ impl Window {
         self.sent.push_back(Sent {
             seg,
             kind: Kind::Ping,
+            counted: line.len(),
             line: line.clone(),
         });
         line
@@ -226,7 +232,7 @@ impl Window {
         while self.sent.front().is_some_and(|s| s.seg <= seg) {
             if let Some(s) = self.sent.pop_front() {
                 self.lines = self.lines.saturating_sub(1);
-                self.bytes = self.bytes.saturating_sub(s.line.len());
+                self.bytes = self.bytes.saturating_sub(s.counted);
                 acked.push(s);
             }
         }

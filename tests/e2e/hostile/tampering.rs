@@ -45,6 +45,12 @@ async fn reflected_otr_lines_never_make_a_session_with_ourselves() {
     net.evil.reflect_to("bob");
     let secret = format!("reflected {}", token(12));
     deliver(&a, &mut b, &secret, FIRST).await;
+    // The reflected query can make alice the initiator: her message then goes before bob's
+    // confirmation reaches her (docs/PROTOCOL.md §6.7).
+    a.expect_otr(NEXT, "private", |t| {
+        t.starts_with("Private conversation with bob started: private (OTRv4+)")
+    })
+    .await;
     let (_, fp) = status_of(&mut a, "bob", NEXT).await;
     b.otr("fingerprint").await;
     let own_b = b

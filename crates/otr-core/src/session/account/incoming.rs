@@ -202,6 +202,11 @@ impl Account {
         let Ok(header) = Header::peek(&bytes) else {
             return Received::Protocol;
         };
+        // Our own data message reflected back (a handshake message is checked in its
+        // handler): no peer has our instance tag, and it is not worth a report.
+        if header.msg_type == MessageType::Data && header.sender == self.tag {
+            return Received::Protocol;
+        }
         if header.receiver != 0 && header.receiver != self.tag {
             // otrv4 discards messages for other instances of the same account. On IRC a nick
             // is one connection, so data for another tag means we restarted and lost the

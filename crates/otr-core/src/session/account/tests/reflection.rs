@@ -185,3 +185,19 @@ fn reflected_auth_i_is_ignored() {
         Handshake::WaitingAuthI { .. }
     ));
 }
+
+#[test]
+fn reflected_data_messages_are_dropped_without_a_report() {
+    let mut pair = Pair::established(205);
+    // A data message of alice's, reflected to her as if from bob.
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "mine")
+        .unwrap();
+    let data = drain(&mut pair.alice);
+    assert_eq!(data.len(), 1);
+    std::iter::from_fn(|| pair.alice.poll_event()).for_each(drop);
+    let before = snapshot(&pair.alice, "bob");
+    let mut rng = test_rng(206);
+    reflect(&mut pair.alice, &mut rng, &data);
+    assert_unchanged(&mut pair.alice, "bob", &before);
+}

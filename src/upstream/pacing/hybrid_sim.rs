@@ -195,3 +195,39 @@ fn a_seven_line_message_goes_at_once_to_a_rested_hybrid_and_not_to_a_busy_one() 
     // Its budget just spent by other lines: the window's 5 lines, then a PONG to wait for.
     assert_eq!(sent_at_once(4), 5);
 }
+
+#[test]
+fn lines_parsed_on_arrival_need_no_ping_until_many_wait_for_one() {
+    let t0 = Instant::now();
+    let mut p = Pacer::new(Overrides::default(), t0);
+    p.set_server(Profile::of(Family::Hybrid), t0);
+    // Three lines a rested server parses on arrival: no PING, however long it stays idle.
+    p.push(
+        Lane::Of("bob".to_string()),
+        Class::Normal,
+        (0..3).map(|i| fragment("bob", i)).collect(),
+    )
+    .unwrap();
+    let mut out: Vec<Bytes> = std::iter::from_fn(|| p.pop(t0)).collect();
+    out.extend(std::iter::from_fn(|| p.pop(t0 + Duration::from_secs(30))));
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out.iter().all(|l| !l.starts_with(b"PING")));
+    // One short line every 10 s (each parsed on arrival): a PING once 64 wait for one.
+    let mut pings = 0;
+    for i in 0..70u32 {
+        let t = t0 + Duration::from_secs(40 + 10 * u64::from(i));
+        p.push(
+            Lane::Of("bob".to_string()),
+            Class::Normal,
+            vec![Bytes::from(format!("PRIVMSG bob :hi {i}\r\n"))],
+        )
+        .unwrap();
+        for l in std::iter::from_fn(|| p.pop(t)).collect::<Vec<_>>() {
+            if let Some(token) = l.strip_prefix(b"PING :") {
+                pings += 1;
+                p.on_pong(String::from_utf8_lossy(token).trim_end());
+            }
+        }
+    }
+    assert_eq!(pings, 1);
+}

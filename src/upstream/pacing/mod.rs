@@ -225,7 +225,7 @@ impl Pacer {
     }
 
     fn plan(&self, now: Instant) -> Plan {
-        if self.window.notice_unpinged() {
+        if self.window.notice_unpinged() || self.window.overdue() {
             return Plan::Ping;
         }
         let unpinged = self.window.unpinged();

@@ -23,6 +23,9 @@ const PING_BYTES: usize = 32;
 pub const TOKEN_PREFIX: &str = "otrbnc-";
 /// Throttle notices held at most (one per dropped line; the window bounds those).
 const MAX_NOTICES: usize = 256;
+/// Lines kept for an acknowledgement at most: lines parsed on arrival take no room in the
+/// window, so without this a stream of them would never need a PING.
+const MAX_SENT: usize = 64;
 
 /// How many lines and bytes may be sent and not yet acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +85,12 @@ pub struct Window {
     sent: VecDeque<Sent>,
     lines: usize,
     bytes: usize,
-    /// Lines sent since the last PING, and when the last of them went.
+    /// Lines sent since the last PING that count against the window, and when the last of
+    /// them went.
     unpinged: usize,
     last_sent: Option<Instant>,
+    /// Lines of any kind sent since the last PING (the segment a notice can be about).
+    in_segment: usize,
     pings: VecDeque<(u64, Instant)>,
     notices: Vec<Notice>,
 }
@@ -100,6 +106,7 @@ impl Window {
             bytes: 0,
             unpinged: 0,
             last_sent: None,
+            in_segment: 0,
             pings: VecDeque::new(),
             notices: Vec::new(),
         }
@@ -137,7 +144,13 @@ impl Window {
 
     /// Whether a notice waits for a PING that is not sent yet.
     pub fn notice_unpinged(&self) -> bool {
-        self.unpinged > 0 && self.notices.iter().any(|n| n.seg == self.next_seg)
+        self.in_segment > 0 && self.notices.iter().any(|n| n.seg == self.next_seg)
+    }
+
+    /// Whether so many lines wait for an acknowledgement that a PING must go, though none
+    /// counts against the window (lines parsed on arrival).
+    pub fn overdue(&self) -> bool {
+        self.in_segment > 0 && self.pings.is_empty() && self.sent.len() >= MAX_SENT
     }
 
     /// When the last line went (None: none since the last PING).
@@ -146,13 +159,17 @@ impl Window {
     }
 
     /// Records a line sent to `lane` at `now`. `parsed`: the server surely parsed it on
-    /// arrival ([`super::credit`]), so its bytes take no room in the server's queue.
+    /// arrival ([`super::credit`]): it takes no room in the server's queue, so it counts
+    /// neither against the window nor towards a PING.
     pub fn record(&mut self, lane: &str, line: Bytes, now: Instant, parsed: bool) {
         let counted = if parsed { 0 } else { line.len() };
-        self.last_sent = Some(now);
-        self.lines += 1;
-        self.bytes += counted;
-        self.unpinged += 1;
+        self.in_segment += 1;
+        if !parsed {
+            self.last_sent = Some(now);
+            self.lines += 1;
+            self.bytes += counted;
+            self.unpinged += 1;
+        }
         self.sent.push_back(Sent {
             seg: self.next_seg,
             kind: Kind::Line {
@@ -171,6 +188,7 @@ impl Window {
         self.lines += 1;
         self.bytes += line.len();
         self.unpinged = 0;
+        self.in_segment = 0;
         self.pings.push_back((seg, now));
         self.sent.push_back(Sent {
             seg,
@@ -231,7 +249,9 @@ impl Window {
         let mut acked = Vec::new();
         while self.sent.front().is_some_and(|s| s.seg <= seg) {
             if let Some(s) = self.sent.pop_front() {
-                self.lines = self.lines.saturating_sub(1);
+                if s.counted > 0 {
+                    self.lines = self.lines.saturating_sub(1);
+                }
                 self.bytes = self.bytes.saturating_sub(s.counted);
                 acked.push(s);
             }
@@ -251,6 +271,7 @@ impl Window {
         self.lines = 0;
         self.bytes = 0;
         self.unpinged = 0;
+        self.in_segment = 0;
     }
 }
 

@@ -51,6 +51,11 @@ impl Credit {
         };
     }
 
+    /// Whether the model is on.
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
     /// Turns the model off.
     pub fn clear(&mut self, now: Instant) {
         *self = Credit::off(now);

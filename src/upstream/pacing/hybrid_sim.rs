@@ -231,3 +231,39 @@ fn lines_parsed_on_arrival_need_no_ping_until_many_wait_for_one() {
     }
     assert_eq!(pings, 1);
 }
+
+#[test]
+fn on_hybrid_a_batch_gets_its_ping_only_when_the_window_has_no_room_left() {
+    let t0 = Instant::now();
+    let mut p = Pacer::new(Overrides::default(), t0);
+    p.set_server(Profile::of(Family::Hybrid), t0);
+    // The server's budget spent elsewhere: nothing is credited.
+    for _ in 0..4 {
+        p.note_unpaced(t0);
+    }
+    let lane = || Lane::Of("bob".to_string());
+    p.push(
+        lane(),
+        Class::Normal,
+        (0..2).map(|i| fragment("bob", i)).collect(),
+    )
+    .unwrap();
+    let mut out: Vec<Bytes> = std::iter::from_fn(|| p.pop(t0)).collect();
+    out.extend(std::iter::from_fn(|| p.pop(t0 + Duration::from_secs(30))));
+    assert_eq!(out.len(), 2, "room for more lines: no PING yet");
+    // Three more, again on a spent budget, fill the window: now the PING goes.
+    let t1 = t0 + Duration::from_secs(31);
+    for _ in 0..4 {
+        p.note_unpaced(t1);
+    }
+    p.push(
+        lane(),
+        Class::Normal,
+        (2..5).map(|i| fragment("bob", i)).collect(),
+    )
+    .unwrap();
+    let mut out: Vec<Bytes> = std::iter::from_fn(|| p.pop(t1)).collect();
+    out.extend(std::iter::from_fn(|| p.pop(t1 + Duration::from_secs(30))));
+    assert_eq!(out.len(), 4, "{out:?}");
+    assert!(out[3].starts_with(b"PING :"));
+}

@@ -243,7 +243,10 @@ impl Pacer {
             let due = match at {
                 // Lines wait for their targets: PING when half the window is used.
                 Some(_) => unpinged >= self.window.ping_every(),
-                None => unpinged >= 2,
+                // Where a PING costs the server's parse budget like a line (the servers with
+                // a parse model: hybrid, InspIRCd, solanum, Ergo), it goes only once the
+                // window has no room for another full line, or too many lines wait for one.
+                None => unpinged >= 2 && (self.parse.is_off() || !self.window.allows(FULL_LINE)),
             };
             if due {
                 let ping_at = match at {

@@ -423,7 +423,8 @@ fn an_ended_sessions_bulk_lines_are_dropped_and_nothing_else() {
 /// model's budget is full at `t0`.
 fn parsing(burst: u32, t0: Instant) -> Pacer {
     let start = t0 - Duration::from_secs(60);
-    let mut p = open(start);
+    // A small byte window: a batch's PING goes once it has no room for a full line.
+    let mut p = pacer((100_000, 600), None, None, start);
     let mut profile = *p.profile();
     profile.parse = Some((Duration::from_secs(1), burst));
     p.set_server(profile, start);

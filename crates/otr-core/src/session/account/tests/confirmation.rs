@@ -157,20 +157,25 @@ fn finished(seed: u64) -> Pair {
     pair
 }
 
-#[test]
-fn the_initiators_queued_message_goes_with_auth_i_and_not_again_after_the_confirmation() {
-    let mut pair = finished(604);
-    assert_eq!(
-        pair.alice.send(pair.now, &mut pair.rng, "bob", "hi again"),
-        Ok(SendOutcome::Queued)
-    );
+/// Alice writes `text` to bob with no session (a repeat contact: she is the initiator);
+/// her Identity reaches bob and his Auth-R reaches her. Returns what alice sends next.
+fn after_auth_r(pair: &mut Pair, text: &str) -> Vec<Transmit> {
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", text)
+        .unwrap();
     let identity = drain(&mut pair.alice);
     assert_eq!(msg_type(&identity[0]), MessageType::Identity, "no query");
     pair.deliver_to_bob(&identity);
     let auth_r = drain(&mut pair.bob);
     pair.deliver_to_alice(&auth_r);
+    drain(&mut pair.alice)
+}
+
+#[test]
+fn the_initiators_queued_message_goes_with_auth_i_and_not_again_after_the_confirmation() {
+    let mut pair = finished(604);
     // Auth-I, then the message on the session aside, at once: no wait for bob's confirmation.
-    let out = drain(&mut pair.alice);
+    let out = after_auth_r(&mut pair, "hi again");
     let types: Vec<_> = out.iter().map(msg_type).collect();
     assert_eq!(types, [MessageType::AuthI, MessageType::Data]);
     pair.collect_events();
@@ -221,15 +226,8 @@ fn the_initiators_queued_message_goes_with_auth_i_and_not_again_after_the_confir
 #[test]
 fn an_early_message_stays_queued_until_confirmed_and_goes_again_on_the_next_session() {
     let mut pair = finished(605);
-    pair.alice
-        .send(pair.now, &mut pair.rng, "bob", "kept")
-        .unwrap();
-    let identity = drain(&mut pair.alice);
-    pair.deliver_to_bob(&identity);
-    let auth_r = drain(&mut pair.bob);
-    pair.deliver_to_alice(&auth_r);
+    let lost = after_auth_r(&mut pair, "kept");
     // The server swallows Auth-I and the message: bob never derives the session.
-    let lost = drain(&mut pair.alice);
     assert_eq!(lost.len(), 2);
     assert_eq!(
         pair.alice.session_info("bob").queued,
@@ -260,14 +258,7 @@ fn an_early_message_stays_queued_until_confirmed_and_goes_again_on_the_next_sess
 #[test]
 fn an_early_message_reordered_before_auth_i_is_reported_on_both_sides() {
     let mut pair = finished(606);
-    pair.alice
-        .send(pair.now, &mut pair.rng, "bob", "overtook")
-        .unwrap();
-    let identity = drain(&mut pair.alice);
-    pair.deliver_to_bob(&identity);
-    let auth_r = drain(&mut pair.bob);
-    pair.deliver_to_alice(&auth_r);
-    let out = drain(&mut pair.alice);
+    let out = after_auth_r(&mut pair, "overtook");
     assert_eq!(
         out.iter().map(msg_type).collect::<Vec<_>>(),
         [MessageType::AuthI, MessageType::Data]
@@ -309,14 +300,7 @@ fn an_early_message_reordered_before_auth_i_is_reported_on_both_sides() {
 #[test]
 fn finishing_before_the_confirmation_ends_the_session_aside_on_both_sides() {
     let mut pair = finished(607);
-    pair.alice
-        .send(pair.now, &mut pair.rng, "bob", "then bye")
-        .unwrap();
-    let identity = drain(&mut pair.alice);
-    pair.deliver_to_bob(&identity);
-    let auth_r = drain(&mut pair.bob);
-    pair.deliver_to_alice(&auth_r);
-    let out = drain(&mut pair.alice);
+    let out = after_auth_r(&mut pair, "then bye");
     pair.deliver_to_bob(&out);
     assert_eq!(pair.got_by_bob, ["then bye"]);
     assert_eq!(pair.bob.session_info("alice").state, State::Encrypted);

@@ -233,7 +233,7 @@ fn lines_parsed_on_arrival_need_no_ping_until_many_wait_for_one() {
 }
 
 #[test]
-fn on_hybrid_a_batch_gets_its_ping_only_when_the_window_has_no_room_left() {
+fn on_hybrid_a_batch_gets_its_ping_when_the_window_is_full_or_after_a_quiet_spell() {
     let t0 = Instant::now();
     let mut p = Pacer::new(Overrides::default(), t0);
     p.set_server(Profile::of(Family::Hybrid), t0);
@@ -249,9 +249,20 @@ fn on_hybrid_a_batch_gets_its_ping_only_when_the_window_has_no_room_left() {
     )
     .unwrap();
     let mut out: Vec<Bytes> = std::iter::from_fn(|| p.pop(t0)).collect();
-    out.extend(std::iter::from_fn(|| p.pop(t0 + Duration::from_secs(30))));
+    out.extend(std::iter::from_fn(|| {
+        p.pop(t0 + QUIET_PING - Duration::from_millis(10))
+    }));
     assert_eq!(out.len(), 2, "room for more lines: no PING yet");
-    // Three more, again on a spent budget, fill the window: now the PING goes.
+    // After a quiet spell the PING goes, so that the next exchange finds the window empty.
+    let quiet: Vec<Bytes> = std::iter::from_fn(|| p.pop(t0 + QUIET_PING)).collect();
+    assert!(
+        quiet.len() == 1 && quiet[0].starts_with(b"PING :"),
+        "{quiet:?}"
+    );
+    for l in &quiet {
+        p.on_pong(String::from_utf8_lossy(&l[6..]).trim_end());
+    }
+    // Five more, again on a spent budget, fill the window: now the PING goes at once.
     let t1 = t0 + Duration::from_secs(31);
     for _ in 0..4 {
         p.note_unpaced(t1);
@@ -259,11 +270,17 @@ fn on_hybrid_a_batch_gets_its_ping_only_when_the_window_has_no_room_left() {
     p.push(
         lane(),
         Class::Normal,
-        (2..5).map(|i| fragment("bob", i)).collect(),
+        (2..7).map(|i| fragment("bob", i)).collect(),
     )
     .unwrap();
-    let mut out: Vec<Bytes> = std::iter::from_fn(|| p.pop(t1)).collect();
-    out.extend(std::iter::from_fn(|| p.pop(t1 + Duration::from_secs(30))));
-    assert_eq!(out.len(), 4, "{out:?}");
-    assert!(out[3].starts_with(b"PING :"));
+    let out: Vec<Bytes> = std::iter::from_fn(|| p.pop(t1)).collect();
+    assert_eq!(out.len(), 5, "{out:?}");
+    // The PING waits for the server's parsing (the parse model), not for a quiet spell.
+    let t2 = t1 + QUIET_PING - Duration::from_millis(10);
+    assert!(p.next_ready(t1).is_some_and(|t| t < t2));
+    let ping: Vec<Bytes> = std::iter::from_fn(|| p.pop(t2)).collect();
+    assert!(
+        ping.len() == 1 && ping[0].starts_with(b"PING :"),
+        "{ping:?}"
+    );
 }

@@ -45,6 +45,11 @@ pub const IDLE_PING: Duration = Duration::from_millis(50);
 /// handshake, the next chat line) takes that room instead of waiting behind the PING's
 /// acknowledgement.
 pub const LAZY_PING: Duration = Duration::from_secs(1);
+/// Where a PING costs the server's parse budget like a line (the servers with a parse
+/// model), a batch that leaves the window room gets its PING only after this long without
+/// another line: not between the messages of a conversation, but before the next exchange
+/// finds the window still holding this one.
+pub const QUIET_PING: Duration = Duration::from_secs(5);
 /// The longest line otrbnc sends (the IRC limit).
 const FULL_LINE: usize = 512;
 /// The slowest overall pace a 263 (try again) can bring.
@@ -243,10 +248,7 @@ impl Pacer {
             let due = match at {
                 // Lines wait for their targets: PING when half the window is used.
                 Some(_) => unpinged >= self.window.ping_every(),
-                // Where a PING costs the server's parse budget like a line (the servers with
-                // a parse model: hybrid, InspIRCd, solanum, Ergo), it goes only once the
-                // window has no room for another full line, or too many lines wait for one.
-                None => unpinged >= 2 && (self.parse.is_off() || !self.window.allows(FULL_LINE)),
+                None => unpinged >= 2,
             };
             if due {
                 let ping_at = match at {
@@ -254,10 +256,12 @@ impl Pacer {
                     // The batch's PING waits for the server to have parsed most of it, and
                     // while the window has room for another line, for a pause.
                     None => {
-                        let pause = if self.window.allows(FULL_LINE) {
+                        let pause = if !self.window.allows(FULL_LINE) {
+                            IDLE_PING
+                        } else if self.parse.is_off() {
                             LAZY_PING
                         } else {
-                            IDLE_PING
+                            QUIET_PING
                         };
                         self.window
                             .last_sent()

@@ -579,3 +579,49 @@ fn an_early_message_behind_an_auth_i_whose_ct_r_was_lost_goes_again_behind_the_f
         "{ev:?}"
     );
 }
+
+/// A known limitation (SECURITY.md): the request for Auth-I in full is unauthenticated, so a
+/// server that forges it after the responder has read the early messages, before its
+/// confirmation reaches the initiator, gets them sent again, and the responder shows them
+/// twice. Once per handshake, only while the session waits for its confirmation; nothing is
+/// readable to anyone but the responder.
+#[test]
+fn a_forged_request_for_auth_i_in_full_can_show_an_early_message_twice_once() {
+    let mut pair = Pair::new(931);
+    pair.alice
+        .remember_peer_profile("bob", pair.bob.profile().as_bytes(), T0)
+        .unwrap();
+    pair.alice.set_budget("bob", 100_000);
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "early")
+        .unwrap();
+    let out = drain(&mut pair.alice);
+    pair.deliver_to_bob(&out);
+    let auth_r = drain(&mut pair.bob);
+    pair.deliver_to_alice(&auth_r);
+    let out = drain(&mut pair.alice);
+    assert_eq!(types(&out), [MessageType::AuthI, MessageType::Data]);
+    pair.deliver_to_bob(&out);
+    assert_eq!(pair.got_by_bob, ["early"]);
+    let confirmation = drain(&mut pair.bob);
+    // The server holds bob's confirmation back and forges his request, twice.
+    for _ in 0..2 {
+        pair.deliver_to_alice(&[request(BOB, ALICE)]);
+    }
+    let again = drain(&mut pair.alice);
+    assert_eq!(
+        types(&again),
+        [MessageType::AuthI, MessageType::Data],
+        "once"
+    );
+    pair.deliver_to_bob(&again);
+    assert_eq!(pair.got_by_bob, ["early", "early"]);
+    // After the confirmation a forged request does nothing.
+    pair.deliver_to_alice(&confirmation);
+    let after_commit = drain(&mut pair.alice); // her attestation, KEM material
+    pair.deliver_to_alice(&[request(BOB, ALICE)]);
+    assert!(drain(&mut pair.alice).is_empty());
+    pair.deliver_to_bob(&after_commit);
+    pair.pump();
+    assert_eq!(pair.got_by_bob, ["early", "early"]);
+}

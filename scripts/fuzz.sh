@@ -167,7 +167,7 @@ case "$cmd" in
   list) printf '%s\n' "${TARGETS[@]}" ;;
   seeds)
     echo "== regenerating fuzz/seeds/"
-    cargo run --release --manifest-path fuzz/Cargo.toml --example write_seeds -- fuzz/seeds
+    cargo run --release -p otr-core --features test-utils --example write_fuzz_seeds -- fuzz/seeds
     ;;
   smoke)
     ensure_cargo_fuzz

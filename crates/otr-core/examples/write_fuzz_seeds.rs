@@ -1,7 +1,7 @@
 //! Writes the seeds of otr-core's fuzz targets (`otr_core::fuzzing::seeds()`) to
-//! `<dir>/<target>/seed-<n>`, replacing that target's directory: what `scripts/fuzz.sh seeds`
-//! does, without building the fuzz crate (and with it the bouncer). Only the targets named
-//! after the directory, if any.
+//! `<dir>/<target>/seed-<n>`, replacing that target's directory (`scripts/fuzz.sh seeds` runs
+//! it; it needs neither the fuzz crate nor the bouncer). Only the targets named after the
+//! directory, if any.
 //!
 //! Run: `cargo run --release -p otr-core --features test-utils --example write_fuzz_seeds -- fuzz/seeds dake_messages`
 

@@ -50,13 +50,13 @@ fn dake_round(
         cached.then_some(&b.profile),
         cached,
         cached,
-        psk_a,
+        psk_a.into_iter().collect(),
     )
     .unwrap();
     let id = Identity::decode(&id.encode()).unwrap();
     let pa = profile_of(&id.profile, &a.profile);
     let (wi, ar) =
-        dake::respond(&mut rng, &local_b, &id, pa, b"P", psk_b.as_ref(), cached).unwrap();
+        dake::respond(&mut rng, &local_b, &id, pa, b"P", psk_b.as_slice(), cached).unwrap();
     let ar = AuthR::decode(&ar.encode()).unwrap();
     let pb = profile_of(&ar.profile, &b.profile);
     let (oa, ai) = w.on_auth_r(&mut rng, &local_a, &ar, pb).unwrap();

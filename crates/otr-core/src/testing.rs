@@ -65,10 +65,10 @@ fn resolve(r: &ProfileRef, cached: &ClientProfile) -> ClientProfile {
 /// Runs a full-mode DAKE (a initiates) and returns both outputs.
 #[allow(clippy::panic)]
 pub fn run_dake(rng: &mut StdRng, a: &TestParty, b: &TestParty) -> (DakeOutput, DakeOutput) {
-    let (wait_r, identity) = dake::start(rng, &a.local(), b"P", None, false, false, None)
+    let (wait_r, identity) = dake::start(rng, &a.local(), b"P", None, false, false, Vec::new())
         .unwrap_or_else(|e| panic!("start: {e}"));
     let a_profile = resolve(&identity.profile, &a.profile);
-    let (wait_i, auth_r) = dake::respond(rng, &b.local(), &identity, a_profile, b"P", None, false)
+    let (wait_i, auth_r) = dake::respond(rng, &b.local(), &identity, a_profile, b"P", &[], false)
         .unwrap_or_else(|e| panic!("respond: {e}"));
     let b_profile = resolve(&auth_r.profile, &b.profile);
     let (out_a, auth_i) = wait_r
@@ -87,6 +87,46 @@ pub fn ratchet_pair(seed: u64, kem_every: u32) -> (Ratchet, Ratchet) {
     let a = TestParty::new(&mut rng, 0x1001);
     let b = TestParty::new(&mut rng, 0x2002);
     let (out_a, out_b) = run_dake(&mut rng, &a, &b);
+    let ra = Ratchet::new(&mut rng, out_a, a.tag, kem_every).unwrap_or_else(|e| panic!("{e}"));
+    let rb = Ratchet::new(&mut rng, out_b, b.tag, kem_every).unwrap_or_else(|e| panic!("{e}"));
+    (ra, rb)
+}
+
+/// Two ratchets after a repeat contact: a full-mode DAKE, then a PSK-mode one started with
+/// the first's PSK (which defers the ephemeral ML-KEM exchange to the ratchet).
+#[allow(clippy::panic)]
+pub fn resumed_ratchet_pair(seed: u64, kem_every: u32) -> (Ratchet, Ratchet) {
+    let mut rng = test_rng(seed);
+    let a = TestParty::new(&mut rng, 0x1001);
+    let b = TestParty::new(&mut rng, 0x2002);
+    let (first_a, first_b) = run_dake(&mut rng, &a, &b);
+    let (wait_r, identity) = dake::start(
+        &mut rng,
+        &a.local(),
+        b"",
+        Some(&b.profile),
+        false,
+        true,
+        vec![first_a.next_psk],
+    )
+    .unwrap_or_else(|e| panic!("start: {e}"));
+    let (wait_i, auth_r) = dake::respond(
+        &mut rng,
+        &b.local(),
+        &identity,
+        a.profile.clone(),
+        b"",
+        std::slice::from_ref(&first_b.next_psk),
+        false,
+    )
+    .unwrap_or_else(|e| panic!("respond: {e}"));
+    let (out_a, auth_i) = wait_r
+        .on_auth_r(&mut rng, &a.local(), &auth_r, b.profile.clone())
+        .unwrap_or_else(|e| panic!("auth-r: {e}"));
+    let out_b = wait_i
+        .on_auth_i(&b.local(), &auth_i)
+        .unwrap_or_else(|e| panic!("auth-i: {e}"));
+    assert!(out_a.kem_deferred && out_b.kem_deferred, "not deferred");
     let ra = Ratchet::new(&mut rng, out_a, a.tag, kem_every).unwrap_or_else(|e| panic!("{e}"));
     let rb = Ratchet::new(&mut rng, out_b, b.tag, kem_every).unwrap_or_else(|e| panic!("{e}"));
     (ra, rb)
@@ -152,7 +192,7 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
             cached.then_some(&b.profile),
             cached,
             cached,
-            pa,
+            pa.into_iter().collect(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let (mut wi, ar) = dake::respond(
@@ -161,7 +201,7 @@ pub fn wire_size_table(budget: usize) -> Vec<SizeRow> {
             &id,
             resolve(&id.profile, &a.profile),
             b"P",
-            pb.as_ref(),
+            pb.as_slice(),
             cached,
         )
         .unwrap_or_else(|e| panic!("{e}"));

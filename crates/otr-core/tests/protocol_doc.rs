@@ -72,6 +72,24 @@ fn first_contact_meets_the_size_target() {
     assert_eq!(in_turn, 23);
 }
 
+/// Issue 19's repeat contact: with the ephemeral ML-KEM exchange deferred to the ratchet
+/// (§6.2) the handshake's lines all fit in the first burst of ircd-hybrid's flood control (five
+/// lines a client, then two every 2 s): the initiator's Identity and Auth-I plus one typed
+/// line sent early, and the responder's Auth-R.
+#[test]
+fn repeat_contact_fits_a_servers_first_burst() {
+    let rows = wire_size_table(400);
+    let row = |name: &str| rows.iter().find(|r| r.name == name).unwrap();
+    let identity = row("repeat contact: Identity");
+    let auth_r = row("repeat contact: Auth-R");
+    let auth_i = row("repeat contact: Auth-I");
+    assert_eq!((identity.lines, auth_r.lines, auth_i.lines), (1, 2, 2));
+    let typed = row("data: 5-byte text").lines;
+    assert!(identity.lines + auth_i.lines + typed <= 5);
+    assert!(auth_r.lines <= 5);
+    assert!(row("repeat contact: total").binary <= 1_200);
+}
+
 #[test]
 fn stated_constants_match_the_code() {
     let doc = protocol_md();

@@ -60,6 +60,10 @@ pub enum Usage {
     IdentityHash = 0x14,
     /// Hash of a profile's ML-DSA-87 public key (the profile carries it instead of the key).
     DsaKeyHash = 0x16,
+    /// Resumption PSK renewed from the root key after a session's first ML-KEM mix.
+    RenewedPsk = 0x17,
+    /// Identifier of a renewed resumption PSK.
+    RenewedPskId = 0x18,
 }
 
 /// Absorbs the parts and returns the XOF reader.

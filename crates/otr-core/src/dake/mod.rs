@@ -5,7 +5,10 @@
 //! * Classical: X448 ephemeral-ephemeral Diffie-Hellman, authenticated by otrv4's Ed448 ring
 //!   signatures (σ_R over {F_I, H_R, Y_I}, σ_I over {H_I, F_R, Y_R}), which keep it deniable.
 //! * Post-quantum confidentiality: an ephemeral ML-KEM-1024 key from the initiator, encapsulated
-//!   to by the responder.
+//!   to by the responder. An initiator that offers a resumption PSK defers it: the PSK (itself
+//!   post-quantum secret) protects the session until its first ratchet KEM exchange, which the
+//!   responder's first sending chain starts at once, and the handshake stays within a few IRC
+//!   lines each way.
 //! * Post-quantum authentication, either
 //!   - *full mode*: each side encapsulates to the other's long-term ML-KEM key from its client
 //!     profile (implicit authentication: only the holder of that key derives K), or
@@ -147,6 +150,9 @@ pub struct DakeOutput {
     /// The peer said it holds our attestation of the profile we used in this DAKE, so we
     /// need not send it (the flag is bound into the transcript).
     pub peer_holds_our_attestation: bool,
+    /// The ephemeral ML-KEM exchange was deferred to the ratchet (the initiator offered a
+    /// PSK): the ratchet starts a KEM exchange on the responder's first sending chain.
+    pub kem_deferred: bool,
 }
 
 /// Initiator state after sending Identity.
@@ -155,8 +161,10 @@ pub struct WaitingAuthR {
     query_versions: Vec<u8>,
     y_pub: PublicPoint,
     x: X448Secret,
-    ek: KemKeypair,
-    psk: Option<ResumptionPsk>,
+    /// The ephemeral ML-KEM key pair; `None` when deferred (a PSK was offered).
+    ek: Option<KemKeypair>,
+    /// The PSKs offered, in the Identity's order (at most two).
+    psks: Vec<ResumptionPsk>,
     known_peer_profile: [u8; 32],
     holds_peer_attestation: bool,
     profile_by_hash: bool,
@@ -182,7 +190,8 @@ pub struct WaitingAuthI {
     y_pub: PublicPoint,
     x: X448Secret,
     k_ecdh: Secret<56>,
-    ss_e: Secret<32>,
+    /// `None` when the initiator deferred the ephemeral ML-KEM exchange.
+    ss_e: Option<Secret<32>>,
     auth1: Secret<32>,
     mode: Mode,
     peer_holds_our_attestation: bool,
@@ -199,7 +208,7 @@ pub struct WaitingAuthI {
 fn finish(
     th: &[u8; 64],
     k_ecdh: &Secret<56>,
-    ss_e: &Secret<32>,
+    ss_e: Option<&Secret<32>>,
     auth1: &Secret<32>,
     auth2: Option<&Secret<32>>,
 ) -> (Secret<64>, [u8; CONFIRM_LEN]) {
@@ -209,7 +218,7 @@ fn finish(
         &[
             th,
             k_ecdh.expose(),
-            ss_e.expose(),
+            ss_e.map_or(empty, |s| s.expose()),
             auth1.expose(),
             auth2.map_or(empty, |s| s.expose()),
         ],
@@ -228,9 +237,11 @@ fn output(
     our_ratchet: X448Secret,
     their_ratchet: X448Public,
     peer_holds_our_attestation: bool,
+    kem_deferred: bool,
 ) -> DakeOutput {
     DakeOutput {
         peer_holds_our_attestation,
+        kem_deferred,
         role,
         mode,
         ssid: hash(Usage::Ssid, &[k.expose()]),
@@ -252,7 +263,9 @@ fn output(
 /// `peer_profile` is the peer's profile if cached (lets the peer send its own by hash);
 /// `holds_peer_attestation` says we hold the peer's attestation of that profile (so the peer
 /// need not send it); `we_are_cached` says the peer should have our current profile (we send
-/// ours by hash); `psk` is the resumption PSK shared with this peer, if any.
+/// ours by hash); `psks` are the resumption PSKs shared with this peer, in order of
+/// preference (at most two are offered). Offering a PSK defers the ephemeral ML-KEM
+/// exchange to the ratchet (the Identity carries no encapsulation key).
 pub fn start(
     rng: &mut impl rand_core::CryptoRng,
     local: &Local<'_>,
@@ -260,13 +273,18 @@ pub fn start(
     peer_profile: Option<&ClientProfile>,
     holds_peer_attestation: bool,
     we_are_cached: bool,
-    psk: Option<ResumptionPsk>,
+    mut psks: Vec<ResumptionPsk>,
 ) -> Result<(WaitingAuthR, Identity), DakeError> {
+    psks.truncate(2);
     // Y_I only serves as a ring member the responder's σ_R could have been made with by us:
     // its secret is not needed afterwards.
     let y_pub = SecretScalar::random(rng).public();
     let x = X448Secret::generate(rng);
-    let ek = KemKeypair::generate()?;
+    let ek = if psks.is_empty() {
+        Some(KemKeypair::generate()?)
+    } else {
+        None
+    };
     let known_peer_profile = peer_profile.map(|p| *p.hash()).unwrap_or([0; 32]);
     let state = WaitingAuthR {
         our_tag: local.tag,
@@ -274,7 +292,7 @@ pub fn start(
         y_pub,
         x,
         ek,
-        psk,
+        psks,
         known_peer_profile,
         holds_peer_attestation: holds_peer_attestation && peer_profile.is_some(),
         profile_by_hash: we_are_cached,
@@ -302,11 +320,16 @@ impl WaitingAuthR {
             },
             known_peer_profile: self.known_peer_profile,
             holds_peer_attestation: self.holds_peer_attestation,
-            psk_id: self.psk.as_ref().map(|p| p.id),
+            psk_ids: self.psks.iter().map(|p| p.id).collect(),
             y: *self.y_pub.as_bytes(),
             x: *self.x.public(),
-            ek: Box::new(*self.ek.public().as_bytes()),
+            ek: self.ek.as_ref().map(|k| Box::new(*k.public().as_bytes())),
         }
+    }
+
+    /// The ids of the PSKs offered, concatenated, for the transcript.
+    fn psk_offered(&self) -> Vec<u8> {
+        self.psks.iter().flat_map(|p| p.id).collect()
     }
 
     /// Whether `y` or `x` is one of our own ephemeral keys (a reflected message).
@@ -316,7 +339,7 @@ impl WaitingAuthR {
 
     /// Whether our Identity offered a resumption PSK.
     pub fn offered_psk(&self) -> bool {
-        self.psk.is_some()
+        !self.psks.is_empty()
     }
 
     /// Whether our Identity carried our profile by hash.
@@ -333,7 +356,7 @@ impl WaitingAuthR {
         &mut self,
         their_profile: &ClientProfile,
     ) -> Result<Option<CiphertextAhead>, DakeError> {
-        if self.ct_ahead.is_some() || self.psk.is_some() {
+        if self.ct_ahead.is_some() || !self.psks.is_empty() {
             return Ok(None);
         }
         let (ct, ss) = their_profile.kem_key().encapsulate()?;
@@ -398,17 +421,30 @@ impl WaitingAuthR {
         if their_profile.owner_tag() != msg.header.sender {
             return Err(ProfileError::InstanceTag.into());
         }
-        let mode = match (msg.psk_mode(), &self.psk) {
-            (true, Some(_)) => Mode::Psk,
-            (true, None) => return Err(DakeError::ModeMismatch),
-            (false, _) => Mode::Full,
+        let chosen = match (msg.psk_mode(), msg.second_psk) {
+            (true, second) => Some(
+                self.psks
+                    .get(usize::from(second))
+                    .ok_or(DakeError::ModeMismatch)?,
+            ),
+            (false, _) => None,
+        };
+        let mode = if chosen.is_some() {
+            Mode::Psk
+        } else {
+            Mode::Full
         };
         let y_r = PublicPoint::from_bytes(&msg.y)?;
         let k_ecdh = self.x.diffie_hellman(&msg.x)?;
-        let ss_e = self
-            .ek
-            .decapsulate(&KemCiphertext::from_bytes(msg.ct_ephemeral.as_slice())?)?;
-        let (auth1, mode_part) = match (mode, &self.psk, &msg.ct_initiator) {
+        // The responder answers our ephemeral key exactly when we sent one.
+        let ss_e = match (&self.ek, &msg.ct_ephemeral) {
+            (Some(ek), Some(ct)) => {
+                Some(ek.decapsulate(&KemCiphertext::from_bytes(ct.as_slice())?)?)
+            }
+            (None, None) => None,
+            _ => return Err(DakeError::ModeMismatch),
+        };
+        let (auth1, mode_part) = match (mode, chosen, &msg.ct_initiator) {
             (Mode::Full, _, Some(ct)) => (
                 local
                     .keys
@@ -427,12 +463,21 @@ impl WaitingAuthR {
             profile_r: *their_profile.hash(),
             y_i: *self.y_pub.as_bytes(),
             x_i: *self.x.public(),
-            ek: Box::new(*self.ek.public().as_bytes()),
+            ek: self
+                .ek
+                .as_ref()
+                .map(|k| k.public().as_bytes().to_vec())
+                .unwrap_or_default(),
             y_r: msg.y,
             x_r: msg.x,
-            ct_e: msg.ct_ephemeral.clone(),
+            ct_e: msg
+                .ct_ephemeral
+                .as_ref()
+                .map(|c| c.to_vec())
+                .unwrap_or_default(),
             mode,
             mode_part,
+            psk_offered: self.psk_offered(),
             attestation_flags: attestation_flags(
                 self.holds_peer_attestation,
                 msg.holds_peer_attestation,
@@ -478,7 +523,7 @@ impl WaitingAuthR {
             &t_i,
         )?;
         let th = transcript.transcript_hash(&msg.sigma, ct_r_bytes, &sigma_i);
-        let (k, confirm) = finish(&th, &k_ecdh, &ss_e, &auth1, ss_r);
+        let (k, confirm) = finish(&th, &k_ecdh, ss_e.as_ref(), &auth1, ss_r);
         let auth_i = AuthI {
             header: Header {
                 msg_type: MessageType::AuthI,
@@ -500,6 +545,7 @@ impl WaitingAuthR {
             self.x.duplicate(),
             msg.x,
             msg.holds_peer_attestation,
+            self.ek.is_none(),
         );
         Ok((out, auth_i))
     }
@@ -524,7 +570,8 @@ pub fn identity_glare_key(msg: &Identity) -> [u8; 32] {
 ///
 /// `their_profile` is the initiator's profile (resolved and verified by the caller);
 /// `our_advertised` is the version string we advertise in query messages and whitespace tags;
-/// `psk` is the PSK shared with this peer if its id matches the one offered;
+/// `held` are the PSKs we share with this peer (PSK mode uses the first id the Identity
+/// offered that one of them has; full mode if none has);
 /// `holds_peer_attestation` says we hold the initiator's attestation of `their_profile`.
 #[allow(clippy::too_many_arguments)]
 pub fn respond(
@@ -533,7 +580,7 @@ pub fn respond(
     msg: &Identity,
     their_profile: ClientProfile,
     our_advertised: &[u8],
-    psk: Option<&ResumptionPsk>,
+    held: &[ResumptionPsk],
     holds_peer_attestation: bool,
 ) -> Result<(WaitingAuthI, AuthR), DakeError> {
     if msg.header.receiver != 0 && msg.header.receiver != local.tag {
@@ -551,15 +598,31 @@ pub fn respond(
         return Err(ProfileError::NoCommonVersion.into());
     }
     let y_i = PublicPoint::from_bytes(&msg.y)?;
-    let ek = KemPublic::from_bytes(msg.ek.as_slice())?;
+    let ek = match &msg.ek {
+        Some(ek) => Some(KemPublic::from_bytes(ek.as_slice())?),
+        None => None,
+    };
 
     // Y_R only serves as a ring member σ_I could have been made with by us.
     let y_pub = SecretScalar::random(rng).public();
     let x = X448Secret::generate(rng);
     let k_ecdh = x.diffie_hellman(&msg.x)?;
-    let (ct_e, ss_e) = ek.encapsulate()?;
-    let psk = psk.filter(|p| Some(p.id) == msg.psk_id);
-    let (mode, auth1, ct_i, mode_part) = match psk {
+    let (ct_e, ss_e) = match &ek {
+        Some(ek) => {
+            let (ct, ss) = ek.encapsulate()?;
+            (Some(Box::new(*ct.as_bytes())), Some(ss))
+        }
+        None => (None, None),
+    };
+    // The first offered id we hold (ids are public: no constant-time need).
+    let chosen = msg
+        .psk_ids
+        .iter()
+        .take(2)
+        .enumerate()
+        .find_map(|(i, id)| held.iter().find(|p| p.id == *id).map(|p| (i, p)));
+    let second_psk = chosen.is_some_and(|(i, _)| i == 1);
+    let (mode, auth1, ct_i, mode_part) = match chosen.map(|(_, p)| p) {
         Some(p) => (Mode::Psk, p.secret.duplicate(), None, p.id.to_vec()),
         None => {
             let (ct, ss) = their_profile.kem_key().encapsulate()?;
@@ -575,12 +638,13 @@ pub fn respond(
         profile_r: *local.profile.hash(),
         y_i: msg.y,
         x_i: msg.x,
-        ek: msg.ek.clone(),
+        ek: msg.ek.as_ref().map(|k| k.to_vec()).unwrap_or_default(),
         y_r: *y_pub.as_bytes(),
         x_r: *x.public(),
-        ct_e: Box::new(*ct_e.as_bytes()),
+        ct_e: ct_e.as_ref().map(|c| c.to_vec()).unwrap_or_default(),
         mode,
         mode_part,
+        psk_offered: msg.psk_ids.iter().take(2).flatten().copied().collect(),
         attestation_flags: attestation_flags(msg.holds_peer_attestation, holds_peer_attestation),
     };
     let t_r = transcript.auth_r_message();
@@ -611,8 +675,9 @@ pub fn respond(
         holds_peer_attestation,
         y: *y_pub.as_bytes(),
         x: *x.public(),
-        ct_ephemeral: Box::new(*ct_e.as_bytes()),
+        ct_ephemeral: ct_e,
         ct_initiator: ct_i,
+        second_psk,
         sigma: Box::new(sigma_r),
     };
     let state = WaitingAuthI {
@@ -735,7 +800,13 @@ impl WaitingAuthI {
         let th = self
             .transcript
             .transcript_hash(&self.sigma_r, ct_r_bytes, &msg.sigma);
-        let (k, confirm) = finish(&th, &self.k_ecdh, &self.ss_e, &self.auth1, ss_r.as_ref());
+        let (k, confirm) = finish(
+            &th,
+            &self.k_ecdh,
+            self.ss_e.as_ref(),
+            &self.auth1,
+            ss_r.as_ref(),
+        );
         if !bool::from(confirm.ct_eq(&msg.confirm)) {
             return Err(DakeError::Confirmation);
         }
@@ -748,6 +819,7 @@ impl WaitingAuthI {
             self.x.duplicate(),
             self.transcript.x_i,
             self.peer_holds_our_attestation,
+            self.ss_e.is_none(),
         ))
     }
 }

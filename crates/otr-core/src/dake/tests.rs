@@ -52,12 +52,34 @@ fn run(
     tamper_auth_r: &dyn Fn(&mut AuthR),
     tamper_auth_i: &dyn Fn(&mut AuthI),
 ) -> Result<(DakeOutput, DakeOutput, usize), DakeError> {
-    let mut rng = test_rng(99);
     let (psk_a, psk_b) = match psk {
-        Some((a, b)) => (Some(a), Some(b)),
-        None => (None, None),
+        Some((a, b)) => (vec![a], vec![b]),
+        None => (Vec::new(), Vec::new()),
     };
-    let cached = psk_a.is_some();
+    run_psks(
+        alice,
+        bob,
+        psk_a,
+        psk_b,
+        tamper_identity,
+        tamper_auth_r,
+        tamper_auth_i,
+    )
+}
+
+/// [`run`] with the PSKs the initiator offers and the responder holds given separately.
+#[allow(clippy::type_complexity)]
+fn run_psks(
+    alice: &Party,
+    bob: &Party,
+    psk_a: Vec<ResumptionPsk>,
+    psk_b: Vec<ResumptionPsk>,
+    tamper_identity: &dyn Fn(&mut Identity),
+    tamper_auth_r: &dyn Fn(&mut AuthR),
+    tamper_auth_i: &dyn Fn(&mut AuthI),
+) -> Result<(DakeOutput, DakeOutput, usize), DakeError> {
+    let mut rng = test_rng(99);
+    let cached = !psk_a.is_empty();
     let (wait_r, mut identity) = start(
         &mut rng,
         &alice.local(),
@@ -77,7 +99,7 @@ fn run(
         &identity,
         alice_profile,
         b"P",
-        psk_b.as_ref(),
+        &psk_b,
         cached,
     )?;
     tamper_auth_r(&mut auth_r);
@@ -134,10 +156,119 @@ fn psk_mode_agrees_and_chains() {
     .unwrap();
     assert_eq!(a2.mode, Mode::Psk);
     assert_agree(&a2, &b2);
+    // No ML-KEM key or ciphertext at all: the ephemeral exchange is deferred to the ratchet.
+    assert!(a2.kem_deferred && b2.kem_deferred);
+    assert!(!a.kem_deferred && !b.kem_deferred);
     assert!(
-        psk_bytes + 3 * 1568 < full_bytes,
+        psk_bytes + 4 * 1568 < full_bytes,
         "{psk_bytes} vs {full_bytes}"
     );
+    assert!(psk_bytes < 1100, "{psk_bytes}");
+}
+
+/// Two PSKs offered (the renewed one first): the responder uses the first it holds, and
+/// says which; an initiator never takes a PSK it did not offer.
+#[test]
+fn the_first_offered_psk_the_responder_holds_is_used() {
+    let alice = Party::new(41, 0x101);
+    let bob = Party::new(42, 0x202);
+    let (a, b, _) = run(&alice, &bob, None, &nothing, &nothing, &nothing).unwrap();
+    let renewed = |n: u8| ResumptionPsk {
+        id: [n; 16],
+        secret: Secret::from_slice(&[n; 32]).unwrap(),
+    };
+    // Bob holds only the DAKE's PSK: the second id offered.
+    let (a2, b2, _) = run_psks(
+        &alice,
+        &bob,
+        vec![renewed(7), a.next_psk.duplicate()],
+        vec![b.next_psk.duplicate()],
+        &nothing,
+        &|m: &mut AuthR| assert!(m.second_psk && m.psk_mode()),
+        &nothing,
+    )
+    .unwrap();
+    assert_eq!((a2.mode, b2.mode), (Mode::Psk, Mode::Psk));
+    assert_agree(&a2, &b2);
+    // Bob holds both: the first offered wins.
+    let (a3, b3, _) = run_psks(
+        &alice,
+        &bob,
+        vec![renewed(7), a.next_psk.duplicate()],
+        vec![b.next_psk.duplicate(), renewed(7)],
+        &nothing,
+        &|m: &mut AuthR| assert!(!m.second_psk && m.psk_mode()),
+        &nothing,
+    )
+    .unwrap();
+    assert_agree(&a3, &b3);
+    // Different keys from the two PSKs.
+    assert_ne!(a2.ssid, a3.ssid);
+    // A responder claiming a second PSK when one id was offered fails at the initiator.
+    let r = run_psks(
+        &alice,
+        &bob,
+        vec![a.next_psk.duplicate()],
+        vec![b.next_psk.duplicate()],
+        &nothing,
+        &|m: &mut AuthR| m.second_psk = true,
+        &nothing,
+    );
+    assert_eq!(r.err(), Some(DakeError::ModeMismatch));
+}
+
+/// MAL-BIND for the PSK offer and the deferral: removing or reordering offered ids, or
+/// adding an ephemeral key or ciphertext in flight, fails the DAKE.
+#[test]
+fn psk_offer_and_deferral_are_bound() {
+    let alice = Party::new(43, 0x101);
+    let bob = Party::new(44, 0x202);
+    let (a, b, _) = run(&alice, &bob, None, &nothing, &nothing, &nothing).unwrap();
+    let other = || ResumptionPsk {
+        id: [5; 16],
+        secret: Secret::from_slice(&[5; 32]).unwrap(),
+    };
+    let other_ek = *KemKeypair::generate().unwrap().public().as_bytes();
+    let (other_ct, _) = KemKeypair::generate()
+        .unwrap()
+        .public()
+        .encapsulate()
+        .unwrap();
+    let other_ct = *other_ct.as_bytes();
+    let id_cases: Vec<(&str, Box<dyn Fn(&mut Identity)>)> = vec![
+        // Bob would fall back to the DAKE's PSK (the one a thief may hold).
+        (
+            "first id removed",
+            Box::new(|m| m.psk_ids = m.psk_ids.split_off(1)),
+        ),
+        ("ids swapped", Box::new(|m| m.psk_ids.swap(0, 1))),
+        (
+            "ek added",
+            Box::new(move |m| m.ek = Some(Box::new(other_ek))),
+        ),
+    ];
+    for (name, f) in id_cases {
+        let r = run_psks(
+            &alice,
+            &bob,
+            vec![other(), a.next_psk.duplicate()],
+            vec![b.next_psk.duplicate(), other()],
+            &*f,
+            &nothing,
+            &nothing,
+        );
+        assert!(r.is_err(), "{name} was not detected");
+    }
+    let r = run_psks(
+        &alice,
+        &bob,
+        vec![a.next_psk.duplicate()],
+        vec![b.next_psk.duplicate()],
+        &nothing,
+        &|m: &mut AuthR| m.ct_ephemeral = Some(Box::new(other_ct)),
+        &nothing,
+    );
+    assert_eq!(r.err(), Some(DakeError::ModeMismatch));
 }
 
 #[test]
@@ -183,6 +314,9 @@ fn unknown_psk_falls_back_to_full() {
     .unwrap();
     assert_eq!(a2.mode, Mode::Full);
     assert_agree(&a2, &b2);
+    // The Identity offered a PSK, so it deferred the ephemeral ML-KEM exchange: full mode
+    // without it (the long-term encapsulations still make K post-quantum secret).
+    assert!(a2.kem_deferred && b2.kem_deferred);
 }
 
 /// MAL-BIND: changing any transcript element in flight makes the DAKE fail.
@@ -206,8 +340,15 @@ fn every_transcript_element_is_bound() {
     let id_cases: Vec<(&str, Box<dyn Fn(&mut Identity)>)> = vec![
         ("identity X", Box::new(move |m| m.x = other_x)),
         ("identity Y", Box::new(move |m| m.y = other_y)),
-        ("identity ek", Box::new(move |m| *m.ek = other_ek)),
-        ("identity ek bit", Box::new(move |m| flip(&mut m.ek[100..]))),
+        (
+            "identity ek",
+            Box::new(move |m| m.ek = Some(Box::new(other_ek))),
+        ),
+        (
+            "identity ek bit",
+            Box::new(move |m| flip(&mut m.ek.as_mut().unwrap()[100..])),
+        ),
+        ("identity ek removed", Box::new(|m| m.ek = None)),
         (
             "identity versions",
             Box::new(|m| m.query_versions = b"P3".to_vec()),
@@ -231,11 +372,15 @@ fn every_transcript_element_is_bound() {
     let ar_cases: Vec<(&str, Box<dyn Fn(&mut AuthR)>)> = vec![
         ("auth-r X", Box::new(move |m| m.x = other_x)),
         ("auth-r Y", Box::new(move |m| m.y = other_y)),
-        ("auth-r ct_e", Box::new(move |m| *m.ct_ephemeral = other_ct)),
+        (
+            "auth-r ct_e",
+            Box::new(move |m| m.ct_ephemeral = Some(Box::new(other_ct))),
+        ),
         (
             "auth-r ct_e bit",
-            Box::new(move |m| flip(&mut m.ct_ephemeral[10..])),
+            Box::new(move |m| flip(&mut m.ct_ephemeral.as_mut().unwrap()[10..])),
         ),
+        ("auth-r ct_e removed", Box::new(|m| m.ct_ephemeral = None)),
         (
             "auth-r ct_i",
             Box::new(move |m| m.ct_initiator = Some(Box::new(other_ct))),
@@ -337,12 +482,14 @@ fn kem_contributions_change_the_key() {
     let a1 = Secret::<32>::from_slice(&[3; 32]).unwrap();
     let e1 = Secret::<32>::from_slice(&[4; 32]).unwrap();
     let e2 = Secret::<32>::from_slice(&[5; 32]).unwrap();
-    let (k1, _) = finish(&th, &dh, &e1, &a1, None);
-    let (k2, _) = finish(&th, &dh, &e2, &a1, None);
+    let (k1, _) = finish(&th, &dh, Some(&e1), &a1, None);
+    let (k2, _) = finish(&th, &dh, Some(&e2), &a1, None);
     assert!(!bool::from(k1.ct_eq(&k2)));
     let a2 = Secret::<32>::from_slice(&[6; 32]).unwrap();
-    let (k3, _) = finish(&th, &dh, &e1, &a2, None);
+    let (k3, _) = finish(&th, &dh, Some(&e1), &a2, None);
     assert!(!bool::from(k1.ct_eq(&k3)));
-    let (k4, _) = finish(&th, &dh, &e1, &a1, Some(&a2));
+    let (k4, _) = finish(&th, &dh, Some(&e1), &a1, Some(&a2));
     assert!(!bool::from(k1.ct_eq(&k4)));
+    let (k5, _) = finish(&th, &dh, None, &a1, None);
+    assert!(!bool::from(k1.ct_eq(&k5)));
 }

@@ -2,7 +2,6 @@
 //! profiles took on the wire (full or by hash), so every element is bound exactly once.
 
 use crate::crypto::kdf::{Usage, hash};
-use crate::crypto::mlkem::{CT_LEN, EK_LEN};
 use crate::crypto::ring_sig::RING_SIG_LEN;
 use crate::wire::PROTOCOL_VERSION;
 
@@ -19,13 +18,18 @@ pub(super) struct Transcript {
     pub profile_r: [u8; 32],
     pub y_i: [u8; 57],
     pub x_i: [u8; 56],
-    pub ek: Box<[u8; EK_LEN]>,
+    /// The ephemeral ML-KEM key, empty when deferred to the ratchet.
+    pub ek: Vec<u8>,
     pub y_r: [u8; 57],
     pub x_r: [u8; 56],
-    pub ct_e: Box<[u8; CT_LEN]>,
+    /// The ciphertext to it, empty when deferred.
+    pub ct_e: Vec<u8>,
     pub mode: Mode,
     /// Full mode: the ciphertext to the initiator's long-term key. PSK mode: the PSK id.
     pub mode_part: Vec<u8>,
+    /// Every PSK id the Identity offered, in its order (empty: none), so an id removed in
+    /// flight fails σ_R instead of steering the responder to another PSK.
+    pub psk_offered: Vec<u8>,
     /// Bit 0: the initiator holds the responder's attestation; bit 1: the other way round.
     pub attestation_flags: u8,
 }
@@ -50,12 +54,13 @@ impl Transcript {
             &self.profile_r,
             &self.y_i,
             &self.x_i,
-            self.ek.as_slice(),
+            &self.ek,
             &self.y_r,
             &self.x_r,
-            self.ct_e.as_slice(),
+            &self.ct_e,
             &mode,
             &self.mode_part,
+            &self.psk_offered,
             &attested,
         ];
         parts.extend_from_slice(extra);

@@ -95,6 +95,12 @@ impl KemState {
         }
     }
 
+    /// Makes the next sending chain offer an encapsulation key whatever `kem_every` says
+    /// (after a DAKE that deferred its ephemeral ML-KEM exchange).
+    pub(super) fn offer_on_next_chain(&mut self) {
+        self.chains_since_kem = self.kem_every;
+    }
+
     /// The secret the next sending chain mixes in (taken by the send step).
     pub(super) fn take_mix(&mut self) -> Option<KemSecret> {
         self.mix.take()

@@ -12,6 +12,11 @@
 //! * Decryption is trial-then-commit: everything is computed on the side, and the state changes
 //!   only after the AEAD tag verified.
 //! * Skipped keys are bounded per chain ([`MAX_SKIP_PER_CHAIN`]) and in total.
+//! * After a DAKE that deferred its ephemeral ML-KEM exchange (a PSK-offering Identity), the
+//!   responder's first sending chain offers an encapsulation key at once, and the root key
+//!   after the session's first KEM mix yields a renewed resumption PSK
+//!   ([`Ratchet::take_renewed_psk`]), so a leaked PSK stops opening later sessions once that
+//!   exchange has completed on both sides.
 
 mod kem;
 mod keys;
@@ -19,8 +24,9 @@ mod skipped;
 
 use crate::crypto::CryptoError;
 use crate::crypto::aead;
+use crate::crypto::kdf::{Usage, derive, hash};
 use crate::crypto::x448::{X448Public, X448Secret};
-use crate::dake::{DakeOutput, Role};
+use crate::dake::{DakeOutput, ResumptionPsk, Role};
 use crate::limits::MAX_SKIP_PER_CHAIN;
 use crate::secret::Secret;
 use crate::wire::data::{DataMessage, FLAG_IGNORE_UNREADABLE, KemField};
@@ -88,6 +94,10 @@ pub struct Ratchet {
     kem: KemState,
     skipped: SkippedKeys,
     stats: RatchetStats,
+    /// The resumption PSK derived at the session's first KEM mix, until taken.
+    renewed_psk: Option<ResumptionPsk>,
+    /// The first KEM mix happened (its PSK was derived).
+    renewal_done: bool,
 }
 
 /// Derives the keys from position `from` up to `to` of a chain: the skipped keys for
@@ -128,6 +138,11 @@ impl Ratchet {
             // Placeholder until the send step below replaces it.
             Role::Responder => (Secret::from_array(&mut [0; 32]), Some(step.chain)),
         };
+        let mut kem = KemState::new(kem_every);
+        if dake.kem_deferred && dake.role == Role::Responder {
+            // The DAKE carried no ephemeral ML-KEM exchange: our first chain offers one.
+            kem.offer_on_next_chain();
+        }
         let mut r = Ratchet {
             our_tag,
             their_tag: dake.their_tag,
@@ -139,9 +154,11 @@ impl Ratchet {
             ns: 0,
             nr: 0,
             pn: 0,
-            kem: KemState::new(kem_every),
+            kem,
             skipped: SkippedKeys::default(),
             stats: RatchetStats::default(),
+            renewed_psk: None,
+            renewal_done: false,
         };
         if dake.role == Role::Responder {
             r.send_step(rng)?;
@@ -188,6 +205,24 @@ impl Ratchet {
         self.their_tag
     }
 
+    /// The resumption PSK derived from the root key right after this session's first ML-KEM
+    /// mix (both sides derive the same one once each has taken that root step), once.
+    pub fn take_renewed_psk(&mut self) -> Option<ResumptionPsk> {
+        self.renewed_psk.take()
+    }
+
+    /// Derives the renewed PSK after the first root step that mixed a KEM secret.
+    fn note_mix(&mut self) {
+        self.stats.kem_steps += 1;
+        if !self.renewal_done {
+            self.renewal_done = true;
+            self.renewed_psk = Some(ResumptionPsk {
+                id: hash(Usage::RenewedPskId, &[self.root.expose()]),
+                secret: derive(Usage::RenewedPsk, &[self.root.expose()]),
+            });
+        }
+    }
+
     /// Starts a new sending chain: fresh X448 key, our decapsulated KEM secret if we hold
     /// one (the chain is then flagged MIX), and the KEM material the chain owes.
     fn send_step(&mut self, rng: &mut impl rand_core::CryptoRng) -> Result<(), CryptoError> {
@@ -195,10 +230,10 @@ impl Ratchet {
         let dh = new_dhs.diffie_hellman(&self.dhr)?;
         let mix = self.kem.take_mix();
         let step = root_step(&self.root, &dh, mix.as_ref().map(|m| (&m.ss, &m.binding)));
-        if mix.is_some() {
-            self.stats.kem_steps += 1;
-        }
         self.root = step.root;
+        if mix.is_some() {
+            self.note_mix();
+        }
         self.cks = step.chain;
         self.dhs = new_dhs;
         self.pn = self.ns;
@@ -327,7 +362,7 @@ impl Ratchet {
         self.nr = msg.n + 1;
         self.stats.dh_steps += 1;
         if mixed {
-            self.stats.kem_steps += 1;
+            self.note_mix();
         }
         self.kem.received(mixed, effect);
         self.send_step(rng)?;

@@ -122,6 +122,8 @@ pub(crate) struct Peer {
     pub queue: VecDeque<String>,
     pub queued_bytes: usize,
     pub psk: Option<ResumptionPsk>,
+    /// The PSK renewed at the current session's first ML-KEM mix (offered before `psk`).
+    pub psk_renewed: Option<ResumptionPsk>,
     /// PSK-mode sessions since the last full-mode one, and when that one was established:
     /// the PSK chain is cut (full mode) once either passes the policy.
     pub psk_uses: u32,
@@ -174,6 +176,7 @@ impl Peer {
             queue: VecDeque::new(),
             queued_bytes: 0,
             psk: None,
+            psk_renewed: None,
             psk_uses: 0,
             psk_full_at: 0,
             profile: None,
@@ -281,6 +284,7 @@ impl Peer {
             && !self.handshaking()
             && self.queue.is_empty()
             && self.psk.is_none()
+            && self.psk_renewed.is_none()
             && self.profile.is_none()
             && !self.answers()
             && self.budget.is_none()

@@ -25,6 +25,12 @@ pub const FLAG_PROFILE_SENT_AHEAD: u8 = 0x08;
 /// Flag (Auth-I only, full mode only): CT_R went ahead in a Ciphertext message, so Auth-I
 /// does not carry it.
 pub const FLAG_CT_SENT_AHEAD: u8 = 0x08;
+/// Flag (with [`FLAG_PSK`] only): Identity offers a second PSK id after the first; Auth-R
+/// used that second one.
+pub const FLAG_SECOND_PSK: u8 = 0x10;
+/// Flag (Identity, Auth-R): no ephemeral ML-KEM key (Identity) or ciphertext (Auth-R); the
+/// session's first ratchet KEM exchange brings the ephemeral post-quantum secret instead.
+pub const FLAG_KEM_DEFERRED: u8 = 0x20;
 
 /// The hash a Profile-Request carries to ask for what was sent ahead, i.e. for the Auth-R
 /// (I → R) or Auth-I (R → I) that referred to it, in full. No profile hashes to zeros, so it
@@ -111,14 +117,15 @@ pub struct Identity {
     pub known_peer_profile: [u8; 32],
     /// The initiator holds the responder's attestation of `known_peer_profile`.
     pub holds_peer_attestation: bool,
-    /// Resumption PSK identifier, when offered.
-    pub psk_id: Option<[u8; PSK_ID_LEN]>,
+    /// Resumption PSK identifiers offered, in order of preference: none, one or two.
+    pub psk_ids: Vec<[u8; PSK_ID_LEN]>,
     /// Ephemeral Ed448 point Y_I (ring member for deniability).
     pub y: [u8; POINT_LEN],
     /// Ephemeral X448 key X_I.
     pub x: [u8; X448_LEN],
-    /// Ephemeral ML-KEM-1024 encapsulation key.
-    pub ek: Box<[u8; EK_LEN]>,
+    /// Ephemeral ML-KEM-1024 encapsulation key; `None` when deferred to the ratchet
+    /// ([`FLAG_KEM_DEFERRED`]).
+    pub ek: Option<Box<[u8; EK_LEN]>>,
 }
 
 impl Identity {
@@ -126,16 +133,26 @@ impl Identity {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(HEADER_LEN + 2000);
         self.header.write(&mut w);
+        let ids = &self.psk_ids[..self.psk_ids.len().min(2)];
         let flags = self.profile.flag()
-            | if self.psk_id.is_some() { FLAG_PSK } else { 0 }
+            | if ids.is_empty() { 0 } else { FLAG_PSK }
+            | if ids.len() > 1 { FLAG_SECOND_PSK } else { 0 }
+            | if self.ek.is_none() {
+                FLAG_KEM_DEFERRED
+            } else {
+                0
+            }
             | attestation_flag(self.holds_peer_attestation);
         w.u8(flags).short_data(&self.query_versions);
         self.profile.write(&mut w);
         w.bytes(&self.known_peer_profile);
-        if let Some(id) = &self.psk_id {
+        for id in ids {
             w.bytes(id);
         }
-        w.bytes(&self.y).bytes(&self.x).bytes(self.ek.as_slice());
+        w.bytes(&self.y).bytes(&self.x);
+        if let Some(ek) = &self.ek {
+            w.bytes(ek.as_slice());
+        }
         w.into_vec()
     }
 
@@ -148,19 +165,32 @@ impl Identity {
         }
         let flags = read_flags(
             &mut r,
-            FLAG_PROFILE_BY_HASH | FLAG_PSK | FLAG_HOLDS_ATTESTATION,
+            FLAG_PROFILE_BY_HASH
+                | FLAG_PSK
+                | FLAG_HOLDS_ATTESTATION
+                | FLAG_SECOND_PSK
+                | FLAG_KEM_DEFERRED,
         )?;
+        if flags & FLAG_SECOND_PSK != 0 && flags & FLAG_PSK == 0 {
+            return Err(DecodeError::InvalidValue("flags"));
+        }
         let query_versions = r.short_data("query versions")?.to_vec();
         let profile = ProfileRef::read(&mut r, flags)?;
         let known_peer_profile = r.array("known peer profile")?;
-        let psk_id = if flags & FLAG_PSK != 0 {
-            Some(r.array("psk id")?)
+        let mut psk_ids = Vec::new();
+        if flags & FLAG_PSK != 0 {
+            psk_ids.push(r.array("psk id")?);
+        }
+        if flags & FLAG_SECOND_PSK != 0 {
+            psk_ids.push(r.array("second psk id")?);
+        }
+        let y = r.array("Y")?;
+        let x = r.array("X")?;
+        let ek = if flags & FLAG_KEM_DEFERRED == 0 {
+            Some(Box::new(r.array("ek")?))
         } else {
             None
         };
-        let y = r.array("Y")?;
-        let x = r.array("X")?;
-        let ek = Box::new(r.array("ek")?);
         r.finish()?;
         Ok(Identity {
             header,
@@ -168,7 +198,7 @@ impl Identity {
             profile,
             known_peer_profile,
             holds_peer_attestation: flags & FLAG_HOLDS_ATTESTATION != 0,
-            psk_id,
+            psk_ids,
             y,
             x,
             ek,
@@ -189,10 +219,13 @@ pub struct AuthR {
     pub y: [u8; POINT_LEN],
     /// Ephemeral X448 key X_R.
     pub x: [u8; X448_LEN],
-    /// Encapsulation to the initiator's ephemeral ML-KEM key.
-    pub ct_ephemeral: Box<[u8; CT_LEN]>,
+    /// Encapsulation to the initiator's ephemeral ML-KEM key; `None` when the Identity
+    /// deferred it ([`FLAG_KEM_DEFERRED`]).
+    pub ct_ephemeral: Option<Box<[u8; CT_LEN]>>,
     /// Encapsulation to the initiator's long-term ML-KEM key (absent in PSK mode).
     pub ct_initiator: Option<Box<[u8; CT_LEN]>>,
+    /// PSK mode with the second PSK id the Identity offered ([`FLAG_SECOND_PSK`]).
+    pub second_psk: bool,
     /// Ring signature σ_R over the transcript.
     pub sigma: Box<[u8; RING_SIG_LEN]>,
 }
@@ -209,12 +242,23 @@ impl AuthR {
         self.header.write(&mut w);
         let flags = self.profile.flag()
             | if self.psk_mode() { FLAG_PSK } else { 0 }
+            | if self.psk_mode() && self.second_psk {
+                FLAG_SECOND_PSK
+            } else {
+                0
+            }
+            | if self.ct_ephemeral.is_none() {
+                FLAG_KEM_DEFERRED
+            } else {
+                0
+            }
             | attestation_flag(self.holds_peer_attestation);
         w.u8(flags);
         self.profile.write(&mut w);
-        w.bytes(&self.y)
-            .bytes(&self.x)
-            .bytes(self.ct_ephemeral.as_slice());
+        w.bytes(&self.y).bytes(&self.x);
+        if let Some(ct) = &self.ct_ephemeral {
+            w.bytes(ct.as_slice());
+        }
         if let Some(ct) = &self.ct_initiator {
             w.bytes(ct.as_slice());
         }
@@ -231,12 +275,24 @@ impl AuthR {
         }
         let flags = read_flags(
             &mut r,
-            FLAG_PROFILE_BY_HASH | FLAG_PSK | FLAG_HOLDS_ATTESTATION | FLAG_PROFILE_SENT_AHEAD,
+            FLAG_PROFILE_BY_HASH
+                | FLAG_PSK
+                | FLAG_HOLDS_ATTESTATION
+                | FLAG_PROFILE_SENT_AHEAD
+                | FLAG_SECOND_PSK
+                | FLAG_KEM_DEFERRED,
         )?;
+        if flags & FLAG_SECOND_PSK != 0 && flags & FLAG_PSK == 0 {
+            return Err(DecodeError::InvalidValue("flags"));
+        }
         let profile = ProfileRef::read(&mut r, flags)?;
         let y = r.array("Y")?;
         let x = r.array("X")?;
-        let ct_ephemeral = Box::new(r.array("ct ephemeral")?);
+        let ct_ephemeral = if flags & FLAG_KEM_DEFERRED == 0 {
+            Some(Box::new(r.array("ct ephemeral")?))
+        } else {
+            None
+        };
         let ct_initiator = if flags & FLAG_PSK == 0 {
             Some(Box::new(r.array("ct initiator")?))
         } else {
@@ -252,6 +308,7 @@ impl AuthR {
             x,
             ct_ephemeral,
             ct_initiator,
+            second_psk: flags & FLAG_SECOND_PSK != 0,
             sigma,
         })
     }

@@ -6,15 +6,23 @@ use super::*;
 /// Alice initiates, Bob responds; returns Alice's state, Bob's and Bob's Auth-R (in full).
 fn first_contact(alice: &Party, bob: &Party) -> (WaitingAuthR, WaitingAuthI, AuthR) {
     let mut rng = test_rng(7);
-    let (wait_r, identity) =
-        start(&mut rng, &alice.local(), b"P", None, false, false, None).unwrap();
+    let (wait_r, identity) = start(
+        &mut rng,
+        &alice.local(),
+        b"P",
+        None,
+        false,
+        false,
+        Vec::new(),
+    )
+    .unwrap();
     let (wait_i, auth_r) = respond(
         &mut rng,
         &bob.local(),
         &identity,
         alice.profile.clone(),
         b"P",
-        None,
+        &[],
         false,
     )
     .unwrap();

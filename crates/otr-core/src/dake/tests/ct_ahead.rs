@@ -17,7 +17,7 @@ fn with_ct_ahead(
         Some(&bob.profile),
         false,
         false,
-        None,
+        Vec::new(),
     )
     .unwrap();
     assert!(!wait_r.ciphertext_sent_ahead());
@@ -33,7 +33,7 @@ fn with_ct_ahead(
         &identity,
         alice.profile.clone(),
         b"P",
-        None,
+        &[],
         false,
     )
     .unwrap();
@@ -109,8 +109,16 @@ fn ciphertext_goes_ahead_only_without_psk_and_serves_only_its_profile() {
     // Made for Carol's profile (a substituted Profile message): Bob's Auth-R gets a fresh
     // CT_R in a full Auth-I, which Bob completes without holding anything.
     let mut rng = test_rng(20);
-    let (mut wait_r, identity) =
-        start(&mut rng, &alice.local(), b"P", None, false, false, None).unwrap();
+    let (mut wait_r, identity) = start(
+        &mut rng,
+        &alice.local(),
+        b"P",
+        None,
+        false,
+        false,
+        Vec::new(),
+    )
+    .unwrap();
     let to_carol = wait_r.encapsulate_ahead(&carol.profile).unwrap().unwrap();
     let (wait_i, auth_r) = respond(
         &mut rng,
@@ -118,7 +126,7 @@ fn ciphertext_goes_ahead_only_without_psk_and_serves_only_its_profile() {
         &identity,
         alice.profile.clone(),
         b"P",
-        None,
+        &[],
         false,
     )
     .unwrap();
@@ -144,7 +152,7 @@ fn ciphertext_goes_ahead_only_without_psk_and_serves_only_its_profile() {
         Some(&bob.profile),
         false,
         true,
-        Some(a.next_psk),
+        vec![a.next_psk],
     )
     .unwrap();
     assert!(wait_r.encapsulate_ahead(&bob.profile).unwrap().is_none());
@@ -155,7 +163,7 @@ fn ciphertext_goes_ahead_only_without_psk_and_serves_only_its_profile() {
         &identity,
         alice.profile.clone(),
         b"P",
-        Some(&b.next_psk),
+        std::slice::from_ref(&b.next_psk),
         false,
     )
     .unwrap();

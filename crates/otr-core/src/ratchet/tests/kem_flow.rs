@@ -8,6 +8,7 @@ use crate::wire::data::FLAG_MIX;
 use crate::wire::envelope;
 use crate::wire::tlv::Payload;
 use rand::rngs::StdRng;
+use subtle::ConstantTimeEq;
 
 fn pad(text: &[u8]) -> Vec<u8> {
     Payload {
@@ -513,4 +514,57 @@ fn late_answers_and_offers_already_mixed_are_ignored() {
     let (a, b) = net.exchanges();
     assert!(a > a0 && b > b0);
     assert_eq!(net.typed_opened, net.typed_sent);
+}
+
+/// After a DAKE that deferred its ephemeral ML-KEM exchange (a repeat contact), the
+/// responder's first chain offers an encapsulation key at once, before anything is typed;
+/// once the exchange completed, each side derives the same renewed resumption PSK, once,
+/// when it takes the root step that mixes the secret in.
+#[test]
+fn a_deferred_exchange_starts_at_once_and_renews_the_psk() {
+    let (mut a, mut b) = crate::testing::resumed_ratchet_pair(21, DEFAULT_KEM_EVERY);
+    let mut rng = test_rng(22);
+    // The initiator owes nothing; the responder's first chain owes its offer.
+    assert!(owed(&mut a).is_empty());
+    let offer = owed(&mut b);
+    assert_eq!(offer.len(), 1);
+    assert!(is_offer(&offer[0]));
+    // The initiator answers it.
+    let early = a.encrypt(0, &pad(b"sent early")).unwrap();
+    assert_eq!(b.decrypt(&mut rng, &early).unwrap(), pad(b"sent early"));
+    a.decrypt(&mut rng, &offer[0]).unwrap();
+    let answer = owed(&mut a);
+    assert!(answer.len() == 1 && is_answer(&answer[0]));
+    assert!(a.take_renewed_psk().is_none() && b.take_renewed_psk().is_none());
+    // The responder decapsulates; its next chain mixes the secret in: renewed here.
+    b.decrypt(&mut rng, &answer[0]).unwrap();
+    let renewed_b = b.take_renewed_psk().expect("responder renewed");
+    assert!(b.take_renewed_psk().is_none(), "once");
+    assert!(a.take_renewed_psk().is_none());
+    // The initiator renews when the responder's MIX chain reaches it.
+    let mixed = b.encrypt(0, &pad(b"on the mix chain")).unwrap();
+    assert_eq!(mixed.flags & FLAG_MIX, FLAG_MIX);
+    a.decrypt(&mut rng, &mixed).unwrap();
+    let renewed_a = a.take_renewed_psk().expect("initiator renewed");
+    assert_eq!(renewed_a.id, renewed_b.id);
+    assert!(bool::from(renewed_a.secret.ct_eq(&renewed_b.secret)));
+    assert_eq!((a.stats().kem_steps, b.stats().kem_steps), (1, 1));
+    // Later exchanges do not renew it again.
+    let mut net = Net {
+        a,
+        b,
+        ..Net::new(23, DEFAULT_KEM_EVERY)
+    };
+    for i in 0..30 {
+        net.turn(i % 2 == 0);
+    }
+    assert!(net.a.stats().kem_steps > 2);
+    assert!(net.a.take_renewed_psk().is_none() && net.b.take_renewed_psk().is_none());
+}
+
+/// Without a deferred exchange (first contact) nothing is offered before `kem_every` chains.
+#[test]
+fn a_first_contact_offers_nothing_at_once() {
+    let (mut a, mut b) = ratchet_pair(24, DEFAULT_KEM_EVERY);
+    assert!(owed(&mut a).is_empty() && owed(&mut b).is_empty());
 }

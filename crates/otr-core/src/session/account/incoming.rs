@@ -458,7 +458,7 @@ impl Account {
                 return Reaction::Ignore;
             }
         };
-        let psk = self.usable_psk(peer, now_ms);
+        let psks = self.usable_psks(peer, now_ms);
         let holds_attestation = self.holds_attestation(peer, &their_profile);
         match dake::respond(
             rng,
@@ -466,7 +466,7 @@ impl Account {
             &msg,
             their_profile,
             &advertised,
-            psk.as_ref(),
+            &psks,
             holds_attestation,
         ) {
             Ok((mut state, auth_r)) => {
@@ -668,6 +668,8 @@ impl Account {
         self.commit_session(now_ms, rng, peer, session, next_psk);
         let heartbeat = Payload::default();
         let _ = self.send_payload(rng, peer, now_ms, FLAG_IGNORE_UNREADABLE, &heartbeat);
+        // A DAKE that deferred its ephemeral ML-KEM exchange: our first chain offers it now.
+        self.send_kem(rng, peer);
         self.send_attestation_if_due(now_ms, rng, peer);
     }
 
@@ -729,6 +731,7 @@ impl Account {
         p.auth_i_resend = None;
         p.finished = false;
         p.psk = Some(next_psk);
+        p.psk_renewed = None;
         p.note_psk_chain(mode, now_ms);
         if p.attestation
             .as_ref()
@@ -853,6 +856,14 @@ impl Account {
         let Some(p) = self.peers.get_mut(peer) else {
             return Err(Reaction::Ignore);
         };
+        // The current session's first ML-KEM mix renews the resumption PSK.
+        if let Some(renewed) = p
+            .session
+            .as_mut()
+            .and_then(|s| s.ratchet.take_renewed_psk())
+        {
+            p.psk_renewed = Some(renewed);
+        }
         let Some(s) = p.session.as_mut() else {
             return Err(Reaction::Ignore);
         };

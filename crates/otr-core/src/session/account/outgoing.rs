@@ -219,7 +219,7 @@ impl Account {
         let holds_attestation = peer_profile
             .as_ref()
             .is_some_and(|pr| self.holds_attestation(peer, pr));
-        let psk = self.usable_psk(peer, now_ms);
+        let psks = self.usable_psks(peer, now_ms);
         let result = dake::start(
             rng,
             &self.local(),
@@ -227,7 +227,7 @@ impl Account {
             peer_profile.as_ref(),
             holds_attestation,
             we_are_cached,
-            psk,
+            psks,
         );
         match result {
             Ok((state, identity)) => {

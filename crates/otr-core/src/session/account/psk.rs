@@ -17,17 +17,25 @@ impl Peer {
 }
 
 impl Account {
-    /// The PSK to offer (as initiator) or accept (as responder) with `peer`, if its chain is
-    /// within the policy. Otherwise the DAKE runs in full mode, which authenticates the
-    /// peer's long-term ML-KEM key again instead of trusting a chain of sessions forever.
-    pub(super) fn usable_psk(&self, peer: &str, now_ms: u64) -> Option<ResumptionPsk> {
-        let p = self.peers.get(peer)?;
+    /// The PSKs to offer (as initiator) or accept (as responder) with `peer`, if its chain
+    /// is within the policy: the one renewed at the last session's first ML-KEM mix (if this
+    /// side took that step), then the one its DAKE derived. Otherwise none, and the DAKE runs
+    /// in full mode, which authenticates the peer's long-term ML-KEM key again instead of
+    /// trusting a chain of sessions forever.
+    pub(super) fn usable_psks(&self, peer: &str, now_ms: u64) -> Vec<ResumptionPsk> {
+        let Some(p) = self.peers.get(peer) else {
+            return Vec::new();
+        };
         let fresh = p.psk_uses < self.policy.psk_max_uses
             && now_ms.saturating_sub(p.psk_full_at) < self.policy.psk_max_age_ms;
-        p.psk
-            .as_ref()
-            .filter(|_| fresh)
+        if !fresh {
+            return Vec::new();
+        }
+        [&p.psk_renewed, &p.psk]
+            .into_iter()
+            .flatten()
             .map(ResumptionPsk::duplicate)
+            .collect()
     }
 
     /// Drops the resumption PSK shared with `peer` (the user's `distrust`): the next DAKE
@@ -35,6 +43,7 @@ impl Account {
     pub fn drop_psk(&mut self, peer: &str) {
         if let Some(p) = self.peers.get_mut(peer) {
             p.psk = None;
+            p.psk_renewed = None;
             p.psk_uses = 0;
         }
     }
@@ -49,6 +58,7 @@ impl Account {
             return;
         };
         p.psk = None;
+        p.psk_renewed = None;
         p.psk_uses = 0;
         p.psk_full_at = 0;
         p.profile = None;

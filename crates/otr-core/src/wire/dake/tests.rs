@@ -19,8 +19,9 @@ fn auth_r(profile: ProfileRef) -> AuthR {
         holds_peer_attestation: false,
         y: [1; POINT_LEN],
         x: [2; X448_LEN],
-        ct_ephemeral: Box::new([3; CT_LEN]),
+        ct_ephemeral: Some(Box::new([3; CT_LEN])),
         ct_initiator: Some(Box::new([4; CT_LEN])),
+        second_psk: false,
         sigma: Box::new([5; RING_SIG_LEN]),
     }
 }
@@ -102,10 +103,10 @@ fn sent_ahead_flag_is_auth_r_only_and_excludes_by_hash() {
         profile: ProfileRef::Hash([7; 32]),
         known_peer_profile: [0; 32],
         holds_peer_attestation: false,
-        psk_id: None,
+        psk_ids: Vec::new(),
         y: [1; POINT_LEN],
         x: [2; X448_LEN],
-        ek: Box::new([3; EK_LEN]),
+        ek: Some(Box::new([3; EK_LEN])),
     };
     let mut bytes = identity.encode();
     assert_eq!(Identity::decode(&bytes).unwrap(), identity);
@@ -243,4 +244,62 @@ fn ct_sent_ahead_flag_is_full_mode_only() {
     assert!(AuthR::decode(&auth_r_bytes).is_ok());
     auth_r_bytes[2] = MessageType::AuthI as u8;
     assert!(AuthI::decode(&auth_r_bytes).is_err());
+}
+
+/// A PSK-offering Identity with its ephemeral ML-KEM key deferred, and the Auth-R that uses
+/// the second PSK without a ciphertext: both round-trip, and the flags they rely on are
+/// refused where they make no sense.
+#[test]
+fn deferred_kem_and_second_psk_round_trip() {
+    let identity = Identity {
+        header: header(MessageType::Identity),
+        query_versions: Vec::new(),
+        profile: ProfileRef::Hash([7; 32]),
+        known_peer_profile: [8; 32],
+        holds_peer_attestation: true,
+        psk_ids: vec![[1; PSK_ID_LEN], [2; PSK_ID_LEN]],
+        y: [1; POINT_LEN],
+        x: [2; X448_LEN],
+        ek: None,
+    };
+    let bytes = identity.encode();
+    assert_eq!(Identity::decode(&bytes).unwrap(), identity);
+    // Only what is small stays: no 1,568-byte key.
+    assert!(bytes.len() < 300, "{}", bytes.len());
+    assert_eq!(
+        bytes[HEADER_LEN],
+        FLAG_PROFILE_BY_HASH
+            | FLAG_PSK
+            | FLAG_SECOND_PSK
+            | FLAG_KEM_DEFERRED
+            | FLAG_HOLDS_ATTESTATION
+    );
+    // A second id without a first is refused.
+    let mut bad = bytes.clone();
+    bad[HEADER_LEN] &= !FLAG_PSK;
+    assert_eq!(
+        Identity::decode(&bad),
+        Err(DecodeError::InvalidValue("flags"))
+    );
+    // At most two ids go out.
+    let three = Identity {
+        psk_ids: vec![[1; PSK_ID_LEN], [2; PSK_ID_LEN], [3; PSK_ID_LEN]],
+        ..identity.clone()
+    };
+    assert_eq!(Identity::decode(&three.encode()).unwrap(), identity);
+
+    let mut ar = auth_r(ProfileRef::Hash([9; 32]));
+    ar.ct_ephemeral = None;
+    ar.ct_initiator = None;
+    ar.second_psk = true;
+    let bytes = ar.encode();
+    assert_eq!(AuthR::decode(&bytes).unwrap(), ar);
+    assert!(bytes.len() < 600, "{}", bytes.len());
+    // The second PSK exists only in PSK mode.
+    let mut full = auth_r(ProfileRef::Hash([9; 32]));
+    full.second_psk = true;
+    assert!(!AuthR::decode(&full.encode()).unwrap().second_psk);
+    let mut bad = full.encode();
+    bad[HEADER_LEN] |= FLAG_SECOND_PSK;
+    assert_eq!(AuthR::decode(&bad), Err(DecodeError::InvalidValue("flags")));
 }

@@ -87,3 +87,86 @@ fn drop_psk_makes_the_next_handshake_full_mode() {
     assert!(pair.alice.peers["bob"].psk.is_none());
     assert_eq!(pair.rekey(true), Mode::Full);
 }
+
+impl Pair {
+    /// The id of the PSK `who` renewed in its current session, if it did.
+    fn renewed_id(&self, alice: bool) -> Option<[u8; 16]> {
+        let (acc, peer) = if alice {
+            (&self.alice, "bob")
+        } else {
+            (&self.bob, "alice")
+        };
+        acc.peers[peer].psk_renewed.as_ref().map(|p| p.id)
+    }
+
+    fn kem_steps(&self, alice: bool) -> u64 {
+        let (acc, peer) = if alice {
+            (&self.alice, "bob")
+        } else {
+            (&self.bob, "alice")
+        };
+        acc.peers[peer]
+            .session
+            .as_ref()
+            .map_or(0, |s| s.ratchet.stats().kem_steps)
+    }
+}
+
+/// A repeat contact (PSK mode) defers its ephemeral ML-KEM exchange to the ratchet: the
+/// responder offers it right after the handshake, before anything is typed, and each side
+/// renews the resumption PSK at the session's first KEM mix. The next DAKE then runs on the
+/// renewed PSK; a side that missed the renewal offers the DAKE's PSK, which the other side
+/// still holds: PSK mode either way.
+#[test]
+fn a_resumed_session_renews_its_psk_at_its_first_kem_exchange() {
+    let mut pair = Pair::established(705);
+    assert_eq!(pair.renewed_id(true), None);
+    assert_eq!(pair.rekey(true), Mode::Psk);
+    // Nothing typed: bob (responder) offered, alice answered, bob mixed in at his next chain.
+    assert_eq!(
+        pair.kem_steps(false),
+        1,
+        "the deferred exchange ran at once"
+    );
+    let bob_renewed = pair.renewed_id(false).expect("bob renewed");
+    assert_eq!(
+        pair.renewed_id(true),
+        None,
+        "alice has not seen bob's MIX chain"
+    );
+
+    // Alice, who missed the renewal, starts: she offers the DAKE's PSK, bob holds it too.
+    let resumed = pair.clone_psk_ids();
+    assert_eq!(pair.rekey(true), Mode::Psk);
+    assert_ne!(resumed, pair.clone_psk_ids());
+
+    // This time bob types after the exchange: alice takes the MIX step and renews as well.
+    pair.bob
+        .send(pair.now, &mut pair.rng, "alice", "after the exchange")
+        .unwrap();
+    pair.pump();
+    let (a, b) = (pair.renewed_id(true), pair.renewed_id(false));
+    assert!(a.is_some() && a == b, "{a:?} {b:?}");
+    assert_ne!(a, Some(bob_renewed), "one per session");
+    // Bob keeps only the renewed PSK: the next DAKE can only be PSK mode on that one.
+    pair.bob.peers.get_mut("alice").unwrap().psk = None;
+    assert_eq!(pair.rekey(true), Mode::Psk);
+    // Without it, full mode.
+    pair.bob.peers.get_mut("alice").unwrap().psk = None;
+    pair.bob.peers.get_mut("alice").unwrap().psk_renewed = None;
+    assert_eq!(pair.rekey(true), Mode::Full);
+}
+
+impl Pair {
+    /// Both sides' DAKE-derived PSK ids.
+    fn clone_psk_ids(&self) -> ([u8; 16], [u8; 16]) {
+        let id = |acc: &Account, peer: &str| {
+            acc.peers[peer]
+                .psk
+                .as_ref()
+                .map(|p| p.id)
+                .unwrap_or_default()
+        };
+        (id(&self.alice, "bob"), id(&self.bob, "alice"))
+    }
+}

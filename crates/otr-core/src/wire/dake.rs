@@ -133,7 +133,7 @@ impl Identity {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(HEADER_LEN + 2000);
         self.header.write(&mut w);
-        let ids = &self.psk_ids[..self.psk_ids.len().min(2)];
+        let ids: Vec<&[u8; PSK_ID_LEN]> = self.psk_ids.iter().take(2).collect();
         let flags = self.profile.flag()
             | if ids.is_empty() { 0 } else { FLAG_PSK }
             | if ids.len() > 1 { FLAG_SECOND_PSK } else { 0 }

@@ -566,7 +566,8 @@ impl OtrBnc {
 impl Drop for OtrBnc {
     fn drop(&mut self) {
         self.kill();
-        if std::thread::panicking() {
+        // OTRBNC_KEEP_LOGS keeps every bouncer's directory and log (for a bench's diagnosis).
+        if std::thread::panicking() || std::env::var_os("OTRBNC_KEEP_LOGS").is_some() {
             self.dir.disable_cleanup(true);
             eprintln!(
                 "--- otrbnc {}: log kept at {} (config {}), last lines: ---\n{}",

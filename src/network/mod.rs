@@ -643,6 +643,13 @@ impl Net {
     fn send_now(&mut self, line: Bytes) {
         // It costs the server's parsing budget like any line.
         self.pacer.note_unpaced(Instant::now());
+        self.write(line);
+    }
+
+    /// Hands a line to the connection. Lines from the pacer go this way: `pop` charged the
+    /// models already (through `send_now` they would count twice, and the parse model would
+    /// hold back bulk lines and PINGs as if twice as many lines had gone).
+    fn write(&mut self, line: Bytes) {
         if let Link::Up { tx, .. } = &self.link
             && tx.try_send(line).is_err()
         {
@@ -709,7 +716,7 @@ impl Net {
         while self.write_room() > 0
             && let Some(line) = self.pacer.pop(now)
         {
-            self.send_now(line);
+            self.write(line);
         }
         let delay = self.pacer.delay(now);
         if delay > Duration::from_secs(self.otr_cfg.queue_warn_secs)

@@ -274,3 +274,46 @@ async fn the_dropped_line_check_sees_a_swallowed_line() {
     r.expect_text_from("snd2", "last", secs(30)).await;
     server_scenario::assert_no_line_dropped(&aud_s, &aud_r, "snd2", "rcv2", secs(10)).await;
 }
+
+/// ML-KEM material and the attestation (bulk lines) still flow on ircd-hybrid while a
+/// conversation goes on at a typing pace (a reply 1 s after each message, so a line from each
+/// side about every 2 s, as the bench's typed chat): the parse model
+/// that holds bulk lines back must count each line once. Before the fix every paced line was
+/// counted twice, and one bulk line went in 45 s of such a chat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_lines_flow_during_a_typed_chat_on_hybrid() {
+    if !ServerKind::Hybrid.available(module_path!()) {
+        return;
+    }
+    let pair = server_scenario::ServerPair::start(ServerKind::Hybrid, |c| {
+        c.default_pacing().handshake_timeout(600)
+    })
+    .await;
+    let mut a = pair.attach_a().await;
+    let mut b = pair.attach_b().await;
+    let first = format!("first {}", crate::support::token(8));
+    a.privmsg("bob", &first).await;
+    b.expect_text_from("alice", &first, secs(120)).await;
+    // Both sides now owe their attestation (28 bulk lines each).
+    let before = server_scenario::sent_lines(&pair.aud_a, "bob").len();
+    let turns = 20;
+    for i in 0..turns {
+        let text = format!("typed {i} {}", crate::support::token(8));
+        if i % 2 == 0 {
+            a.privmsg("bob", &text).await;
+            b.expect_text_from("alice", &text, secs(30)).await;
+        } else {
+            b.privmsg("alice", &text).await;
+            a.expect_text_from("bob", &text, secs(30)).await;
+        }
+        tokio::time::sleep(secs(1)).await;
+    }
+    let sent = server_scenario::sent_lines(&pair.aud_a, "bob").len() - before;
+    let typed = turns / 2;
+    // About 20 s at one bulk line per 2 s at most: measured 8; none with the double count.
+    assert!(
+        sent >= typed + 3,
+        "alice sent {sent} lines to bob in the chat, {typed} of them typed"
+    );
+    assert_no_flood_notice(&pair.aud_a.msgs_to_client(), "alice");
+}

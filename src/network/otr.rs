@@ -416,6 +416,9 @@ impl Net {
             self.otr.display.insert(key.clone(), src.to_string());
         }
         let mut rng = rand::rng();
+        // ML-KEM material is not sent again while an earlier copy still waits in the queue.
+        let backlog = self.pacer.bulk_len(&key) > 0;
+        self.otr.account.set_bulk_backlog(&key, backlog);
         let received = self
             .otr
             .account

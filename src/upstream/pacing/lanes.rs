@@ -263,6 +263,19 @@ impl Lanes {
         self.lanes.iter().map(|(k, q)| (k.as_str(), q.len()))
     }
 
+    /// Bulk lines waiting for `lane`, behind barriers too.
+    pub fn bulk_len(&self, lane: &str) -> usize {
+        let held: usize = self
+            .held
+            .iter()
+            .map(|h| match h {
+                Held::Group(l, Class::Bulk, lines) if l == lane => lines.len(),
+                _ => 0,
+            })
+            .sum();
+        self.lanes.get(lane).map_or(0, |q| q.bulk.len()) + held
+    }
+
     /// The class of the line a lane would send next (bulk only when nothing else waits).
     pub fn front_class(&self, lane: &str) -> Class {
         self.lanes

@@ -402,6 +402,11 @@ impl Pacer {
         self.bucket.set(interval, 1, now);
     }
 
+    /// Bulk lines still waiting for `lane` (folded target).
+    pub fn bulk_len(&self, lane: &str) -> usize {
+        self.lanes.bulk_len(lane)
+    }
+
     /// Drops the bulk lines still waiting for `lane` (folded target): they belonged to a
     /// session that ended, and the peer could only discard them. Returns how many.
     pub fn drop_bulk(&mut self, lane: &str) -> usize {

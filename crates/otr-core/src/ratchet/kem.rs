@@ -36,6 +36,8 @@ struct Offer {
     keys: KemKeypair,
     /// Own chains started since the encapsulation key was last sent.
     chains: u32,
+    /// The encapsulation key was sent at least once (a later one is a re-send).
+    sent: bool,
 }
 
 /// The peer's offer we answered, kept until the peer's MIX chain uses its secret.
@@ -136,6 +138,7 @@ impl KemState {
                     number: self.last_offer,
                     keys: KemKeypair::generate()?,
                     chains: 0,
+                    sent: false,
                 });
                 self.owe_ek = true;
             }
@@ -231,18 +234,23 @@ impl KemState {
     }
 
     /// The KEM material the current sending chain still owes the peer, one field at a time.
-    pub(super) fn next_owed(&mut self) -> Option<KemField> {
-        if self.owe_ek {
+    /// Without `resend`, what was sent before stays owed instead (its earlier copy may still
+    /// wait in the sender's queue) and only first sends come out.
+    pub(super) fn next_owed(&mut self, resend: bool) -> Option<KemField> {
+        let offer_is_resend = self.offer.as_ref().is_some_and(|o| o.sent);
+        if self.owe_ek && (resend || !offer_is_resend) {
             self.owe_ek = false;
             if let Some(o) = self.offer.as_mut() {
                 o.chains = 0;
+                o.sent = true;
                 return Some(KemField::EncapsKey {
                     offer: o.number,
                     ek: Box::new(*o.keys.public().as_bytes()),
                 });
             }
         }
-        if self.owe_ct {
+        let answer_is_resend = self.answered.as_ref().is_some_and(|a| a.chains.is_some());
+        if self.owe_ct && (resend || !answer_is_resend) {
             self.owe_ct = false;
             if let Some(a) = self.answered.as_mut() {
                 a.chains = Some(0);

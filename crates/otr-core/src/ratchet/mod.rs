@@ -252,10 +252,20 @@ impl Ratchet {
     /// IGNORE_UNREADABLE flag; `None` when nothing is owed. Call until `None` after every
     /// accepted message: an offer and an answer may both be due.
     pub fn kem_message(&mut self, payload: &[u8]) -> Result<Option<DataMessage>, RatchetError> {
+        self.kem_message_with(payload, true)
+    }
+
+    /// [`Ratchet::kem_message`]; without `resend`, an offer or answer sent before stays owed
+    /// (for a sender whose earlier copy has not left its queue yet) and only first sends come.
+    pub fn kem_message_with(
+        &mut self,
+        payload: &[u8],
+        resend: bool,
+    ) -> Result<Option<DataMessage>, RatchetError> {
         if self.ns == u32::MAX {
             return Err(RatchetError::ChainExhausted);
         }
-        let Some(kem) = self.kem.next_owed() else {
+        let Some(kem) = self.kem.next_owed(resend) else {
             return Ok(None);
         };
         self.stats.kem_messages += 1;

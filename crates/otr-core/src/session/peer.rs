@@ -124,6 +124,9 @@ pub(crate) struct Peer {
     pub psk: Option<ResumptionPsk>,
     /// The PSK renewed at the current session's first ML-KEM mix (offered before `psk`).
     pub psk_renewed: Option<ResumptionPsk>,
+    /// The shell still holds bulk lines for this peer (`Account::set_bulk_backlog`): KEM
+    /// offers and answers are not sent again meanwhile, only first sends.
+    pub bulk_backlog: bool,
     /// PSK-mode sessions since the last full-mode one, and when that one was established:
     /// the PSK chain is cut (full mode) once either passes the policy.
     pub psk_uses: u32,
@@ -177,6 +180,7 @@ impl Peer {
             queued_bytes: 0,
             psk: None,
             psk_renewed: None,
+            bulk_backlog: false,
             psk_uses: 0,
             psk_full_at: 0,
             profile: None,

@@ -568,3 +568,39 @@ fn a_first_contact_offers_nothing_at_once() {
     let (mut a, mut b) = ratchet_pair(24, DEFAULT_KEM_EVERY);
     assert!(owed(&mut a).is_empty() && owed(&mut b).is_empty());
 }
+
+/// While the sender's queue still holds an earlier copy (`resend` false), an offer sent
+/// before stays owed and is not sent again, though the chains that would re-send it pass;
+/// once re-sends are allowed, it goes once, with the same offer number.
+#[test]
+fn a_resend_waits_while_the_earlier_copy_is_queued() {
+    let (mut a, mut b) = crate::testing::resumed_ratchet_pair(31, DEFAULT_KEM_EVERY);
+    let mut rng = test_rng(32);
+    let first = b.kem_message_with(&pad(b""), false).unwrap().unwrap();
+    assert!(is_offer(&first), "a first send goes whatever `resend` says");
+    // The offer is never delivered; typed turns start new chains on both sides.
+    let mut withheld = 0;
+    for _ in 0..6 {
+        let m = a.encrypt(0, &pad(b"hello")).unwrap();
+        b.decrypt(&mut rng, &m).unwrap();
+        if b.kem_message_with(&pad(b""), false).unwrap().is_none() {
+            withheld += 1;
+        }
+        let m = b.encrypt(0, &pad(b"hello")).unwrap();
+        a.decrypt(&mut rng, &m).unwrap();
+    }
+    assert_eq!(withheld, 6);
+    let again = b.kem_message_with(&pad(b""), true).unwrap().unwrap();
+    assert!(is_offer(&again));
+    assert_eq!(offer_number(&again), offer_number(&first));
+    assert!(
+        b.kem_message_with(&pad(b""), true).unwrap().is_none(),
+        "once"
+    );
+    // Delivered now, the exchange completes.
+    a.decrypt(&mut rng, &again).unwrap();
+    let answer = owed(&mut a);
+    assert!(answer.len() == 1 && is_answer(&answer[0]));
+    b.decrypt(&mut rng, &answer[0]).unwrap();
+    assert_eq!(b.stats().kem_steps, 1);
+}

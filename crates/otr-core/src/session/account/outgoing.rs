@@ -90,16 +90,31 @@ impl Account {
         Ok(())
     }
 
+    /// Tells the account whether the caller still holds bulk lines for `peer` that have not
+    /// gone to the server (its send queue). While it does, ML-KEM offers and answers are not
+    /// sent again: the copy waiting in the queue would only be followed by another one, each
+    /// 7 lines, on a server that lets a line through every second or two.
+    pub fn set_bulk_backlog(&mut self, peer: &str, backlog: bool) {
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.bulk_backlog = backlog;
+        }
+    }
+
     /// Sends the ML-KEM material the peer's session owes (an offer, an answer) in messages of
-    /// their own, as bulk lines: nothing typed waits for them.
+    /// their own, as bulk lines: nothing typed waits for them. While the shell still holds
+    /// bulk lines for the peer, nothing is sent again (the earlier copy may not have left).
     pub(super) fn send_kem(&mut self, rng: &mut impl rand_core::CryptoRng, peer: &str) {
         let payload = Payload::default().padded(self.policy.pad_block).encode();
         // At most an offer and an answer are owed at once.
         for _ in 0..2 {
-            let Some(s) = self.peers.get_mut(peer).and_then(|p| p.session.as_mut()) else {
+            let Some(p) = self.peers.get_mut(peer) else {
                 return;
             };
-            let Ok(Some(msg)) = s.ratchet.kem_message(&payload) else {
+            let resend = !p.bulk_backlog;
+            let Some(s) = p.session.as_mut() else {
+                return;
+            };
+            let Ok(Some(msg)) = s.ratchet.kem_message_with(&payload, resend) else {
                 return;
             };
             let receiver = s.ratchet.their_tag();

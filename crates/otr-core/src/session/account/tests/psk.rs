@@ -170,3 +170,61 @@ impl Pair {
         (id(&self.alice, "bob"), id(&self.bob, "alice"))
     }
 }
+
+/// The shell reports bulk lines still queued for the peer: meanwhile the account sends no
+/// ML-KEM offer or answer a second time (each is 7 lines), and it does once the queue is
+/// empty again.
+#[test]
+fn kem_material_is_not_sent_again_while_bulk_lines_wait() {
+    let mut pair = Pair::established(706);
+    pair.alice.start(pair.now, &mut pair.rng, "bob");
+    // The handshake, without bob's bulk lines (his deferred offer) reaching alice.
+    loop {
+        let a = drain(&mut pair.alice);
+        let b: Vec<Transmit> = drain(&mut pair.bob)
+            .into_iter()
+            .filter(|t| !t.bulk)
+            .collect();
+        if a.is_empty() && b.is_empty() {
+            break;
+        }
+        pair.deliver_to_bob(&a);
+        pair.deliver_to_alice(&b);
+    }
+    // Typed turns; bob's queue still holds his offer.
+    pair.bob.set_bulk_backlog("alice", true);
+    let mut bob_bulk = 0;
+    for i in 0..6 {
+        pair.alice
+            .send(pair.now, &mut pair.rng, "bob", &format!("a{i}"))
+            .unwrap();
+        // Alice's own offers stay away too: bob's answer to one would be a first send.
+        let a: Vec<Transmit> = drain(&mut pair.alice)
+            .into_iter()
+            .filter(|t| !t.bulk)
+            .collect();
+        pair.deliver_to_bob(&a);
+        pair.bob
+            .send(pair.now, &mut pair.rng, "alice", &format!("b{i}"))
+            .unwrap();
+        let b = drain(&mut pair.bob);
+        bob_bulk += b.iter().filter(|t| t.bulk).count();
+        pair.deliver_to_alice(&b.into_iter().filter(|t| !t.bulk).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        bob_bulk, 0,
+        "nothing sent again while the queue holds the offer"
+    );
+    // The queue drained: the next message from alice brings the offer out once more.
+    pair.bob.set_bulk_backlog("alice", false);
+    pair.alice
+        .send(pair.now, &mut pair.rng, "bob", "again")
+        .unwrap();
+    let a: Vec<Transmit> = drain(&mut pair.alice)
+        .into_iter()
+        .filter(|t| !t.bulk)
+        .collect();
+    pair.deliver_to_bob(&a);
+    let b = drain(&mut pair.bob);
+    assert_eq!(b.iter().filter(|t| t.bulk).count(), 7, "one offer, 7 lines");
+}

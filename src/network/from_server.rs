@@ -123,6 +123,7 @@ impl Net {
 
         match cmd.as_slice() {
             b"PRIVMSG" | b"NOTICE" if self.private_from_server(&raw, &line) => return,
+            b"INVITE" if self.keep_invite(&raw, &line) => return,
             b"401" => self.otr_no_such_nick(&line),
             _ => {}
         }
@@ -304,19 +305,44 @@ impl Net {
         if !self.irc.is_me(&target) {
             return false;
         }
-        if line.is("NOTICE") {
-            return self.otr_notice_from(&src, raw, line);
-        }
-        let handled = self.otr_privmsg_from(&src, raw, line, text);
-        if !handled {
-            // A private message to us: keep it for playback when nobody is attached.
-            if self.clients.is_empty() {
+        let handled = if line.is("NOTICE") {
+            self.otr_notice_from(&src, raw, line)
+        } else {
+            self.otr_privmsg_from(&src, raw, line, text)
+        };
+        if !handled && self.clients.is_empty() {
+            // A private message or notice to us (NickServ, MemoServ) is kept for playback
+            // while nobody is attached. A CTCP request is not: answered hours later by the
+            // client that attaches, it would tell the asker nothing true.
+            if !(line.is("PRIVMSG") && is_ctcp_request(text)) {
                 self.clients.broadcast_or_keep(raw.clone(), now_ms());
-                return true;
             }
+            return true;
         }
         handled
     }
+
+    /// An INVITE to us while nobody is attached: kept for playback. Returns true when kept.
+    fn keep_invite(&mut self, raw: &Bytes, line: &Line<'_>) -> bool {
+        let to_us = line.param_str(0).is_some_and(|t| self.irc.is_me(&t));
+        if !to_us || !self.clients.is_empty() {
+            return false;
+        }
+        self.clients.broadcast_or_keep(raw.clone(), now_ms());
+        true
+    }
+}
+
+/// A CTCP request (`\x01VERSION\x01`, `\x01PING …\x01`): any CTCP but ACTION, which is text.
+fn is_ctcp_request(text: &[u8]) -> bool {
+    let Some(body) = text.strip_prefix(b"\x01") else {
+        return false;
+    };
+    let word = body
+        .split(|b| *b == b' ' || *b == 1)
+        .next()
+        .unwrap_or_default();
+    !word.eq_ignore_ascii_case(b"ACTION")
 }
 
 /// Numerics of the registration burst (welcome, ISUPPORT, LUSERS, MOTD).
@@ -341,4 +367,29 @@ fn is_registration_numeric(cmd: &[u8]) -> bool {
             | b"376"
             | b"422"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ctcp_request;
+
+    #[test]
+    fn ctcp_requests_are_every_ctcp_but_action() {
+        for req in [
+            &b"\x01VERSION\x01"[..],
+            b"\x01PING 12345\x01",
+            b"\x01time\x01",
+            b"\x01CLIENTINFO",
+        ] {
+            assert!(is_ctcp_request(req), "{req:?}");
+        }
+        for text in [
+            &b"\x01ACTION waves\x01"[..],
+            b"\x01action waves\x01",
+            b"hello \x01VERSION\x01",
+            b"",
+        ] {
+            assert!(!is_ctcp_request(text), "{text:?}");
+        }
+    }
 }

@@ -42,6 +42,7 @@ mod otr_conversation;
 mod passthrough;
 mod pcap_selftest;
 mod persistence;
+mod playback;
 mod potr;
 mod registration;
 mod restart_kill;

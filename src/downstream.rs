@@ -232,20 +232,8 @@ where
                     "REQ" => {
                         reg.cap_negotiating = true;
                         let asked = line.param_str(1).unwrap_or_default();
-                        let caps: Vec<&str> = asked.split(' ').filter(|c| !c.is_empty()).collect();
-                        let known = caps
-                            .iter()
-                            .all(|c| OFFERED_CAPS.split(' ').any(|o| o == *c));
+                        let known = reg.caps.apply_request(&asked, OFFERED_CAPS);
                         let verb = if known { "ACK" } else { "NAK" };
-                        if known {
-                            for c in &caps {
-                                match *c {
-                                    "echo-message" => reg.caps.echo_message = true,
-                                    "server-time" => reg.caps.server_time = true,
-                                    _ => {}
-                                }
-                            }
-                        }
                         let l = format!(":otrbnc CAP {nick} {verb} :{asked}\r\n");
                         writer.send(Bytes::from(l)).await.ok()?;
                     }

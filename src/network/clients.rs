@@ -17,6 +17,37 @@ pub struct ClientCaps {
     pub server_time: bool,
 }
 
+impl ClientCaps {
+    /// Applies a `CAP REQ` list (`cap` enables, `-cap` disables) if every name in it is one
+    /// otrbnc offers (`offered`, space-separated); otherwise changes nothing. IRCv3 answers
+    /// the whole list with ACK or NAK: returns whether it was applied.
+    pub fn apply_request(&mut self, asked: &str, offered: &str) -> bool {
+        let wanted: Vec<(&str, bool)> = asked
+            .split(' ')
+            .filter(|c| !c.is_empty())
+            .map(|c| match c.strip_prefix('-') {
+                Some(name) => (name, false),
+                None => (c, true),
+            })
+            .collect();
+        if wanted.is_empty()
+            || !wanted
+                .iter()
+                .all(|(c, _)| offered.split(' ').any(|o| o == *c))
+        {
+            return false;
+        }
+        for (c, on) in wanted {
+            match c {
+                "echo-message" => self.echo_message = on,
+                "server-time" => self.server_time = on,
+                _ => {}
+            }
+        }
+        true
+    }
+}
+
 /// One attached client: where its lines go.
 #[derive(Debug)]
 pub struct Client {
@@ -101,6 +132,13 @@ impl Clients {
     /// A client's capabilities.
     pub fn caps(&self, id: ClientId) -> Option<ClientCaps> {
         self.clients.get(&id).map(|c| c.caps)
+    }
+
+    /// Replaces a client's capabilities (a `CAP REQ` after registration).
+    pub fn set_caps(&mut self, id: ClientId, caps: ClientCaps) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.caps = caps;
+        }
     }
 
     /// Ids of attached clients.
@@ -223,6 +261,20 @@ mod tests {
             &l[..],
             b"@time=2023-11-14T22:13:20.123Z :a PRIVMSG b :c\r\n"
         );
+    }
+
+    #[test]
+    fn cap_requests_are_all_or_nothing_and_can_drop_a_cap() {
+        let offered = "echo-message server-time";
+        let mut caps = ClientCaps::default();
+        assert!(caps.apply_request("server-time", offered));
+        assert!(caps.server_time && !caps.echo_message);
+        // One unknown name: the whole list is refused, nothing changes.
+        assert!(!caps.apply_request("echo-message away-notify", offered));
+        assert!(!caps.echo_message);
+        assert!(!caps.apply_request("", offered));
+        assert!(caps.apply_request("echo-message -server-time", offered));
+        assert!(caps.echo_message && !caps.server_time);
     }
 
     #[test]

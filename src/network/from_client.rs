@@ -70,8 +70,8 @@ impl Net {
     }
 
     fn client_cap(&mut self, id: ClientId, line: &Line<'_>) {
-        // Capabilities were negotiated at registration; later changes are answered but
-        // not supported (no cap-notify).
+        // What otrbnc offers can be requested (or dropped) at any time; the list never
+        // changes, so there is nothing for cap-notify to say.
         let sub = line.param_str(0).unwrap_or_default().to_ascii_uppercase();
         let nick = self.irc.nick.clone();
         let text = match sub.as_str() {
@@ -90,10 +90,17 @@ impl Net {
                 }
                 format!(":otrbnc CAP {nick} LIST :{}\r\n", list.join(" "))
             }
-            "REQ" => format!(
-                ":otrbnc CAP {nick} NAK :{}\r\n",
-                line.param_str(1).unwrap_or_default()
-            ),
+            "REQ" => {
+                let asked = line.param_str(1).unwrap_or_default();
+                let mut caps = self.clients.caps(id).unwrap_or_default();
+                let verb = if caps.apply_request(&asked, crate::downstream::OFFERED_CAPS) {
+                    self.clients.set_caps(id, caps);
+                    "ACK"
+                } else {
+                    "NAK"
+                };
+                format!(":otrbnc CAP {nick} {verb} :{asked}\r\n")
+            }
             _ => return,
         };
         self.clients.send_to(id, Bytes::from(text));

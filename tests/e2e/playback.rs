@@ -64,3 +64,31 @@ async fn notices_and_invites_are_kept_while_detached_and_ctcp_requests_are_not()
         "{shown:?}"
     );
 }
+
+/// A client may request (or drop) what otrbnc offers after registration: `CAP REQ` is
+/// answered ACK and the capability is in force (`CAP LIST`); a list with anything otrbnc does
+/// not offer is refused whole (NAK) and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cap_req_after_registration_is_acknowledged_for_what_is_offered() {
+    require_e2e!();
+    let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
+    let (_aud, bnc) = scenario::bouncer(&ng, BncConfig::new("alice", ng.addr())).await;
+    let mut a = scenario::attach(&bnc).await;
+    let cap = |verb: &'static str| {
+        move |m: &crate::support::client::Msg| m.command == "CAP" && m.param(1) == verb
+    };
+    a.send_raw("CAP REQ :server-time").await;
+    let ack = a.expect(secs(5), cap("ACK")).await;
+    assert_eq!(ack.text(), "server-time");
+    a.send_raw("CAP REQ :echo-message away-notify").await;
+    let nak = a.expect(secs(5), cap("NAK")).await;
+    assert_eq!(nak.text(), "echo-message away-notify");
+    a.send_raw("CAP LIST").await;
+    let list = a.expect(secs(5), cap("LIST")).await;
+    assert_eq!(list.text(), "server-time");
+    a.send_raw("CAP REQ :-server-time echo-message").await;
+    a.expect(secs(5), cap("ACK")).await;
+    a.send_raw("CAP LIST").await;
+    let list = a.expect(secs(5), cap("LIST")).await;
+    assert_eq!(list.text(), "echo-message");
+}

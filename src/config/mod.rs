@@ -467,6 +467,11 @@ pub struct Network {
     /// Nicks whose private messages go through OTR.
     #[serde(default)]
     pub otr_nicks: Vec<String>,
+    /// The away message set upstream while no client is attached (empty: none). Clients'
+    /// own `AWAY` counts per client: the user is away upstream only when every attached
+    /// client is.
+    #[serde(default = "default_auto_away")]
+    pub auto_away_message: String,
     /// Channels joined at every connection: `"#chan"` or `"#chan key"` (channels joined at
     /// run time are kept in the data directory besides these).
     #[serde(default)]
@@ -598,6 +603,10 @@ fn default_i2p_connect_timeout() -> u64 {
     // A .b32.i2p lookup asks floodfills for the server's lease set; then the stream opens.
     120
 }
+fn default_auto_away() -> String {
+    "Auto away: no client attached".to_string()
+}
+
 fn default_reconnect_min() -> u64 {
     5
 }
@@ -679,6 +688,7 @@ impl Config {
                 flood_interval_secs: None,
                 flood_burst: None,
                 otr_nicks: Vec::new(),
+                auto_away_message: default_auto_away(),
                 channels: Vec::new(),
                 first_contact: None,
                 otr_versions: None,

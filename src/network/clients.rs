@@ -58,6 +58,8 @@ pub struct Client {
     /// It was welcomed by otrbnc while the server was away: it gets the server's ISUPPORT
     /// when the server is back.
     pub offline: bool,
+    /// Its own away message (`AWAY :text`), with the order in which it was set.
+    pub away: Option<(u64, String)>,
 }
 
 /// What `*otr clients` tells about a client.
@@ -77,6 +79,8 @@ pub struct Clients {
     info: BTreeMap<ClientId, ClientInfo>,
     playback: VecDeque<(u64, Bytes)>,
     playback_max: usize,
+    /// Order of away changes (the latest message wins).
+    away_seq: u64,
 }
 
 impl Clients {
@@ -87,6 +91,7 @@ impl Clients {
             info: BTreeMap::new(),
             playback: VecDeque::new(),
             playback_max,
+            away_seq: 0,
         }
     }
 
@@ -117,6 +122,31 @@ impl Clients {
     /// A client's line sender (for answers from another network's task).
     pub fn sender(&self, id: ClientId) -> Option<mpsc::Sender<Bytes>> {
         self.clients.get(&id).map(|c| c.tx.clone())
+    }
+
+    /// Notes a client's own away message (`None`: back).
+    pub fn set_away(&mut self, id: ClientId, away: Option<String>) {
+        self.away_seq += 1;
+        let seq = self.away_seq;
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.away = away.map(|m| (seq, m));
+        }
+    }
+
+    /// The away message for the user as a whole: `Some` when every attached client is away
+    /// (the message set last), or none is attached (`detached`); `None` otherwise.
+    pub fn collective_away(&self, detached: &str) -> Option<String> {
+        if self.clients.is_empty() {
+            return (!detached.is_empty()).then(|| detached.to_string());
+        }
+        let mut last: Option<&(u64, String)> = None;
+        for c in self.clients.values() {
+            let a = c.away.as_ref()?;
+            if last.is_none_or(|l| a.0 > l.0) {
+                last = Some(a);
+            }
+        }
+        last.map(|(_, m)| m.clone())
     }
 
     /// Number attached.
@@ -278,6 +308,44 @@ mod tests {
     }
 
     #[test]
+    fn the_user_is_away_when_every_client_is_or_none_is_attached() {
+        let mut c = Clients::new(0);
+        assert_eq!(c.collective_away("auto").as_deref(), Some("auto"));
+        assert_eq!(c.collective_away(""), None, "auto-away off");
+        let mut rxs = Vec::new();
+        for id in [1, 2] {
+            let (tx, rx) = mpsc::channel(4);
+            rxs.push(rx);
+            c.attach(
+                id,
+                Client {
+                    tx,
+                    caps: ClientCaps::default(),
+                    offline: false,
+                    away: None,
+                },
+            );
+        }
+        assert_eq!(c.collective_away("auto"), None);
+        c.set_away(2, Some("meeting".into()));
+        assert_eq!(c.collective_away("auto"), None, "client 1 is here");
+        c.set_away(1, Some("lunch".into()));
+        assert_eq!(
+            c.collective_away("auto").as_deref(),
+            Some("lunch"),
+            "set last"
+        );
+        c.set_away(2, Some("still meeting".into()));
+        assert_eq!(c.collective_away("auto").as_deref(), Some("still meeting"));
+        c.set_away(1, None);
+        assert_eq!(c.collective_away("auto"), None);
+        c.detach(1);
+        assert_eq!(c.collective_away("auto").as_deref(), Some("still meeting"));
+        c.detach(2);
+        assert_eq!(c.collective_away("auto").as_deref(), Some("auto"));
+    }
+
+    #[test]
     fn playback_is_bounded() {
         let mut c = Clients::new(3);
         for i in 0..10u64 {
@@ -302,6 +370,7 @@ mod tests {
                 tx,
                 caps,
                 offline: false,
+                away: None,
             },
         );
         let info = ClientInfo {
@@ -329,6 +398,7 @@ mod tests {
                 tx,
                 caps: ClientCaps::default(),
                 offline: false,
+                away: None,
             },
         );
         for _ in 0..3 {

@@ -26,7 +26,9 @@ impl Net {
             // The bouncer keeps the upstream; a client leaving only detaches.
             b"QUIT" => {
                 self.clients.detach(id);
+                self.sync_away();
             }
+            b"AWAY" => self.client_away(id, &line),
             b"PONG" | b"PASS" | b"USER" => {}
             b"CAP" => self.client_cap(id, &line),
             // `/otr ...` and `/znc *otr ...` reach us as raw commands.

@@ -122,6 +122,11 @@ impl Net {
         }
 
         match cmd.as_slice() {
+            b"305" | b"306" if self.away_replies > 0 => {
+                // The answer to an AWAY otrbnc sent: each client had its own.
+                self.away_replies -= 1;
+                return;
+            }
             b"PRIVMSG" | b"NOTICE" if self.private_from_server(&raw, &line) => return,
             b"INVITE" if self.keep_invite(&raw, &line) => return,
             b"401" => self.otr_no_such_nick(&line),
@@ -180,6 +185,10 @@ impl Net {
             self.clients.broadcast(&line);
         }
         self.client_nick = self.irc.nick.clone();
+        // A new connection starts present: set away again if the user is.
+        self.away_upstream = None;
+        self.away_replies = 0;
+        self.sync_away();
         self.otr.update_budgets(&self.irc);
         self.otr.warmed.clear();
         // The kept channels are joined at the end of the burst, once ISUPPORT (TARGMAX,

@@ -4,6 +4,7 @@
 mod attestation;
 #[cfg(test)]
 mod attestation_tests;
+mod away;
 mod channels;
 mod clients;
 mod conn;
@@ -196,6 +197,10 @@ pub struct Net {
     clients: Clients,
     pacer: Pacer,
     last_queue_warning: Option<Instant>,
+    /// The away message otrbnc last set upstream on this connection (None: not away).
+    away_upstream: Option<String>,
+    /// 305/306 replies to our own AWAY still to come from the server (not passed on).
+    away_replies: u32,
     /// The nick clients know us by (changes reach them as NICK lines).
     client_nick: String,
     /// Why the last connection ended (repeats are not announced again).
@@ -287,6 +292,8 @@ pub fn spawn(
             now,
         ),
         last_queue_warning: None,
+        away_upstream: None,
+        away_replies: 0,
         joins: joins::Joins::default(),
         pending_keys: std::collections::BTreeMap::new(),
         save_at: None,
@@ -356,6 +363,7 @@ impl Net {
             NetMsg::Detach { id } => {
                 if self.clients.detach(id) {
                     tracing::info!(network = %self.name, clients = self.clients.len(), "client detached");
+                    self.sync_away();
                 }
             }
             NetMsg::UpConnected { generation } if generation == self.generation => {
@@ -766,9 +774,11 @@ impl Net {
                 tx,
                 caps,
                 offline: !self.irc.registered,
+                away: None,
             },
         );
         tracing::info!(network = %self.name, clients = self.clients.len(), "client attached");
+        self.sync_away();
         if self.want_nick.is_none() {
             // No configured identity: the first client's registration is used upstream.
             self.want_nick = Some(nick.clone());

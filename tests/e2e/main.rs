@@ -22,6 +22,7 @@ mod libotr_support;
 mod pki;
 mod support;
 
+mod away;
 mod bouncer;
 mod casemapping;
 mod chain;

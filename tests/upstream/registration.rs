@@ -123,7 +123,13 @@ async fn ping_passes_a_full_send_queue() {
         mut client,
         b: _bouncer,
         ..
-    } = registered("debug", "", "flood_interval_secs = 30.0\nflood_burst = 1").await;
+    } = registered(
+        "debug",
+        "",
+        // No auto-away: its AWAY at registration would take the burst's only line.
+        "flood_interval_secs = 30.0\nflood_burst = 1\nauto_away_message = \"\"",
+    )
+    .await;
     client
         .send("PRIVMSG #a :one\r\nPRIVMSG #a :two\r\nPRIVMSG #a :three\r\n")
         .await;

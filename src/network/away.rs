@@ -20,11 +20,7 @@ impl Net {
             ("305", "You are no longer marked as being away")
         };
         self.clients.set_away(id, text);
-        let server = if self.irc.server.is_empty() {
-            "otrbnc".to_string()
-        } else {
-            self.irc.server.clone()
-        };
+        let server = self.server_name();
         let nick = self.irc.nick.clone();
         self.clients
             .send_to(id, build::message(Some(&server), numeric, &nick, reply));

@@ -15,11 +15,7 @@ impl Net {
         match cmd.as_slice() {
             b"PING" => {
                 let token = line.param_str(0).unwrap_or_default();
-                let server = if self.irc.server.is_empty() {
-                    "otrbnc".to_string()
-                } else {
-                    self.irc.server.clone()
-                };
+                let server = self.server_name();
                 let pong = build::message(Some(&server), "PONG", &server, &token);
                 self.clients.send_to(id, pong);
             }

@@ -741,6 +741,15 @@ impl Net {
         }
     }
 
+    /// The server's name for lines otrbnc answers in its stead ("otrbnc" before it is known).
+    fn server_name(&self) -> String {
+        if self.irc.server.is_empty() {
+            "otrbnc".to_string()
+        } else {
+            self.irc.server.clone()
+        }
+    }
+
     /// A `*otr` message to every client (kept for playback when none is attached).
     fn notify(&mut self, text: &str) {
         let nick = self.irc.nick.clone();

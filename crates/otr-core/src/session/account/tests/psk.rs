@@ -181,10 +181,7 @@ fn kem_material_is_not_sent_again_while_bulk_lines_wait() {
     // The handshake, without bob's bulk lines (his deferred offer) reaching alice.
     loop {
         let a = drain(&mut pair.alice);
-        let b: Vec<Transmit> = drain(&mut pair.bob)
-            .into_iter()
-            .filter(|t| !t.bulk)
-            .collect();
+        let b = typed_only(drain(&mut pair.bob));
         if a.is_empty() && b.is_empty() {
             break;
         }
@@ -199,17 +196,14 @@ fn kem_material_is_not_sent_again_while_bulk_lines_wait() {
             .send(pair.now, &mut pair.rng, "bob", &format!("a{i}"))
             .unwrap();
         // Alice's own offers stay away too: bob's answer to one would be a first send.
-        let a: Vec<Transmit> = drain(&mut pair.alice)
-            .into_iter()
-            .filter(|t| !t.bulk)
-            .collect();
+        let a = typed_only(drain(&mut pair.alice));
         pair.deliver_to_bob(&a);
         pair.bob
             .send(pair.now, &mut pair.rng, "alice", &format!("b{i}"))
             .unwrap();
         let b = drain(&mut pair.bob);
         bob_bulk += b.iter().filter(|t| t.bulk).count();
-        pair.deliver_to_alice(&b.into_iter().filter(|t| !t.bulk).collect::<Vec<_>>());
+        pair.deliver_to_alice(&typed_only(b));
     }
     assert_eq!(
         bob_bulk, 0,
@@ -220,11 +214,13 @@ fn kem_material_is_not_sent_again_while_bulk_lines_wait() {
     pair.alice
         .send(pair.now, &mut pair.rng, "bob", "again")
         .unwrap();
-    let a: Vec<Transmit> = drain(&mut pair.alice)
-        .into_iter()
-        .filter(|t| !t.bulk)
-        .collect();
+    let a = typed_only(drain(&mut pair.alice));
     pair.deliver_to_bob(&a);
     let b = drain(&mut pair.bob);
     assert_eq!(b.iter().filter(|t| t.bulk).count(), 7, "one offer, 7 lines");
+}
+
+/// The lines that are not bulk (what a test lets through while holding ML-KEM material back).
+fn typed_only(lines: Vec<Transmit>) -> Vec<Transmit> {
+    lines.into_iter().filter(|t| !t.bulk).collect()
 }

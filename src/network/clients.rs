@@ -257,9 +257,21 @@ pub fn with_time_tag(line: &Bytes, ms: u64) -> Bytes {
         rem % 60,
         ms % 1000
     );
-    let mut out = Vec::with_capacity(stamp.len() + line.len());
+    // Tags the server sent (a hostile one may send any; none were negotiated) go: the line
+    // stays one well-formed line whose only tag is ours.
+    let body: &[u8] = if line.starts_with(b"@") {
+        let after_tags = line.splitn(2, |b| *b == b' ').nth(1).unwrap_or_default();
+        let start = after_tags
+            .iter()
+            .position(|b| *b != b' ')
+            .unwrap_or(after_tags.len());
+        after_tags.get(start..).unwrap_or_default()
+    } else {
+        line
+    };
+    let mut out = Vec::with_capacity(stamp.len() + body.len());
     out.extend_from_slice(stamp.as_bytes());
-    out.extend_from_slice(line);
+    out.extend_from_slice(body);
     Bytes::from(out)
 }
 
@@ -343,6 +355,18 @@ mod tests {
         assert_eq!(c.collective_away("auto").as_deref(), Some("still meeting"));
         c.detach(2);
         assert_eq!(c.collective_away("auto").as_deref(), Some("auto"));
+    }
+
+    #[test]
+    fn a_time_tag_replaces_the_tags_a_kept_line_came_with() {
+        let l = with_time_tag(
+            &Bytes::from_static(b"@time=1999-01-01T00:00:00.000Z;x=y :a NOTICE b :c\r\n"),
+            1_700_000_000_123,
+        );
+        assert_eq!(&l[..], b"@time=2023-11-14T22:13:20.123Z :a NOTICE b :c\r\n");
+        // Only tags, no line: nothing but our tag is left.
+        let l = with_time_tag(&Bytes::from_static(b"@x=y"), 0);
+        assert_eq!(&l[..], b"@time=1970-01-01T00:00:00.000Z ");
     }
 
     #[test]

@@ -13,11 +13,10 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::bouncer::Hub;
 use crate::irc::codec::{Frame, LineCodec, write_batch};
+use crate::irc::{Cap, CapSet, caps};
 use crate::irc::{Line, build};
-use crate::network::{Attachment, CLIENT_QUEUE, ClientCaps, NetMsg};
+use crate::network::{Attachment, CLIENT_QUEUE, MAX_CLIENT_NAME, NetMsg, valid_client_name};
 
-/// Capabilities otrbnc offers its clients.
-pub const OFFERED_CAPS: &str = "echo-message server-time";
 /// Time allowed to register.
 const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Delay before a wrong password is answered (slows down guessing).
@@ -35,7 +34,9 @@ struct Registration {
     user: Option<String>,
     realname: Option<String>,
     cap_negotiating: bool,
-    caps: ClientCaps,
+    caps: CapSet,
+    /// What otrbnc offered it (what the network it will attach to had then).
+    offered: CapSet,
 }
 
 /// How a client selects its network and proves who it is.
@@ -45,6 +46,9 @@ pub struct Login {
     pub user: Option<String>,
     /// Network name, if given.
     pub network: Option<String>,
+    /// Client name (`user@client`), if given: a named client gets, when it attaches, the
+    /// messages it missed since its last connection left.
+    pub client: Option<String>,
     /// Password.
     pub password: String,
 }
@@ -52,8 +56,20 @@ pub struct Login {
 /// Parses ZNC-style credentials: `PASS user/network:password`, `PASS network:password`,
 /// `PASS password` with `USER user/network` (or a plain `USER user`, which names no network).
 /// What a bare name means depends on where it came from: the network in PASS, the user in
-/// USER.
+/// USER. A client name follows `@` (soju's and ZNC's `user@client/network`; also
+/// `user/network@client`).
 pub fn parse_login(pass: &str, user_param: Option<&str>) -> Login {
+    let mut login = parse_names(pass, user_param);
+    for part in [&mut login.user, &mut login.network] {
+        if let Some((name, client)) = part.as_deref().and_then(|p| p.rsplit_once('@')) {
+            login.client = Some(client.to_string());
+            *part = (!name.is_empty()).then(|| name.to_string());
+        }
+    }
+    login
+}
+
+fn parse_names(pass: &str, user_param: Option<&str>) -> Login {
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let (ident, password, from_pass) = match pass.split_once(':') {
         Some((ident, pw)) => (Some(ident), pw.to_string(), true),
@@ -70,6 +86,7 @@ pub fn parse_login(pass: &str, user_param: Option<&str>) -> Login {
     Login {
         user,
         network,
+        client: None,
         password,
     }
 }
@@ -80,8 +97,11 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
     let (rd, wr) = stream.into_split();
     let mut reader = FramedRead::new(rd, LineCodec::default());
     let mut writer = FramedWrite::new(wr, LineCodec::default());
-    let reg = match tokio::time::timeout(REGISTRATION_TIMEOUT, register(&mut reader, &mut writer))
-        .await
+    let reg = match tokio::time::timeout(
+        REGISTRATION_TIMEOUT,
+        register(&mut reader, &mut writer, &hub),
+    )
+    .await
     {
         Ok(Some(reg)) => reg,
         Ok(None) => return,
@@ -103,6 +123,13 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
         return;
     };
     let login = parse_login(pass, reg.user.as_deref());
+    if let Some(name) = login.client.as_deref().filter(|n| !valid_client_name(n)) {
+        let why = format!(
+            "Invalid client name {name:?}: 1 to {MAX_CLIENT_NAME} letters, digits, '-', '_' or '.' (user@client/network)"
+        );
+        let _ = refuse(&mut writer, &nick, &why).await;
+        return;
+    }
     let ok_user = login.user.as_deref().is_none_or(|u| u == hub.user);
     let password = login.password.clone();
     let verifier = hub.verifier.clone();
@@ -133,6 +160,8 @@ pub async fn serve(stream: TcpStream, hub: Arc<Hub>) {
         id,
         tx,
         caps: reg.caps,
+        offered: reg.offered,
+        name: login.client.clone(),
         nick: nick.clone(),
         user: reg
             .user
@@ -200,6 +229,7 @@ where
 async fn register<R, W>(
     reader: &mut FramedRead<R, LineCodec>,
     writer: &mut FramedWrite<W, LineCodec>,
+    hub: &Hub,
 ) -> Option<Registration>
 where
     R: tokio::io::AsyncRead + Unpin,
@@ -226,15 +256,30 @@ where
                 match sub.as_str() {
                     "LS" => {
                         reg.cap_negotiating = true;
-                        let l = format!(":otrbnc CAP {nick} LS :{OFFERED_CAPS}\r\n");
+                        reg.offered = offer(hub, reg.pass.as_deref());
+                        // `CAP LS 302` turns cap-notify on (capability negotiation 3.2).
+                        if line
+                            .param_str(1)
+                            .is_some_and(|v| v.parse::<u32>().is_ok_and(|v| v >= 302))
+                        {
+                            reg.caps = reg.caps.with(Cap::CapNotify);
+                        }
+                        let l = format!(":otrbnc CAP {nick} LS :{}\r\n", reg.offered.names());
                         writer.send(Bytes::from(l)).await.ok()?;
                     }
                     "REQ" => {
                         reg.cap_negotiating = true;
+                        if reg.offered.is_empty() {
+                            reg.offered = offer(hub, reg.pass.as_deref());
+                        }
                         let asked = line.param_str(1).unwrap_or_default();
-                        let known = reg.caps.apply_request(&asked, OFFERED_CAPS);
+                        let known = reg.caps.apply_request(&asked, reg.offered);
                         let verb = if known { "ACK" } else { "NAK" };
-                        let l = format!(":otrbnc CAP {nick} {verb} :{asked}\r\n");
+                        let l = format!(":otrbnc CAP {nick} {verb} :{}\r\n", asked.trim());
+                        writer.send(Bytes::from(l)).await.ok()?;
+                    }
+                    "LIST" => {
+                        let l = format!(":otrbnc CAP {nick} LIST :{}\r\n", reg.caps.names());
                         writer.send(Bytes::from(l)).await.ok()?;
                     }
                     "END" => reg.cap_negotiating = false,
@@ -258,9 +303,43 @@ where
     None
 }
 
+/// What otrbnc offers a registering client: what it emulates, and what the network it
+/// will attach to has from its server (the one named in PASS so far, or the only one).
+/// With several networks and none named yet, the rest comes as CAP NEW after attaching.
+fn offer(hub: &Hub, pass: Option<&str>) -> CapSet {
+    let named = pass.and_then(|p| parse_login(p, None).network);
+    let upstream = hub
+        .select_network(named.as_deref())
+        .map(|n| n.info.upstream_caps())
+        .unwrap_or_default();
+    caps::offered_downstream(upstream)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_names() {
+        for (pass, user) in [
+            ("alice@phone/libera:pw", None),
+            ("alice/libera@phone:pw", None),
+            ("pw", Some("alice@phone/libera")),
+            ("pw", Some("alice/libera@phone")),
+        ] {
+            let l = parse_login(pass, user);
+            assert_eq!(l.user.as_deref(), Some("alice"), "{pass} {user:?}");
+            assert_eq!(l.network.as_deref(), Some("libera"), "{pass} {user:?}");
+            assert_eq!(l.client.as_deref(), Some("phone"), "{pass} {user:?}");
+            assert_eq!(l.password, "pw");
+        }
+        let l = parse_login("alice@desk:pw", None);
+        assert_eq!(
+            (l.network.as_deref(), l.client.as_deref()),
+            (Some("alice"), Some("desk"))
+        );
+        assert_eq!(parse_login("libera:pw", None).client, None);
+    }
 
     #[test]
     fn login_forms() {
@@ -269,6 +348,7 @@ mod tests {
             Login {
                 user: Some("alice".into()),
                 network: Some("libera".into()),
+                client: None,
                 password: "pw".into()
             }
         );
@@ -277,6 +357,7 @@ mod tests {
             Login {
                 user: None,
                 network: Some("libera".into()),
+                client: None,
                 password: "pw:with:colons".into()
             }
         );
@@ -285,6 +366,7 @@ mod tests {
             Login {
                 user: Some("alice".into()),
                 network: Some("libera".into()),
+                client: None,
                 password: "pw".into()
             }
         );
@@ -294,6 +376,7 @@ mod tests {
             Login {
                 user: None,
                 network: Some("libera".into()),
+                client: None,
                 password: "pw".into()
             }
         );
@@ -302,6 +385,7 @@ mod tests {
             Login {
                 user: Some("alice".into()),
                 network: None,
+                client: None,
                 password: "pw".into()
             }
         );
@@ -310,6 +394,7 @@ mod tests {
             Login {
                 user: None,
                 network: None,
+                client: None,
                 password: "pw".into()
             }
         );

@@ -41,6 +41,20 @@ pub fn trim_eol(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// The bytes after the command word (with the space before the parameters), tags and
+/// source skipped: `@t :s PING :x` → ` :x`.
+pub fn after_command(raw: &[u8]) -> &[u8] {
+    let mut rest = skip_spaces(trim_eol(raw));
+    if rest.first() == Some(&b'@') {
+        rest = skip_spaces(split_word(rest).1);
+    }
+    if rest.first() == Some(&b':') {
+        rest = skip_spaces(split_word(rest).1);
+    }
+    let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+    rest.get(end..).unwrap_or_default()
+}
+
 impl<'a> Line<'a> {
     /// Parses a line; `None` when it has no command.
     pub fn parse(raw: &'a [u8]) -> Option<Line<'a>> {
@@ -145,6 +159,14 @@ mod tests {
         assert_eq!(Line::parse(b":src"), None);
         // Non-UTF-8 bytes are fine.
         assert!(Line::parse(b"PRIVMSG x :\xff\xfe").is_some());
+    }
+
+    #[test]
+    fn the_rest_after_the_command_skips_tags_and_source() {
+        assert_eq!(after_command(b"PING :x\r\n"), b" :x");
+        assert_eq!(after_command(b"@time=1 :irc.test PING :x y\r\n"), b" :x y");
+        assert_eq!(after_command(b"PING"), b"");
+        assert_eq!(after_command(b"@t"), b"");
     }
 
     #[test]

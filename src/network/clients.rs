@@ -5,56 +5,19 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::history::{Entry, HISTORY_MAX, History};
+use crate::irc::{Cap, CapSet, shape};
+
 /// Identifies one client connection (unique for the process lifetime).
 pub type ClientId = u64;
-
-/// Capabilities a client negotiated with otrbnc.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ClientCaps {
-    /// `echo-message`: the client wants its own messages echoed (as plaintext).
-    pub echo_message: bool,
-    /// `server-time`: played-back lines carry a `time` tag.
-    pub server_time: bool,
-}
-
-impl ClientCaps {
-    /// Applies a `CAP REQ` list (`cap` enables, `-cap` disables) if every name in it is one
-    /// otrbnc offers (`offered`, space-separated); otherwise changes nothing. IRCv3 answers
-    /// the whole list with ACK or NAK: returns whether it was applied.
-    pub fn apply_request(&mut self, asked: &str, offered: &str) -> bool {
-        let wanted: Vec<(&str, bool)> = asked
-            .split(' ')
-            .filter(|c| !c.is_empty())
-            .map(|c| match c.strip_prefix('-') {
-                Some(name) => (name, false),
-                None => (c, true),
-            })
-            .collect();
-        if wanted.is_empty()
-            || !wanted
-                .iter()
-                .all(|(c, _)| offered.split(' ').any(|o| o == *c))
-        {
-            return false;
-        }
-        for (c, on) in wanted {
-            match c {
-                "echo-message" => self.echo_message = on,
-                "server-time" => self.server_time = on,
-                _ => {}
-            }
-        }
-        true
-    }
-}
 
 /// One attached client: where its lines go.
 #[derive(Debug)]
 pub struct Client {
     /// Lines to the client; bounded, a client that cannot keep up is dropped.
     pub tx: mpsc::Sender<Bytes>,
-    /// What it negotiated.
-    pub caps: ClientCaps,
+    /// What it negotiated: each line it gets is shaped for these.
+    pub caps: CapSet,
     /// It was welcomed by otrbnc while the server was away: it gets the server's ISUPPORT
     /// when the server is back.
     pub offline: bool,
@@ -81,6 +44,12 @@ pub struct Clients {
     playback_max: usize,
     /// Order of away changes (the latest message wins).
     away_seq: u64,
+    /// The server's member prefix symbols (for NAMES and WHO shaping).
+    prefixes: Vec<u8>,
+    /// Recent messages, for named clients.
+    history: History,
+    /// The name of each attached named client.
+    names: BTreeMap<ClientId, String>,
 }
 
 impl Clients {
@@ -92,7 +61,31 @@ impl Clients {
             playback: VecDeque::new(),
             playback_max,
             away_seq: 0,
+            prefixes: b"@+".to_vec(),
+            history: History::new(HISTORY_MAX),
+            names: BTreeMap::new(),
         }
+    }
+
+    /// Notes the name a client logged in with (`user@name`).
+    pub fn name(&mut self, id: ClientId, name: String) {
+        self.names.insert(id, name);
+    }
+
+    /// What the named client missed since its last connection left, and how many of those
+    /// messages were no longer kept.
+    pub fn missed(&self, name: &str) -> (Vec<Entry>, u64) {
+        self.history.missed(name)
+    }
+
+    /// Whether a client of that name has been attached before (and its absence counted).
+    pub fn known_name(&self, name: &str) -> bool {
+        self.history.knows(name)
+    }
+
+    /// The server's member prefix symbols (ISUPPORT `PREFIX`), highest first.
+    pub fn set_prefixes(&mut self, symbols: impl Iterator<Item = char>) {
+        self.prefixes = symbols.filter(char::is_ascii).map(|c| c as u8).collect();
     }
 
     /// Adds a client.
@@ -108,11 +101,17 @@ impl Clients {
     /// Removes a client; returns whether it was attached.
     pub fn detach(&mut self, id: ClientId) -> bool {
         self.info.remove(&id);
+        // The name's last connection left: from here on it misses messages.
+        if let Some(name) = self.names.remove(&id)
+            && !self.names.values().any(|n| *n == name)
+        {
+            self.history.left(&name, super::now_ms());
+        }
         self.clients.remove(&id).is_some()
     }
 
     /// Every attached client: id, capabilities and what was noted about it.
-    pub fn describe(&self) -> Vec<(ClientId, ClientCaps, Option<ClientInfo>)> {
+    pub fn describe(&self) -> Vec<(ClientId, CapSet, Option<ClientInfo>)> {
         self.clients
             .iter()
             .map(|(id, c)| (*id, c.caps, self.info.get(id).cloned()))
@@ -160,12 +159,12 @@ impl Clients {
     }
 
     /// A client's capabilities.
-    pub fn caps(&self, id: ClientId) -> Option<ClientCaps> {
+    pub fn caps(&self, id: ClientId) -> Option<CapSet> {
         self.clients.get(&id).map(|c| c.caps)
     }
 
     /// Replaces a client's capabilities (a `CAP REQ` after registration).
-    pub fn set_caps(&mut self, id: ClientId, caps: ClientCaps) {
+    pub fn set_caps(&mut self, id: ClientId, caps: CapSet) {
         if let Some(c) = self.clients.get_mut(&id) {
             c.caps = caps;
         }
@@ -176,8 +175,19 @@ impl Clients {
         self.clients.keys().copied().collect()
     }
 
-    /// Sends to one client; a full or closed channel drops the client.
+    /// Sends to one client, shaped for its capabilities; a full or closed channel drops the
+    /// client.
     pub fn send_to(&mut self, id: ClientId, line: Bytes) {
+        let Some(caps) = self.clients.get(&id).map(|c| c.caps) else {
+            return;
+        };
+        if let Some(line) = shape::shape(&line, caps, &self.prefixes) {
+            self.push(id, line);
+        }
+    }
+
+    /// Queues a line already shaped for the client.
+    fn push(&mut self, id: ClientId, line: Bytes) {
         let failed = match self.clients.get(&id) {
             Some(c) => c.tx.try_send(line).is_err(),
             None => false,
@@ -190,31 +200,65 @@ impl Clients {
 
     /// Sends to every client.
     pub fn broadcast(&mut self, line: &Bytes) {
-        for id in self.ids() {
-            self.send_to(id, line.clone());
-        }
+        self.broadcast_where(line, None, |_| true);
     }
 
-    /// Sends to every client except `except`, filtered by `want`.
+    /// Sends to every client except `except`, filtered by `want`, each shaped for its
+    /// capabilities (once per distinct set).
     pub fn broadcast_where(
         &mut self,
         line: &Bytes,
         except: Option<ClientId>,
         want: impl Fn(&Client) -> bool,
     ) {
-        let ids: Vec<ClientId> = self
+        let targets: Vec<(ClientId, CapSet)> = self
             .clients
             .iter()
             .filter(|(id, c)| Some(**id) != except && want(c))
-            .map(|(id, _)| *id)
+            .map(|(id, c)| (*id, c.caps))
             .collect();
-        for id in ids {
-            self.send_to(id, line.clone());
+        if !shape::may_need_shaping(line) {
+            for (id, _) in targets {
+                self.push(id, line.clone());
+            }
+            return;
+        }
+        let mut shaped: Vec<(CapSet, Option<Bytes>)> = Vec::new();
+        for (id, caps) in targets {
+            let out = match shaped.iter().find(|(c, _)| *c == caps) {
+                Some((_, out)) => out.clone(),
+                None => {
+                    let out = shape::shape(line, caps, &self.prefixes);
+                    shaped.push((caps, out.clone()));
+                    out
+                }
+            };
+            if let Some(out) = out {
+                self.push(id, out);
+            }
         }
     }
 
-    /// Sends to every client, or keeps the line for playback when none is attached.
+    /// Sends to the clients that have `cap` (lines only such a client understands).
+    pub fn broadcast_to_cap(&mut self, line: &Bytes, cap: Cap) {
+        self.broadcast_where(line, None, |c| c.caps.has(cap));
+    }
+
+    /// A message for every client: kept for named clients, and sent to those attached.
+    pub fn broadcast_kept(&mut self, line: &Bytes, now_ms: u64) {
+        self.history.push(now_ms, line.clone());
+        self.broadcast(line);
+    }
+
+    /// Keeps a message for named clients without sending it (sent otherwise).
+    pub fn keep(&mut self, line: &Bytes, now_ms: u64) {
+        self.history.push(now_ms, line.clone());
+    }
+
+    /// Sends to every client, or keeps the line for playback when none is attached (for
+    /// named clients, it is kept either way).
     pub fn broadcast_or_keep(&mut self, line: Bytes, now_ms: u64) {
+        self.history.push(now_ms, line.clone());
         if self.clients.is_empty() {
             if self.playback_max == 0 {
                 return;
@@ -245,34 +289,90 @@ impl Clients {
     }
 }
 
-/// `@time=...` for a line played back to a client with `server-time`.
+/// A played-back line with a `time` tag: the server's own when it sent one, otherwise when
+/// the line arrived (`ms`). Its other tags stay: each client's shaping keeps only those of
+/// the capabilities it asked for.
 pub fn with_time_tag(line: &Bytes, ms: u64) -> Bytes {
+    let stamp = format!("time={}", time_stamp(ms));
+    let mut out = Vec::with_capacity(stamp.len() + line.len() + 2);
+    match line.strip_prefix(b"@") {
+        Some(rest) => {
+            let (tags, body) = match rest.iter().position(|&b| b == b' ') {
+                Some(i) => (
+                    rest.get(..i).unwrap_or_default(),
+                    rest.get(i..).unwrap_or_default(),
+                ),
+                None => (rest, &b" "[..]),
+            };
+            if tags.split(|&b| b == b';').any(|t| t.starts_with(b"time=")) {
+                return line.clone();
+            }
+            out.push(b'@');
+            out.extend_from_slice(stamp.as_bytes());
+            out.push(b';');
+            out.extend_from_slice(tags);
+            out.extend_from_slice(body);
+        }
+        None => {
+            out.push(b'@');
+            out.extend_from_slice(stamp.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(line);
+        }
+    }
+    Bytes::from(out)
+}
+
+/// A line played back to a client: with a `time` tag for a client with `server-time`;
+/// otherwise a PRIVMSG or NOTICE text starts with `[YYYY-MM-DD HH:MM:SS] ` (UTC), so the
+/// client still shows when it was said (a CTCP, `/me` included, is left as it is).
+pub fn played_back(line: &Bytes, ms: u64, caps: CapSet) -> Bytes {
+    if caps.has(Cap::ServerTime) {
+        return with_time_tag(line, ms);
+    }
+    let Some(l) = crate::irc::Line::parse(line) else {
+        return line.clone();
+    };
+    let (Some(target), Some(text)) = (l.param(0), l.param(1)) else {
+        return line.clone();
+    };
+    if !(l.is("PRIVMSG") || l.is("NOTICE")) || text.first() == Some(&1) {
+        return line.clone();
+    }
+    let stamp = time_stamp(ms);
+    let shown = format!(
+        "[{} {}] ",
+        stamp.get(..10).unwrap_or_default(),
+        stamp.get(11..19).unwrap_or_default()
+    );
+    let mut out = Vec::with_capacity(line.len() + shown.len() + 4);
+    if let Some(src) = l.source {
+        out.push(b':');
+        out.extend_from_slice(src);
+        out.push(b' ');
+    }
+    out.extend_from_slice(l.command);
+    out.push(b' ');
+    out.extend_from_slice(target);
+    out.extend_from_slice(b" :");
+    out.extend_from_slice(shown.as_bytes());
+    out.extend_from_slice(text);
+    out.extend_from_slice(b"\r\n");
+    Bytes::from(out)
+}
+
+/// `2023-11-14T22:13:20.123Z` for Unix milliseconds (UTC).
+pub fn time_stamp(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
-    let stamp = format!(
-        "@time={y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z ",
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
         (rem / 60) % 60,
         rem % 60,
         ms % 1000
-    );
-    // Tags the server sent (a hostile one may send any; none were negotiated) go: the line
-    // stays one well-formed line whose only tag is ours.
-    let body: &[u8] = if line.starts_with(b"@") {
-        let after_tags = line.splitn(2, |b| *b == b' ').nth(1).unwrap_or_default();
-        let start = after_tags
-            .iter()
-            .position(|b| *b != b' ')
-            .unwrap_or(after_tags.len());
-        after_tags.get(start..).unwrap_or_default()
-    } else {
-        line
-    };
-    let mut out = Vec::with_capacity(stamp.len() + body.len());
-    out.extend_from_slice(stamp.as_bytes());
-    out.extend_from_slice(body);
-    Bytes::from(out)
+    )
 }
 
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
@@ -306,20 +406,6 @@ mod tests {
     }
 
     #[test]
-    fn cap_requests_are_all_or_nothing_and_can_drop_a_cap() {
-        let offered = "echo-message server-time";
-        let mut caps = ClientCaps::default();
-        assert!(caps.apply_request("server-time", offered));
-        assert!(caps.server_time && !caps.echo_message);
-        // One unknown name: the whole list is refused, nothing changes.
-        assert!(!caps.apply_request("echo-message away-notify", offered));
-        assert!(!caps.echo_message);
-        assert!(!caps.apply_request("", offered));
-        assert!(caps.apply_request("echo-message -server-time", offered));
-        assert!(caps.echo_message && !caps.server_time);
-    }
-
-    #[test]
     fn the_user_is_away_when_every_client_is_or_none_is_attached() {
         let mut c = Clients::new(0);
         assert_eq!(c.collective_away("auto").as_deref(), Some("auto"));
@@ -332,7 +418,7 @@ mod tests {
                 id,
                 Client {
                     tx,
-                    caps: ClientCaps::default(),
+                    caps: CapSet::EMPTY,
                     offline: false,
                     away: None,
                 },
@@ -358,15 +444,44 @@ mod tests {
     }
 
     #[test]
-    fn a_time_tag_replaces_the_tags_a_kept_line_came_with() {
+    fn a_kept_line_keeps_the_servers_time_and_its_other_tags() {
+        // The server's time wins: it is when the line was sent.
+        let tagged =
+            Bytes::from_static(b"@msgid=1;time=1999-01-01T00:00:00.000Z :a NOTICE b :c\r\n");
+        assert_eq!(with_time_tag(&tagged, 1_700_000_000_123), tagged);
         let l = with_time_tag(
-            &Bytes::from_static(b"@time=1999-01-01T00:00:00.000Z;x=y :a NOTICE b :c\r\n"),
+            &Bytes::from_static(b"@msgid=1 :a NOTICE b :c\r\n"),
             1_700_000_000_123,
         );
-        assert_eq!(&l[..], b"@time=2023-11-14T22:13:20.123Z :a NOTICE b :c\r\n");
-        // Only tags, no line: nothing but our tag is left.
+        assert_eq!(
+            &l[..],
+            b"@time=2023-11-14T22:13:20.123Z;msgid=1 :a NOTICE b :c\r\n"
+        );
+        // A client without message-tags gets the time alone.
+        let shaped = shape::shape(&l, CapSet::of(&[Cap::ServerTime]), b"@+").unwrap();
+        assert_eq!(
+            &shaped[..],
+            b"@time=2023-11-14T22:13:20.123Z :a NOTICE b :c\r\n"
+        );
+        // Only tags, no line: still one tag section.
         let l = with_time_tag(&Bytes::from_static(b"@x=y"), 0);
-        assert_eq!(&l[..], b"@time=1970-01-01T00:00:00.000Z ");
+        assert_eq!(&l[..], b"@time=1970-01-01T00:00:00.000Z;x=y ");
+    }
+
+    #[test]
+    fn without_server_time_the_text_says_when() {
+        let line = Bytes::from_static(b"@msgid=x :a!u@h PRIVMSG #c :hello there\r\n");
+        let out = played_back(&line, 1_700_000_000_123, CapSet::EMPTY);
+        assert_eq!(
+            &out[..],
+            b":a!u@h PRIVMSG #c :[2023-11-14 22:13:20] hello there\r\n"
+        );
+        let action = Bytes::from_static(b":a PRIVMSG #c :\x01ACTION waves\x01\r\n");
+        assert_eq!(played_back(&action, 0, CapSet::EMPTY), action);
+        let join = Bytes::from_static(b":a JOIN #c\r\n");
+        assert_eq!(played_back(&join, 0, CapSet::EMPTY), join);
+        let timed = played_back(&line, 0, CapSet::of(&[Cap::ServerTime]));
+        assert!(timed.starts_with(b"@time=1970-01-01T00:00:00.000Z;msgid=x "));
     }
 
     #[test]
@@ -384,10 +499,7 @@ mod tests {
     async fn what_is_noted_about_a_client_leaves_with_it() {
         let mut c = Clients::new(0);
         let (tx, _rx) = mpsc::channel(1);
-        let caps = ClientCaps {
-            echo_message: false,
-            server_time: true,
-        };
+        let caps = CapSet::of(&[Cap::ServerTime]);
         c.attach(
             7,
             Client {
@@ -420,7 +532,7 @@ mod tests {
             1,
             Client {
                 tx,
-                caps: ClientCaps::default(),
+                caps: CapSet::EMPTY,
                 offline: false,
                 away: None,
             },

@@ -3,10 +3,12 @@
 //! the directory is filled once, after every network was spawned.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use super::NetworkHandle;
+use crate::irc::CapSet;
 
 /// Every configured network's handle by name, set once at start.
 pub type Directory = Arc<OnceLock<BTreeMap<String, NetworkHandle>>>;
@@ -73,6 +75,8 @@ pub struct NetInfo {
     /// How the server is reached, e.g. `irc.example.org:6697 over tls`.
     pub reached: String,
     summary: Mutex<Summary>,
+    /// The capabilities the server granted (what a registering client is offered).
+    upstream_caps: AtomicU32,
 }
 
 impl NetInfo {
@@ -81,7 +85,18 @@ impl NetInfo {
         NetInfo {
             reached,
             summary: Mutex::new(Summary::default()),
+            upstream_caps: AtomicU32::new(0),
         }
+    }
+
+    /// The capabilities the server granted otrbnc.
+    pub fn upstream_caps(&self) -> CapSet {
+        CapSet::from_bits(self.upstream_caps.load(Ordering::Relaxed))
+    }
+
+    /// Records the capabilities the server granted otrbnc.
+    pub fn set_upstream_caps(&self, caps: CapSet) {
+        self.upstream_caps.store(caps.bits(), Ordering::Relaxed);
     }
 
     /// The latest summary.

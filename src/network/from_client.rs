@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{ClientId, Net};
-use crate::irc::{Line, build};
+use crate::irc::{Cap, Line, build};
 
 impl Net {
     pub(super) fn on_client_line(&mut self, id: ClientId, raw: Bytes) {
@@ -44,6 +44,7 @@ impl Net {
                 }
             }
             b"PRIVMSG" | b"NOTICE" => self.client_message(id, &raw, &line),
+            b"TAGMSG" => self.client_tagmsg(id, &raw, &line),
             b"JOIN" if !self.irc.registered => self.join_later(id, &line),
             b"JOIN" => {
                 self.note_client_join(&line);
@@ -68,40 +69,56 @@ impl Net {
     }
 
     fn client_cap(&mut self, id: ClientId, line: &Line<'_>) {
-        // What otrbnc offers can be requested (or dropped) at any time; the list never
-        // changes, so there is nothing for cap-notify to say.
+        // What otrbnc offers follows what the server granted it; a change reaches clients
+        // with cap-notify as CAP NEW/DEL (`Net::upstream_caps_changed`).
         let sub = line.param_str(0).unwrap_or_default().to_ascii_uppercase();
         let nick = self.irc.nick.clone();
+        let offered = self.offered_caps();
         let text = match sub.as_str() {
-            "LS" => format!(
-                ":otrbnc CAP {nick} LS :{}\r\n",
-                crate::downstream::OFFERED_CAPS
-            ),
+            "LS" => {
+                // `CAP LS 302` turns cap-notify on (IRCv3 capability negotiation 3.2).
+                if line
+                    .param_str(1)
+                    .is_some_and(|v| v.parse::<u32>().is_ok_and(|v| v >= 302))
+                    && let Some(caps) = self.clients.caps(id)
+                {
+                    self.clients.set_caps(id, caps.with(Cap::CapNotify));
+                }
+                format!(":otrbnc CAP {nick} LS :{}\r\n", offered.names())
+            }
             "LIST" => {
                 let caps = self.clients.caps(id).unwrap_or_default();
-                let mut list = Vec::new();
-                if caps.echo_message {
-                    list.push("echo-message");
-                }
-                if caps.server_time {
-                    list.push("server-time");
-                }
-                format!(":otrbnc CAP {nick} LIST :{}\r\n", list.join(" "))
+                format!(":otrbnc CAP {nick} LIST :{}\r\n", caps.names())
             }
             "REQ" => {
                 let asked = line.param_str(1).unwrap_or_default();
                 let mut caps = self.clients.caps(id).unwrap_or_default();
-                let verb = if caps.apply_request(&asked, crate::downstream::OFFERED_CAPS) {
+                let verb = if caps.apply_request(&asked, offered) {
                     self.clients.set_caps(id, caps);
                     "ACK"
                 } else {
                     "NAK"
                 };
-                format!(":otrbnc CAP {nick} {verb} :{asked}\r\n")
+                format!(":otrbnc CAP {nick} {verb} :{}\r\n", asked.trim())
             }
+            // A client that sends CAP END after registration changes nothing.
             _ => return,
         };
         self.clients.send_to(id, Bytes::from(text));
+    }
+
+    /// A TAGMSG (typing notices, reactions, replies as client tags) passes upstream unless
+    /// it is addressed to an opted-in nick: its tags would tell that nick's server, in the
+    /// clear, what the user does in a private conversation (a reaction is text).
+    fn client_tagmsg(&mut self, id: ClientId, raw: &Bytes, line: &Line<'_>) {
+        let to_opted = line
+            .param_str(0)
+            .is_some_and(|targets| targets.split(',').any(|t| self.opted_target(t).is_some()));
+        if to_opted {
+            tracing::debug!("a TAGMSG to an opted-in nick was not sent");
+            return;
+        }
+        self.forward_raw(id, raw);
     }
 
     fn client_message(&mut self, id: ClientId, raw: &Bytes, line: &Line<'_>) {
@@ -167,19 +184,13 @@ impl Net {
     ) {
         let Some(target) = target else { return };
         let sender = self.clients.caps(from);
-        let echo_self = sender.is_some_and(|c| c.echo_message);
-        let others = self
-            .clients
-            .len()
-            .saturating_sub(usize::from(sender.is_some()));
-        if !echo_self && others == 0 {
-            // Nobody to show it to (one client, the usual case): skip building the line.
-            return;
-        }
+        let echo_self = sender.is_some_and(|c| c.has(Cap::EchoMessage));
         let prefix = self.irc.prefix();
         let cmd = String::from_utf8_lossy(command).to_ascii_uppercase();
         let text = String::from_utf8_lossy(text);
         let line = build::message(Some(&prefix), &cmd, target, &text);
+        // Kept for named clients that are away: they see what was said from here.
+        self.clients.keep(&line, super::now_ms());
         self.clients.broadcast_where(&line, Some(from), |_| true);
         if echo_self {
             self.clients.send_to(from, line);

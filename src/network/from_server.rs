@@ -7,12 +7,9 @@ use super::registration::SaslFailure;
 use super::{Net, now_ms};
 use crate::config::SaslMechanism;
 use crate::irc::Line;
+use crate::irc::caps::{Cap, CapSet, REQUESTED_UPSTREAM};
 use crate::upstream::pacing::{self, Throttle};
 use crate::upstream::sasl;
-
-/// Capabilities otrbnc asks the server for (only those that do not change the lines clients
-/// get; `sasl` is added when configured).
-const WANTED_CAPS: &[&str] = &[];
 
 impl Net {
     pub(super) fn on_server_line(&mut self, raw: Bytes) {
@@ -36,10 +33,10 @@ impl Net {
                 return;
             }
             b"PING" => {
+                // The parameters echoed as sent (a server may tag or source its PING).
                 let mut pong = b"PONG".to_vec();
-                if let Some(rest) = raw.get(4..) {
-                    pong.extend_from_slice(rest);
-                }
+                pong.extend_from_slice(crate::irc::line::after_command(&raw));
+                pong.extend_from_slice(b"\r\n");
                 self.send_now(Bytes::from(pong));
                 return;
             }
@@ -113,6 +110,7 @@ impl Net {
             self.otr.refold(&self.irc);
             self.joins.refold(self.irc.casemap);
             self.apply_pacing();
+            self.clients.set_prefixes(self.irc.modes.symbols());
         }
         if cmd == b"004" {
             self.apply_pacing();
@@ -129,6 +127,10 @@ impl Net {
             }
             b"PRIVMSG" | b"NOTICE" if self.private_from_server(&raw, &line) => return,
             b"INVITE" if self.keep_invite(&raw, &line) => return,
+            // invite-notify: an invitation for someone else, for the clients that asked.
+            b"INVITE" if !line.param_str(0).is_some_and(|t| self.irc.is_me(&t)) => {
+                return self.clients.broadcast_to_cap(&raw, Cap::InviteNotify);
+            }
             b"401" => self.otr_no_such_nick(&line),
             _ => {}
         }
@@ -144,7 +146,15 @@ impl Net {
             }
             return;
         }
-        self.clients.broadcast(&raw);
+        // Messages are kept for named clients (a CTCP request is not: it asks for an answer
+        // now); everything else only goes to those attached.
+        let message = matches!(cmd.as_slice(), b"PRIVMSG" | b"NOTICE")
+            && !(cmd == b"PRIVMSG" && line.param(1).is_some_and(is_ctcp_request));
+        if message {
+            self.clients.broadcast_kept(&raw, now_ms());
+        } else {
+            self.clients.broadcast(&raw);
+        }
     }
 
     /// A reply saying the server dropped a line of ours or refused a command for load.
@@ -197,29 +207,23 @@ impl Net {
 
     fn on_cap(&mut self, line: &Line<'_>) {
         let sub = line.param(1).unwrap_or_default().to_ascii_uppercase();
+        let list = line
+            .params
+            .last()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default();
         match sub.as_slice() {
             b"LS" => {
                 // `CAP * LS * :caps` continues, `CAP * LS :caps` ends.
                 let more = line.params.len() >= 4 && line.param(2) == Some(b"*");
-                if let Some(list) = line.params.last() {
-                    self.reg.caps_offered.extend(
-                        String::from_utf8_lossy(list)
-                            .split(' ')
-                            .filter(|s| !s.is_empty())
-                            .map(|s| s.split('=').next().unwrap_or_default().to_string()),
-                    );
-                }
+                self.reg.caps_offered = self.reg.caps_offered.union(CapSet::parse_list(&list));
                 if more || self.irc.registered {
                     return;
                 }
-                let mut want: Vec<&str> = WANTED_CAPS
-                    .iter()
-                    .copied()
-                    .filter(|c| self.reg.caps_offered.iter().any(|o| o == c))
-                    .collect();
+                let mut want = self.reg.caps_offered.intersection(REQUESTED_UPSTREAM);
                 if self.cfg.sasl_mechanism.is_some() {
-                    if self.reg.caps_offered.iter().any(|o| o == "sasl") {
-                        want.push("sasl");
+                    if self.reg.caps_offered.has(Cap::Sasl) {
+                        want = want.with(Cap::Sasl);
                     } else if self.cfg.sasl_required {
                         return self.on_sasl_failed(SaslFailure::NotOffered, "");
                     } else {
@@ -230,30 +234,59 @@ impl Net {
                     }
                 }
                 if want.is_empty() {
+                    self.set_upstream_caps(CapSet::EMPTY);
                     self.send_now(Bytes::from_static(b"CAP END\r\n"));
                 } else {
-                    let req = format!("CAP REQ :{}\r\n", want.join(" "));
+                    let req = format!("CAP REQ :{}\r\n", want.names());
                     self.send_now(Bytes::from(req));
                 }
             }
             b"ACK" => {
-                let acked = line
-                    .params
-                    .last()
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                    .unwrap_or_default();
-                if acked.split(' ').any(|c| c == "sasl") && !self.irc.registered {
+                let (added, removed) = cap_changes(&list);
+                let granted = if self.irc.registered {
+                    self.upstream_caps.union(added).minus(removed)
+                } else {
+                    // This connection's first grant replaces what the last one had.
+                    added
+                };
+                self.set_upstream_caps(granted.without(Cap::Sasl));
+                if self.irc.registered {
+                    return;
+                }
+                if added.has(Cap::Sasl) {
                     let mech = match self.cfg.sasl_mechanism {
                         Some(SaslMechanism::External) => "EXTERNAL",
                         _ => "PLAIN",
                     };
                     self.reg.sasl_pending = true;
                     self.send_now(Bytes::from(format!("AUTHENTICATE {mech}\r\n")));
-                } else if !self.irc.registered {
+                } else {
                     self.cap_end_unless_sasl_required();
                 }
             }
-            b"NAK" if !self.irc.registered => self.cap_end_unless_sasl_required(),
+            b"NAK" if !self.irc.registered => {
+                // The whole list was refused (a server that lists a capability it will not
+                // grant). Registration goes on without them; SASL decides as before.
+                tracing::info!(network = %self.name, refused = %list, "the server refused the capabilities asked for");
+                self.set_upstream_caps(CapSet::EMPTY);
+                self.cap_end_unless_sasl_required();
+            }
+            // cap-notify (implied by `CAP LS 302`): the server's offer changed.
+            b"NEW" => {
+                let new = CapSet::parse_list(&list);
+                self.reg.caps_offered = self.reg.caps_offered.union(new);
+                let want = new
+                    .intersection(REQUESTED_UPSTREAM)
+                    .minus(self.upstream_caps);
+                if !want.is_empty() && self.irc.registered {
+                    self.send_now(Bytes::from(format!("CAP REQ :{}\r\n", want.names())));
+                }
+            }
+            b"DEL" => {
+                let gone = CapSet::parse_list(&list);
+                self.reg.caps_offered = self.reg.caps_offered.minus(gone);
+                self.set_upstream_caps(self.upstream_caps.minus(gone));
+            }
             _ => {}
         }
     }
@@ -340,6 +373,18 @@ impl Net {
         self.clients.broadcast_or_keep(raw.clone(), now_ms());
         true
     }
+}
+
+/// The capabilities a `CAP ACK` list grants and withdraws (`-name`).
+fn cap_changes(list: &str) -> (CapSet, CapSet) {
+    let (mut added, mut removed) = (CapSet::EMPTY, CapSet::EMPTY);
+    for item in list.split(' ') {
+        match item.strip_prefix('-') {
+            Some(name) => removed = removed.union(CapSet::parse_list(name)),
+            None => added = added.union(CapSet::parse_list(item)),
+        }
+    }
+    (added, removed)
 }
 
 /// A CTCP request (`\x01VERSION\x01`, `\x01PING …\x01`): any CTCP but ACTION, which is text.

@@ -12,6 +12,7 @@ mod control;
 mod directory;
 mod from_client;
 mod from_server;
+mod history;
 pub mod joins;
 mod legacy;
 mod liveness;
@@ -33,10 +34,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+pub use clients::ClientId;
 use clients::{Client, Clients};
-pub use clients::{ClientCaps, ClientId};
 pub use control::split_args;
 pub use directory::{Directory, NetInfo, new_directory};
+pub use history::{MAX_CLIENT_NAME, valid_client_name};
 pub use joins::{MAX_WANTED as MAX_WANTED_CHANNELS, parse_configured as parse_configured_channel};
 pub use net_commands::{NetCommand, RemoteRequest};
 use otr::OtrState;
@@ -44,6 +46,7 @@ use state::IrcState;
 
 use crate::config::{self, Network as NetConfig};
 use crate::irc::build;
+use crate::irc::caps::{self as irc_caps, Cap, CapSet};
 use crate::local_state::SharedIdentity;
 use crate::upstream::pacing::{self, Class, Pacer};
 use crate::upstream::transport::Route;
@@ -125,7 +128,12 @@ pub struct Attachment {
     /// Where its lines go.
     pub tx: mpsc::Sender<Bytes>,
     /// Its capabilities.
-    pub caps: ClientCaps,
+    pub caps: CapSet,
+    /// The name it logged in with (`user@name`), if any.
+    pub name: Option<String>,
+    /// What otrbnc offered it when it registered (the offer may have changed since: a client
+    /// with cap-notify is told).
+    pub offered: CapSet,
     /// The nick it asked for.
     pub nick: String,
     /// Its USER name (used, with the nick and real name, when the network has no
@@ -163,8 +171,8 @@ enum Link {
 /// Registration progress with the server.
 #[derive(Debug, Default)]
 struct Registration {
-    /// CAP LS lines so far.
-    caps_offered: Vec<String>,
+    /// What the server's CAP LS lines offered so far (the capabilities otrbnc knows).
+    caps_offered: CapSet,
     /// Waiting for the SASL exchange to end.
     sasl_pending: bool,
     /// Nicks refused so far (433/432/437).
@@ -201,6 +209,9 @@ pub struct Net {
     away_upstream: Option<String>,
     /// 305/306 replies to our own AWAY still to come from the server (not passed on).
     away_replies: u32,
+    /// The capabilities the server granted (kept across reconnects: clients hold what was
+    /// offered from it until a change is announced).
+    upstream_caps: CapSet,
     /// The nick clients know us by (changes reach them as NICK lines).
     client_nick: String,
     /// Why the last connection ended (repeats are not announced again).
@@ -294,6 +305,7 @@ pub fn spawn(
         last_queue_warning: None,
         away_upstream: None,
         away_replies: 0,
+        upstream_caps: CapSet::EMPTY,
         joins: joins::Joins::default(),
         pending_keys: std::collections::BTreeMap::new(),
         save_at: None,
@@ -773,6 +785,8 @@ impl Net {
             id,
             tx,
             caps,
+            offered,
+            name,
             nick,
             user,
             realname,
@@ -812,13 +826,86 @@ impl Net {
             let text = self.offline_notice();
             self.reply(id, &text);
         }
-        for (ms, line) in self.clients.take_playback() {
-            let line = if caps.server_time {
-                clients::with_time_tag(&line, ms)
-            } else {
-                line
-            };
-            self.clients.send_to(id, line);
+        // It registered with the offer of that moment (or, with several networks and no
+        // network named yet, only what otrbnc emulates): tell it what changed since.
+        self.announce_offer_change(id, offered, self.offered_caps());
+        let caps = self.clients.caps(id).unwrap_or(caps);
+        match name {
+            // A named client seen before gets what it missed, whoever was attached
+            // meanwhile; the playback for unnamed clients stays theirs.
+            Some(name) if self.clients.known_name(&name) => {
+                let (missed, lost) = self.clients.missed(&name);
+                self.clients.name(id, name);
+                if lost > 0 {
+                    self.reply(
+                        id,
+                        &format!("{lost} message(s) since this client left are no longer kept."),
+                    );
+                }
+                for e in missed {
+                    let line = clients::played_back(&e.line, e.ms, caps);
+                    self.clients.send_to(id, line);
+                }
+            }
+            name => {
+                if let Some(name) = name {
+                    self.clients.name(id, name);
+                }
+                for (ms, line) in self.clients.take_playback() {
+                    let line = if caps.has(Cap::ServerTime) {
+                        clients::with_time_tag(&line, ms)
+                    } else {
+                        line
+                    };
+                    self.clients.send_to(id, line);
+                }
+            }
+        }
+    }
+
+    /// What a client may ask otrbnc for now.
+    fn offered_caps(&self) -> CapSet {
+        irc_caps::offered_downstream(self.upstream_caps)
+    }
+
+    /// The server granted or withdrew capabilities: publishes the new set and tells every
+    /// client what otrbnc's offer gained or lost.
+    fn set_upstream_caps(&mut self, caps: CapSet) {
+        let before = self.offered_caps();
+        self.upstream_caps = caps;
+        self.info.set_upstream_caps(caps);
+        let after = self.offered_caps();
+        if before != after {
+            tracing::info!(network = %self.name, caps = %caps.names(), "server capabilities changed");
+            for id in self.clients.ids() {
+                self.announce_offer_change(id, before, after);
+            }
+        }
+    }
+
+    /// A client that saw the offer `before` learns of `after`: what was withdrawn is taken
+    /// from its capabilities, and with cap-notify it gets CAP NEW and CAP DEL.
+    fn announce_offer_change(&mut self, id: ClientId, before: CapSet, after: CapSet) {
+        let Some(caps) = self.clients.caps(id) else {
+            return;
+        };
+        let (added, removed) = (after.minus(before), before.minus(after));
+        let kept = caps.minus(removed.union(caps.minus(after)));
+        if kept != caps {
+            self.clients.set_caps(id, kept);
+        }
+        if !caps.has(Cap::CapNotify) {
+            return;
+        }
+        let nick = match self.irc.nick.as_str() {
+            "" => "*".to_string(),
+            n => n.to_string(),
+        };
+        for (verb, set) in [("NEW", added), ("DEL", removed)] {
+            if !set.is_empty() {
+                let line = format!(":otrbnc CAP {nick} {verb} :{}\r\n", set.names());
+                self.clients.send_to(id, Bytes::from(line));
+            }
         }
     }
 

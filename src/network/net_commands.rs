@@ -293,13 +293,7 @@ impl Net {
             self.name
         )];
         for (id, caps, info) in list {
-            let mut caps_text = Vec::new();
-            if caps.echo_message {
-                caps_text.push("echo-message");
-            }
-            if caps.server_time {
-                caps_text.push("server-time");
-            }
+            let caps_text: Vec<&str> = caps.iter().map(crate::irc::Cap::name).collect();
             let (nick, since) = match info {
                 Some(i) => (i.nick, since_text(i.since_ms, now)),
                 None => ("?".to_string(), "?".to_string()),

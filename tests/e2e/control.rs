@@ -181,7 +181,7 @@ async fn networks_and_clients_across_two_networks() {
     );
     assert!(
         lines.iter().any(|l| !l.contains("(you)")
-            && l.contains(": nick alice · caps server-time · attached at ")),
+            && l.contains(": nick alice · caps cap-notify, server-time · attached at ")),
         "{lines:?}"
     );
 

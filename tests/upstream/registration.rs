@@ -49,8 +49,9 @@ async fn sasl_plain_then_registration() {
     assert_eq!(c.line(10).await.as_deref(), Some("CAP LS 302"));
     c.send(":srv CAP * LS :multi-prefix sasl=PLAIN,EXTERNAL\r\n")
         .await;
-    c.expect("CAP REQ :sasl").await;
-    c.send(":srv CAP * ACK :sasl\r\n").await;
+    // What otrbnc carries to its clients is asked for along with sasl.
+    c.expect("CAP REQ :multi-prefix sasl").await;
+    c.send(":srv CAP * ACK :multi-prefix sasl\r\n").await;
     c.expect("AUTHENTICATE PLAIN").await;
     c.send("AUTHENTICATE +\r\n").await;
     let auth = c.expect("AUTHENTICATE ").await;
@@ -100,11 +101,13 @@ async fn sasl_failure_is_reported_and_registration_continues() {
 }
 
 #[tokio::test]
-async fn without_sasl_cap_negotiation_ends_at_once_and_nick_collisions_are_resolved() {
+async fn without_sasl_cap_negotiation_ends_after_the_ack_and_nick_collisions_are_resolved() {
     let server = FakeServer::bind().await;
     let b = Bouncer::start(&network(server.port, "")).await;
     let mut c = server.accept().await;
     c.send(":srv CAP * LS :multi-prefix\r\n").await;
+    c.expect("CAP REQ :multi-prefix").await;
+    c.send(":srv CAP * ACK :multi-prefix\r\n").await;
     c.expect("CAP END").await;
     c.send(":srv 433 * alice :Nickname is already in use\r\n")
         .await;
@@ -461,4 +464,19 @@ async fn welcomed_then_closed_at_once_backs_off() {
     println!("intervals between connections: {gaps:?}");
     // 1, 2, 4 s (each with up to 25 % jitter): doubling, not reset by the welcome.
     assert!(gaps[1] >= 1.9 && gaps[2] >= 3.9, "{gaps:?}");
+}
+
+/// A server that lists capabilities and then refuses the request (NAK) is registered with
+/// without them: the refusal does not stall the registration.
+#[tokio::test]
+async fn a_refused_cap_request_still_registers() {
+    let server = FakeServer::bind().await;
+    let _b = Bouncer::start(&network(server.port, "")).await;
+    let mut c = server.accept().await;
+    c.send(":srv CAP * LS :away-notify server-time draft/unknown\r\n")
+        .await;
+    c.expect("CAP REQ :away-notify server-time").await;
+    c.send(":srv CAP * NAK :away-notify server-time\r\n").await;
+    c.expect("CAP END").await;
+    c.welcome("alice").await;
 }

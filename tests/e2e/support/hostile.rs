@@ -578,8 +578,13 @@ fn on_client_line(state: &Arc<Mutex<State>>, line: &[u8]) -> (Vec<Vec<u8>>, Vec<
 fn fake_sasl_reply(msg: &Msg, numeric: &str) -> Option<Vec<Vec<u8>>> {
     let line = |s: String| format!(":{} {s}\r\n", super::ngircd::SERVER_NAME).into_bytes();
     match msg.command.as_str() {
-        "CAP" if msg.param(0).eq_ignore_ascii_case("REQ") && msg.text() == "sasl" => {
-            Some(vec![line("CAP * ACK :sasl".to_string())])
+        // otrbnc asks for what the server offers along with sasl: all are granted (the real
+        // server behind never hears of them, and sends what it sends without).
+        "CAP"
+            if msg.param(0).eq_ignore_ascii_case("REQ")
+                && msg.text().split(' ').any(|c| c == "sasl") =>
+        {
+            Some(vec![line(format!("CAP * ACK :{}", msg.text()))])
         }
         "AUTHENTICATE" if msg.param(0) == "PLAIN" => Some(vec![b"AUTHENTICATE +\r\n".to_vec()]),
         "AUTHENTICATE" => {

@@ -134,6 +134,29 @@ pub fn private_config(packaged: &str, port: u16, dir: &Path) -> Result<String, S
     ))
 }
 
+/// The IRCv3 modules Debian's InspIRCd 3 ships, loaded by [`Inspircd::start_ircv3`], and an
+/// operator (`OPER tester testpass`, from any host) for SETHOST, UNLOADMODULE and LOADMODULE.
+/// `services_account` provides the account API `account-notify` and `account-tag` build on
+/// (no services run, so nobody is logged in).
+pub const IRCV3_CONF: &str = r#"
+<module name="cap">
+<module name="ircv3">
+<module name="ircv3_accounttag">
+<module name="ircv3_batch">
+<module name="ircv3_capnotify">
+<module name="ircv3_chghost">
+<module name="ircv3_ctctags">
+<module name="ircv3_invitenotify">
+<module name="ircv3_msgid">
+<module name="ircv3_servertime">
+<module name="namesx">
+<module name="uhnames">
+<module name="setname">
+<module name="sethost">
+<module name="services_account">
+<oper name="tester" password="testpass" host="*@*" type="NetAdmin">
+"#;
+
 /// A running InspIRCd, killed on drop.
 pub struct Inspircd {
     daemon: Daemon,
@@ -142,6 +165,17 @@ pub struct Inspircd {
 impl Inspircd {
     /// Starts one on a free port with the packaged defaults (see the module comment).
     pub async fn start() -> Inspircd {
+        Self::start_with("").await
+    }
+
+    /// The same with the IRCv3 modules and an operator ([`IRCV3_CONF`]).
+    pub async fn start_ircv3() -> Inspircd {
+        Self::start_with(IRCV3_CONF).await
+    }
+
+    /// Starts one with `extra` appended to the private configuration.
+    pub async fn start_with(extra: &str) -> Inspircd {
+        let extra = extra.to_string();
         let bin = binary().expect("inspircd not installed (check inspircd::missing() first)");
         let packaged = std::fs::read_to_string(DEFAULT_CONF)
             .unwrap_or_else(|e| panic!("reading {DEFAULT_CONF}: {e}"));
@@ -150,7 +184,8 @@ impl Inspircd {
         let conf = conf_path.clone();
         let daemon = Daemon::start("InspIRCd", &bin, dir, conf_path, |dir, port, _| {
             let text = private_config(&packaged, port, dir)
-                .unwrap_or_else(|e| panic!("{DEFAULT_CONF}: {e}"));
+                .unwrap_or_else(|e| panic!("{DEFAULT_CONF}: {e}"))
+                + &extra;
             std::fs::write(&conf, text).expect("write inspircd.conf");
             let args = vec![
                 "--nofork".to_string(),

@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGETS=(envelope query fragment_parse assembler irc_split tlv dake_messages data_message profile attestation smp_messages otr3_smp account interaction
-  irc_line irc_codec client_text login control_args config sam_reply irc_state otr3_keyfile
+  irc_line irc_shape irc_codec client_text login control_args config sam_reply irc_state otr3_keyfile
   otr3_message otr3_fragment otr3_tlv otr3_contact pacing)
 BUILD_FLAGS=(--sanitizer none --debug-assertions)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
@@ -45,7 +45,7 @@ max_len() {
     smp_messages) echo 4096 ;;                        # SMP2, the largest, is 3,169 bytes
     otr3_smp) echo 4096 ;;                            # v3 SMP2 ~1.7 KB; SMP1Q adds up to 1 KB of question
     irc_codec | irc_state) echo 65536 ;;              # several lines past MAX_LINE (8704)
-    irc_line | config) echo 16384 ;;                  # a line up to MAX_LINE; config files
+    irc_line | irc_shape | config) echo 16384 ;;      # a line up to MAX_LINE; config files
     otr3_keyfile) echo 16384 ;;                       # libotr key files are ~1 KB per account
     otr3_message) echo 65600 ;;                       # just past otr3's 64 KiB MAX_MESSAGE_BYTES
     otr3_fragment) echo 131072 ;;                     # lines past the 96 KiB MAX_REASSEMBLY_BYTES
@@ -59,7 +59,7 @@ max_len() {
 # the smoke run is part of CI's time budget.
 smoke_secs() {
   case "$1" in
-    irc_line | irc_codec | client_text | login | control_args | config | sam_reply | irc_state | pacing) echo 5 ;;
+    irc_line | irc_shape | irc_codec | client_text | login | control_args | config | sam_reply | irc_state | pacing) echo 5 ;;
     *) echo 10 ;;
   esac
 }

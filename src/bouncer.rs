@@ -92,6 +92,9 @@ pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
         let trust = state
             .trust_for(name)
             .map_err(|e| StartError::Setup(e.to_string()))?;
+        let history = state
+            .history_for(name, &config.data)
+            .map_err(|e| StartError::Setup(e.to_string()))?;
         // Each I2P network has its own session, so its own destination.
         let i2p = if net.transport == Transport::I2p {
             let keys = if config.i2p.destination == I2pDestination::Persistent {
@@ -105,7 +108,7 @@ pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
         } else {
             None
         };
-        opened.push((trust, i2p));
+        opened.push((network::Stores { trust, history }, i2p));
     }
     let (identity, file) = state.into_identity();
     let identity = Arc::new(crate::local_state::SharedIdentity::new(identity, file));
@@ -125,14 +128,14 @@ pub async fn run(config: Config, state: LocalState) -> Result<(), StartError> {
     let mut networks = BTreeMap::new();
     // Each network reaches the others through this, filled once they all run.
     let directory = network::new_directory();
-    for ((name, net), (trust, i2p)) in config.networks.iter().zip(opened) {
+    for ((name, net), (stores, i2p)) in config.networks.iter().zip(opened) {
         let route = Route::for_network(name, net, tor.as_ref(), i2p).map_err(StartError::Setup)?;
         let handle = network::spawn(
             name.clone(),
             net.clone(),
             config.otr.clone(),
             identity.clone(),
-            trust,
+            stores,
             route,
             directory.clone(),
         )

@@ -90,6 +90,30 @@ impl LocalState {
         }
     }
 
+    /// `network`'s kept messages: from its message log when the identity is persistent and
+    /// `data.history_on_disk` is on, in memory only otherwise.
+    pub fn history_for(
+        &self,
+        network: &str,
+        data: &crate::config::Data,
+    ) -> Result<crate::network::History, StoreError> {
+        let max_age_ms = u64::from(data.history_days) * 86_400_000;
+        match &self.passphrase {
+            Some(pass) if data.history_on_disk && data.history_lines > 0 => {
+                let (log, records) =
+                    crate::store::MessageLog::open_or_create(&self.dir, network, pass)?;
+                Ok(crate::network::History::with_log(
+                    data.history_lines,
+                    max_age_ms,
+                    log,
+                    records,
+                    now_ms(),
+                ))
+            }
+            _ => Ok(crate::network::History::new(data.history_lines, max_age_ms)),
+        }
+    }
+
     /// `network`'s stored I2P keys (`i2p.destination = "persistent"`); `None` when the
     /// identity is ephemeral (nothing is stored then).
     pub fn i2p_keys_for(&self, network: &str) -> Result<Option<I2pKeyFile>, StoreError> {

@@ -81,8 +81,9 @@ impl Default for Listen {
     }
 }
 
-/// `[data]`: where state is kept, and the passphrase it is encrypted with.
-#[derive(Clone, Deserialize, Default)]
+/// `[data]`: where state is kept, the passphrase it is encrypted with, and how much
+/// message history is kept.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Data {
     /// State directory (default: the user's data dir, e.g. `~/.local/share/otrbnc`).
@@ -97,6 +98,40 @@ pub struct Data {
     /// A file holding the store passphrase (mode 0600).
     #[serde(default)]
     pub passphrase_file: Option<PathBuf>,
+    /// Messages kept per network (channels and queries), for named clients and CHATHISTORY.
+    #[serde(default = "default_history_lines")]
+    pub history_lines: usize,
+    /// Days a kept message stays.
+    #[serde(default = "default_history_days")]
+    pub history_days: u32,
+    /// Whether kept messages are also written (sealed) to `messages-<network>.log`, so they
+    /// survive a restart (never with an ephemeral identity).
+    #[serde(default = "default_true")]
+    pub history_on_disk: bool,
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Data {
+            dir: None,
+            identity: IdentityMode::default(),
+            passphrase: None,
+            passphrase_file: None,
+            history_lines: default_history_lines(),
+            history_days: default_history_days(),
+            history_on_disk: true,
+        }
+    }
+}
+
+fn default_history_lines() -> usize {
+    100_000
+}
+fn default_history_days() -> u32 {
+    30
+}
+fn default_true() -> bool {
+    true
 }
 
 impl Data {
@@ -120,6 +155,9 @@ impl std::fmt::Debug for Data {
                 &self.passphrase.as_ref().map(|_| "<redacted>"),
             )
             .field("passphrase_file", &self.passphrase_file)
+            .field("history_lines", &self.history_lines)
+            .field("history_days", &self.history_days)
+            .field("history_on_disk", &self.history_on_disk)
             .finish()
     }
 }

@@ -164,6 +164,12 @@ impl Config {
 }
 
 fn validate_data(data: &Data) -> Result<(), ConfigError> {
+    if data.history_lines > 5_000_000 {
+        return Err(invalid("data.history_lines", "at most 5000000"));
+    }
+    if !(1..=3650).contains(&data.history_days) {
+        return Err(invalid("data.history_days", "must be 1..=3650"));
+    }
     if let Some(dir) = &data.dir
         && dir.as_os_str().is_empty()
     {

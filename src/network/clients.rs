@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::history::{Entry, HISTORY_MAX, History};
+use super::history::{Entry, History, Kept};
 use crate::irc::{Cap, CapSet, shape};
 
 /// Identifies one client connection (unique for the process lifetime).
@@ -53,8 +53,9 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// An empty set; at most `playback_max` lines kept while detached.
-    pub fn new(playback_max: usize) -> Clients {
+    /// An empty set; at most `playback_max` lines kept while detached (for unnamed clients),
+    /// and `history` for named ones.
+    pub fn new(playback_max: usize, history: History) -> Clients {
         Clients {
             clients: BTreeMap::new(),
             info: BTreeMap::new(),
@@ -62,7 +63,7 @@ impl Clients {
             playback_max,
             away_seq: 0,
             prefixes: b"@+".to_vec(),
-            history: History::new(HISTORY_MAX),
+            history,
             names: BTreeMap::new(),
         }
     }
@@ -245,20 +246,35 @@ impl Clients {
     }
 
     /// A message for every client: kept for named clients, and sent to those attached.
-    pub fn broadcast_kept(&mut self, line: &Bytes, now_ms: u64) {
-        self.history.push(now_ms, line.clone());
+    pub fn broadcast_kept(&mut self, line: &Bytes, now_ms: u64, kept: Kept) {
+        self.history.push(now_ms, line.clone(), kept);
         self.broadcast(line);
     }
 
     /// Keeps a message for named clients without sending it (sent otherwise).
-    pub fn keep(&mut self, line: &Bytes, now_ms: u64) {
-        self.history.push(now_ms, line.clone());
+    pub fn keep(&mut self, line: &Bytes, now_ms: u64, kept: Kept) {
+        self.history.push(now_ms, line.clone(), kept);
+    }
+
+    /// Writes the kept messages waiting for the disk; why the log stopped, once, if it did.
+    pub fn flush_history(&mut self) -> Option<String> {
+        self.history.flush().or_else(|| self.history.take_failure())
+    }
+
+    /// Whether kept messages wait to be written.
+    pub fn history_pending(&self) -> bool {
+        self.history.has_pending()
+    }
+
+    /// The last `n` kept messages of every conversation, oldest first.
+    pub fn recent(&self, n: usize) -> Vec<Entry> {
+        self.history.recent(n)
     }
 
     /// Sends to every client, or keeps the line for playback when none is attached (for
-    /// named clients, it is kept either way).
-    pub fn broadcast_or_keep(&mut self, line: Bytes, now_ms: u64) {
-        self.history.push(now_ms, line.clone());
+    /// named clients, it is kept either way, filed as `kept` says).
+    pub fn broadcast_or_keep(&mut self, line: Bytes, now_ms: u64, kept: Kept) {
+        self.history.push(now_ms, line.clone(), kept);
         if self.clients.is_empty() {
             if self.playback_max == 0 {
                 return;
@@ -407,7 +423,7 @@ mod tests {
 
     #[test]
     fn the_user_is_away_when_every_client_is_or_none_is_attached() {
-        let mut c = Clients::new(0);
+        let mut c = Clients::new(0, History::new(0, u64::MAX));
         assert_eq!(c.collective_away("auto").as_deref(), Some("auto"));
         assert_eq!(c.collective_away(""), None, "auto-away off");
         let mut rxs = Vec::new();
@@ -486,9 +502,9 @@ mod tests {
 
     #[test]
     fn playback_is_bounded() {
-        let mut c = Clients::new(3);
+        let mut c = Clients::new(3, History::new(0, u64::MAX));
         for i in 0..10u64 {
-            c.broadcast_or_keep(Bytes::from(format!("{i}")), i);
+            c.broadcast_or_keep(Bytes::from(format!("{i}")), i, Kept::memory());
         }
         let p = c.take_playback();
         assert_eq!(p.len(), 3);
@@ -497,7 +513,7 @@ mod tests {
 
     #[tokio::test]
     async fn what_is_noted_about_a_client_leaves_with_it() {
-        let mut c = Clients::new(0);
+        let mut c = Clients::new(0, History::new(0, u64::MAX));
         let (tx, _rx) = mpsc::channel(1);
         let caps = CapSet::of(&[Cap::ServerTime]);
         c.attach(
@@ -526,7 +542,7 @@ mod tests {
 
     #[tokio::test]
     async fn slow_clients_are_dropped() {
-        let mut c = Clients::new(0);
+        let mut c = Clients::new(0, History::new(0, u64::MAX));
         let (tx, _rx) = mpsc::channel(2);
         c.attach(
             1,

@@ -82,8 +82,8 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "policy",
-        "[name on|off]",
-        "show or change: allow_plain_notice, allow_plain_ctcp, accept_strangers, hold_first_contact",
+        "[name on|off | <nick> log on|off]",
+        "show or change: allow_plain_notice, allow_plain_ctcp, accept_strangers, hold_first_contact; or whether your private conversation with <nick> is written to the message log on disk (off by default)",
     ),
     (
         "forget",
@@ -405,6 +405,49 @@ impl Net {
                     on_off(self.otr.hold_first_contact)
                 );
                 self.reply(id, &p);
+                let logged: Vec<String> = self
+                    .otr
+                    .trust
+                    .logged()
+                    .map(|n| self.otr.display(n))
+                    .collect();
+                let text = if logged.is_empty() {
+                    "Private conversations written to the message log: none (`policy <nick> log on`).".to_string()
+                } else {
+                    format!(
+                        "Private conversations written to the message log: {}.",
+                        logged.join(", ")
+                    )
+                };
+                self.reply(id, &text);
+            }
+            ("policy", Some(nick))
+                if args.get(2).is_some_and(|a| a.eq_ignore_ascii_case("log")) =>
+            {
+                let on = match args.get(3).map(|v| v.to_ascii_lowercase()).as_deref() {
+                    Some("on" | "yes" | "true") => true,
+                    Some("off" | "no" | "false") => false,
+                    _ => return self.usage(id, "policy"),
+                };
+                let folded = self.irc.fold(nick);
+                match self.otr.trust.set_logged(&folded, on) {
+                    Err(e) => self.reply(id, &format!("Not changed: {e}.")),
+                    Ok(_) => {
+                        let text = if on {
+                            format!(
+                                "Your private conversation with {nick} is now written to the message log on disk (sealed with the store key) from here on. What is on disk stays readable to whoever gets the store and its key: forward secrecy no longer covers it. `policy {nick} log off` stops it."
+                            )
+                        } else {
+                            format!(
+                                "Your private conversation with {nick} is no longer written to the message log from here on (what was written stays until it ages out)."
+                            )
+                        };
+                        self.reply(id, &text);
+                        if let Err(e) = self.otr.trust.save_if_dirty() {
+                            self.reply(id, &format!("WARNING: this could NOT be saved ({e}): after a restart it is as before."));
+                        }
+                    }
+                }
             }
             ("policy", Some(name)) => {
                 let value = match args.get(2).map(|v| v.to_ascii_lowercase()).as_deref() {

@@ -190,7 +190,15 @@ impl Net {
         let text = String::from_utf8_lossy(text);
         let line = build::message(Some(&prefix), &cmd, target, &text);
         // Kept for named clients that are away: they see what was said from here.
-        self.clients.keep(&line, super::now_ms());
+        let folded = self.irc.fold(target);
+        let persist = self
+            .opted_target(target)
+            .is_none_or(|nick| self.logged(nick));
+        let kept = super::history::Kept {
+            target: folded,
+            persist,
+        };
+        self.clients.keep(&line, super::now_ms(), kept);
         self.clients.broadcast_where(&line, Some(from), |_| true);
         if echo_self {
             self.clients.send_to(from, line);

@@ -151,7 +151,8 @@ impl Net {
         let message = matches!(cmd.as_slice(), b"PRIVMSG" | b"NOTICE")
             && !(cmd == b"PRIVMSG" && line.param(1).is_some_and(is_ctcp_request));
         if message {
-            self.clients.broadcast_kept(&raw, now_ms());
+            let kept = self.kept_message(&line);
+            self.clients.broadcast_kept(&raw, now_ms(), kept);
         } else {
             self.clients.broadcast(&raw);
         }
@@ -357,7 +358,8 @@ impl Net {
             // while nobody is attached. A CTCP request is not: answered hours later by the
             // client that attaches, it would tell the asker nothing true.
             if !(line.is("PRIVMSG") && is_ctcp_request(text)) {
-                self.clients.broadcast_or_keep(raw.clone(), now_ms());
+                let kept = self.kept_message(line);
+                self.clients.broadcast_or_keep(raw.clone(), now_ms(), kept);
             }
             return true;
         }
@@ -370,8 +372,21 @@ impl Net {
         if !to_us || !self.clients.is_empty() {
             return false;
         }
-        self.clients.broadcast_or_keep(raw.clone(), now_ms());
+        let kept = self.kept_message(line);
+        self.clients.broadcast_or_keep(raw.clone(), now_ms(), kept);
         true
+    }
+
+    /// How a message from the server is kept: in its channel's conversation, or the
+    /// sender's for a private one; on disk.
+    fn kept_message(&self, line: &Line<'_>) -> super::history::Kept {
+        let target = line.param_str(0).unwrap_or_default();
+        let conversation = if self.irc.is_channel(&target) {
+            target
+        } else {
+            String::from_utf8_lossy(line.source_nick().unwrap_or_default()).into_owned()
+        };
+        super::history::Kept::stored(self.irc.fold(&conversation))
     }
 }
 

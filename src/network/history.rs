@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-/// Messages kept in memory for named clients.
-pub const HISTORY_MAX: usize = 10_000;
+use crate::store::{MessageLog, Record, StoreError};
+
 /// Longest client name (`user@<name>`).
 pub const MAX_CLIENT_NAME: usize = 32;
 /// Most client names remembered (the least recently seen is forgotten first).
@@ -23,53 +23,222 @@ pub fn valid_client_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// One kept message: its number, when it arrived (Unix ms), the line as clients got it.
+/// One kept message: its number, when it arrived (Unix ms), its conversation, the line as
+/// clients got it, and whether it is in the message log on disk.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// Its number (increasing, never reused).
+    /// Its number (increasing, never reused, also across restarts when logged).
     pub seq: u64,
     /// When it arrived (Unix milliseconds).
     pub ms: u64,
+    /// The conversation: casefolded channel or other nick (empty for `*otr` notices).
+    pub target: String,
     /// The line.
     pub line: Bytes,
+    /// Written to the message log.
+    pub persist: bool,
 }
 
-/// The kept messages and the named clients' read positions.
+/// How a kept message is filed.
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    /// Its conversation (casefolded channel or other nick).
+    pub target: String,
+    /// Whether it may be written to disk.
+    pub persist: bool,
+}
+
+impl Kept {
+    /// Kept in memory only, in no conversation (`*otr` notices, OTR status).
+    pub fn memory() -> Kept {
+        Kept::default()
+    }
+
+    /// Kept, and written to disk when the log is on.
+    pub fn stored(target: String) -> Kept {
+        Kept {
+            target,
+            persist: true,
+        }
+    }
+}
+
+/// The kept messages, the named clients' read positions, and the log on disk.
 #[derive(Debug)]
 pub struct History {
     entries: VecDeque<Entry>,
     next_seq: u64,
     max: usize,
+    max_age_ms: u64,
     /// For each client name: the first message it has not got, and when it was last seen
     /// (to forget the oldest names first).
     seen: BTreeMap<String, (u64, u64)>,
+    log: Option<MessageLog>,
+    /// Records in the log file (it is rewritten when they far outnumber what is kept).
+    on_disk: usize,
+    /// Why the log stopped being written (told once).
+    log_failed: Option<String>,
 }
 
 impl History {
-    /// Empty; keeps at most `max` messages.
-    pub fn new(max: usize) -> History {
+    /// Empty, in memory; keeps at most `max` messages, none older than `max_age_ms`.
+    pub fn new(max: usize, max_age_ms: u64) -> History {
         History {
             entries: VecDeque::new(),
             next_seq: 1,
             max,
+            max_age_ms,
             seen: BTreeMap::new(),
+            log: None,
+            on_disk: 0,
+            log_failed: None,
         }
     }
 
+    /// The same, backed by `log` and starting with what it held (`records`, as read).
+    pub fn with_log(
+        max: usize,
+        max_age_ms: u64,
+        log: MessageLog,
+        records: Vec<Record>,
+        now_ms: u64,
+    ) -> History {
+        let mut h = History::new(max, max_age_ms);
+        let read = records.len();
+        for rec in records {
+            match rec {
+                Record::Message {
+                    seq,
+                    ms,
+                    target,
+                    line,
+                } => {
+                    h.next_seq = h.next_seq.max(seq + 1);
+                    h.entries.push_back(Entry {
+                        seq,
+                        ms,
+                        target,
+                        line: Bytes::from(line),
+                        persist: true,
+                    });
+                    if h.entries.len() > max {
+                        h.entries.pop_front();
+                    }
+                }
+                Record::Position { name, seq, ms } => {
+                    h.next_seq = h.next_seq.max(seq);
+                    h.seen.insert(name, (seq, ms));
+                }
+            }
+        }
+        h.expire(now_ms);
+        h.on_disk = read;
+        h.log = Some(log);
+        // Bounds that changed (or time that passed) since it was written: write what stays.
+        if read > h.entries.len() + h.seen.len() {
+            h.compact();
+        }
+        h
+    }
+
     /// Keeps a message.
-    pub fn push(&mut self, ms: u64, line: Bytes) {
+    pub fn push(&mut self, ms: u64, line: Bytes, kept: Kept) {
         if self.max == 0 {
             return;
         }
         if self.entries.len() >= self.max {
             self.entries.pop_front();
         }
-        self.entries.push_back(Entry {
-            seq: self.next_seq,
-            ms,
-            line,
-        });
+        let seq = self.next_seq;
         self.next_seq += 1;
+        if kept.persist
+            && let Some(log) = &mut self.log
+        {
+            let rec = Record::Message {
+                seq,
+                ms,
+                target: kept.target.clone(),
+                line: line.to_vec(),
+            };
+            let result = log.append(&rec);
+            self.on_disk += 1;
+            self.check(result);
+        }
+        self.entries.push_back(Entry {
+            seq,
+            ms,
+            target: kept.target,
+            line,
+            persist: kept.persist,
+        });
+        self.expire(ms);
+        if self.on_disk > 2 * self.max + 2 * MAX_CLIENT_NAMES + 1024 {
+            self.compact();
+        }
+    }
+
+    /// Drops what is older than the age bound.
+    fn expire(&mut self, now_ms: u64) {
+        let oldest = now_ms.saturating_sub(self.max_age_ms);
+        while self.entries.front().is_some_and(|e| e.ms < oldest) {
+            self.entries.pop_front();
+        }
+    }
+
+    /// Rewrites the log with what is kept.
+    fn compact(&mut self) {
+        let Some(log) = &mut self.log else { return };
+        let records: Vec<Record> = self
+            .entries
+            .iter()
+            .filter(|e| e.persist)
+            .map(|e| Record::Message {
+                seq: e.seq,
+                ms: e.ms,
+                target: e.target.clone(),
+                line: e.line.to_vec(),
+            })
+            .chain(self.seen.iter().map(|(name, (seq, ms))| Record::Position {
+                name: name.clone(),
+                seq: *seq,
+                ms: *ms,
+            }))
+            .collect();
+        let result = log.rewrite(records.iter());
+        self.on_disk = records.len();
+        self.check(result);
+    }
+
+    /// Writes what waits to the log (on a timer: a message reaches the disk within a
+    /// second or so). Returns why the log stopped, once, when it did.
+    pub fn flush(&mut self) -> Option<String> {
+        if let Some(log) = &mut self.log
+            && log.has_pending()
+        {
+            let result = log.flush();
+            return self.check(result);
+        }
+        None
+    }
+
+    /// Whether records wait to be written.
+    pub fn has_pending(&self) -> bool {
+        self.log.as_ref().is_some_and(MessageLog::has_pending)
+    }
+
+    /// A failed write stops the log (messages stay kept in memory) and is told once.
+    fn check(&mut self, result: Result<(), StoreError>) -> Option<String> {
+        let e = result.err()?;
+        tracing::warn!(error = %e, "the message log could not be written; history stays in memory only");
+        self.log = None;
+        let text = format!("Message history is no longer written to disk: {e}");
+        self.log_failed = Some(text.clone());
+        Some(text)
+    }
+
+    /// Why the log stopped, if it did (for the user, taken once).
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.log_failed.take()
     }
 
     /// A named client left (its last connection): it has got everything so far.
@@ -85,6 +254,16 @@ impl History {
             }
         }
         self.seen.insert(name.to_string(), (self.next_seq, now_ms));
+        if let Some(log) = &mut self.log {
+            let rec = Record::Position {
+                name: name.to_string(),
+                seq: self.next_seq,
+                ms: now_ms,
+            };
+            let result = log.append(&rec);
+            self.on_disk += 1;
+            self.check(result);
+        }
     }
 
     /// Whether a client of that name left before (and is remembered).
@@ -108,6 +287,12 @@ impl History {
             .collect();
         (missed, lost)
     }
+
+    /// The last `n` messages of every conversation, oldest first.
+    pub fn recent(&self, n: usize) -> Vec<Entry> {
+        let skip = self.entries.len().saturating_sub(n);
+        self.entries.iter().skip(skip).cloned().collect()
+    }
 }
 
 #[cfg(test)]
@@ -120,28 +305,28 @@ mod tests {
 
     #[test]
     fn a_named_client_gets_what_came_after_it_left_once_per_absence() {
-        let mut h = History::new(100);
-        h.push(1, line(1));
+        let mut h = History::new(100, u64::MAX);
+        h.push(1, line(1), Kept::memory());
         assert_eq!(h.missed("phone").0.len(), 0, "never seen: nothing");
         h.left("phone", 1);
-        h.push(2, line(2));
-        h.push(3, line(3));
+        h.push(2, line(2), Kept::memory());
+        h.push(3, line(3), Kept::memory());
         let (missed, lost) = h.missed("phone");
         assert_eq!(lost, 0);
         let got: Vec<u64> = missed.iter().map(|e| e.ms).collect();
         assert_eq!(got, vec![2, 3]);
         // Attached again and left again: only what came after.
         h.left("phone", 3);
-        h.push(4, line(4));
+        h.push(4, line(4), Kept::memory());
         assert_eq!(h.missed("phone").0.len(), 1);
     }
 
     #[test]
     fn what_is_no_longer_kept_is_counted() {
-        let mut h = History::new(3);
+        let mut h = History::new(3, u64::MAX);
         h.left("desk", 0);
         for i in 0..10 {
-            h.push(i, line(i));
+            h.push(i, line(i), Kept::memory());
         }
         let (missed, lost) = h.missed("desk");
         assert_eq!(missed.len(), 3);
@@ -150,7 +335,7 @@ mod tests {
 
     #[test]
     fn names_are_bounded_and_checked() {
-        let mut h = History::new(1);
+        let mut h = History::new(1, u64::MAX);
         for i in 0..(MAX_CLIENT_NAMES as u64 + 5) {
             h.left(&format!("c{i}"), i);
         }

@@ -155,9 +155,10 @@ impl Net {
             None => text.to_string(),
         };
         let now = now_ms();
+        let kept = self.kept_private(peer, true);
         for piece in build::sanitize_lines(&shown, build::CLIENT_TEXT_MAX) {
             let line = build::message(Some(&format!("{nick}!otr@otrbnc")), "PRIVMSG", &me, &piece);
-            self.clients.broadcast_or_keep(line, now);
+            self.clients.broadcast_or_keep(line, now, kept.clone());
         }
     }
 

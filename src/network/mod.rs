@@ -38,7 +38,7 @@ pub use clients::ClientId;
 use clients::{Client, Clients};
 pub use control::split_args;
 pub use directory::{Directory, NetInfo, new_directory};
-pub use history::{MAX_CLIENT_NAME, valid_client_name};
+pub use history::{History, MAX_CLIENT_NAME, valid_client_name};
 pub use joins::{MAX_WANTED as MAX_WANTED_CHANNELS, parse_configured as parse_configured_channel};
 pub use net_commands::{NetCommand, RemoteRequest};
 use otr::OtrState;
@@ -61,6 +61,10 @@ pub const CLIENT_QUEUE: usize = 32_768;
 pub const CONTROL_SOURCE: &str = "*otr!otr@otrbnc";
 /// How soon to retry the pacer when the connection's write queue was full.
 const WRITE_RETRY: Duration = Duration::from_millis(5);
+/// Messages a named client gets when it attaches for the first time.
+pub const NEW_CLIENT_BACKLOG: usize = 200;
+/// How soon a kept message is written to the message log.
+const HISTORY_FLUSH: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the goodbye lines to be written.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 
@@ -222,6 +226,8 @@ pub struct Net {
     pending_keys: std::collections::BTreeMap<String, Option<String>>,
     /// When the changed channel list is written to the store.
     save_at: Option<Instant>,
+    /// When kept messages waiting for the message log are written.
+    history_flush_at: Option<Instant>,
     /// ISUPPORT of the last registration, for clients welcomed while the server is away.
     last_isupport: Vec<Bytes>,
     otr: OtrState,
@@ -250,16 +256,25 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a network keeps on disk: what it knows of its contacts' keys, and its messages.
+pub struct Stores {
+    /// The trust store.
+    pub trust: crate::store::TrustStore,
+    /// The kept messages (with the log they are written to, if any).
+    pub history: History,
+}
+
 /// Starts a network task.
 pub fn spawn(
     name: String,
     cfg: NetConfig,
     otr_cfg: config::Otr,
     identity: Arc<SharedIdentity>,
-    trust: crate::store::TrustStore,
+    stores: Stores,
     route: Route,
     directory: Directory,
 ) -> Result<NetworkHandle, String> {
+    let Stores { trust, history } = stores;
     let (tx, rx) = mpsc::channel(INBOX);
     let current = identity
         .current()
@@ -294,7 +309,7 @@ pub fn spawn(
         registered_at: None,
         reg: Registration::default(),
         irc: IrcState::new(cfg.nick.as_deref().unwrap_or("*")),
-        clients: Clients::new(otr_cfg.playback_lines),
+        clients: Clients::new(otr_cfg.playback_lines, history),
         pacer: Pacer::new(
             pacing::Overrides {
                 interval: cfg.flood_interval_secs.map(Duration::from_secs_f64),
@@ -309,6 +324,7 @@ pub fn spawn(
         joins: joins::Joins::default(),
         pending_keys: std::collections::BTreeMap::new(),
         save_at: None,
+        history_flush_at: None,
         last_isupport: Vec::new(),
         last_close_reason: None,
         client_nick: cfg.nick.clone().unwrap_or_default(),
@@ -355,8 +371,18 @@ impl Net {
                 }
                 other => self.handle(other),
             }
+            if self.history_flush_at.is_none() && self.clients.history_pending() {
+                self.history_flush_at = Some(Instant::now() + HISTORY_FLUSH);
+            }
             self.flush();
             self.publish_summary();
+        }
+    }
+
+    /// Writes kept messages to the message log; a failure is told once.
+    fn flush_history(&mut self) {
+        if let Some(e) = self.clients.flush_history() {
+            self.notify(&e);
         }
     }
 
@@ -435,6 +461,9 @@ impl Net {
         if let Some(t) = self.save_at {
             consider(t);
         }
+        if let Some(t) = self.history_flush_at {
+            consider(t);
+        }
         if self.can_send()
             && let Some(t) = self.joins.next_retry()
         {
@@ -459,6 +488,10 @@ impl Net {
         }
         self.liveness_timer(now);
         self.save_timer(now);
+        if self.history_flush_at.is_some_and(|t| t <= now) {
+            self.history_flush_at = None;
+            self.flush_history();
+        }
         if self.can_send() && self.joins.next_retry().is_some_and(|t| t <= now) {
             self.join_kept();
         }
@@ -767,7 +800,8 @@ impl Net {
         let nick = self.irc.nick.clone();
         for piece in build::sanitize_lines(text, build::CLIENT_TEXT_MAX) {
             let line = build::message(Some(CONTROL_SOURCE), "PRIVMSG", &nick, &piece);
-            self.clients.broadcast_or_keep(line, now_ms());
+            self.clients
+                .broadcast_or_keep(line, now_ms(), history::Kept::memory());
         }
     }
 
@@ -847,10 +881,16 @@ impl Net {
                     self.clients.send_to(id, line);
                 }
             }
-            name => {
-                if let Some(name) = name {
-                    self.clients.name(id, name);
+            // A name seen for the first time (since the log began) starts with the latest
+            // messages, as ZNC's buffers do.
+            Some(name) => {
+                self.clients.name(id, name);
+                for e in self.clients.recent(NEW_CLIENT_BACKLOG) {
+                    let line = clients::played_back(&e.line, e.ms, caps);
+                    self.clients.send_to(id, line);
                 }
+            }
+            None => {
                 for (ms, line) in self.clients.take_playback() {
                     let line = if caps.has(Cap::ServerTime) {
                         clients::with_time_tag(&line, ms)
@@ -913,6 +953,7 @@ impl Net {
         if self.save_at.take().is_some() {
             self.save_trust();
         }
+        self.flush_history();
         self.notify("otrbnc is shutting down: ending private conversations.");
         self.otr_finish_all();
         let mut lines = self.pacer.drain_all();

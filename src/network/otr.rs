@@ -475,7 +475,7 @@ impl Net {
 
     /// Shows text from the line's source to the clients, rebuilt so that it cannot carry
     /// more than one IRC line per piece.
-    fn deliver_text(&mut self, line: &Line<'_>, text: &str, _decrypted: bool) -> bool {
+    fn deliver_text(&mut self, line: &Line<'_>, text: &str, decrypted: bool) -> bool {
         let source = String::from_utf8_lossy(line.source.unwrap_or_default()).into_owned();
         let cmd = String::from_utf8_lossy(line.command).to_ascii_uppercase();
         let me = self.irc.nick.clone();
@@ -486,9 +486,11 @@ impl Net {
             build::sanitize_lines(text, build::CLIENT_TEXT_MAX)
         };
         let now = now_ms();
+        let peer = String::from_utf8_lossy(line.source_nick().unwrap_or_default()).into_owned();
+        let kept = self.kept_private(&peer, decrypted);
         for piece in pieces {
             let out = build::message(Some(&source), &cmd, &me, &piece);
-            self.clients.broadcast_or_keep(out, now);
+            self.clients.broadcast_or_keep(out, now, kept.clone());
         }
         true
     }
@@ -542,7 +544,22 @@ impl Net {
             &me,
             &format!("[otr] {text}"),
         );
-        self.clients.broadcast_or_keep(line, now_ms());
+        self.clients
+            .broadcast_or_keep(line, now_ms(), super::history::Kept::memory());
+    }
+
+    /// How a private message from `peer` is kept: in its conversation, and on disk unless
+    /// it was decrypted and the user did not ask for that conversation to be logged.
+    pub(super) fn kept_private(&self, peer: &str, decrypted: bool) -> super::history::Kept {
+        super::history::Kept {
+            target: self.irc.fold(peer),
+            persist: !decrypted || self.logged(peer),
+        }
+    }
+
+    /// Whether the decrypted conversation with `nick` is written to the message log.
+    pub(super) fn logged(&self, nick: &str) -> bool {
+        self.otr.trust.is_logged(&self.irc.fold(nick))
     }
 
     fn otr_event(&mut self, ev: Event) {

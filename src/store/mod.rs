@@ -6,6 +6,7 @@
 //! | `identity.sealed` | long-term keys, instance tag, last signed profile | [`identity_file`] |
 //! | `trust-<network>.sealed` | per nick: keys seen, trusted / SMP-verified, last profile; opt-ins, policy toggles, channels joined at run time (with keys) | [`trust`] |
 //! | `i2p-<network>.sealed` | the network's I2P destination keys (`i2p.destination = "persistent"`) | [`i2p_keys`] |
+//! | `messages-<network>.log` | the messages kept for clients (channels, queries; OTR conversations only with `log on`), appended in sealed chunks | [`message_log`] |
 //! | `store.key` | random key, only when no passphrase is configured | [`passphrase`] |
 //!
 //! Every `.sealed` file has the same format ([`sealed`]): Argon2id from the passphrase,
@@ -17,6 +18,7 @@ mod error;
 pub mod files;
 pub mod i2p_keys;
 pub mod identity_file;
+pub mod message_log;
 pub mod passphrase;
 pub mod sealed;
 pub mod trust;
@@ -24,6 +26,7 @@ pub mod trust;
 pub use error::StoreError;
 pub use i2p_keys::I2pKeyFile;
 pub use identity_file::{IdentityFile, StoredIdentity};
+pub use message_log::{MessageLog, Record};
 pub use passphrase::{Passphrase, PassphraseSource};
 pub use sealed::{KdfParams, SealedFile};
 pub use trust::{

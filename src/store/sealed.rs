@@ -122,7 +122,15 @@ impl Default for KdfParams {
 }
 
 /// The derived file key. Wiped on drop; deliberately no `Debug`, `Clone` or `Copy`.
-struct SealKey([u8; KEY_LEN]);
+pub(super) struct SealKey([u8; KEY_LEN]);
+
+impl SealKey {
+    /// AES-256-GCM under this key.
+    pub(super) fn cipher(&self) -> Aes256Gcm {
+        let key: &Key<Aes256Gcm> = (&self.0).into();
+        Aes256Gcm::new(key)
+    }
+}
 
 impl Drop for SealKey {
     fn drop(&mut self) {
@@ -247,8 +255,7 @@ impl SealedFile {
     }
 
     fn cipher(&self) -> Aes256Gcm {
-        let key: &Key<Aes256Gcm> = (&self.key.0).into();
-        Aes256Gcm::new(key)
+        self.key.cipher()
     }
 
     fn decrypt(
@@ -329,7 +336,7 @@ impl Header {
 }
 
 /// Splits `N` bytes off the front of `r`.
-fn take<const N: usize>(r: &mut &[u8]) -> Option<[u8; N]> {
+pub(super) fn take<const N: usize>(r: &mut &[u8]) -> Option<[u8; N]> {
     let (head, rest) = r.split_first_chunk::<N>()?;
     *r = rest;
     Some(*head)
@@ -347,7 +354,7 @@ fn write_header(out: &mut Vec<u8>, params: KdfParams, salt: &[u8; SALT_LEN], non
 
 /// Argon2id(passphrase, salt) → the file key. Argon2's working memory (derived from the
 /// passphrase) is wiped afterwards too.
-fn derive(
+pub(super) fn derive(
     path: &Path,
     pass: &Passphrase,
     params: KdfParams,

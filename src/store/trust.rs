@@ -177,6 +177,10 @@ struct Model {
     /// Per-nick OTRv3 setting (`*otr versions`): folded nick → OTRv3 allowed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     nick_v3: BTreeMap<String, bool>,
+    /// Nicks whose decrypted conversations are written to the message log
+    /// (`*otr policy <nick> log on`): folded.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    logged: std::collections::BTreeSet<String>,
 }
 
 /// A channel the user joined at run time, kept to be joined again after a restart.
@@ -217,6 +221,7 @@ impl TrustStore {
                 policy: PolicyToggles::default(),
                 channels: BTreeMap::new(),
                 nick_v3: BTreeMap::new(),
+                logged: std::collections::BTreeSet::new(),
             },
             file: None,
             dirty: AtomicBool::new(false),
@@ -525,6 +530,36 @@ impl TrustStore {
     /// The per-nick OTRv3 settings: (folded nick, OTRv3 allowed).
     pub fn nick_v3(&self) -> impl Iterator<Item = (&str, bool)> {
         self.model.nick_v3.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// Sets whether the decrypted conversation with `nick` (folded) is written to the
+    /// message log; whether anything changed. Bounded like the opted-in nicks.
+    pub fn set_logged(&mut self, nick: &str, on: bool) -> Result<bool, OptInError> {
+        let changed = if on {
+            if nick.is_empty() || nick.len() > MAX_NICK_LEN {
+                return Err(OptInError::InvalidNick);
+            }
+            if !self.model.logged.contains(nick) && self.model.logged.len() >= MAX_OPTED {
+                return Err(OptInError::Full);
+            }
+            self.model.logged.insert(nick.to_string())
+        } else {
+            self.model.logged.remove(nick)
+        };
+        if changed {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        Ok(changed)
+    }
+
+    /// Whether the decrypted conversation with `nick` (folded) is written to the log.
+    pub fn is_logged(&self, nick: &str) -> bool {
+        self.model.logged.contains(nick)
+    }
+
+    /// The nicks whose conversations are logged (folded).
+    pub fn logged(&self) -> impl Iterator<Item = &str> {
+        self.model.logged.iter().map(String::as_str)
     }
 
     /// The policy toggles changed at run time.

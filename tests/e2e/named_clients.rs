@@ -118,3 +118,117 @@ async fn a_bad_client_name_is_refused_with_the_reason() {
         "{lines:?}"
     );
 }
+
+/// Kept messages survive a restart, sealed in the data directory: a client named for the
+/// first time afterwards gets the latest of them, the decrypted private message only if its
+/// nick was set to `log on` when it arrived. Nothing of them is readable on disk, and a
+/// damaged log is refused at start and left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_messages_survive_a_restart_sealed_and_otr_only_with_log_on() {
+    require_e2e!();
+    let mut pair = Pair::fast().await;
+    let tag = token(6);
+    let chan = format!("#r{tag}");
+    let mut carol = Client::connect(pair.ngircd.addr(), None, "carol", "carol", &[]).await;
+    carol.join(&chan).await;
+    let bob = pair.attach_b().await;
+    let mut desk = attach_named(&pair.a, "desk", &[]).await;
+    desk.join(&chan).await;
+
+    let unlogged = format!("otr unlogged {tag}");
+    scenario::deliver(&bob, &mut desk, &unlogged, secs(60)).await;
+    desk.otr("policy bob log on").await;
+    desk.expect_otr(secs(5), "log on", |t| {
+        t.contains("now written to the message log")
+    })
+    .await;
+    let logged = format!("otr logged {tag}");
+    scenario::deliver(&bob, &mut desk, &logged, secs(30)).await;
+    let mut texts = vec![unlogged.clone(), logged.clone()];
+    for i in 0..3 {
+        let text = format!("channel line {i} {tag}");
+        carol.privmsg(&chan, &text).await;
+        desk.expect_text_from("carol", &text, secs(10)).await;
+        texts.push(text);
+    }
+    let private = format!("plain private {tag}");
+    scenario::deliver(&carol, &mut desk, &private, secs(10)).await;
+    texts.push(private.clone());
+    let own = format!("own words {tag}");
+    desk.privmsg(&chan, &own).await;
+    carol.expect_text_from("alice", &own, secs(10)).await;
+    texts.push(own.clone());
+    desk.quit("bye").await;
+
+    pair.a.restart().await;
+    let mut laptop = attach_named(&pair.a, "laptop", &["server-time"]).await;
+    laptop.expect_text_from("alice", &own, secs(10)).await;
+    let shown: Vec<String> = said(&laptop.log())
+        .into_iter()
+        .map(|(_, t)| t)
+        .filter(|t| t.ends_with(&tag))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            logged.clone(),
+            format!("channel line 0 {tag}"),
+            format!("channel line 1 {tag}"),
+            format!("channel line 2 {tag}"),
+            private.clone(),
+            own.clone()
+        ],
+        "from the store, in order; the unlogged OTR message is not there"
+    );
+
+    // On disk: none of the texts, nicks, the channel or the client names.
+    pair.a.stop_graceful().await;
+    let data = pair.a.data_dir();
+    let log_path = data.join("messages-test.log");
+    assert!(log_path.is_file(), "{}", log_path.display());
+    let mut needles: Vec<String> = texts.clone();
+    needles.extend([
+        chan.clone(),
+        tag.clone(),
+        "carol".into(),
+        "laptop".into(),
+        "desk".into(),
+        "PRIVMSG".into(),
+    ]);
+    for entry in std::fs::read_dir(&data).unwrap().flatten() {
+        if !entry.path().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        for n in &needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n.as_bytes()),
+                "{n:?} readable in {}",
+                entry.path().display()
+            );
+        }
+    }
+
+    // A damaged log: otrbnc refuses to start, says which file and why, and leaves it.
+    let mut bytes = std::fs::read(&log_path).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x55;
+    std::fs::write(&log_path, &bytes).unwrap();
+    let (status, log) = pair.a.start_expect_exit(secs(30)).await;
+    assert!(!status.success());
+    assert!(
+        log.contains("messages-test.log"),
+        "{}",
+        crate::support::tail(&log, 10)
+    );
+    assert!(
+        log.contains("left as it is"),
+        "{}",
+        crate::support::tail(&log, 10)
+    );
+    assert_eq!(
+        std::fs::read(&log_path).unwrap(),
+        bytes,
+        "never overwritten"
+    );
+}

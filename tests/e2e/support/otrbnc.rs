@@ -554,6 +554,31 @@ impl OtrBnc {
         }
     }
 
+    /// Starts the stopped process again and expects it to exit (a start refused) within
+    /// `limit`: its exit status and log. Panics if it is still running then.
+    pub async fn start_expect_exit(&mut self, limit: Duration) -> (ExitStatus, String) {
+        assert!(self.child.is_none(), "stop it first");
+        self.spawn();
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                self.child = None;
+                return (status, self.log());
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!(
+                    "otrbnc {} kept running; it should have refused to start. Log:\n{}",
+                    self.cfg.label,
+                    super::tail(&self.log(), 40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Kills the process at once (SIGKILL).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

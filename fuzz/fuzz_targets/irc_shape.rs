@@ -1,0 +1,57 @@
+//! `otrbnc::irc::shape::shape` on arbitrary lines and capability sets.
+//!
+//! Properties:
+//! * it never panics;
+//! * a line that `may_need_shaping` says cannot change comes back as the same bytes;
+//! * with every capability, nothing is dropped and the line comes back unchanged;
+//! * a line shaped for a client without `message-tags` carries no tag but `time`, `account`,
+//!   `batch` and `label`, and only those of capabilities it holds;
+//! * shaping is idempotent: a shaped line shaped again for the same client is the same.
+#![no_main]
+
+use bytes::Bytes;
+use otrbnc::irc::shape::{may_need_shaping, shape};
+use otrbnc::irc::{Cap, CapSet, Line};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check(data));
+
+fn check(data: &[u8]) {
+    let Some((&bits, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&bits2, line)) = rest.split_first() else {
+        return;
+    };
+    let caps = CapSet::from_bits(u32::from(bits) | (u32::from(bits2) << 8));
+    let raw = Bytes::copy_from_slice(line);
+    let prefixes = b"~&@%+";
+    let out = shape(&raw, caps, prefixes);
+    if !may_need_shaping(&raw) {
+        assert_eq!(out.as_ref(), Some(&raw), "an unshaped line changed");
+    }
+    let all = CapSet::from_bits(u32::MAX);
+    assert_eq!(shape(&raw, all, prefixes).as_ref(), Some(&raw), "changed with every cap");
+    let Some(out) = out else {
+        return;
+    };
+    if !caps.has(Cap::MessageTags)
+        && let Some(tags) = Line::parse(&out).and_then(|l| l.tags)
+    {
+        for tag in tags.split(|&b| b == b';').filter(|t| !t.is_empty()) {
+            let key = tag.split(|&b| b == b'=').next().unwrap_or_default();
+            let ok = match key {
+                b"time" => caps.has(Cap::ServerTime),
+                b"account" => caps.has(Cap::AccountTag),
+                b"batch" => caps.has(Cap::Batch),
+                b"label" => caps.has(Cap::LabeledResponse),
+                _ => false,
+            };
+            assert!(ok, "tag {key:?} reached a client without its capability");
+        }
+    }
+    assert_eq!(
+        shape(&out, caps, prefixes).as_ref(),
+        Some(&out),
+        "shaping twice changed the line"
+    );
+}

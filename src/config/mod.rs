@@ -125,7 +125,7 @@ impl Default for Data {
 }
 
 fn default_history_lines() -> usize {
-    100_000
+    10_000
 }
 fn default_history_days() -> u32 {
     30

@@ -20,6 +20,8 @@ pub enum Cap {
     CapNotify,
     /// `chghost`: CHGHOST instead of nothing when a user's user name or host changes.
     Chghost,
+    /// `draft/chathistory`: CHATHISTORY requests (otrbnc answers them from what it keeps).
+    Chathistory,
     /// `echo-message`: our own messages echoed back.
     EchoMessage,
     /// `extended-join`: JOIN with the account and real name.
@@ -45,13 +47,14 @@ pub enum Cap {
 }
 
 /// Every capability with its name on the wire.
-const NAMES: [(Cap, &str); 17] = [
+const NAMES: [(Cap, &str); 18] = [
     (Cap::AccountNotify, "account-notify"),
     (Cap::AccountTag, "account-tag"),
     (Cap::AwayNotify, "away-notify"),
     (Cap::Batch, "batch"),
     (Cap::CapNotify, "cap-notify"),
     (Cap::Chghost, "chghost"),
+    (Cap::Chathistory, "draft/chathistory"),
     (Cap::EchoMessage, "echo-message"),
     (Cap::ExtendedJoin, "extended-join"),
     (Cap::InviteNotify, "invite-notify"),
@@ -216,10 +219,16 @@ pub const REQUESTED_UPSTREAM: CapSet = CapSet(
 );
 
 /// What otrbnc offers every client whatever the server has: it adds `time` tags to playback
-/// itself, echoes messages itself, and sends CAP NEW/DEL itself when the server's offer
-/// changes.
+/// itself, echoes messages itself, sends CAP NEW/DEL itself when the server's offer
+/// changes, answers CHATHISTORY (in a BATCH, which it builds itself, with msgids) from what
+/// it keeps, and takes a client's tags off its lines for a server without message-tags.
 pub const EMULATED: CapSet = CapSet(
-    (1 << Cap::EchoMessage as u32) | (1 << Cap::ServerTime as u32) | (1 << Cap::CapNotify as u32),
+    (1 << Cap::EchoMessage as u32)
+        | (1 << Cap::MessageTags as u32)
+        | (1 << Cap::ServerTime as u32)
+        | (1 << Cap::CapNotify as u32)
+        | (1 << Cap::Batch as u32)
+        | (1 << Cap::Chathistory as u32),
 );
 
 /// What a client may ask otrbnc for while the server has granted otrbnc `upstream`.
@@ -245,7 +254,7 @@ mod tests {
 
     #[test]
     fn ls_values_and_unknown_names() {
-        let s = CapSet::parse_list("sasl=PLAIN,EXTERNAL draft/chathistory=100 multi-prefix  x");
+        let s = CapSet::parse_list("sasl=PLAIN,EXTERNAL draft/other=100 multi-prefix  x");
         assert_eq!(s, CapSet::of(&[Cap::Sasl, Cap::MultiPrefix]));
         assert_eq!(s.names(), "multi-prefix sasl");
     }

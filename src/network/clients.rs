@@ -266,6 +266,16 @@ impl Clients {
         self.history.has_pending()
     }
 
+    /// CHATHISTORY: what `sel` picks of a conversation (casefolded), oldest first.
+    pub fn select(&self, target: &str, sel: &super::history::Selector, limit: usize) -> Vec<Entry> {
+        self.history.select(target, sel, limit)
+    }
+
+    /// CHATHISTORY TARGETS: conversations active between two times, with their latest.
+    pub fn targets(&self, a: u64, b: u64, limit: usize) -> Vec<(String, u64)> {
+        self.history.targets(a, b, limit)
+    }
+
     /// The last `n` kept messages of every conversation, oldest first.
     pub fn recent(&self, n: usize) -> Vec<Entry> {
         self.history.recent(n)
@@ -391,6 +401,57 @@ pub fn time_stamp(ms: u64) -> String {
     )
 }
 
+/// Unix milliseconds for `2023-11-14T22:13:20.123Z` (UTC; the fraction and the `Z` may be
+/// left out); `None` if it is not such a time.
+pub fn parse_time_stamp(s: &str) -> Option<u64> {
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-');
+    let (y, m, day): (i64, u32, u32) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    if d.next().is_some()
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&y)
+    {
+        return None;
+    }
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':');
+    let (h, mi, sec): (u64, u64, u64) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    if t.next().is_some()
+        || h > 23
+        || mi > 59
+        || sec > 60
+        || frac.is_empty()
+        || frac.len() > 9
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let ms: u64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
+    let days = u64::try_from(days_from_civil(y, m, day)).ok()?;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000) + ms)
+}
+
+/// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -498,6 +559,32 @@ mod tests {
         assert_eq!(played_back(&join, 0, CapSet::EMPTY), join);
         let timed = played_back(&line, 0, CapSet::of(&[Cap::ServerTime]));
         assert!(timed.starts_with(b"@time=1970-01-01T00:00:00.000Z;msgid=x "));
+    }
+
+    #[test]
+    fn time_stamps_round_trip() {
+        for ms in [0, 1_700_000_000_123, 951_782_400_000, 4_102_444_799_999] {
+            assert_eq!(
+                parse_time_stamp(&time_stamp(ms)),
+                Some(ms),
+                "{}",
+                time_stamp(ms)
+            );
+        }
+        assert_eq!(
+            parse_time_stamp("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14 22:13:20",
+            "2023-11-14T25:00:00Z",
+            "2023-11-14T22:13:20.Z",
+        ] {
+            assert_eq!(parse_time_stamp(bad), None, "{bad}");
+        }
     }
 
     #[test]

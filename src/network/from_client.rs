@@ -45,6 +45,7 @@ impl Net {
             }
             b"PRIVMSG" | b"NOTICE" => self.client_message(id, &raw, &line),
             b"TAGMSG" => self.client_tagmsg(id, &raw, &line),
+            b"CHATHISTORY" => self.client_chathistory(id, &line),
             b"JOIN" if !self.irc.registered => self.join_later(id, &line),
             b"JOIN" => {
                 self.note_client_join(&line);
@@ -65,7 +66,26 @@ impl Net {
             );
             return;
         }
-        self.send_paced(vec![raw.clone()]);
+        let line = self.upstream_form(raw);
+        self.send_paced(vec![line]);
+    }
+
+    /// A client's line as the server may get it: without its tags when the server did not
+    /// grant message-tags (otrbnc offers the capability whatever the server has; a server
+    /// without it would take the tags for the command).
+    fn upstream_form(&self, raw: &Bytes) -> Bytes {
+        if raw.first() != Some(&b'@') || self.upstream_caps.has(Cap::MessageTags) {
+            return raw.clone();
+        }
+        let body = crate::irc::line::trim_eol(raw);
+        let rest = match body.iter().position(|&b| b == b' ') {
+            Some(i) => body.get(i + 1..).unwrap_or_default(),
+            None => &[][..],
+        };
+        let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+        let mut out = rest.get(start..).unwrap_or_default().to_vec();
+        out.extend_from_slice(b"\r\n");
+        Bytes::from(out)
     }
 
     fn client_cap(&mut self, id: ClientId, line: &Line<'_>) {
@@ -118,13 +138,18 @@ impl Net {
             tracing::debug!("a TAGMSG to an opted-in nick was not sent");
             return;
         }
+        // Tags are all a TAGMSG has: a server without message-tags gets nothing.
+        if !self.upstream_caps.has(Cap::MessageTags) {
+            return;
+        }
         self.forward_raw(id, raw);
     }
 
     fn client_message(&mut self, id: ClientId, raw: &Bytes, line: &Line<'_>) {
         let notice = line.is("NOTICE");
         let (Some(targets), Some(text)) = (line.param_str(0), line.param(1)) else {
-            self.send_paced(vec![raw.clone()]);
+            let line = self.upstream_form(raw);
+            self.send_paced(vec![line]);
             return;
         };
         let targets: Vec<&str> = targets.split(',').filter(|t| !t.is_empty()).collect();
@@ -142,7 +167,8 @@ impl Net {
                 );
                 return;
             }
-            if self.send_paced(vec![raw.clone()]) {
+            let upstream = self.upstream_form(raw);
+            if self.send_paced(vec![upstream]) {
                 self.echo(id, line.command, line.param_str(0).as_deref(), text);
             }
             return;

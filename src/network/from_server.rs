@@ -148,8 +148,11 @@ impl Net {
         }
         // Messages are kept for named clients (a CTCP request is not: it asks for an answer
         // now); everything else only goes to those attached.
-        let message = matches!(cmd.as_slice(), b"PRIVMSG" | b"NOTICE")
-            && !(cmd == b"PRIVMSG" && line.param(1).is_some_and(is_ctcp_request));
+        // (An INVITE reaching here is to us: one for someone else went to invite-notify
+        // clients above.)
+        let message = (matches!(cmd.as_slice(), b"PRIVMSG" | b"NOTICE")
+            && !(cmd == b"PRIVMSG" && line.param(1).is_some_and(is_ctcp_request)))
+            || cmd == b"INVITE";
         if message {
             let kept = self.kept_message(&line);
             self.clients.broadcast_kept(&raw, now_ms(), kept);

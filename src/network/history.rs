@@ -39,6 +39,115 @@ pub struct Entry {
     pub persist: bool,
 }
 
+impl Entry {
+    /// Its msgid: the server's `msgid` tag when the line came with one, otherwise otrbnc's
+    /// (`otrbnc-<number>`).
+    pub fn msgid(&self) -> String {
+        self.server_msgid()
+            .unwrap_or_else(|| format!("otrbnc-{}", self.seq))
+    }
+
+    fn server_msgid(&self) -> Option<String> {
+        let tags = self.line.strip_prefix(b"@")?;
+        let tags = tags.split(|&b| b == b' ').next()?;
+        tags.split(|&b| b == b';')
+            .find_map(|t| t.strip_prefix(b"msgid="))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// A message reference in CHATHISTORY: `*`, `timestamp=…` or `msgid=…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MsgRef {
+    /// `*`: none (LATEST only).
+    Any,
+    /// A time (Unix ms).
+    Time(u64),
+    /// A message id.
+    Msgid(String),
+}
+
+/// What CHATHISTORY asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// The latest messages (after the reference, if one is given).
+    Latest(MsgRef),
+    /// The messages just before the reference.
+    Before(MsgRef),
+    /// The messages just after the reference.
+    After(MsgRef),
+    /// Messages around the reference.
+    Around(MsgRef),
+    /// Messages between the two references (from the first towards the second).
+    Between(MsgRef, MsgRef),
+}
+
+/// A reference as a point in the history: a time, or a message number.
+#[derive(Debug, Clone, Copy)]
+enum Point {
+    Time(u64),
+    Seq(u64),
+}
+
+impl Point {
+    /// Whether `e` comes after this point.
+    fn is_before(self, e: &Entry) -> bool {
+        match self {
+            Point::Time(t) => e.ms > t,
+            Point::Seq(s) => e.seq > s,
+        }
+    }
+
+    /// Whether `e` comes before this point.
+    fn is_after(self, e: &Entry) -> bool {
+        match self {
+            Point::Time(t) => e.ms < t,
+            Point::Seq(s) => e.seq < s,
+        }
+    }
+
+    /// For ordering two points of one kind (a time and a number are not compared).
+    fn key(self) -> u64 {
+        match self {
+            Point::Time(t) | Point::Seq(t) => t,
+        }
+    }
+}
+
+enum Resolved {
+    Latest(Option<Point>),
+    Before(Point),
+    After(Point),
+    Around(Point),
+    Between(Point, Point),
+}
+
+impl Selector {
+    /// With msgids looked up (`seq_of`); `None` when one is not kept or `*` is misplaced.
+    fn resolve(&self, seq_of: impl Fn(&str) -> Option<u64>) -> Option<Resolved> {
+        let point = |r: &MsgRef| match r {
+            MsgRef::Any => None,
+            MsgRef::Time(t) => Some(Point::Time(*t)),
+            MsgRef::Msgid(id) => seq_of(id).map(Point::Seq),
+        };
+        Some(match self {
+            Selector::Latest(MsgRef::Any) => Resolved::Latest(None),
+            Selector::Latest(r) => Resolved::Latest(Some(point(r)?)),
+            Selector::Before(r) => Resolved::Before(point(r)?),
+            Selector::After(r) => Resolved::After(point(r)?),
+            Selector::Around(r) => Resolved::Around(point(r)?),
+            Selector::Between(a, b) => {
+                let (a, b) = (point(a)?, point(b)?);
+                if std::mem::discriminant(&a) != std::mem::discriminant(&b) {
+                    // A time and a number: both as times, through the message's time.
+                    return None;
+                }
+                Resolved::Between(a, b)
+            }
+        })
+    }
+}
+
 /// How a kept message is filed.
 #[derive(Debug, Clone, Default)]
 pub struct Kept {
@@ -151,16 +260,13 @@ impl History {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        // A copy of its own: a line read from a socket shares the read buffer, which would
+        // stay allocated as long as the line is kept.
+        let line = Bytes::copy_from_slice(&line);
         if kept.persist
             && let Some(log) = &mut self.log
         {
-            let rec = Record::Message {
-                seq,
-                ms,
-                target: kept.target.clone(),
-                line: line.to_vec(),
-            };
-            let result = log.append(&rec);
+            let result = log.append_message(seq, ms, &kept.target, &line);
             self.on_disk += 1;
             self.check(result);
         }
@@ -288,6 +394,73 @@ impl History {
         (missed, lost)
     }
 
+    /// CHATHISTORY: the messages of conversation `target` (casefolded) that `sel` picks,
+    /// at most `limit`, oldest first. A msgid that is not kept picks nothing.
+    pub fn select(&self, target: &str, sel: &Selector, limit: usize) -> Vec<Entry> {
+        let conv = || self.entries.iter().filter(|e| e.target == target);
+        let Some(sel) = sel.resolve(|id| conv().find(|e| e.msgid() == id).map(|e| e.seq)) else {
+            return Vec::new();
+        };
+        let last = |pred: &dyn Fn(&Entry) -> bool| -> Vec<Entry> {
+            let mut v: Vec<Entry> = self
+                .entries
+                .iter()
+                .rev()
+                .filter(|e| e.target == target && pred(e))
+                .take(limit)
+                .cloned()
+                .collect();
+            v.reverse();
+            v
+        };
+        let first = |pred: &dyn Fn(&Entry) -> bool| -> Vec<Entry> {
+            conv().filter(|e| pred(e)).take(limit).cloned().collect()
+        };
+        match sel {
+            Resolved::Latest(None) => last(&|_| true),
+            Resolved::Latest(Some(r)) => last(&|e| r.is_before(e)),
+            Resolved::Before(r) => last(&|e| r.is_after(e)),
+            Resolved::After(r) => first(&|e| r.is_before(e)),
+            Resolved::Around(r) => {
+                let mut v = last(&|e| r.is_after(e));
+                let keep = limit / 2;
+                let cut = v.len().saturating_sub(keep);
+                v.drain(..cut);
+                let room = limit.saturating_sub(v.len());
+                v.extend(conv().filter(|e| !r.is_after(e)).take(room).cloned());
+                v
+            }
+            Resolved::Between(a, b) => {
+                if a.key() <= b.key() {
+                    first(&|e| a.is_before(e) && b.is_after(e))
+                } else {
+                    last(&|e| b.is_before(e) && a.is_after(e))
+                }
+            }
+        }
+    }
+
+    /// CHATHISTORY TARGETS: conversations with a message between the two times (Unix ms,
+    /// either order), with their latest time, oldest first, at most `limit`.
+    pub fn targets(&self, a: u64, b: u64, limit: usize) -> Vec<(String, u64)> {
+        let (from, to) = (a.min(b), a.max(b));
+        let mut latest: BTreeMap<&str, u64> = BTreeMap::new();
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| !e.target.is_empty() && e.ms > from && e.ms < to)
+        {
+            latest.insert(&e.target, e.ms);
+        }
+        let mut v: Vec<(String, u64)> = latest
+            .into_iter()
+            .map(|(t, ms)| (t.to_string(), ms))
+            .collect();
+        v.sort_by_key(|(_, ms)| *ms);
+        v.truncate(limit);
+        v
+    }
+
     /// The last `n` messages of every conversation, oldest first.
     pub fn recent(&self, n: usize) -> Vec<Entry> {
         let skip = self.entries.len().saturating_sub(n);
@@ -331,6 +504,110 @@ mod tests {
         let (missed, lost) = h.missed("desk");
         assert_eq!(missed.len(), 3);
         assert_eq!(lost, 7);
+    }
+
+    fn conv() -> History {
+        let mut h = History::new(1000, u64::MAX);
+        for i in 1..=30u64 {
+            h.push(i * 10, line(i), Kept::stored("#c".into()));
+            // Another conversation in between: never in #c's answers.
+            h.push(i * 10 + 1, line(100 + i), Kept::stored("#other".into()));
+        }
+        h
+    }
+
+    fn texts(v: &[Entry]) -> Vec<String> {
+        v.iter()
+            .map(|e| {
+                String::from_utf8_lossy(&e.line)
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    fn nums(a: u64, b: u64) -> Vec<String> {
+        (a..=b).map(|i| i.to_string()).collect()
+    }
+
+    #[test]
+    fn chathistory_windows() {
+        let h = conv();
+        let id = |i: u64| MsgRef::Msgid(format!("otrbnc-{}", 2 * i - 1));
+        assert_eq!(
+            texts(&h.select("#c", &Selector::Latest(MsgRef::Any), 50)),
+            nums(1, 30)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::Latest(MsgRef::Any), 5)),
+            nums(26, 30)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::Latest(id(27)), 50)),
+            nums(28, 30)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::Before(id(20)), 5)),
+            nums(15, 19)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::After(id(20)), 5)),
+            nums(21, 25)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::Before(MsgRef::Time(100)), 3)),
+            nums(7, 9)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::After(MsgRef::Time(100)), 3)),
+            nums(11, 13)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::Around(id(10)), 4)),
+            nums(8, 11)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::Between(id(3), id(9)), 100)),
+            nums(4, 8)
+        );
+        assert_eq!(
+            texts(&h.select("#c", &Selector::Between(id(9), id(3)), 2)),
+            nums(7, 8)
+        );
+        // An unknown msgid, or one of another conversation, picks nothing.
+        assert!(
+            h.select("#c", &Selector::After(MsgRef::Msgid("nope".into())), 5)
+                .is_empty()
+        );
+        assert!(
+            h.select("#c", &Selector::After(MsgRef::Msgid("otrbnc-2".into())), 5)
+                .is_empty()
+        );
+        let t = h.targets(0, 1000, 10);
+        assert_eq!(
+            t,
+            vec![("#c".to_string(), 300), ("#other".to_string(), 301)]
+        );
+    }
+
+    #[test]
+    fn a_server_msgid_is_the_messages_id() {
+        let mut h = History::new(10, u64::MAX);
+        h.push(
+            1,
+            Bytes::from_static(b"@msgid=srv1;time=x :a PRIVMSG #c :1"),
+            Kept::stored("#c".into()),
+        );
+        h.push(2, line(2), Kept::stored("#c".into()));
+        let all = h.select("#c", &Selector::Latest(MsgRef::Any), 10);
+        assert_eq!(
+            all.iter().map(Entry::msgid).collect::<Vec<_>>(),
+            vec!["srv1", "otrbnc-2"]
+        );
+        let after = h.select("#c", &Selector::After(MsgRef::Msgid("srv1".into())), 10);
+        assert_eq!(texts(&after), vec!["2"]);
     }
 
     #[test]

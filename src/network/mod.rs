@@ -6,6 +6,7 @@ mod attestation;
 mod attestation_tests;
 mod away;
 mod channels;
+mod chathistory;
 mod clients;
 mod conn;
 mod control;
@@ -38,7 +39,7 @@ pub use clients::ClientId;
 use clients::{Client, Clients};
 pub use control::split_args;
 pub use directory::{Directory, NetInfo, new_directory};
-pub use history::{History, MAX_CLIENT_NAME, valid_client_name};
+pub use history::{History, Kept, MAX_CLIENT_NAME, MsgRef, Selector, valid_client_name};
 pub use joins::{MAX_WANTED as MAX_WANTED_CHANNELS, parse_configured as parse_configured_channel};
 pub use net_commands::{NetCommand, RemoteRequest};
 use otr::OtrState;
@@ -228,6 +229,8 @@ pub struct Net {
     save_at: Option<Instant>,
     /// When kept messages waiting for the message log are written.
     history_flush_at: Option<Instant>,
+    /// Numbers the BATCHes of CHATHISTORY answers.
+    history_batch_seq: u64,
     /// ISUPPORT of the last registration, for clients welcomed while the server is away.
     last_isupport: Vec<Bytes>,
     otr: OtrState,
@@ -325,6 +328,7 @@ pub fn spawn(
         pending_keys: std::collections::BTreeMap::new(),
         save_at: None,
         history_flush_at: None,
+        history_batch_seq: 0,
         last_isupport: Vec::new(),
         last_close_reason: None,
         client_nick: cfg.nick.clone().unwrap_or_default(),
@@ -850,7 +854,7 @@ impl Net {
         if self.irc.registered {
             // Registration numerics, MOTD, and every channel with its topic and members,
             // all from what is tracked: no upstream traffic per attach.
-            let burst = self.irc.welcome_burst();
+            let burst = self.with_bouncer_isupport(self.irc.welcome_burst());
             self.send_lines(id, burst);
         } else {
             // The server is away: otrbnc registers the client itself, so that it can reach
@@ -901,6 +905,23 @@ impl Net {
                 }
             }
         }
+    }
+
+    /// `burst` with otrbnc's own ISUPPORT line after the server's (CHATHISTORY).
+    fn with_bouncer_isupport(&self, mut burst: Vec<Bytes>) -> Vec<Bytes> {
+        let is_005 = |l: &Bytes| crate::irc::Line::parse(l).is_some_and(|l| l.command == b"005");
+        let at = burst
+            .iter()
+            .rposition(is_005)
+            .map_or(burst.len().min(4), |i| i + 1);
+        let line = format!(
+            ":{} 005 {} {} :are supported by this bouncer\r\n",
+            self.server_name(),
+            self.irc.nick,
+            chathistory::ISUPPORT
+        );
+        burst.insert(at, Bytes::from(line));
+        burst
     }
 
     /// What a client may ask otrbnc for now.

@@ -100,6 +100,21 @@ impl std::fmt::Debug for Record {
     }
 }
 
+/// A message record (see [`Record::Message`]); the conversation is cut at 255 bytes and the
+/// line at [`MAX_LINE_LEN`].
+fn encode_message(out: &mut Vec<u8>, seq: u64, ms: u64, target: &str, line: &[u8]) {
+    let target = target.as_bytes();
+    let target = target.get(..target.len().min(255)).unwrap_or_default();
+    let line = line.get(..line.len().min(MAX_LINE_LEN)).unwrap_or_default();
+    out.push(1);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&ms.to_be_bytes());
+    out.push(u8::try_from(target.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(target);
+    out.extend_from_slice(&u16::try_from(line.len()).unwrap_or(u16::MAX).to_be_bytes());
+    out.extend_from_slice(line);
+}
+
 impl Record {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -108,18 +123,7 @@ impl Record {
                 ms,
                 target,
                 line,
-            } => {
-                let target = target.as_bytes();
-                let target = target.get(..target.len().min(255)).unwrap_or_default();
-                let line = line.get(..line.len().min(MAX_LINE_LEN)).unwrap_or_default();
-                out.push(1);
-                out.extend_from_slice(&seq.to_be_bytes());
-                out.extend_from_slice(&ms.to_be_bytes());
-                out.push(u8::try_from(target.len()).unwrap_or(u8::MAX));
-                out.extend_from_slice(target);
-                out.extend_from_slice(&u16::try_from(line.len()).unwrap_or(u16::MAX).to_be_bytes());
-                out.extend_from_slice(line);
-            }
+            } => encode_message(out, *seq, *ms, target, line),
             Record::Position { name, seq, ms } => {
                 let name = name.as_bytes();
                 let name = name.get(..name.len().min(255)).unwrap_or_default();
@@ -328,6 +332,21 @@ impl MessageLog {
     /// [`MessageLog::flush`].
     pub fn append(&mut self, rec: &Record) -> Result<(), StoreError> {
         rec.encode(&mut self.pending);
+        if self.pending.len() >= CHUNK_TARGET {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// [`MessageLog::append`] for a message, without building a [`Record`].
+    pub fn append_message(
+        &mut self,
+        seq: u64,
+        ms: u64,
+        target: &str,
+        line: &[u8],
+    ) -> Result<(), StoreError> {
+        encode_message(&mut self.pending, seq, ms, target, line);
         if self.pending.len() >= CHUNK_TARGET {
             self.flush()?;
         }

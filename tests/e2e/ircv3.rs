@@ -27,6 +27,18 @@ const RICH: &[&str] = &[
     "batch",
 ];
 
+/// Whether InspIRCd can be started; says why not (and fails with `OTRBNC_REQUIRE_E2E`).
+fn inspircd_available() -> bool {
+    let Some(why) = inspircd::missing() else {
+        return true;
+    };
+    if std::env::var_os("OTRBNC_REQUIRE_E2E").is_some() {
+        panic!("{why}");
+    }
+    eprintln!("skipped: {why}");
+    false
+}
+
 /// Every line up to and including carol's channel message `mark`.
 async fn upto(c: &mut Client, mark: &str) -> Vec<Msg> {
     let mut out = Vec::new();
@@ -58,11 +70,7 @@ fn commands(lines: &[Msg]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_client_gets_the_lines_of_the_capabilities_it_asked_for() {
     require_e2e!();
-    if let Some(why) = inspircd::missing() {
-        if std::env::var_os("OTRBNC_REQUIRE_E2E").is_some() {
-            panic!("{why}");
-        }
-        eprintln!("skipped: {why}");
+    if !inspircd_available() {
         return;
     }
     let ins = Inspircd::start_ircv3().await;
@@ -217,13 +225,18 @@ async fn each_client_gets_the_lines_of_the_capabilities_it_asked_for() {
 
 /// A TAGMSG carries only tags, and client tags (`+draft/react`, `+typing`) are what the user
 /// does: to an opted-in nick it is not sent at all; to anyone else it passes unchanged.
+/// Client tags on a line to a server without message-tags are taken off (ngircd).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tagmsg_to_an_opted_in_nick_is_not_sent() {
     require_e2e!();
-    let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
-    let cfg = BncConfig::new("alice", ng.addr()).otr_nicks(&["bob"]);
-    let (aud, bnc) = scenario::bouncer(&ng, cfg).await;
-    let c = scenario::attach(&bnc).await;
+    if !inspircd_available() {
+        return;
+    }
+    // A server with message-tags: otrbnc passes a TAGMSG on only to such a server.
+    let ins = Inspircd::start_ircv3().await;
+    let cfg = BncConfig::new("alice", ins.daemon().addr()).otr_nicks(&["bob"]);
+    let (aud, bnc) = scenario::bouncer(&ins, cfg).await;
+    let c = scenario::attach_with(&bnc, &["message-tags"]).await;
     c.send_raw("@+draft/react=secret-reaction TAGMSG bob").await;
     c.send_raw("@+draft/react=secret-reaction-2 TAGMSG carol,Bob")
         .await;
@@ -247,4 +260,25 @@ async fn a_tagmsg_to_an_opted_in_nick_is_not_sent() {
         .filter(|m| m.command == "TAGMSG" && m.param(0).to_ascii_lowercase().contains("bob"))
         .count();
     assert_eq!(to_bob, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tags_are_taken_off_for_a_server_without_message_tags() {
+    require_e2e!();
+    let ng = Ngircd::start(NgircdOpts::no_penalties()).await;
+    let (aud, bnc) = scenario::bouncer(&ng, BncConfig::new("alice", ng.addr())).await;
+    let c = scenario::attach_with(&bnc, &["message-tags"]).await;
+    assert!(c.has_cap("message-tags"), "offered by otrbnc itself");
+    let mut carol = Client::connect(ng.addr(), None, "carol", "carol", &[]).await;
+    c.send_raw("@+draft/reply=abc PRIVMSG carol :tagged hello")
+        .await;
+    c.send_raw("@+typing=active TAGMSG carol").await;
+    c.privmsg("carol", "after").await;
+    carol
+        .expect_text_from("alice", "tagged hello", secs(10))
+        .await;
+    carol.expect_text_from("alice", "after", secs(10)).await;
+    let up = aud.msgs_to_server();
+    assert!(up.iter().all(|m| m.tags.is_none()), "a tag went to ngircd");
+    assert!(up.iter().all(|m| m.command != "TAGMSG"));
 }

@@ -26,6 +26,7 @@ mod away;
 mod bouncer;
 mod casemapping;
 mod chain;
+mod chathistory;
 mod control;
 mod docker;
 mod fair_queue;

@@ -232,3 +232,116 @@ async fn kept_messages_survive_a_restart_sealed_and_otr_only_with_log_on() {
         "never overwritten"
     );
 }
+
+/// `date -u` as WeeChat's logger writes times (`YYYY-MM-DD HH:MM:SS`, UTC).
+fn utc_now() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M:%S"])
+        .output()
+        .expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A real WeeChat (Debian's weechat-headless 3.8, its default capabilities: server-time and
+/// message-tags among them) logging in as a named client gets what it missed while it was
+/// away, each message with the time it arrived, and shows no raw tags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weechat_gets_what_it_missed_with_the_original_times() {
+    crate::require_weechat!();
+    use crate::support::weechat::Weechat;
+    let ng =
+        crate::support::ngircd::Ngircd::start(crate::support::ngircd::NgircdOpts::no_penalties())
+            .await;
+    let cfg = crate::support::otrbnc::BncConfig::new("alice", ng.addr())
+        .network_toml("channels = [\"#wee\"]");
+    let (aud, bnc) = scenario::bouncer(&ng, cfg).await;
+    let pass = bnc.pass().replacen('/', "@wee/", 1);
+    let wait = secs(30);
+    let w = Weechat::start("alice", bnc.port(), &pass).await;
+    w.wait_log(Some("#wee"), wait, "WeeChat in #wee", |l| {
+        l.contains("has joined #wee")
+    })
+    .await;
+    drop(w);
+    tokio::time::sleep(secs(1)).await;
+
+    let tag = token(6);
+    let (chan_text, private_text) = (format!("while away {tag}"), format!("psst {tag}"));
+    let mut carol = Client::connect(ng.addr(), None, "carol", "carol", &[]).await;
+    carol.join("#wee").await;
+    let sent_at = utc_now();
+    carol.privmsg("#wee", &chan_text).await;
+    carol.privmsg("alice", &private_text).await;
+    aud.wait_for(secs(10), "both reach alice's bouncer", |a| {
+        a.msgs_to_client().iter().any(|m| m.text() == private_text)
+    })
+    .await;
+    // Long enough that a time of replay could not pass for the time of arrival.
+    tokio::time::sleep(secs(3)).await;
+    let back_at = utc_now();
+    let w = Weechat::start("alice", bnc.port(), &pass).await;
+    w.wait_log(Some("#wee"), wait, "the channel line", |l| {
+        l.contains(&chan_text)
+    })
+    .await;
+    w.wait_log(Some("carol"), wait, "the private line", |l| {
+        l.contains(&private_text)
+    })
+    .await;
+    for (buffer, text) in [("#wee", &chan_text), ("carol", &private_text)] {
+        let log = w.buffer_log(Some(buffer));
+        let line = log
+            .lines()
+            .find(|l| l.contains(text.as_str()))
+            .unwrap_or_default();
+        let when = line.get(..19).unwrap_or_default();
+        assert!(
+            when >= sent_at.as_str() && when < back_at.as_str(),
+            "{buffer}: shown at {when}, sent at {sent_at}, played back at {back_at}: {line}"
+        );
+        for raw in ["@time=", "msgid=", "\t[20"] {
+            assert!(!log.contains(raw), "{buffer} shows {raw:?}:\n{log}");
+        }
+        assert_eq!(log.matches(text.as_str()).count(), 1, "once:\n{log}");
+    }
+}
+
+/// While a named client is away (another attached), a private NOTICE and an INVITE are kept
+/// for it and a CTCP request is not (answered later it would tell the asker nothing true).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_client_gets_notices_and_invites_but_no_ctcp_request() {
+    require_e2e!();
+    let pair = Pair::fast().await;
+    let mut desktop = attach_named(&pair.a, "desktop", &[]).await;
+    let mut phone = attach_named(&pair.a, "phone", &[]).await;
+    desktop.quit("away").await;
+    tokio::time::sleep(secs(1)).await;
+    let tag = token(6);
+    let mut carol = Client::connect(pair.ngircd.addr(), None, "carol", "carol", &[]).await;
+    carol.join(&format!("#i{tag}")).await;
+    let note = format!("you have a memo {tag}");
+    carol.notice("alice", &note).await;
+    carol.privmsg("alice", "\u{1}VERSION\u{1}").await;
+    carol.send_raw(&format!("INVITE alice #i{tag}")).await;
+    phone
+        .expect(secs(10), |m| m.command == "INVITE" && m.is_from("carol"))
+        .await;
+    desktop = attach_named(&pair.a, "desktop", &[]).await;
+    let shown = desktop.collect_for(secs(2)).await;
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.command == "NOTICE" && m.text().ends_with(&note)),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.command == "INVITE" && m.line().contains(&format!("#i{tag}"))),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.iter().any(|m| m.line().contains("VERSION")),
+        "{shown:?}"
+    );
+}

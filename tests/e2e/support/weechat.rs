@@ -91,6 +91,8 @@ impl Weechat {
             .arg("--dir")
             .arg(dir.path().join("home"))
             .args(["-P", "irc,logger,fifo", "-r"])
+            // The logger writes local times: UTC, so that tests can compare them.
+            .env("TZ", "UTC")
             .arg(commands.join(";"))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("clone fd"))

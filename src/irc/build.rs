@@ -1,5 +1,11 @@
 //! Building lines for clients and the server from text that may come from a peer: nothing
 //! here can produce more than one IRC line per call, whatever the input.
+//!
+//! The words are scrubbed here (no space, CR, LF or NUL; no leading `:`), then serialised by
+//! the ecosystem's `irc-proto` (`Message` with `Command::Raw`), which decides where the
+//! trailing parameter's `:` goes. Lines otrbnc forwards, or rewrites because of a
+//! capability ([`super::shape`]), stay bytes: a server may send anything that is not UTF-8,
+//! and `irc-proto` parses and prints only `String`s.
 
 use bytes::Bytes;
 
@@ -42,39 +48,37 @@ pub fn split_utf8(s: &str, max: usize) -> Vec<&str> {
     out
 }
 
-/// `:source COMMAND target :text\r\n`. Text must already be sanitized (see
-/// [`sanitize_lines`]); CR, LF and NUL are replaced here as a last line of defence.
+/// `:source COMMAND target :text\r\n` (the `:` only where IRC needs it). Text must already
+/// be sanitized (see [`sanitize_lines`]); CR, LF and NUL are replaced here as a last line of
+/// defence.
 pub fn message(source: Option<&str>, command: &str, target: &str, text: &str) -> Bytes {
-    let mut line = String::with_capacity(text.len() + 64);
-    if let Some(src) = source {
-        line.push(':');
-        line.push_str(&scrub_word(src));
-        line.push(' ');
-    }
-    line.push_str(command);
-    line.push(' ');
-    line.push_str(&scrub_word(target));
-    line.push_str(" :");
-    line.extend(text.chars().map(|c| match c {
-        '\r' | '\n' | '\0' => ' ',
-        c => c,
-    }));
-    line.push_str("\r\n");
-    Bytes::from(line)
+    let text: String = text
+        .chars()
+        .map(|c| match c {
+            '\r' | '\n' | '\0' => ' ',
+            c => c,
+        })
+        .collect();
+    serialise(source, &scrub_word(command), vec![scrub_word(target), text])
 }
 
-/// A raw command line without a trailing parameter (`JOIN #a`, `NAMES #a`).
+/// A command line from words (`JOIN #a key`, `NICK bob`, `NAMES #a`): each word scrubbed.
 pub fn command(source: Option<&str>, parts: &[&str]) -> Bytes {
-    let mut line = String::new();
-    if let Some(src) = source {
-        line.push(':');
-        line.push_str(&scrub_word(src));
-        line.push(' ');
-    }
-    let words: Vec<String> = parts.iter().map(|p| scrub_word(p)).collect();
-    line.push_str(&words.join(" "));
-    line.push_str("\r\n");
-    Bytes::from(line)
+    let Some((cmd, args)) = parts.split_first() else {
+        return Bytes::from_static(b"\r\n");
+    };
+    let args = args.iter().map(|p| scrub_word(p)).collect();
+    serialise(source, &scrub_word(cmd), args)
+}
+
+/// One line through `irc-proto`.
+fn serialise(source: Option<&str>, command: &str, args: Vec<String>) -> Bytes {
+    let message = irc_proto::Message {
+        tags: None,
+        prefix: source.map(|s| irc_proto::Prefix::new_from_str(&scrub_word(s))),
+        command: irc_proto::Command::Raw(command.to_string(), args),
+    };
+    Bytes::from(message.to_string())
 }
 
 fn scrub_word(s: &str) -> String {
@@ -104,7 +108,9 @@ mod tests {
             let s = std::str::from_utf8(&line).unwrap();
             assert_eq!(s.matches("\r\n").count(), 1);
             assert!(s.ends_with("\r\n"));
-            assert!(s.starts_with(":bob!u@h PRIVMSG alice :"));
+            assert!(s.starts_with(":bob!u@h PRIVMSG alice "));
+            let parsed = super::super::Line::parse(&line).unwrap();
+            assert_eq!(parsed.param(1), Some(p.as_bytes()));
         }
     }
 
@@ -123,5 +129,32 @@ mod tests {
     fn message_cannot_inject_even_unsanitized() {
         let line = message(Some("a b\r\n"), "PRIVMSG", ":x\ny", "t\r\nQUIT");
         assert_eq!(&line[..], b":a_b__ PRIVMSG _x_y :t  QUIT\r\n");
+    }
+
+    #[test]
+    fn the_trailing_colon_goes_where_irc_needs_it() {
+        assert_eq!(
+            &message(None, "PRIVMSG", "bob", "hi")[..],
+            b"PRIVMSG bob hi\r\n"
+        );
+        assert_eq!(
+            &message(None, "PRIVMSG", "bob", "")[..],
+            b"PRIVMSG bob :\r\n"
+        );
+        assert_eq!(
+            &message(None, "PRIVMSG", "bob", ":)")[..],
+            b"PRIVMSG bob ::)\r\n"
+        );
+        assert_eq!(
+            &command(Some("srv"), &["JOIN", "#a,#b", "k"])[..],
+            b":srv JOIN #a,#b k\r\n"
+        );
+        assert_eq!(&command(None, &["NICK", "bob"])[..], b"NICK bob\r\n");
+        // Whatever goes in, the output parses back to the same words.
+        for text in ["a b", ":x", "", "é ü", "\u{1}ACTION waves\u{1}"] {
+            let line = message(Some("n!u@h"), "NOTICE", "#c", text);
+            let parsed = super::super::Line::parse(&line).unwrap();
+            assert_eq!(parsed.param(1), Some(text.as_bytes()), "{text:?}");
+        }
     }
 }

@@ -130,7 +130,7 @@ pub fn parse(params: &[String]) -> Result<Request, Refusal> {
 }
 
 /// `line` with the tags in `extra` first (those it already has are kept as they are).
-fn with_tags(line: &[u8], extra: &[(&str, &str)]) -> Bytes {
+pub(super) fn with_tags(line: &[u8], extra: &[(&str, &str)]) -> Bytes {
     let (tags, body) = match line.strip_prefix(b"@") {
         Some(rest) => match rest.iter().position(|&b| b == b' ') {
             Some(i) => (

@@ -880,19 +880,14 @@ impl Net {
                         &format!("{lost} message(s) since this client left are no longer kept."),
                     );
                 }
-                for e in missed {
-                    let line = clients::played_back(&e.line, e.ms, caps);
-                    self.clients.send_to(id, line);
-                }
+                self.replay(id, missed, caps);
             }
             // A name seen for the first time (since the log began) starts with the latest
             // messages, as ZNC's buffers do.
             Some(name) => {
                 self.clients.name(id, name);
-                for e in self.clients.recent(NEW_CLIENT_BACKLOG) {
-                    let line = clients::played_back(&e.line, e.ms, caps);
-                    self.clients.send_to(id, line);
-                }
+                let recent = self.clients.recent(NEW_CLIENT_BACKLOG);
+                self.replay(id, recent, caps);
             }
             None => {
                 for (ms, line) in self.clients.take_playback() {
@@ -904,6 +899,44 @@ impl Net {
                     self.clients.send_to(id, line);
                 }
             }
+        }
+    }
+
+    /// Plays kept messages back to a client: with their times (see
+    /// [`clients::played_back`]), and for a client with `batch` each run of one
+    /// conversation's messages in a `chathistory` batch, with msgids.
+    fn replay(&mut self, id: ClientId, entries: Vec<history::Entry>, caps: CapSet) {
+        let server = self.server_name();
+        let mut open: Option<(String, String)> = None;
+        for e in entries {
+            if caps.has(Cap::Batch) && open.as_ref().is_none_or(|(_, t)| *t != e.target) {
+                if let Some((b, _)) = open.take() {
+                    self.clients
+                        .send_to(id, Bytes::from(format!(":{server} BATCH -{b}\r\n")));
+                }
+                self.history_batch_seq += 1;
+                let b = format!("otrbnc{}", self.history_batch_seq);
+                let target = if e.target.is_empty() {
+                    "*otr"
+                } else {
+                    &e.target
+                };
+                let line = format!(":{server} BATCH +{b} chathistory {target}\r\n");
+                self.clients.send_to(id, Bytes::from(line));
+                open = Some((b, e.target.clone()));
+            }
+            let line = clients::played_back(&e.line, e.ms, caps);
+            let line = match &open {
+                Some((b, _)) => {
+                    chathistory::with_tags(&line, &[("batch", b), ("msgid", &e.msgid())])
+                }
+                None => line,
+            };
+            self.clients.send_to(id, line);
+        }
+        if let Some((b, _)) = open {
+            self.clients
+                .send_to(id, Bytes::from(format!(":{server} BATCH -{b}\r\n")));
         }
     }
 

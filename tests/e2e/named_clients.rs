@@ -69,8 +69,9 @@ async fn a_named_client_gets_exactly_what_it_missed_while_another_was_attached()
         .collect();
     assert_eq!(live, expected, "live on the phone");
 
-    // The desktop comes back: those 25, in order, once, each with the time it arrived.
-    let mut desktop = attach_named(&pair.a, "desktop", &["server-time"]).await;
+    // The desktop comes back: those 25, in order, once, each with the time it arrived, each
+    // conversation's run in a batch.
+    let mut desktop = attach_named(&pair.a, "desktop", &["server-time", "batch"]).await;
     desktop.expect_text_from("bob", &otr_text, secs(10)).await;
     let later = desktop.collect_for(secs(1)).await;
     let log = [desktop.log(), later].concat();
@@ -81,11 +82,28 @@ async fn a_named_client_gets_exactly_what_it_missed_while_another_was_attached()
     let got = said(&replayed.iter().map(|m| (*m).clone()).collect::<Vec<_>>());
     assert_eq!(got, expected, "played back to the desktop");
     assert!(
-        replayed
-            .iter()
-            .all(|m| m.tags.as_deref().is_some_and(|t| t.contains("time="))),
-        "every line with its time"
+        replayed.iter().all(|m| m
+            .tags
+            .as_deref()
+            .is_some_and(|t| t.contains("time=") && t.contains("batch="))),
+        "every line with its time, in a batch"
     );
+    let batches: Vec<&Msg> = log.iter().filter(|m| m.command == "BATCH").collect();
+    assert!(
+        batches.iter().any(|m| m.param(0).starts_with('+')
+            && m.param(1) == "chathistory"
+            && m.param(2) == "#room"),
+        "{batches:?}"
+    );
+    let opened = batches
+        .iter()
+        .filter(|m| m.param(0).starts_with('+'))
+        .count();
+    let closed = batches
+        .iter()
+        .filter(|m| m.param(0).starts_with('-'))
+        .count();
+    assert_eq!(opened, closed, "{batches:?}");
     assert!(
         !log.iter().any(|m| m.text() == "hello desktop"),
         "seen before it left"

@@ -11,7 +11,8 @@
 //! * user and network, when present, are non-empty, and the user has no `/`;
 //! * the identity is the part of PASS before its first `:`, or else the USER parameter; with
 //!   a `/` it is `user/network` (split at the first `/`); without one it names the network
-//!   when it came from PASS and the user when it came from USER.
+//!   when it came from PASS and the user when it came from USER;
+//! * a client name follows the last `@` of the user or the network part, and is taken off it.
 //!
 //! Known discrepancy, not asserted (see KNOWN_SAME_NAME): `parse_login` decides where the
 //! identity came from by comparing values (`ident == user_param`), so `PASS libera:pw` with
@@ -78,6 +79,15 @@ fn check(data: &[u8]) {
         assert_eq!(login.network, None, "network (same-name case)");
         return;
     }
+    // A client name (`user@client`, `network@client`) is taken off the last `@`.
+    let (mut user, mut network, mut client) = (user, network, None);
+    for part in [&mut user, &mut network] {
+        if let Some((name, c)) = part.clone().as_deref().and_then(|p| p.rsplit_once('@')) {
+            client = Some(c.to_string());
+            *part = (!name.is_empty()).then(|| name.to_string());
+        }
+    }
     assert_eq!(login.user, user, "user");
     assert_eq!(login.network, network, "network");
+    assert_eq!(login.client, client, "client");
 }

@@ -6,9 +6,13 @@
 //! hostile server's junk), which must reach clients unchanged. So lines from the wire are
 //! read as bytes by [`line`] (borrowed, never failing), and the few that a client's
 //! capabilities change are rewritten as bytes by [`shape`], keeping every byte they do not
-//! change. Lines otrbnc makes itself from text it holds as `String` (its notices, replies,
-//! the lines carrying OTR fragments, CAP, BATCH and FAIL lines) are built by [`build`], which
-//! scrubs every word and has `irc-proto` serialise them.
+//! change. Lines otrbnc makes itself are built by [`build`], which scrubs every word: command
+//! lines (`NICK`, `JOIN #a key`, `PONG`, a NICK or JOIN for clients) are serialised by
+//! `irc-proto`; lines with a text (PRIVMSG and NOTICE: notices, replies, the lines carrying
+//! OTR fragments) are written out with the `:` always before the text, which `irc-proto`
+//! leaves out before one word: the server would otherwise see otrbnc's one-word OTR lines
+//! look unlike any client's. `irc-proto` has no reader for ISUPPORT or CAP values; those are
+//! read by [`caps`] and the network state, bounded and tested.
 
 pub mod build;
 pub mod caps;

@@ -15,6 +15,9 @@ use super::caps::{Cap, CapSet};
 /// Whether a line could look different to some client: tagged, or a command a capability
 /// changes. Cheap (no full parse): most lines (untagged channel text) stop here.
 pub fn may_need_shaping(raw: &[u8]) -> bool {
+    // Leading spaces are skipped as the parser (and clients) skip them.
+    let lead = raw.iter().take_while(|&&b| b == b' ').count();
+    let raw = raw.get(lead..).unwrap_or_default();
     if raw.first() == Some(&b'@') {
         return true;
     }
@@ -50,6 +53,11 @@ pub fn shape(raw: &Bytes, caps: CapSet, prefixes: &[u8]) -> Option<Bytes> {
     let Some(line) = Line::parse(raw) else {
         return Some(raw.clone());
     };
+    // A second tag section where the command should be (`@a=1 @b=2 …`, a hostile server's):
+    // with the first one taken off it would pass as tags. No IRC command starts with `@`.
+    if line.command.first() == Some(&b'@') {
+        return None;
+    }
     let hidden_without = match line.command.to_ascii_uppercase().as_slice() {
         b"TAGMSG" => Some(Cap::MessageTags),
         b"BATCH" => Some(Cap::Batch),
@@ -62,7 +70,23 @@ pub fn shape(raw: &Bytes, caps: CapSet, prefixes: &[u8]) -> Option<Bytes> {
     if hidden_without.is_some_and(|c| !caps.has(c)) {
         return None;
     }
-    let tags = line.tags.map(|t| kept_tags(t, caps));
+    // A client with every tag's capability gets the tags as they came.
+    let every_tag = [
+        Cap::MessageTags,
+        Cap::ServerTime,
+        Cap::AccountTag,
+        Cap::Batch,
+        Cap::LabeledResponse,
+    ]
+    .iter()
+    .all(|c| caps.has(*c));
+    let tags = line.tags.map(|t| {
+        if every_tag {
+            t.to_vec()
+        } else {
+            kept_tags(t, caps)
+        }
+    });
     let tags_changed = match (line.tags, &tags) {
         (Some(old), Some(new)) => old != new.as_slice(),
         _ => false,
@@ -118,6 +142,8 @@ fn shaped_params(line: &Line<'_>, caps: CapSet, prefixes: &[u8]) -> Option<Vec<V
                 .split(|&b| b == b' ')
                 .filter(|i| !i.is_empty())
                 .map(|item| names_item(item, caps, prefixes))
+                // An entry that was only `!user@host` (a hostile server's) leaves nothing.
+                .filter(|item| !item.is_empty())
                 .collect();
             let joined = shaped.join(&b' ');
             if joined.as_slice() == *names {
@@ -180,6 +206,8 @@ fn first_prefix_only(flags: &[u8], prefixes: &[u8]) -> Vec<u8> {
 
 /// `raw` with its tag section replaced by `tags` (none when empty); the rest byte-exact.
 fn retagged(raw: &[u8], tags: Option<&[u8]>) -> Bytes {
+    let lead = raw.iter().take_while(|&&b| b == b' ').count();
+    let raw = raw.get(lead..).unwrap_or_default();
     let body = match raw.first() {
         Some(b'@') => {
             let after = raw

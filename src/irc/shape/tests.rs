@@ -60,6 +60,17 @@ fn lines_of_caps_a_client_lacks_are_not_sent() {
 }
 
 #[test]
+fn leading_spaces_do_not_smuggle_tags() {
+    assert_eq!(
+        shaped("  @x=secret :c!u@h PRIVMSG #c :hi\r\n", &[]).unwrap(),
+        ":c!u@h PRIVMSG #c :hi\r\n"
+    );
+    assert_eq!(shaped(" :c!u@h CHGHOST u h\r\n", &[]), None);
+    // A second tag section where the command belongs is not a line.
+    assert_eq!(shaped("@a=1 @b=2 :c!u@h PRIVMSG #c :hi\r\n", &[]), None);
+}
+
+#[test]
 fn extended_join_becomes_a_plain_join() {
     let line = "@time=t :c!u@h JOIN #chan carol :Carol C\r\n";
     assert_eq!(shaped(line, &[]).unwrap(), ":c!u@h JOIN #chan\r\n");
@@ -96,6 +107,11 @@ fn names_lose_extra_prefixes_and_hosts() {
     assert_eq!(
         shaped(line, &[Cap::MultiPrefix, Cap::UserhostInNames]).unwrap(),
         line
+    );
+    // An entry with no nick leaves nothing, not an empty entry (shaping twice is the same).
+    assert_eq!(
+        shaped(":x 353 me = #c :a!u@h !u@h b\r\n", &[]).unwrap(),
+        ":x 353 me = #c :a b\r\n"
     );
     // Nothing to change: the same bytes.
     let plain = ":irc.test 353 me = #c :@carol dave\r\n";

@@ -139,10 +139,10 @@ mod tests {
     }
 
     #[test]
-    fn the_trailing_colon_goes_where_irc_needs_it() {
+    fn text_always_follows_a_colon_and_commands_are_words() {
         assert_eq!(
             &message(None, "PRIVMSG", "bob", "hi")[..],
-            b"PRIVMSG bob hi\r\n"
+            b"PRIVMSG bob :hi\r\n"
         );
         assert_eq!(
             &message(None, "PRIVMSG", "bob", "")[..],

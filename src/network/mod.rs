@@ -66,6 +66,8 @@ const WRITE_RETRY: Duration = Duration::from_millis(5);
 pub const NEW_CLIENT_BACKLOG: usize = 200;
 /// How soon a kept message is written to the message log.
 const HISTORY_FLUSH: Duration = Duration::from_secs(1);
+/// At most one "NOT sent" notice this often; the refusals in between are summed up.
+const REFUSAL_NOTICE_EVERY: Duration = Duration::from_secs(5);
 /// How long shutdown waits for the goodbye lines to be written.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 
@@ -231,6 +233,9 @@ pub struct Net {
     history_flush_at: Option<Instant>,
     /// Numbers the BATCHes of CHATHISTORY answers.
     history_batch_seq: u64,
+    /// When the last "NOT sent" notice went, and how many refusals since.
+    refusal_notice_at: Option<Instant>,
+    refused_since_notice: u64,
     /// ISUPPORT of the last registration, for clients welcomed while the server is away.
     last_isupport: Vec<Bytes>,
     otr: OtrState,
@@ -329,6 +334,8 @@ pub fn spawn(
         save_at: None,
         history_flush_at: None,
         history_batch_seq: 0,
+        refusal_notice_at: None,
+        refused_since_notice: 0,
         last_isupport: Vec::new(),
         last_close_reason: None,
         client_nick: cfg.nick.clone().unwrap_or_default(),
@@ -468,6 +475,11 @@ impl Net {
         if let Some(t) = self.history_flush_at {
             consider(t);
         }
+        if self.refused_since_notice > 0
+            && let Some(t) = self.refusal_notice_at
+        {
+            consider(t + REFUSAL_NOTICE_EVERY);
+        }
         if self.can_send()
             && let Some(t) = self.joins.next_retry()
         {
@@ -496,6 +508,7 @@ impl Net {
             self.history_flush_at = None;
             self.flush_history();
         }
+        self.refusal_summary(now);
         if self.can_send() && self.joins.next_retry().is_some_and(|t| t <= now) {
             self.join_kept();
         }
@@ -735,10 +748,48 @@ impl Net {
             None => return true,
         };
         if self.pacer.push(lane, class, lines).is_err() {
-            self.notify("The send queue to the server is full: a message was NOT sent.");
+            self.refused_for_queue(Instant::now());
             return false;
         }
         true
+    }
+
+    /// A message refused because the send queue is full. The first is told at once; the
+    /// rest are counted and told in one notice at most every [`REFUSAL_NOTICE_EVERY`]: a
+    /// notice per refused line would flood the client that is pasting (and get it dropped
+    /// as too slow).
+    fn refused_for_queue(&mut self, now: Instant) {
+        let due = self
+            .refusal_notice_at
+            .is_none_or(|t| now.duration_since(t) >= REFUSAL_NOTICE_EVERY);
+        if !due {
+            self.refused_since_notice += 1;
+            return;
+        }
+        self.refusal_notice_at = Some(now);
+        self.refused_since_notice = 0;
+        self.notify(&format!(
+            "The send queue to the server is full ({} lines wait): a message was NOT sent. \
+             Further refusals are counted and told every {} s.",
+            self.pacer.len(),
+            REFUSAL_NOTICE_EVERY.as_secs()
+        ));
+    }
+
+    /// Tells how many more messages were refused since the last notice, when it is time.
+    fn refusal_summary(&mut self, now: Instant) {
+        if self.refused_since_notice == 0
+            || self
+                .refusal_notice_at
+                .is_some_and(|t| now.duration_since(t) < REFUSAL_NOTICE_EVERY)
+        {
+            return;
+        }
+        let n = std::mem::take(&mut self.refused_since_notice);
+        self.refusal_notice_at = Some(now);
+        self.notify(&format!(
+            "{n} more message(s) were NOT sent: the send queue to the server was full."
+        ));
     }
 
     /// Puts the pacing rules for the server in force (from 004's version and ISUPPORT).

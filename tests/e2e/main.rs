@@ -48,6 +48,7 @@ mod pcap_selftest;
 mod persistence;
 mod playback;
 mod potr;
+mod queue_full;
 mod registration;
 mod restart_kill;
 mod servers;

@@ -58,6 +58,11 @@ async fn a_named_client_gets_exactly_what_it_missed_while_another_was_attached()
         carol.privmsg("alice", &text).await;
         expected.push(("carol".to_string(), text));
     }
+    // Carol's lines and bob's come by different ways: the OTR message goes once carol's
+    // have arrived, so that the order is known.
+    phone
+        .expect_text_from("carol", &format!("private 3 {tag}"), secs(30))
+        .await;
     let otr_text = format!("private over otr {tag}");
     bob.privmsg("alice", &otr_text).await;
     expected.push(("bob".to_string(), otr_text.clone()));

@@ -52,8 +52,31 @@ impl Entry {
         let tags = tags.split(|&b| b == b' ').next()?;
         tags.split(|&b| b == b';')
             .find_map(|t| t.strip_prefix(b"msgid="))
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .map(unescape_tag_value)
     }
+}
+
+/// An IRCv3 tag value as a client reads it (`\:` is `;`, `\s` a space, `\\` a backslash,
+/// `\r` and `\n` CR and LF, any other escaped character itself, a lone final `\` nothing):
+/// a client names a message in CHATHISTORY by the msgid it read.
+fn unescape_tag_value(v: &[u8]) -> String {
+    let mut out = Vec::with_capacity(v.len());
+    let mut it = v.iter();
+    while let Some(&b) = it.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match it.next() {
+            Some(b':') => out.push(b';'),
+            Some(b's') => out.push(b' '),
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(&c) => out.push(c),
+            None => {}
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A message reference in CHATHISTORY: `*`, `timestamp=…` or `msgid=…`.
@@ -123,12 +146,18 @@ enum Resolved {
 }
 
 impl Selector {
-    /// With msgids looked up (`seq_of`); `None` when one is not kept or `*` is misplaced.
-    fn resolve(&self, seq_of: impl Fn(&str) -> Option<u64>) -> Option<Resolved> {
+    /// With msgids looked up (`find`: number and time); `None` when one is not kept or `*`
+    /// is misplaced.
+    fn resolve(&self, find: impl Fn(&str) -> Option<(u64, u64)>) -> Option<Resolved> {
         let point = |r: &MsgRef| match r {
             MsgRef::Any => None,
             MsgRef::Time(t) => Some(Point::Time(*t)),
-            MsgRef::Msgid(id) => seq_of(id).map(Point::Seq),
+            MsgRef::Msgid(id) => find(id).map(|(seq, _)| Point::Seq(seq)),
+        };
+        let time = |r: &MsgRef| match r {
+            MsgRef::Any => None,
+            MsgRef::Time(t) => Some(Point::Time(*t)),
+            MsgRef::Msgid(id) => find(id).map(|(_, ms)| Point::Time(ms)),
         };
         Some(match self {
             Selector::Latest(MsgRef::Any) => Resolved::Latest(None),
@@ -137,12 +166,13 @@ impl Selector {
             Selector::After(r) => Resolved::After(point(r)?),
             Selector::Around(r) => Resolved::Around(point(r)?),
             Selector::Between(a, b) => {
-                let (a, b) = (point(a)?, point(b)?);
-                if std::mem::discriminant(&a) != std::mem::discriminant(&b) {
-                    // A time and a number: both as times, through the message's time.
-                    return None;
+                let (pa, pb) = (point(a)?, point(b)?);
+                if std::mem::discriminant(&pa) == std::mem::discriminant(&pb) {
+                    Resolved::Between(pa, pb)
+                } else {
+                    // A time and a msgid: both as times, the msgid's through its message.
+                    Resolved::Between(time(a)?, time(b)?)
                 }
-                Resolved::Between(a, b)
             }
         })
     }
@@ -398,7 +428,8 @@ impl History {
     /// at most `limit`, oldest first. A msgid that is not kept picks nothing.
     pub fn select(&self, target: &str, sel: &Selector, limit: usize) -> Vec<Entry> {
         let conv = || self.entries.iter().filter(|e| e.target == target);
-        let Some(sel) = sel.resolve(|id| conv().find(|e| e.msgid() == id).map(|e| e.seq)) else {
+        let Some(sel) = sel.resolve(|id| conv().find(|e| e.msgid() == id).map(|e| (e.seq, e.ms)))
+        else {
             return Vec::new();
         };
         let last = |pred: &dyn Fn(&Entry) -> bool| -> Vec<Entry> {
@@ -590,6 +621,29 @@ mod tests {
             t,
             vec![("#c".to_string(), 300), ("#other".to_string(), 301)]
         );
+    }
+
+    #[test]
+    fn between_a_msgid_and_a_time_goes_by_the_messages_time() {
+        let h = conv();
+        // #c's message i arrived at i * 10 ms and is number 2i - 1.
+        let sel = Selector::Between(MsgRef::Msgid("otrbnc-5".into()), MsgRef::Time(75));
+        assert_eq!(texts(&h.select("#c", &sel, 100)), nums(4, 7));
+    }
+
+    #[test]
+    fn an_escaped_server_msgid_is_named_as_a_client_reads_it() {
+        let mut h = History::new(10, u64::MAX);
+        h.push(
+            1,
+            Bytes::from_static(b"@msgid=a\\:b\\sc\\\\d :x PRIVMSG #c :1"),
+            Kept::stored("#c".into()),
+        );
+        h.push(2, line(2), Kept::stored("#c".into()));
+        let all = h.select("#c", &Selector::Latest(MsgRef::Any), 10);
+        assert_eq!(all.first().map(Entry::msgid).as_deref(), Some("a;b c\\d"));
+        let after = h.select("#c", &Selector::After(MsgRef::Msgid("a;b c\\d".into())), 10);
+        assert_eq!(texts(&after), vec!["2"]);
     }
 
     #[test]

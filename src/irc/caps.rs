@@ -96,8 +96,13 @@ impl CapSet {
     pub const EMPTY: CapSet = CapSet(0);
 
     /// A set of these.
-    pub fn of(caps: &[Cap]) -> CapSet {
-        caps.iter().fold(CapSet::EMPTY, |s, c| s.with(*c))
+    pub const fn of(caps: &[Cap]) -> CapSet {
+        let (mut bits, mut rest) = (0, caps);
+        while let Some((cap, tail)) = rest.split_first() {
+            bits |= 1 << (*cap as u32);
+            rest = tail;
+        }
+        CapSet(bits)
     }
 
     /// The set as bits (for an atomic shared between tasks).
@@ -201,35 +206,35 @@ impl CapSet {
 /// configured). Not asked: `echo-message` (otrbnc echoes a client's message itself, so that
 /// an OTR conversation is echoed as the plaintext the user typed, never as ciphertext) and
 /// `labeled-response` (its replies would reach every client, not the one that asked).
-pub const REQUESTED_UPSTREAM: CapSet = CapSet(
-    (1 << Cap::AccountNotify as u32)
-        | (1 << Cap::AccountTag as u32)
-        | (1 << Cap::AwayNotify as u32)
-        | (1 << Cap::Batch as u32)
-        | (1 << Cap::CapNotify as u32)
-        | (1 << Cap::Chghost as u32)
-        | (1 << Cap::ExtendedJoin as u32)
-        | (1 << Cap::InviteNotify as u32)
-        | (1 << Cap::MessageTags as u32)
-        | (1 << Cap::MultiPrefix as u32)
-        | (1 << Cap::ServerTime as u32)
-        | (1 << Cap::Setname as u32)
-        | (1 << Cap::StandardReplies as u32)
-        | (1 << Cap::UserhostInNames as u32),
-);
+pub const REQUESTED_UPSTREAM: CapSet = CapSet::of(&[
+    Cap::AccountNotify,
+    Cap::AccountTag,
+    Cap::AwayNotify,
+    Cap::Batch,
+    Cap::CapNotify,
+    Cap::Chghost,
+    Cap::ExtendedJoin,
+    Cap::InviteNotify,
+    Cap::MessageTags,
+    Cap::MultiPrefix,
+    Cap::ServerTime,
+    Cap::Setname,
+    Cap::StandardReplies,
+    Cap::UserhostInNames,
+]);
 
 /// What otrbnc offers every client whatever the server has: it adds `time` tags to playback
 /// itself, echoes messages itself, sends CAP NEW/DEL itself when the server's offer
 /// changes, answers CHATHISTORY (in a BATCH, which it builds itself, with msgids) from what
 /// it keeps, and takes a client's tags off its lines for a server without message-tags.
-pub const EMULATED: CapSet = CapSet(
-    (1 << Cap::EchoMessage as u32)
-        | (1 << Cap::MessageTags as u32)
-        | (1 << Cap::ServerTime as u32)
-        | (1 << Cap::CapNotify as u32)
-        | (1 << Cap::Batch as u32)
-        | (1 << Cap::Chathistory as u32),
-);
+pub const EMULATED: CapSet = CapSet::of(&[
+    Cap::EchoMessage,
+    Cap::MessageTags,
+    Cap::ServerTime,
+    Cap::CapNotify,
+    Cap::Batch,
+    Cap::Chathistory,
+]);
 
 /// What a client may ask otrbnc for while the server has granted otrbnc `upstream`.
 pub fn offered_downstream(upstream: CapSet) -> CapSet {

@@ -204,6 +204,11 @@ fn first_prefix_only(flags: &[u8], prefixes: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// `raw` without its tag section; the rest byte-exact.
+pub fn without_tags(raw: &[u8]) -> Bytes {
+    retagged(raw, None)
+}
+
 /// `raw` with its tag section replaced by `tags` (none when empty); the rest byte-exact.
 fn retagged(raw: &[u8], tags: Option<&[u8]>) -> Bytes {
     let lead = raw.iter().take_while(|&&b| b == b' ').count();

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::clients::{parse_time_stamp, time_stamp, with_time_tag};
+use super::clients::{parse_time_stamp, time_stamp, with_tags, with_time_tag};
 use super::history::{MsgRef, Selector};
 use super::{ClientId, Net};
 use crate::irc::Line;
@@ -127,39 +127,6 @@ pub fn parse(params: &[String]) -> Result<Request, Refusal> {
         selector,
         limit,
     })
-}
-
-/// `line` with the tags in `extra` first (those it already has are kept as they are).
-pub(super) fn with_tags(line: &[u8], extra: &[(&str, &str)]) -> Bytes {
-    let (tags, body) = match line.strip_prefix(b"@") {
-        Some(rest) => match rest.iter().position(|&b| b == b' ') {
-            Some(i) => (
-                rest.get(..i).unwrap_or_default(),
-                rest.get(i + 1..).unwrap_or_default(),
-            ),
-            None => (rest, &[][..]),
-        },
-        None => (&[][..], line),
-    };
-    let has = |k: &str| {
-        tags.split(|&b| b == b';')
-            .any(|t| t.split(|&b| b == b'=').next() == Some(k.as_bytes()))
-    };
-    let mut out = Vec::with_capacity(line.len() + 64);
-    out.push(b'@');
-    for (k, v) in extra.iter().filter(|(k, _)| !has(k)) {
-        out.extend_from_slice(k.as_bytes());
-        out.push(b'=');
-        out.extend_from_slice(v.as_bytes());
-        out.push(b';');
-    }
-    out.extend_from_slice(tags);
-    if out.last() == Some(&b';') {
-        out.pop();
-    }
-    out.push(b' ');
-    out.extend_from_slice(body);
-    Bytes::from(out)
 }
 
 impl Net {
@@ -292,20 +259,5 @@ mod tests {
         ] {
             assert_eq!(p(req).map(|_| ()).unwrap_err().code, code, "{req}");
         }
-    }
-
-    #[test]
-    fn tags_are_added_in_front_without_repeating_one() {
-        assert_eq!(
-            &with_tags(
-                b"@time=t :a PRIVMSG #c :x\r\n",
-                &[("batch", "b1"), ("time", "u")]
-            )[..],
-            b"@batch=b1;time=t :a PRIVMSG #c :x\r\n"
-        );
-        assert_eq!(
-            &with_tags(b":a PRIVMSG #c :x\r\n", &[("msgid", "m")])[..],
-            b"@msgid=m :a PRIVMSG #c :x\r\n"
-        );
     }
 }

@@ -319,33 +319,44 @@ impl Clients {
 /// the line arrived (`ms`). Its other tags stay: each client's shaping keeps only those of
 /// the capabilities it asked for.
 pub fn with_time_tag(line: &Bytes, ms: u64) -> Bytes {
-    let stamp = format!("time={}", time_stamp(ms));
-    let mut out = Vec::with_capacity(stamp.len() + line.len() + 2);
-    match line.strip_prefix(b"@") {
-        Some(rest) => {
-            let (tags, body) = match rest.iter().position(|&b| b == b' ') {
-                Some(i) => (
-                    rest.get(..i).unwrap_or_default(),
-                    rest.get(i..).unwrap_or_default(),
-                ),
-                None => (rest, &b" "[..]),
-            };
-            if tags.split(|&b| b == b';').any(|t| t.starts_with(b"time=")) {
-                return line.clone();
-            }
-            out.push(b'@');
-            out.extend_from_slice(stamp.as_bytes());
-            out.push(b';');
-            out.extend_from_slice(tags);
-            out.extend_from_slice(body);
-        }
-        None => {
-            out.push(b'@');
-            out.extend_from_slice(stamp.as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(line);
-        }
+    with_tags(line, &[("time", &time_stamp(ms))])
+}
+
+/// `line` with the tags in `extra` first (those it already has are kept as they are).
+pub fn with_tags(line: &[u8], extra: &[(&str, &str)]) -> Bytes {
+    let (tags, body) = match line.strip_prefix(b"@") {
+        Some(rest) => match rest.iter().position(|&b| b == b' ') {
+            Some(i) => (
+                rest.get(..i).unwrap_or_default(),
+                rest.get(i + 1..).unwrap_or_default(),
+            ),
+            None => (rest, &[][..]),
+        },
+        None => (&[][..], line),
+    };
+    let has = |k: &str| {
+        tags.split(|&b| b == b';')
+            .any(|t| t.split(|&b| b == b'=').next() == Some(k.as_bytes()))
+    };
+    let mut out = Vec::with_capacity(line.len() + 64);
+    out.push(b'@');
+    for (k, v) in extra.iter().filter(|(k, _)| !has(k)) {
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(v.as_bytes());
+        out.push(b';');
     }
+    if tags.is_empty() {
+        // Only ours: the `;` after the last one goes (there is one: `extra` is not empty
+        // when the line had no tags to hold them).
+        if out.last() == Some(&b';') {
+            out.pop();
+        }
+    } else {
+        out.extend_from_slice(tags);
+    }
+    out.push(b' ');
+    out.extend_from_slice(body);
     Bytes::from(out)
 }
 
@@ -543,6 +554,21 @@ mod tests {
         // Only tags, no line: still one tag section.
         let l = with_time_tag(&Bytes::from_static(b"@x=y"), 0);
         assert_eq!(&l[..], b"@time=1970-01-01T00:00:00.000Z;x=y ");
+    }
+
+    #[test]
+    fn tags_are_added_in_front_without_repeating_one() {
+        assert_eq!(
+            &with_tags(
+                b"@time=t :a PRIVMSG #c :x\r\n",
+                &[("batch", "b1"), ("time", "u")]
+            )[..],
+            b"@batch=b1;time=t :a PRIVMSG #c :x\r\n"
+        );
+        assert_eq!(
+            &with_tags(b":a PRIVMSG #c :x\r\n", &[("msgid", "m")])[..],
+            b"@msgid=m :a PRIVMSG #c :x\r\n"
+        );
     }
 
     #[test]

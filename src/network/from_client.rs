@@ -77,15 +77,7 @@ impl Net {
         if raw.first() != Some(&b'@') || self.upstream_caps.has(Cap::MessageTags) {
             return raw.clone();
         }
-        let body = crate::irc::line::trim_eol(raw);
-        let rest = match body.iter().position(|&b| b == b' ') {
-            Some(i) => body.get(i + 1..).unwrap_or_default(),
-            None => &[][..],
-        };
-        let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-        let mut out = rest.get(start..).unwrap_or_default().to_vec();
-        out.extend_from_slice(b"\r\n");
-        Bytes::from(out)
+        crate::irc::shape::without_tags(raw)
     }
 
     fn client_cap(&mut self, id: ClientId, line: &Line<'_>) {

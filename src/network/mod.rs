@@ -767,9 +767,13 @@ impl Net {
             return;
         }
         self.refusal_notice_at = Some(now);
-        self.refused_since_notice = 0;
+        // Those counted since the last notice are told here if the summary has not gone yet.
+        let earlier = match std::mem::take(&mut self.refused_since_notice) {
+            0 => String::new(),
+            n => format!(" ({n} more before it were NOT sent either.)"),
+        };
         self.notify(&format!(
-            "The send queue to the server is full ({} lines wait): a message was NOT sent. \
+            "The send queue to the server is full ({} lines wait): a message was NOT sent.{earlier} \
              Further refusals are counted and told every {} s.",
             self.pacer.len(),
             REFUSAL_NOTICE_EVERY.as_secs()
@@ -978,9 +982,7 @@ impl Net {
             }
             let line = clients::played_back(&e.line, e.ms, caps);
             let line = match &open {
-                Some((b, _)) => {
-                    chathistory::with_tags(&line, &[("batch", b), ("msgid", &e.msgid())])
-                }
+                Some((b, _)) => clients::with_tags(&line, &[("batch", b), ("msgid", &e.msgid())]),
                 None => line,
             };
             self.clients.send_to(id, line);

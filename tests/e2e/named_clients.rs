@@ -155,12 +155,15 @@ async fn kept_messages_survive_a_restart_sealed_and_otr_only_with_log_on() {
     let chan = format!("#r{tag}");
     let mut carol = Client::connect(pair.ngircd.addr(), None, "carol", "carol", &[]).await;
     carol.join(&chan).await;
-    let bob = pair.attach_b().await;
+    let mut bob = pair.attach_b().await;
     let mut desk = attach_named(&pair.a, "desk", &[]).await;
     desk.join(&chan).await;
 
     let unlogged = format!("otr unlogged {tag}");
     scenario::deliver(&bob, &mut desk, &unlogged, secs(60)).await;
+    // What alice types to bob is kept (and written) under the same rule.
+    let own_unlogged = format!("own otr unlogged {tag}");
+    scenario::deliver(&desk, &mut bob, &own_unlogged, secs(30)).await;
     desk.otr("policy bob log on").await;
     desk.expect_otr(secs(5), "log on", |t| {
         t.contains("now written to the message log")
@@ -168,7 +171,14 @@ async fn kept_messages_survive_a_restart_sealed_and_otr_only_with_log_on() {
     .await;
     let logged = format!("otr logged {tag}");
     scenario::deliver(&bob, &mut desk, &logged, secs(30)).await;
-    let mut texts = vec![unlogged.clone(), logged.clone()];
+    let own_logged = format!("own otr logged {tag}");
+    scenario::deliver(&desk, &mut bob, &own_logged, secs(30)).await;
+    let mut texts = vec![
+        unlogged.clone(),
+        own_unlogged.clone(),
+        logged.clone(),
+        own_logged.clone(),
+    ];
     for i in 0..3 {
         let text = format!("channel line {i} {tag}");
         carol.privmsg(&chan, &text).await;
@@ -196,13 +206,14 @@ async fn kept_messages_survive_a_restart_sealed_and_otr_only_with_log_on() {
         shown,
         vec![
             logged.clone(),
+            own_logged.clone(),
             format!("channel line 0 {tag}"),
             format!("channel line 1 {tag}"),
             format!("channel line 2 {tag}"),
             private.clone(),
             own.clone()
         ],
-        "from the store, in order; the unlogged OTR message is not there"
+        "from the store, in order; the OTR messages before `log on` are not there"
     );
 
     // On disk: none of the texts, nicks, the channel or the client names.
